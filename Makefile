@@ -1,0 +1,81 @@
+# pach — plain Makefile over pkg-config.
+#   make            build ./pach (installs missing Debian packages first)
+#   make test       unit tests + shell tests, ending "N passed, N failed"
+#   make demo       a short tour on a scratch store
+#   make doc        man pages from Documentation/pach-*.adoc
+#   make install PREFIX=/usr/local
+#   make asan       build with AddressSanitizer/UBSan into build-asan/
+
+PREFIX ?= /usr/local
+CXX ?= g++
+PKGS = libgit2 openssl zlib fmt
+BUILD ?= build
+OPT ?= -O2 -g
+SAN ?=
+
+CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -Wno-unused-parameter -I. -MMD -MP
+LDFLAGS += $(SAN)
+
+LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc))
+CMD_SRC := $(wildcard cmd/*.cc)
+TEST_SRC := $(wildcard plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc remote/*_test.cc mount/*_test.cc) t/unit_main.cc
+
+LIB_OBJ := $(LIB_SRC:%.cc=$(BUILD)/%.o)
+CMD_OBJ := $(CMD_SRC:%.cc=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.cc=$(BUILD)/%.o)
+DEPS_STAMP := $(BUILD)/.deps-installed
+
+all: pach
+
+$(DEPS_STAMP): ci/install-deps.sh
+	@./ci/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+deps: $(DEPS_STAMP)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+$(BUILD)/%.o: %.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/pach: $(CMD_OBJ) $(LIB_OBJ)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+pach: $(BUILD)/pach
+	@cp $< $@
+
+$(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+unit-tests: $(BUILD)/unit-tests
+
+test: pach $(BUILD)/unit-tests
+	@./t/run-tests.sh $(BUILD)/unit-tests
+
+demo: pach
+	@./ci/demo.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined" OPT="-O1 -g" build-asan/pach build-asan/unit-tests
+
+MAN_SRC := $(wildcard Documentation/pach*.adoc)
+MAN_OUT := $(MAN_SRC:Documentation/%.adoc=$(BUILD)/man/%.1)
+
+$(BUILD)/man/%.1: Documentation/%.adoc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	asciidoctor -b manpage -o $@ $<
+
+doc: $(MAN_OUT)
+
+install: pach doc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 pach $(DESTDIR)$(PREFIX)/bin/pach
+	install -m 644 $(MAN_OUT) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-asan pach t/trash* t/results
+
+.PHONY: all deps test demo doc install clean asan unit-tests
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

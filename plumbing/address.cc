@@ -1,0 +1,190 @@
+#include "plumbing/address.h"
+
+#include "plumbing/error.h"
+#include "plumbing/git.h"
+#include "plumbing/meta.h"
+#include "plumbing/store.h"
+
+namespace pach {
+
+bool valid_repo_name(const std::string &n)
+{
+	if (n.empty() || n.size() > 200)
+		return false;
+	for (unsigned char c : n)
+		if (!(isalnum(c) || c == '_' || c == '-'))
+			return false;
+	return true;
+}
+
+void check_repo_name(const std::string &n)
+{
+	if (!valid_repo_name(n))
+		die("invalid repo name '{}': use letters, digits, '_' and '-'", n);
+}
+
+bool valid_branch_name(const std::string &n)
+{
+	if (n.empty() || n == "HEAD" || n[0] == '-')
+		return false;
+	int valid = 0;
+	std::string full = "refs/heads/r/" + n;
+	if (git_reference_name_is_valid(&valid, full.c_str()) < 0 || !valid)
+		return false;
+	// '@' would make addresses ambiguous; ':' is already refused by git.
+	return n.find('@') == std::string::npos;
+}
+
+void check_branch_name(const std::string &n)
+{
+	if (!valid_branch_name(n))
+		die("invalid branch name '{}'", n);
+}
+
+std::string branch_ref(const std::string &repo, const std::string &branch)
+{
+	return "refs/heads/" + repo + "/" + branch;
+}
+
+std::vector<std::string> split_path(const std::string &p, const std::string &whole)
+{
+	std::vector<std::string> out;
+	size_t i = 0;
+	while (i <= p.size()) {
+		size_t j = p.find('/', i);
+		if (j == std::string::npos)
+			j = p.size();
+		std::string c = p.substr(i, j - i);
+		if (c == "..")
+			die("invalid path in '{}': '..' is not allowed", whole);
+		if (!c.empty() && c != ".") {
+			if (!valid_tree_name(c))
+				die("invalid path in '{}': '{}' cannot be stored", whole, c);
+			out.push_back(c);
+		}
+		i = j + 1;
+	}
+	return out;
+}
+
+Address parse_address(const std::string &s)
+{
+	Address a;
+	size_t end = s.find_first_of("@:");
+	a.repo = s.substr(0, end);
+	if (a.repo.empty())
+		die("malformed address '{}': expected repo[@branch][:/path]", s);
+	check_repo_name(a.repo);
+	if (end == std::string::npos)
+		return a;
+	size_t pos = end;
+	if (s[pos] == '@') {
+		size_t colon = s.find(':', pos + 1);
+		a.ref = s.substr(pos + 1, colon == std::string::npos ? std::string::npos : colon - pos - 1);
+		if (a.ref.empty())
+			die("malformed address '{}': empty branch or commit after '@'", s);
+		pos = colon;
+	}
+	if (pos != std::string::npos) {
+		std::string p = s.substr(pos + 1);
+		a.has_path = true;
+		a.trailing_slash = !p.empty() && p.back() == '/';
+		a.path = split_path(p, s);
+	}
+	return a;
+}
+
+std::string Address::path_str() const
+{
+	std::string p;
+	for (auto &c : path)
+		p += "/" + c;
+	return p.empty() ? "/" : p;
+}
+
+std::string Address::str() const
+{
+	std::string s = repo + "@" + branch_or_default();
+	if (has_path)
+		s += ":" + path_str();
+	return s;
+}
+
+static void split_suffix(const std::string &ref, std::string *base, std::string *suffix)
+{
+	size_t k = ref.find_first_of("~^");
+	*base = ref.substr(0, k);
+	*suffix = k == std::string::npos ? "" : ref.substr(k);
+}
+
+static bool is_hex(const std::string &s)
+{
+	if (s.size() < 4 || s.size() > 40)
+		return false;
+	for (char c : s)
+		if (!isxdigit((unsigned char)c))
+			return false;
+	return true;
+}
+
+bool names_branch(const Store &s, const Address &a)
+{
+	std::string base, suffix;
+	split_suffix(a.branch_or_default(), &base, &suffix);
+	if (!suffix.empty())
+		return false;
+	if (s.ref(branch_ref(a.repo, base)))
+		return true;
+	if (is_hex(base) && base.size() == 40)
+		return false;
+	if (is_hex(base)) {
+		git_object *o = nullptr;
+		if (git_revparse_single(&o, s.repo(), base.c_str()) == 0) {
+			git_object_free(o);
+			return false;
+		}
+	}
+	return valid_branch_name(base);
+}
+
+Oid resolve_commit(const Store &s, const Address &a)
+{
+	std::string ref = a.branch_or_default();
+	std::string base, suffix;
+	split_suffix(ref, &base, &suffix);
+	if (base.empty())
+		die("malformed address '{}'", a.str());
+	std::optional<Oid> start = s.ref(branch_ref(a.repo, base));
+	if (!start) {
+		require_repo(s, a.repo);
+		if (!is_hex(base)) {
+			if (!valid_branch_name(base))
+				die("invalid branch name '{}'", base);
+			die("branch '{}' not found in repo '{}'", base, a.repo);
+		}
+		git_object *o = nullptr;
+		int rc = git_revparse_single(&o, s.repo(), base.c_str());
+		if (rc == GIT_EAMBIGUOUS)
+			die("short commit id '{}' is ambiguous", base);
+		if (rc < 0)
+			die("branch or commit '{}' not found in repo '{}'", base, a.repo);
+		GitObject obj(o);
+		if (git_object_type(o) != GIT_OBJECT_COMMIT)
+			die("'{}' is not a commit", base);
+		Oid id;
+		std::memcpy(id.b.data(), git_object_id(o)->id, 20);
+		start = id;
+	}
+	if (suffix.empty())
+		return *start;
+	std::string spec = start->hex() + suffix;
+	git_object *o = nullptr;
+	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
+		die("'{}' does not exist in repo '{}' (history is not that deep)", ref, a.repo);
+	GitObject obj(o);
+	Oid id;
+	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
+	return id;
+}
+
+} // namespace pach

@@ -1,0 +1,97 @@
+// Files the careful way: move-only descriptors, temp files that vanish
+// unless committed, git's ".lock" protocol, fsync of files and directories.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+namespace pach {
+
+class Fd {
+public:
+	Fd() = default;
+	explicit Fd(int fd) : fd_(fd) {}
+	Fd(Fd &&o) noexcept : fd_(o.release()) {}
+	Fd &operator=(Fd &&o) noexcept;
+	Fd(const Fd &) = delete;
+	Fd &operator=(const Fd &) = delete;
+	~Fd();
+	int get() const { return fd_; }
+	explicit operator bool() const { return fd_ >= 0; }
+	int release() { int f = fd_; fd_ = -1; return f; }
+	void close();
+
+private:
+	int fd_ = -1;
+};
+
+// Write all of buf or die naming `what`.
+void write_full(int fd, const void *buf, size_t n, const std::string &what);
+// Read up to n bytes, retrying on EINTR and short reads; returns bytes read.
+size_t read_full(int fd, void *buf, size_t n, const std::string &what);
+void fsync_or_die(int fd, const std::string &what);
+void fsync_dir(const std::string &dir);
+
+// A file under a temporary name in `dir`, unlinked on destruction unless
+// rename_to() moved it into place (after an fsync).
+class TempFile {
+public:
+	TempFile(const std::string &dir, const std::string &prefix);
+	TempFile(TempFile &&) = default;
+	~TempFile();
+	int fd() const { return fd_.get(); }
+	const std::string &path() const { return path_; }
+	void rename_to(const std::string &final_path, bool sync = true);
+	void discard();
+
+private:
+	Fd fd_;
+	std::string path_;
+	bool done_ = false;
+};
+
+// git's lock file protocol: create PATH.lock with O_EXCL, write, then
+// commit() renames it over PATH; destruction without commit removes it.
+class LockFile {
+public:
+	explicit LockFile(const std::string &path);
+	~LockFile();
+	LockFile(const LockFile &) = delete;
+	// Returns false instead of dying when the lock is held by someone else.
+	bool try_lock();
+	void lock_or_die();
+	int fd() const { return fd_.get(); }
+	void commit();
+	void rollback();
+	const std::string &lock_path() const { return lock_; }
+
+private:
+	std::string path_, lock_;
+	Fd fd_;
+	bool held_ = false;
+};
+
+// An advisory flock(2) held for the life of the object; released by the
+// kernel if the process dies, so a kill -9 never leaves it stuck.
+class FileLock {
+public:
+	enum Mode { shared, exclusive };
+	FileLock(const std::string &path, Mode m, bool wait = true);
+	bool held() const { return held_; }
+
+private:
+	Fd fd_;
+	bool held_ = false;
+};
+
+bool path_exists(const std::string &p);
+bool is_dir(const std::string &p);
+void mkdir_p(const std::string &p, mode_t mode = 0777);
+std::string read_file_small(const std::string &p);   // for config-size files
+void write_file_atomic(const std::string &p, std::string_view content);
+std::string dirname_of(const std::string &p);
+std::string absolute_path(const std::string &p);
+
+} // namespace pach

@@ -1,0 +1,412 @@
+#include "plumbing/odb.h"
+
+#include "plumbing/error.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace pach {
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+PackIndex::PackIndex(const std::string &idx_path) : path_(idx_path)
+{
+	Fd fd(::open(idx_path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!fd)
+		die_errno("unable to open pack index '" + idx_path + "'");
+	struct stat st;
+	if (fstat(fd.get(), &st) < 0)
+		die_errno("unable to stat '" + idx_path + "'");
+	len_ = (size_t)st.st_size;
+	if (len_ < 8 + 1024 + 40)
+		die("pack index '{}' is too small", idx_path);
+	void *m = mmap(nullptr, len_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+	if (m == MAP_FAILED)
+		die_errno("unable to map '" + idx_path + "'");
+	map_ = static_cast<const unsigned char *>(m);
+	if (std::memcmp(map_, "\377tOc", 4) || be32(map_ + 4) != 2)
+		die("pack index '{}' is not version 2", idx_path);
+	n_ = be32(map_ + 8 + 255 * 4);
+	if ((uint64_t)8 + 1024 + 28ull * n_ + 40 > len_)
+		die("pack index '{}' is truncated", idx_path);
+}
+
+PackIndex::~PackIndex()
+{
+	if (map_)
+		munmap(const_cast<unsigned char *>(map_), len_);
+}
+
+Oid PackIndex::oid_at(uint32_t i) const
+{
+	Oid o;
+	std::memcpy(o.b.data(), map_ + 1032 + 20ull * i, 20);
+	return o;
+}
+
+uint32_t PackIndex::crc_at(uint32_t i) const
+{
+	return be32(map_ + 1032 + 20ull * n_ + 4ull * i);
+}
+
+uint64_t PackIndex::offset_at(uint32_t i) const
+{
+	uint32_t v = be32(map_ + 1032 + 24ull * n_ + 4ull * i);
+	if (!(v & 0x80000000u))
+		return v;
+	const unsigned char *p = map_ + 1032 + 28ull * n_ + 8ull * (v & 0x7fffffffu);
+	if (p + 8 > map_ + len_ - 40)
+		die("pack index '{}' has a bad large offset", path_);
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+Oid PackIndex::pack_checksum() const
+{
+	Oid o;
+	std::memcpy(o.b.data(), map_ + len_ - 40, 20);
+	return o;
+}
+
+std::optional<uint64_t> PackIndex::find(const Oid &o) const
+{
+	uint32_t lo = o.b[0] ? be32(map_ + 8 + 4 * (o.b[0] - 1)) : 0;
+	uint32_t hi = be32(map_ + 8 + 4 * o.b[0]);
+	const unsigned char *oids = map_ + 1032;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = std::memcmp(oids + 20ull * mid, o.b.data(), 20);
+		if (c == 0)
+			return offset_at(mid);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return std::nullopt;
+}
+
+int Pack::get_fd()
+{
+	std::call_once(opened, [this] {
+		fd = Fd(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
+		if (!fd)
+			die_errno("unable to open pack '" + pack_path + "'");
+		struct stat st;
+		if (fstat(fd.get(), &st) == 0)
+			size = (uint64_t)st.st_size;
+	});
+	return fd.get();
+}
+
+uint64_t pack_entry_header(int fd, uint64_t off, int *type, uint64_t *size, const std::string &what)
+{
+	unsigned char h[16];
+	ssize_t r = pread(fd, h, sizeof h, (off_t)off);
+	if (r <= 0)
+		die("unable to read object header at offset {} in '{}'", off, what);
+	size_t i = 0;
+	unsigned char c = h[i++];
+	*type = (c >> 4) & 7;
+	uint64_t sz = c & 15;
+	int shift = 4;
+	while (c & 0x80) {
+		if (i >= (size_t)r || shift > 60)
+			die("corrupt object header at offset {} in '{}'", off, what);
+		c = h[i++];
+		sz |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	}
+	*size = sz;
+	return off + i;
+}
+
+void ObjectReader::skip(uint64_t n)
+{
+	char buf[65536];
+	while (n) {
+		size_t r = read(buf, (size_t)std::min<uint64_t>(n, sizeof buf));
+		if (!r)
+			die("object shorter than its header says");
+		n -= r;
+	}
+}
+
+namespace {
+
+// Inflates a zlib stream read from fd starting at an offset.
+class Inflater {
+public:
+	Inflater(int fd, uint64_t off, std::string what) : fd_(fd), off_(off), what_(std::move(what))
+	{
+		if (inflateInit(&z_) != Z_OK)
+			die("unable to initialise zlib");
+		in_.resize(1 << 18);
+	}
+	~Inflater() { inflateEnd(&z_); }
+	// Returns bytes produced; 0 only at the end of the stream.
+	size_t read(void *buf, size_t n)
+	{
+		if (done_ || n == 0)
+			return 0;
+		size_t want = std::min<size_t>(n, 1u << 30);
+		z_.next_out = static_cast<Bytef *>(buf);
+		z_.avail_out = (uInt)want;
+		while (z_.avail_out) {
+			if (z_.avail_in == 0) {
+				ssize_t r = pread(fd_, in_.data(), in_.size(), (off_t)off_);
+				if (r < 0)
+					die_errno("unable to read '" + what_ + "'");
+				if (r == 0)
+					die("unexpected end of '{}'", what_);
+				off_ += (uint64_t)r;
+				z_.next_in = in_.data();
+				z_.avail_in = (uInt)r;
+			}
+			int rc = inflate(&z_, Z_NO_FLUSH);
+			if (rc == Z_STREAM_END) {
+				done_ = true;
+				break;
+			}
+			if (rc != Z_OK)
+				die("corrupt compressed data in '{}'", what_);
+		}
+		return want - z_.avail_out;
+	}
+	bool done() const { return done_; }
+
+private:
+	int fd_;
+	uint64_t off_;
+	std::string what_;
+	z_stream z_{};
+	std::vector<unsigned char> in_;
+	bool done_ = false;
+};
+
+class PackedReader : public ObjectReader {
+public:
+	PackedReader(std::shared_ptr<Pack> p, uint64_t data_off, ObjType t, uint64_t size)
+		: pack_(std::move(p)), z_(pack_->get_fd(), data_off, pack_->pack_path)
+	{
+		type_ = t;
+		size_ = size;
+	}
+	size_t read(void *buf, size_t n) override
+	{
+		n = (size_t)std::min<uint64_t>(n, size_ - pos_);
+		if (!n)
+			return 0;
+		size_t got = z_.read(buf, n);
+		if (got == 0)
+			die("object in '{}' is shorter than its header says", pack_->pack_path);
+		pos_ += got;
+		return got;
+	}
+
+private:
+	std::shared_ptr<Pack> pack_;
+	Inflater z_;
+	uint64_t pos_ = 0;
+};
+
+class LooseReader : public ObjectReader {
+public:
+	LooseReader(Fd fd, const std::string &path) : fd_(std::move(fd)), z_(fd_.get(), 0, path)
+	{
+		char hdr[64];
+		size_t i = 0;
+		for (;;) {
+			if (i == sizeof hdr || z_.read(hdr + i, 1) != 1)
+				die("corrupt loose object '{}'", path);
+			if (hdr[i] == 0)
+				break;
+			i++;
+		}
+		std::string h(hdr, i);
+		auto sp = h.find(' ');
+		if (sp == std::string::npos)
+			die("corrupt loose object '{}'", path);
+		type_ = type_from_name(h.substr(0, sp));
+		size_ = std::stoull(h.substr(sp + 1));
+	}
+	size_t read(void *buf, size_t n) override
+	{
+		n = (size_t)std::min<uint64_t>(n, size_ - pos_);
+		if (!n)
+			return 0;
+		size_t got = z_.read(buf, n);
+		if (!got)
+			die("loose object shorter than its header says");
+		pos_ += got;
+		return got;
+	}
+
+private:
+	Fd fd_;
+	Inflater z_;
+	uint64_t pos_ = 0;
+};
+
+class MemReader : public ObjectReader {
+public:
+	explicit MemReader(GitOdbObject o) : o_(std::move(o))
+	{
+		type_ = (ObjType)git_odb_object_type(o_.get());
+		size_ = git_odb_object_size(o_.get());
+	}
+	size_t read(void *buf, size_t n) override
+	{
+		n = (size_t)std::min<uint64_t>(n, size_ - pos_);
+		std::memcpy(buf, static_cast<const char *>(git_odb_object_data(o_.get())) + pos_, n);
+		pos_ += n;
+		return n;
+	}
+	void skip(uint64_t n) override { pos_ = std::min(size_, pos_ + n); }
+
+private:
+	GitOdbObject o_;
+	uint64_t pos_ = 0;
+};
+
+} // namespace
+
+ObjectDb::ObjectDb(const std::string &objects_dir, git_odb *lg2) : dir_(objects_dir), lg2_(lg2)
+{
+	refresh();
+}
+
+void ObjectDb::refresh()
+{
+	std::vector<std::shared_ptr<Pack>> fresh;
+	std::string pd = pack_dir();
+	if (DIR *d = opendir(pd.c_str())) {
+		while (struct dirent *e = readdir(d)) {
+			std::string n = e->d_name;
+			if (n.size() < 10 || n.compare(0, 5, "pack-") || n.compare(n.size() - 4, 4, ".idx"))
+				continue;
+			std::string base = n.substr(0, n.size() - 4);
+			std::shared_ptr<Pack> keep;
+			{
+				std::lock_guard<std::mutex> g(mu_);
+				for (auto &p : packs_)
+					if (p->name == base)
+						keep = p;
+			}
+			if (!keep) {
+				if (!path_exists(pd + "/" + base + ".pack"))
+					continue;
+				keep = std::make_shared<Pack>();
+				keep->name = base;
+				keep->pack_path = pd + "/" + base + ".pack";
+				keep->idx = std::make_unique<PackIndex>(pd + "/" + n);
+			}
+			fresh.push_back(keep);
+		}
+		closedir(d);
+	}
+	// Largest packs first: most lookups in a big store hit them.
+	std::sort(fresh.begin(), fresh.end(),
+		  [](auto &a, auto &b) { return a->idx->count() > b->idx->count(); });
+	bool dirs[256] = {};
+	bool any = false;
+	if (DIR *d = opendir(dir_.c_str())) {
+		while (struct dirent *e = readdir(d)) {
+			auto v = Oid::from_hex(std::string(e->d_name) + std::string(38, '0'));
+			if (std::strlen(e->d_name) == 2 && v) {
+				dirs[v->b[0]] = true;
+				any = true;
+			}
+		}
+		closedir(d);
+	}
+	std::lock_guard<std::mutex> g(mu_);
+	packs_ = std::move(fresh);
+	std::memcpy(loose_dirs_, dirs, sizeof dirs);
+	any_loose_ = any;
+}
+
+std::vector<std::shared_ptr<Pack>> ObjectDb::packs() const
+{
+	std::lock_guard<std::mutex> g(mu_);
+	return packs_;
+}
+
+std::string ObjectDb::loose_path(const Oid &o) const
+{
+	std::string h = o.hex();
+	return dir_ + "/" + h.substr(0, 2) + "/" + h.substr(2);
+}
+
+bool ObjectDb::contains_packed(const Oid &o) const
+{
+	for (auto &p : packs())
+		if (p->idx->find(o))
+			return true;
+	return false;
+}
+
+bool ObjectDb::contains(const Oid &o) const
+{
+	if (contains_packed(o))
+		return true;
+	if (!any_loose_ || !loose_dirs_[o.b[0]])
+		return false;
+	struct stat st;
+	return ::stat(loose_path(o).c_str(), &st) == 0;
+}
+
+std::unique_ptr<ObjectReader> ObjectDb::open(const Oid &o) const
+{
+	for (auto &p : packs()) {
+		auto off = p->idx->find(o);
+		if (!off)
+			continue;
+		int type;
+		uint64_t size;
+		uint64_t data = pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
+		if (type >= 1 && type <= 4)
+			return std::make_unique<PackedReader>(p, data, (ObjType)type, size);
+		// A delta: git only deltifies objects below core.bigFileThreshold,
+		// so letting libgit2 materialise it is bounded.
+		break;
+	}
+	Fd fd(::open(loose_path(o).c_str(), O_RDONLY | O_CLOEXEC));
+	if (fd)
+		return std::make_unique<LooseReader>(std::move(fd), loose_path(o));
+	git_odb_object *obj = nullptr;
+	git_oid id;
+	std::memcpy(id.id, o.b.data(), 20);
+	if (git_odb_read(&obj, lg2_, &id) < 0)
+		return nullptr;
+	return std::make_unique<MemReader>(GitOdbObject(obj));
+}
+
+std::string ObjectDb::read_small(const Oid &o, ObjType *type) const
+{
+	auto r = open(o);
+	if (!r)
+		die("object {} is missing", o.hex());
+	std::string s;
+	s.resize(r->size());
+	size_t got = 0;
+	while (got < s.size()) {
+		size_t n = r->read(s.data() + got, s.size() - got);
+		if (!n)
+			die("object {} is truncated", o.hex());
+		got += n;
+	}
+	if (type)
+		*type = r->type();
+	return s;
+}
+
+} // namespace pach

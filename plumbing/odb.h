@@ -1,0 +1,97 @@
+// The object database as pach reads it: pack idx files mmapped and searched
+// directly, blob bodies streamed out of packs (or loose objects) in bounded
+// memory.  libgit2 materialises whole objects, so it is used here only for
+// deltified objects, which git makes only of objects small enough to diff.
+#pragma once
+
+#include "plumbing/fs.h"
+#include "plumbing/git.h"
+#include "plumbing/oid.h"
+
+#include <zlib.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pach {
+
+class PackIndex {
+public:
+	explicit PackIndex(const std::string &idx_path);
+	~PackIndex();
+	PackIndex(const PackIndex &) = delete;
+	std::optional<uint64_t> find(const Oid &o) const;
+	uint32_t count() const { return n_; }
+	Oid oid_at(uint32_t i) const;
+	uint64_t offset_at(uint32_t i) const;
+	uint32_t crc_at(uint32_t i) const;
+	Oid pack_checksum() const;
+	const std::string &path() const { return path_; }
+	size_t size() const { return len_; }
+	const unsigned char *data() const { return map_; }
+
+private:
+	std::string path_;
+	const unsigned char *map_ = nullptr;
+	size_t len_ = 0;
+	uint32_t n_ = 0;
+};
+
+struct Pack {
+	std::string name;        // "pack-<hex>"
+	std::string pack_path;
+	std::unique_ptr<PackIndex> idx;
+	Fd fd;                   // opened lazily
+	std::once_flag opened;
+	uint64_t size = 0;
+	int get_fd();
+};
+
+// A streaming reader of one object's content.
+class ObjectReader {
+public:
+	virtual ~ObjectReader() = default;
+	ObjType type() const { return type_; }
+	uint64_t size() const { return size_; }
+	// Up to n bytes; 0 at the end.  Dies on corruption.
+	virtual size_t read(void *buf, size_t n) = 0;
+	// Skip forward; the default reads and discards.
+	virtual void skip(uint64_t n);
+
+protected:
+	ObjType type_ = ObjType::none;
+	uint64_t size_ = 0;
+};
+
+class ObjectDb {
+public:
+	ObjectDb(const std::string &objects_dir, git_odb *lg2);
+	// Rescan objects/pack for new packs (after we or someone else wrote).
+	void refresh();
+	bool contains(const Oid &o) const;
+	bool contains_packed(const Oid &o) const;
+	std::unique_ptr<ObjectReader> open(const Oid &o) const;   // nullptr if missing
+	// Read a small object whole (trees, commits); dies if missing.
+	std::string read_small(const Oid &o, ObjType *type = nullptr) const;
+	std::vector<std::shared_ptr<Pack>> packs() const;
+	const std::string &dir() const { return dir_; }
+	std::string pack_dir() const { return dir_ + "/pack"; }
+	std::string loose_path(const Oid &o) const;
+
+private:
+	std::string dir_;
+	git_odb *lg2_;
+	mutable std::mutex mu_;
+	std::vector<std::shared_ptr<Pack>> packs_;
+	bool loose_dirs_[256] = {};
+	bool any_loose_ = false;
+};
+
+// Parse an entry header at `off` of a pack: type (1-7) and inflated size;
+// returns the offset of the data that follows.
+uint64_t pack_entry_header(int fd, uint64_t off, int *type, uint64_t *size, const std::string &what);
+
+} // namespace pach

@@ -1,0 +1,342 @@
+#include "plumbing/pack_writer.h"
+
+#include "plumbing/error.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace pach {
+
+static constexpr size_t kBufSize = 1 << 20;
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+void LevelGovernor::observe(int level, size_t in, size_t out)
+{
+	if (level == 0) {
+		since_probe_++;
+		return;
+	}
+	since_probe_ = 0;
+	// Worth compressing only if it saves at least 10%.
+	incompressible_ = in > 0 && out * 10 > in * 9;
+}
+
+PackWriter::PackWriter(const std::string &pack_dir, uint32_t count)
+	: dir_(pack_dir), file_(pack_dir, "tmp_pack_"), declared_(count)
+{
+	buf_.reserve(kBufSize);
+	zout_.resize(kBufSize + 1024);
+	unsigned char hdr[12] = {'P', 'A', 'C', 'K'};
+	put_be32(hdr + 4, 2);
+	put_be32(hdr + 8, count);
+	put(hdr, sizeof hdr);
+}
+
+PackWriter::~PackWriter()
+{
+	if (z_init_)
+		deflateEnd(&z_);
+}
+
+void PackWriter::flush()
+{
+	if (!buf_.empty())
+		write_full(file_.fd(), buf_.data(), buf_.size(), file_.path());
+	buf_.clear();
+}
+
+void PackWriter::put(const void *p, size_t n)
+{
+	if (declared_)
+		pack_sha_.update(p, n);
+	crc_ = (uint32_t)crc32(crc_, static_cast<const Bytef *>(p), (uInt)n);
+	offset_ += n;
+	if (n >= kBufSize) {
+		flush();
+		write_full(file_.fd(), p, n, file_.path());
+		return;
+	}
+	if (buf_.size() + n > kBufSize)
+		flush();
+	auto c = static_cast<const unsigned char *>(p);
+	buf_.insert(buf_.end(), c, c + n);
+}
+
+void PackWriter::entry_header(ObjType t, uint64_t size)
+{
+	unsigned char h[16];
+	size_t i = 0;
+	unsigned char c = (unsigned char)(((int)t << 4) | (size & 15));
+	size >>= 4;
+	while (size) {
+		h[i++] = c | 0x80;
+		c = size & 0x7f;
+		size >>= 7;
+	}
+	h[i++] = c;
+	put(h, i);
+}
+
+void PackWriter::start_deflate(int level)
+{
+	if (!z_init_) {
+		if (deflateInit(&z_, level) != Z_OK)
+			die("unable to initialise zlib");
+		z_init_ = true;
+	} else if (level != z_level_) {
+		deflateEnd(&z_);
+		z_ = z_stream{};
+		if (deflateInit(&z_, level) != Z_OK)
+			die("unable to initialise zlib");
+	} else {
+		deflateReset(&z_);
+	}
+	z_level_ = level;
+}
+
+void PackWriter::deflate_chunk(const void *p, size_t n, bool last)
+{
+	z_.next_in = (Bytef *)p;
+	z_.avail_in = (uInt)n;
+	int flush = last ? Z_FINISH : Z_NO_FLUSH;
+	for (;;) {
+		z_.next_out = zout_.data();
+		z_.avail_out = (uInt)zout_.size();
+		int rc = deflate(&z_, flush);
+		if (rc == Z_STREAM_ERROR)
+			die("zlib deflate failed");
+		size_t got = zout_.size() - z_.avail_out;
+		if (got)
+			put(zout_.data(), got);
+		if (last ? rc == Z_STREAM_END : z_.avail_in == 0 && z_.avail_out != 0)
+			break;
+	}
+}
+
+void PackWriter::add(ObjType t, const void *data, size_t n, const Oid &oid, LevelGovernor *gov)
+{
+	Entry e{oid, offset_, 0};
+	crc_ = 0;
+	entry_header(t, n);
+	int level = gov ? gov->level() : 1;
+	start_deflate(level);
+	uint64_t start = offset_;
+	deflate_chunk(data, n, true);
+	if (gov)
+		gov->observe(level, n, offset_ - start);
+	e.crc = crc_;
+	entries_.push_back(e);
+}
+
+Oid PackWriter::add(ObjType t, const void *data, size_t n)
+{
+	Oid o = hash_object(t, data, n);
+	add(t, data, n, o);
+	return o;
+}
+
+Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov)
+{
+	Entry e{Oid{}, offset_, 0};
+	crc_ = 0;
+	Sha1 osha;
+	auto hdr = object_header(ObjType::blob, size);
+	osha.update(hdr.data(), hdr.size());
+	entry_header(ObjType::blob, size);
+
+	static thread_local std::vector<unsigned char> in;
+	in.resize(kBufSize);
+	uint64_t left = size;
+	int level = gov.level();
+	start_deflate(level);
+	uint64_t zin = 0, zstart = offset_;
+	bool decided = false;
+	if (size == 0)
+		deflate_chunk(nullptr, 0, true);
+	while (left) {
+		size_t want = (size_t)std::min<uint64_t>(left, kBufSize);
+		size_t got = read_full(fd, in.data(), want, what);
+		if (got != want)
+			die("'{}' changed while pach was reading it", what);
+		osha.update(in.data(), got);
+		left -= got;
+		deflate_chunk(in.data(), got, left == 0);
+		zin += got;
+		// Decide once, after the first MiB, whether level 1 pays.
+		if (!decided && level == 1 && (zin >= kBufSize || left == 0)) {
+			decided = true;
+			gov.observe(1, zin, offset_ - zstart);
+			if (gov.level() == 0 && left) {
+				// deflateParams flushes what was compressed so far
+				// into next_out: hand those bytes to the pack too.
+				int rc;
+				do {
+					z_.next_out = zout_.data();
+					z_.avail_out = (uInt)zout_.size();
+					rc = deflateParams(&z_, 0, Z_DEFAULT_STRATEGY);
+					size_t got = zout_.size() - z_.avail_out;
+					if (got)
+						put(zout_.data(), got);
+				} while (rc == Z_BUF_ERROR);
+				if (rc != Z_OK)
+					die("zlib deflateParams failed");
+				z_level_ = 0;
+			}
+		}
+	}
+	if (!decided)
+		gov.observe(level, zin, offset_ - zstart);
+	e.oid = osha.final();
+	e.crc = crc_;
+	entries_.push_back(e);
+	return e.oid;
+}
+
+void PackWriter::drop_last()
+{
+	if (declared_)
+		die("internal error: drop_last on a pack of known count");
+	uint64_t start = entries_.back().offset;
+	entries_.pop_back();
+	uint64_t buffered_from = offset_ - buf_.size();
+	if (start >= buffered_from) {
+		buf_.resize(start - buffered_from);
+	} else {
+		buf_.clear();
+		if (ftruncate(file_.fd(), (off_t)start) < 0 || lseek(file_.fd(), (off_t)start, SEEK_SET) < 0)
+			die_errno("unable to truncate '" + file_.path() + "'");
+	}
+	offset_ = start;
+}
+
+bool PackWriter::contains(const Oid &o) const
+{
+	for (auto &e : entries_)
+		if (e.oid == o)
+			return true;
+	return false;
+}
+
+void PackWriter::abandon()
+{
+	finished_ = true;
+	file_.discard();
+}
+
+std::optional<Oid> PackWriter::finish()
+{
+	if (finished_)
+		die("internal error: pack finished twice");
+	finished_ = true;
+	if (entries_.empty()) {
+		file_.discard();
+		return std::nullopt;
+	}
+	flush();
+	Oid checksum;
+	if (declared_) {
+		if (declared_ != entries_.size())
+			die("internal error: pack declared {} objects, wrote {}", declared_, entries_.size());
+		checksum = pack_sha_.final();
+	} else {
+		unsigned char cnt[4];
+		put_be32(cnt, (uint32_t)entries_.size());
+		if (pwrite(file_.fd(), cnt, 4, 8) != 4)
+			die_errno("unable to write '" + file_.path() + "'");
+		Sha1 s;
+		std::vector<unsigned char> b(kBufSize);
+		uint64_t pos = 0;
+		while (pos < offset_) {
+			ssize_t r = pread(file_.fd(), b.data(), (size_t)std::min<uint64_t>(b.size(), offset_ - pos), (off_t)pos);
+			if (r <= 0)
+				die_errno("unable to reread '" + file_.path() + "'");
+			s.update(b.data(), (size_t)r);
+			pos += (uint64_t)r;
+		}
+		checksum = s.final();
+	}
+	write_full(file_.fd(), checksum.b.data(), 20, file_.path());
+
+	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> idx;
+	idx.reserve(entries_.size());
+	for (auto &e : entries_)
+		idx.push_back({e.oid, {e.offset, e.crc}});
+	std::string base = dir_ + "/pack-" + checksum.hex();
+	// The idx goes in first: a pack without its idx is invisible to git and
+	// libgit2 alike, an idx without its pack would be an error.
+	fsync_or_die(file_.fd(), file_.path());
+	{
+		TempFile t(dir_, "tmp_idx_");
+		write_idx(t.fd(), t.path(), idx, checksum);
+		t.rename_to(base + ".idx");
+	}
+	file_.rename_to(base + ".pack", false);
+	fsync_dir(dir_);
+	return checksum;
+}
+
+void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
+	       const Oid &pack_checksum)
+{
+	std::sort(entries.begin(), entries.end(), [](auto &a, auto &b) { return a.first < b.first; });
+	std::string out;
+	Sha1 sha;
+	auto emit = [&](const void *p, size_t n) {
+		out.append(static_cast<const char *>(p), n);
+	};
+	unsigned char b4[4];
+	emit("\377tOc", 4);
+	put_be32(b4, 2);
+	emit(b4, 4);
+	uint32_t fan[256] = {};
+	for (auto &e : entries)
+		fan[e.first.b[0]]++;
+	uint32_t acc = 0;
+	for (int i = 0; i < 256; i++) {
+		acc += fan[i];
+		put_be32(b4, acc);
+		emit(b4, 4);
+	}
+	for (auto &e : entries)
+		emit(e.first.b.data(), 20);
+	for (auto &e : entries) {
+		put_be32(b4, e.second.second);
+		emit(b4, 4);
+	}
+	std::vector<uint64_t> large;
+	for (auto &e : entries) {
+		uint64_t off = e.second.first;
+		if (off < 0x80000000u) {
+			put_be32(b4, (uint32_t)off);
+		} else {
+			put_be32(b4, 0x80000000u | (uint32_t)large.size());
+			large.push_back(off);
+		}
+		emit(b4, 4);
+	}
+	for (auto off : large) {
+		put_be32(b4, (uint32_t)(off >> 32));
+		emit(b4, 4);
+		put_be32(b4, (uint32_t)off);
+		emit(b4, 4);
+	}
+	emit(pack_checksum.b.data(), 20);
+	sha.update(out.data(), out.size());
+	Oid idx_sum = sha.final();
+	emit(idx_sum.b.data(), 20);
+
+	write_full(fd, out.data(), out.size(), path);
+}
+
+} // namespace pach

@@ -1,0 +1,97 @@
+// Writes objects straight into a pack v2 file and its idx v2, streaming,
+// as git fast-import does: no loose objects, no whole file in memory.
+//
+// A pack's header holds its object count and its trailer a SHA-1 of all
+// that precedes it.  When the count is known up front (a pack holding one
+// large blob) the trailer is hashed while writing; otherwise the header is
+// patched at finish() and the file hashed once more (only small objects go
+// there, so that second pass is cheap and usually from the page cache).
+#pragma once
+
+#include "plumbing/fs.h"
+#include "plumbing/oid.h"
+
+#include <zlib.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pach {
+
+// Chooses the zlib level: level 1 while data compresses, stored (level 0)
+// blocks once it does not, probing again now and then.  Level 1 runs at
+// ~50 MB/s on incompressible data, stored blocks at memory speed.
+class LevelGovernor {
+public:
+	int level() const { return incompressible_ && !probe_due() ? 0 : 1; }
+	void observe(int level, size_t in, size_t out);
+
+private:
+	bool probe_due() const { return since_probe_ >= kProbeEvery; }
+	static constexpr int kProbeEvery = 32;
+	bool incompressible_ = false;
+	int since_probe_ = 0;
+};
+
+class PackWriter {
+public:
+	// count: the exact number of objects that will be written, or 0 if unknown.
+	PackWriter(const std::string &pack_dir, uint32_t count = 0);
+	~PackWriter();
+	PackWriter(const PackWriter &) = delete;
+
+	// Write an object held in memory; the caller has checked it is new.
+	void add(ObjType t, const void *data, size_t n, const Oid &oid, LevelGovernor *gov = nullptr);
+	Oid add(ObjType t, const void *data, size_t n);
+
+	// Stream `size` bytes of fd as a blob; returns its id.  Dies if the file
+	// does not deliver exactly `size` bytes.
+	Oid add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov);
+
+	// Take back the last object written (it turned out to exist already).
+	// Only for packs of unknown count, whose checksum is computed at finish.
+	void drop_last();
+
+	uint32_t count() const { return (uint32_t)entries_.size(); }
+	uint64_t bytes() const { return offset_; }
+	bool contains(const Oid &o) const;
+
+	// Finish the pack: trailer, idx, fsync, rename into place.  Returns the
+	// pack's name (its checksum), or nothing if it held no object (then
+	// nothing is left on disk).
+	std::optional<Oid> finish();
+	void abandon();
+
+private:
+	struct Entry {
+		Oid oid;
+		uint64_t offset;
+		uint32_t crc;
+	};
+	void put(const void *p, size_t n);        // pack bytes: hashed, crc'ed, buffered
+	void flush();
+	void entry_header(ObjType t, uint64_t size);
+	void deflate_chunk(const void *p, size_t n, bool last);
+	void start_deflate(int level);
+
+	std::string dir_;
+	TempFile file_;
+	uint32_t declared_;
+	uint64_t offset_ = 0;
+	Sha1 pack_sha_;
+	uint32_t crc_ = 0;
+	std::vector<unsigned char> buf_;
+	std::vector<unsigned char> zout_;
+	std::vector<Entry> entries_;
+	z_stream z_{};
+	bool z_init_ = false;
+	int z_level_ = -1;
+	bool finished_ = false;
+};
+
+// Write the idx v2 for a pack's entries (sorted here) next to it.
+void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
+	       const Oid &pack_checksum);
+
+} // namespace pach

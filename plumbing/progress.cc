@@ -1,0 +1,85 @@
+#include "plumbing/progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+namespace pach {
+
+static std::atomic<bool> g_quiet{false};
+
+void Progress::set_quiet(bool q)
+{
+	g_quiet = q;
+}
+
+std::string human_bytes(uint64_t b)
+{
+	const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	return i == 0 ? fmt::format("{} bytes", b) : fmt::format("{:.2f} {}", v, u[i]);
+}
+
+Progress::Progress(std::string title, uint64_t total, bool bytes_too)
+	: title_(std::move(title)), total_(total), bytes_too_(bytes_too),
+	  enabled_(!g_quiet && isatty(2)), start_(std::chrono::steady_clock::now()), last_(start_)
+{
+}
+
+Progress::~Progress()
+{
+	done();
+}
+
+void Progress::add(uint64_t n, uint64_t bytes)
+{
+	if (!enabled_)
+		return;
+	std::lock_guard<std::mutex> g(mu_);
+	n_ += n;
+	bytes_ += bytes;
+	auto now = std::chrono::steady_clock::now();
+	// Stay quiet for the first half second: fast operations print nothing.
+	if (now - start_ < std::chrono::milliseconds(500) || now - last_ < std::chrono::milliseconds(100))
+		return;
+	last_ = now;
+	draw(false);
+}
+
+void Progress::draw(bool final)
+{
+	std::string s = title_ + ": ";
+	if (total_)
+		s += fmt::format("{:3}% ({}/{})", n_ * 100 / total_, n_, total_);
+	else
+		s += fmt::format("{}", n_);
+	if (bytes_too_) {
+		double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+		s += ", " + human_bytes(bytes_);
+		if (secs > 0)
+			s += " | " + human_bytes((uint64_t)((double)bytes_ / secs)) + "/s";
+	}
+	if (final)
+		s += ", done.";
+	fprintf(stderr, "\r%s\033[K%s", s.c_str(), final ? "\n" : "");
+	fflush(stderr);
+}
+
+void Progress::done()
+{
+	if (!enabled_ || finished_)
+		return;
+	finished_ = true;
+	std::lock_guard<std::mutex> g(mu_);
+	if (std::chrono::steady_clock::now() - start_ >= std::chrono::milliseconds(500))
+		draw(true);
+}
+
+} // namespace pach

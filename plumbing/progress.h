@@ -1,0 +1,33 @@
+// Progress on long operations, git style: on a terminal only, to stderr,
+// redrawn at most a few times a second, with a final "done" line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace pach {
+
+class Progress {
+public:
+	// total 0 = unknown.  Shown only when stderr is a TTY and quiet is off.
+	Progress(std::string title, uint64_t total, bool bytes_too = false);
+	~Progress();
+	void add(uint64_t n, uint64_t bytes = 0);
+	void set_total(uint64_t t) { total_ = t; }
+	void done();
+	static void set_quiet(bool q);
+
+private:
+	void draw(bool final);
+	std::string title_;
+	uint64_t total_, n_ = 0, bytes_ = 0;
+	bool bytes_too_, enabled_, finished_ = false;
+	std::chrono::steady_clock::time_point start_, last_;
+	std::mutex mu_;
+};
+
+std::string human_bytes(uint64_t b);
+
+} // namespace pach

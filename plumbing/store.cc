@@ -1,0 +1,463 @@
+#include "plumbing/store.h"
+
+#include "plumbing/error.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+namespace pach {
+
+static git_oid to_git(const Oid &o)
+{
+	git_oid g;
+	std::memcpy(g.id, o.b.data(), 20);
+	return g;
+}
+
+static Oid from_git(const git_oid *g)
+{
+	Oid o;
+	std::memcpy(o.b.data(), g->id, 20);
+	return o;
+}
+
+std::string Signature::format() const
+{
+	int m = tz_minutes < 0 ? -tz_minutes : tz_minutes;
+	return fmt::format("{} <{}> {} {}{:02}{:02}", name, email, when, tz_minutes < 0 ? '-' : '+', m / 60,
+			   m % 60);
+}
+
+std::string Store::init(const std::string &dir)
+{
+	git_global_setup();
+	mkdir_p(dir);
+	std::string gd = absolute_path(dir) + "/.pach";
+	if (path_exists(gd))
+		die("a pach store already exists in '{}'", gd);
+	git_repository *r = nullptr;
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+	o.initial_head = "pach-no-branch";
+	git_check(git_repository_init_ext(&r, gd.c_str(), &o), "unable to create store '" + gd + "'");
+	GitRepo repo(r);
+	git_config *c = nullptr;
+	git_check(git_repository_config(&c, r), "unable to open store config");
+	GitConfig cfg(c);
+	git_config_set_int32(c, "pach.version", 1);
+	// Ours are the only writers; never let a stray `git gc --auto` repack
+	// multi-GiB blobs behind our back.
+	git_config_set_int32(c, "gc.auto", 0);
+	mkdir_p(gd + "/pach");
+	return gd;
+}
+
+std::string Store::discover(const std::string &c_dir)
+{
+	auto check = [](const std::string &d) -> std::optional<std::string> {
+		std::string g = d + "/.pach";
+		if (is_dir(g + "/objects") && path_exists(g + "/HEAD"))
+			return g;
+		// -C may also name the .pach directory itself.
+		if (is_dir(d + "/objects") && path_exists(d + "/HEAD") && path_exists(d + "/pach"))
+			return d;
+		return std::nullopt;
+	};
+	if (!c_dir.empty()) {
+		if (!is_dir(c_dir))
+			die("cannot change to '{}': No such file or directory", c_dir);
+		if (auto g = check(absolute_path(c_dir)))
+			return *g;
+		die("not a pach store: '{}' (run 'pach init' there first)", c_dir);
+	}
+	if (const char *e = getenv("PACH_DIR"); e && *e) {
+		if (auto g = check(absolute_path(e)))
+			return *g;
+		die("not a pach store: '{}' (from $PACH_DIR)", e);
+	}
+	std::string d = absolute_path(".");
+	for (;;) {
+		if (auto g = check(d))
+			return *g;
+		if (d == "/" || d.empty())
+			break;
+		d = dirname_of(d);
+	}
+	die("not a pach store (or any of the parent directories): .pach");
+}
+
+Store::Store(const std::string &git_dir) : git_dir_(git_dir)
+{
+	git_global_setup();
+	git_repository *r = nullptr;
+	git_check(git_repository_open_bare(&r, git_dir.c_str()), "unable to open store '" + git_dir + "'");
+	repo_.reset(r);
+	git_odb *o = nullptr;
+	git_check(git_repository_odb(&o, r), "unable to open object database");
+	lg2odb_.reset(o);
+	odb_ = std::make_unique<ObjectDb>(git_dir + "/objects", o);
+}
+
+Store::~Store() = default;
+
+void Store::refresh_objects()
+{
+	odb_->refresh();
+	git_odb_refresh(lg2odb_.get());
+}
+
+std::optional<Oid> Store::ref(const std::string &name) const
+{
+	git_oid g;
+	int rc = git_reference_name_to_id(&g, repo_.get(), name.c_str());
+	if (rc == GIT_ENOTFOUND)
+		return std::nullopt;
+	git_check(rc, "unable to read ref '" + name + "'");
+	return from_git(&g);
+}
+
+bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
+		    const std::string &msg)
+{
+	git_reference *out = nullptr;
+	git_oid id = to_git(to);
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		if (expected) {
+			git_oid cur = to_git(*expected);
+			rc = git_reference_create_matching(&out, repo_.get(), name.c_str(), &id, 1, &cur, msg.c_str());
+		} else {
+			rc = git_reference_create(&out, repo_.get(), name.c_str(), &id, 0, msg.c_str());
+		}
+		// Someone holds the ref's .lock for the instant of their update.
+		if (rc == GIT_ELOCKED && attempt < 200) {
+			usleep(5000);
+			continue;
+		}
+		break;
+	}
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ENOTFOUND)
+		return false;
+	if (rc == GIT_ELOCKED)
+		die("unable to lock ref '{}': '{}.lock' exists; if no pach process is running, remove it",
+		    name, git_dir_ + "/" + name);
+	git_check(rc, "unable to update ref '" + name + "'");
+	git_reference_free(out);
+	return true;
+}
+
+bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expected)
+{
+	git_reference *r = nullptr;
+	int rc = git_reference_lookup(&r, repo_.get(), name.c_str());
+	if (rc == GIT_ENOTFOUND)
+		return false;
+	git_check(rc, "unable to read ref '" + name + "'");
+	GitRef ref(r);
+	if (expected && (!git_reference_target(r) || from_git(git_reference_target(r)) != *expected))
+		return false;
+	rc = git_reference_delete(r);
+	if (rc == GIT_EMODIFIED)
+		return false;
+	git_check(rc, "unable to delete ref '" + name + "'");
+	return true;
+}
+
+std::vector<std::pair<std::string, Oid>> Store::refs(const std::string &prefix) const
+{
+	std::vector<std::pair<std::string, Oid>> out;
+	git_reference_iterator *it = nullptr;
+	std::string glob = prefix + "*";
+	git_check(git_reference_iterator_glob_new(&it, repo_.get(), glob.c_str()), "unable to list refs");
+	GitRefIter iter(it);
+	git_reference *r;
+	while (git_reference_next(&r, it) == 0) {
+		GitRef ref(r);
+		if (const git_oid *t = git_reference_target(r))
+			out.push_back({git_reference_name(r), from_git(t)});
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+std::vector<TreeEntry> Store::read_tree(const Oid &tree) const
+{
+	ObjType t;
+	std::string raw = odb_->read_small(tree, &t);
+	if (t != ObjType::tree)
+		die("object {} is a {}, not a tree", tree.hex(), type_name(t));
+	return parse_tree(raw, tree.hex());
+}
+
+static Signature parse_sig(const std::string &line)
+{
+	Signature s;
+	auto lt = line.find('<'), gt = line.find('>');
+	if (lt == std::string::npos || gt == std::string::npos)
+		return s;
+	s.name = line.substr(0, lt ? lt - 1 : 0);
+	s.email = line.substr(lt + 1, gt - lt - 1);
+	const char *p = line.c_str() + gt + 1;
+	s.when = strtoll(p, const_cast<char **>(&p), 10);
+	int tz = atoi(p);
+	int sign = tz < 0 ? -1 : 1;
+	tz = tz < 0 ? -tz : tz;
+	s.tz_minutes = sign * (tz / 100 * 60 + tz % 100);
+	return s;
+}
+
+CommitInfo Store::read_commit(const Oid &c) const
+{
+	ObjType t;
+	std::string raw = odb_->read_small(c, &t);
+	if (t != ObjType::commit)
+		die("object {} is a {}, not a commit", c.hex(), type_name(t));
+	CommitInfo ci;
+	ci.id = c;
+	size_t i = 0;
+	while (i < raw.size()) {
+		size_t nl = raw.find('\n', i);
+		if (nl == std::string::npos)
+			nl = raw.size();
+		std::string line = raw.substr(i, nl - i);
+		i = nl + 1;
+		if (line.empty())
+			break;
+		if (line.compare(0, 5, "tree ") == 0)
+			ci.tree = Oid::from_hex(line.substr(5)).value_or(Oid{});
+		else if (line.compare(0, 7, "parent ") == 0)
+			ci.parents.push_back(Oid::from_hex(line.substr(7)).value_or(Oid{}));
+		else if (line.compare(0, 7, "author ") == 0)
+			ci.author = parse_sig(line.substr(7));
+		else if (line.compare(0, 10, "committer ") == 0)
+			ci.committer = parse_sig(line.substr(10));
+	}
+	if (i < raw.size())
+		ci.message = raw.substr(i);
+	return ci;
+}
+
+ObjType Store::object_type(const Oid &o) const
+{
+	auto r = odb_->open(o);
+	return r ? r->type() : ObjType::none;
+}
+
+Oid Store::resolve_commitish(const std::string &spec) const
+{
+	git_object *obj = nullptr;
+	int rc = git_revparse_single(&obj, repo_.get(), spec.c_str());
+	if (rc == GIT_EAMBIGUOUS)
+		die("short commit id '{}' is ambiguous", spec);
+	if (rc < 0)
+		die("unknown revision '{}'", spec);
+	GitObject o(obj);
+	git_object *peeled = nullptr;
+	if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0)
+		die("'{}' is not a commit", spec);
+	GitObject p(peeled);
+	return from_git(git_object_id(peeled));
+}
+
+static bool parse_date(const char *s, int64_t *when, int *tz)
+{
+	if (!s || !*s)
+		return false;
+	if (*s == '@')
+		s++;
+	char *end;
+	long long w = strtoll(s, &end, 10);
+	if (end == s)
+		return false;
+	*when = w;
+	*tz = 0;
+	while (*end == ' ')
+		end++;
+	if (*end == '+' || *end == '-') {
+		int v = atoi(end + 1);
+		*tz = (*end == '-' ? -1 : 1) * (v / 100 * 60 + v % 100);
+	}
+	return true;
+}
+
+static Signature make_sig(git_repository *repo, const char *name_env, const char *email_env, const char *date_env)
+{
+	Signature s;
+	const char *n = getenv(name_env), *e = getenv(email_env);
+	git_config *cfg = nullptr;
+	if ((!n || !e) && git_repository_config_snapshot(&cfg, repo) == 0) {
+		GitConfig c(cfg);
+		const char *v;
+		if (!n && git_config_get_string(&v, cfg, "user.name") == 0)
+			s.name = v;
+		if (!e && git_config_get_string(&v, cfg, "user.email") == 0)
+			s.email = v;
+	}
+	if (n)
+		s.name = n;
+	if (e)
+		s.email = e;
+	if (s.name.empty()) {
+		const char *u = getenv("USER");
+		s.name = u && *u ? u : "pach";
+	}
+	if (s.email.empty()) {
+		char host[256] = "localhost";
+		gethostname(host, sizeof host - 1);
+		s.email = s.name + "@" + host;
+	}
+	if (!parse_date(getenv(date_env), &s.when, &s.tz_minutes)) {
+		s.when = time(nullptr);
+		struct tm lt;
+		localtime_r(&s.when, &lt);
+		s.tz_minutes = (int)(lt.tm_gmtoff / 60);
+	}
+	return s;
+}
+
+Signature Store::author() const
+{
+	return make_sig(repo_.get(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
+}
+
+Signature Store::committer() const
+{
+	return make_sig(repo_.get(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
+}
+
+void Store::clean_stale_temp()
+{
+	std::string pd = odb_->pack_dir();
+	DIR *d = opendir(pd.c_str());
+	if (!d)
+		return;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (n.compare(0, 4, "tmp_"))
+			continue;
+		// tmp_pack_<pid>-<n>: remove only if that process is gone.
+		auto us = n.find('_', 4);
+		if (us == std::string::npos)
+			continue;
+		pid_t pid = (pid_t)atoi(n.c_str() + us + 1);
+		if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+			continue;
+		unlink((pd + "/" + n).c_str());
+	}
+	closedir(d);
+}
+
+ObjectWriter::ObjectWriter(Store &s, int workers) : s_(s), slots_((size_t)std::max(1, workers)) {}
+
+ObjectWriter::~ObjectWriter() = default;
+
+bool ObjectWriter::seen_or_claim(const Oid &o)
+{
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		if (seen_.count(o))
+			return true;
+	}
+	if (s_.odb().contains(o))
+		return true;
+	std::lock_guard<std::mutex> g(mu_);
+	return !seen_.insert(o).second;
+}
+
+PackWriter &ObjectWriter::slot(int w)
+{
+	auto &sl = slots_.at((size_t)w);
+	if (sl.pack && sl.pack->bytes() >= kRotate) {
+		sl.pack->finish();
+		sl.pack.reset();
+	}
+	if (!sl.pack)
+		sl.pack = std::make_unique<PackWriter>(s_.odb().pack_dir());
+	return *sl.pack;
+}
+
+Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, int worker)
+{
+	if (size >= kOwnPack) {
+		PackWriter own(s_.odb().pack_dir(), 1);
+		Oid o = own.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov);
+		if (seen_or_claim(o)) {
+			own.abandon();
+			return o;
+		}
+		own.finish();
+		std::lock_guard<std::mutex> g(mu_);
+		written_ += own.bytes();
+		objects_++;
+		return o;
+	}
+	PackWriter &p = slot(worker);
+	uint64_t before = p.bytes();
+	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov);
+	if (seen_or_claim(o)) {
+		p.drop_last();
+		return o;
+	}
+	std::lock_guard<std::mutex> g(mu_);
+	written_ += p.bytes() - before;
+	objects_++;
+	return o;
+}
+
+Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)
+{
+	Oid o = hash_object(t, body.data(), body.size());
+	if (seen_or_claim(o))
+		return o;
+	PackWriter &p = slot(worker);
+	uint64_t before = p.bytes();
+	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);
+	std::lock_guard<std::mutex> g(mu_);
+	written_ += p.bytes() - before;
+	objects_++;
+	return o;
+}
+
+Oid ObjectWriter::blob(const void *data, size_t n, int worker)
+{
+	return object(ObjType::blob, std::string(static_cast<const char *>(data), n), worker);
+}
+
+Oid ObjectWriter::tree(const std::vector<TreeEntry> &sorted)
+{
+	return object(ObjType::tree, serialize_tree(sorted));
+}
+
+Oid ObjectWriter::commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
+			 const Signature &committer, const std::string &message)
+{
+	std::string b = "tree " + tree.hex() + "\n";
+	for (auto &p : parents)
+		b += "parent " + p.hex() + "\n";
+	b += "author " + author.format() + "\n";
+	b += "committer " + committer.format() + "\n\n";
+	b += message;
+	if (message.empty() || message.back() != '\n')
+		b += "\n";
+	return object(ObjType::commit, b);
+}
+
+void ObjectWriter::finish()
+{
+	for (auto &sl : slots_) {
+		if (sl.pack)
+			sl.pack->finish();
+		sl.pack.reset();
+	}
+	s_.refresh_objects();
+}
+
+} // namespace pach

@@ -1,0 +1,122 @@
+// The store: a bare git repository at DIR/.pach holding every repo's
+// branches as refs/heads/<repo>/<branch> and pach's metadata under
+// refs/pach/.  Objects are written by ObjectWriter straight into packs.
+#pragma once
+
+#include "plumbing/fs.h"
+#include "plumbing/git.h"
+#include "plumbing/odb.h"
+#include "plumbing/pack_writer.h"
+#include "plumbing/tree.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace pach {
+
+struct Signature {
+	std::string name, email;
+	int64_t when = 0;
+	int tz_minutes = 0;
+	std::string format() const;   // "Name <email> 1234567890 +0000"
+};
+
+struct CommitInfo {
+	Oid id;
+	Oid tree;
+	std::vector<Oid> parents;
+	Signature author, committer;
+	std::string message;
+};
+
+class Store {
+public:
+	// Create DIR/.pach; dies if a store is already there.
+	static std::string init(const std::string &dir);
+	// Find the store: explicit dir (-C), else $PACH_DIR, else walk up from
+	// the current directory.  Returns the .pach path or dies.
+	static std::string discover(const std::string &c_dir);
+
+	explicit Store(const std::string &git_dir);
+	~Store();
+
+	git_repository *repo() const { return repo_.get(); }
+	ObjectDb &odb() { return *odb_; }
+	const ObjectDb &odb() const { return *odb_; }
+	const std::string &git_dir() const { return git_dir_; }
+	std::string path(const std::string &rel) const { return git_dir_ + "/" + rel; }
+	void refresh_objects();
+
+	// Refs.
+	std::optional<Oid> ref(const std::string &name) const;
+	// Compare-and-swap: set `name` to `to` only if it is `expected` now
+	// (nullopt: must not exist).  Returns false if someone else moved it.
+	bool cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
+		     const std::string &msg);
+	bool delete_ref(const std::string &name, const std::optional<Oid> &expected);
+	std::vector<std::pair<std::string, Oid>> refs(const std::string &prefix) const;
+
+	// Objects.
+	std::vector<TreeEntry> read_tree(const Oid &tree) const;
+	CommitInfo read_commit(const Oid &c) const;
+	ObjType object_type(const Oid &o) const;   // none if missing
+	Oid resolve_commitish(const std::string &spec) const; // via libgit2 revparse
+
+	Signature author() const;
+	Signature committer() const;
+
+	// Remove temp files left by pach processes that died.
+	void clean_stale_temp();
+
+private:
+	std::string git_dir_;
+	GitRepo repo_;
+	GitOdb lg2odb_;
+	std::unique_ptr<ObjectDb> odb_;
+};
+
+// Writes new objects for one operation into packs, deduplicating against
+// the store and against itself.  Thread-safe: each worker passes its own
+// slot number.  Nothing is visible to readers until finish().
+class ObjectWriter {
+public:
+	ObjectWriter(Store &s, int workers = 8);
+	~ObjectWriter();
+
+	// Objects of at least this size get a pack of their own, hashed while
+	// written; smaller ones share the worker's pack.
+	static constexpr uint64_t kOwnPack = 32ull << 20;
+	static constexpr uint64_t kRotate = 1ull << 30;
+
+	Oid blob_from_fd(int fd, uint64_t size, const std::string &what, int worker = 0);
+	Oid blob(const void *data, size_t n, int worker = 0);
+	Oid tree(const std::vector<TreeEntry> &sorted);
+	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
+		   const Signature &committer, const std::string &message);
+	Oid object(ObjType t, const std::string &body, int worker = 0);
+
+	// Make everything durable (fsync + rename) and visible.
+	void finish();
+	uint64_t bytes_written() const { return written_; }
+	uint64_t objects_written() const { return objects_; }
+
+private:
+	bool seen_or_claim(const Oid &o);
+	PackWriter &slot(int w);
+
+	Store &s_;
+	struct Slot {
+		std::unique_ptr<PackWriter> pack;
+		LevelGovernor gov;
+	};
+	std::vector<Slot> slots_;
+	std::mutex mu_;
+	std::unordered_set<Oid, OidHash> seen_;
+	uint64_t written_ = 0, objects_ = 0;
+};
+
+} // namespace pach

@@ -1,0 +1,107 @@
+#include "plumbing/tree_edit.h"
+
+#include "plumbing/error.h"
+
+#include <algorithm>
+
+namespace pach {
+
+std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std::vector<std::string> &path)
+{
+	TreeEntry cur{"", kModeDir, root};
+	for (auto &c : path) {
+		if (!cur.is_dir())
+			return std::nullopt;
+		auto entries = s.read_tree(cur.oid);
+		auto it = std::find_if(entries.begin(), entries.end(), [&](auto &e) { return e.name == c; });
+		if (it == entries.end())
+			return std::nullopt;
+		cur = *it;
+	}
+	return cur;
+}
+
+static std::optional<Oid> edit_rec(Store &s, ObjectWriter &w, const std::optional<Oid> &tree,
+				   const std::vector<std::string> &path, size_t depth, const std::optional<TreeEntry> &entry)
+{
+	std::vector<TreeEntry> entries;
+	if (tree)
+		entries = s.read_tree(*tree);
+	const std::string &name = path[depth];
+	auto it = std::find_if(entries.begin(), entries.end(), [&](auto &e) { return e.name == name; });
+	std::optional<TreeEntry> repl;
+	if (depth + 1 == path.size()) {
+		if (entry) {
+			repl = *entry;
+			repl->name = name;
+		}
+	} else {
+		std::optional<Oid> sub;
+		if (it != entries.end() && it->is_dir())
+			sub = it->oid;
+		auto r = edit_rec(s, w, sub, path, depth + 1, entry);
+		if (r)
+			repl = TreeEntry{name, kModeDir, *r};
+	}
+	if (it != entries.end())
+		entries.erase(it);
+	if (repl)
+		entries.push_back(*repl);
+	if (entries.empty())
+		return std::nullopt;
+	sort_tree(entries);
+	return w.tree(entries);
+}
+
+Oid edit_tree(Store &s, ObjectWriter &w, const std::optional<Oid> &root, const std::vector<std::string> &path,
+	      const std::optional<TreeEntry> &entry)
+{
+	if (path.empty()) {
+		if (!entry)
+			return w.tree({});
+		if (!entry->is_dir())
+			die("cannot replace the root directory with a file");
+		if (entry->oid == empty_tree_oid())
+			return w.tree({});
+		return entry->oid;
+	}
+	std::optional<TreeEntry> e = entry;
+	// An empty directory is no entry at all, as in git.
+	if (e && e->is_dir() && e->oid == empty_tree_oid())
+		e.reset();
+	auto r = edit_rec(s, w, root, path, 0, e);
+	return r ? *r : w.tree({});
+}
+
+Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over)
+{
+	if (base == over)
+		return base;
+	auto b = s.read_tree(base);
+	auto o = s.read_tree(over);
+	for (auto &oe : o) {
+		auto it = std::find_if(b.begin(), b.end(), [&](auto &e) { return e.name == oe.name; });
+		if (it == b.end()) {
+			b.push_back(oe);
+		} else if (it->is_dir() && oe.is_dir()) {
+			it->oid = overlay_tree(s, w, it->oid, oe.oid);
+		} else {
+			*it = oe;
+		}
+	}
+	sort_tree(b);
+	return w.tree(b);
+}
+
+void walk_tree(const Store &s, const Oid &root, const std::function<bool(const std::string &, const TreeEntry &)> &fn,
+	       const std::string &prefix)
+{
+	for (auto &e : s.read_tree(root)) {
+		std::string p = prefix.empty() ? e.name : prefix + "/" + e.name;
+		bool descend = fn(p, e);
+		if (e.is_dir() && descend)
+			walk_tree(s, e.oid, fn, p);
+	}
+}
+
+} // namespace pach

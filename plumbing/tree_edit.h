@@ -1,0 +1,31 @@
+// Editing trees by path, writing only the trees on the changed path: the
+// cost of an edit grows with the depth of the path, not the size of the tree.
+#pragma once
+
+#include "plumbing/store.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pach {
+
+std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std::vector<std::string> &path);
+
+// Set the entry at `path` (replacing whatever is there, creating missing
+// directories) or, with nullopt, remove it; directories left empty vanish.
+// `root` nullopt means the empty tree.  Setting the root itself requires a
+// directory entry.  Returns the new root tree.
+Oid edit_tree(Store &s, ObjectWriter &w, const std::optional<Oid> &root, const std::vector<std::string> &path,
+	      const std::optional<TreeEntry> &entry);
+
+// Merge `over` into `base`: entries of `over` win, directories merge.
+Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over);
+
+// Call fn for every entry below root (depth first, in tree order) with its
+// path ("a/b").  Returning false from fn for a directory skips its content.
+void walk_tree(const Store &s, const Oid &root, const std::function<bool(const std::string &, const TreeEntry &)> &fn,
+	       const std::string &prefix = "");
+
+} // namespace pach
