@@ -82,6 +82,7 @@ std::vector<RepoInfo> list_repos(const Store &s)
 void update_meta(Store &s, const std::string &msg,
 		 const std::function<std::optional<Oid>(ObjectWriter &, const std::optional<Oid> &)> &edit)
 {
+	auto lock = s.lock_shared();
 	for (int attempt = 0; attempt < 100; attempt++) {
 		auto head = s.ref(kMetaRef);
 		std::optional<Oid> tree;

@@ -203,6 +203,54 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 	return e.oid;
 }
 
+void PackWriter::copy_raw(int src_fd, uint64_t off, uint64_t len, const Oid &oid, const std::string &what)
+{
+	Entry e{oid, offset_, 0};
+	crc_ = 0;
+	std::vector<unsigned char> b((size_t)std::min<uint64_t>(len, kBufSize));
+	while (len) {
+		size_t want = (size_t)std::min<uint64_t>(len, b.size());
+		ssize_t r = pread(src_fd, b.data(), want, (off_t)off);
+		if (r <= 0)
+			die("unable to read '{}' at offset {}", what, off);
+		put(b.data(), (size_t)r);
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+	}
+	e.crc = crc_;
+	entries_.push_back(e);
+}
+
+void PackWriter::add_stream(ObjType t, uint64_t size, const Oid &oid,
+			    const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov)
+{
+	Entry e{oid, offset_, 0};
+	crc_ = 0;
+	entry_header(t, size);
+	int level = gov.level();
+	start_deflate(level);
+	uint64_t start = offset_;
+	std::vector<unsigned char> in(kBufSize);
+	uint64_t left = size;
+	if (!size)
+		deflate_chunk(nullptr, 0, true);
+	while (left) {
+		size_t want = (size_t)std::min<uint64_t>(left, in.size());
+		size_t got = 0;
+		while (got < want) {
+			size_t n = read(in.data() + got, want - got);
+			if (!n)
+				die("object {} is shorter than its size", oid.hex());
+			got += n;
+		}
+		left -= got;
+		deflate_chunk(in.data(), got, left == 0);
+	}
+	gov.observe(level, size, offset_ - start);
+	e.crc = crc_;
+	entries_.push_back(e);
+}
+
 void PackWriter::drop_last()
 {
 	if (declared_)

@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,13 @@ public:
 	// Stream `size` bytes of fd as a blob; returns its id.  Dies if the file
 	// does not deliver exactly `size` bytes.
 	Oid add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov);
+
+	// Copy an entry's raw bytes (header + compressed data) from another
+	// pack: what gc does for objects that are not deltas.
+	void copy_raw(int src_fd, uint64_t off, uint64_t len, const Oid &oid, const std::string &what);
+	// Write an object of known type and size produced by `read`.
+	void add_stream(ObjType t, uint64_t size, const Oid &oid,
+			const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov);
 
 	// Take back the last object written (it turned out to exist already).
 	// Only for packs of unknown count, whose checksum is computed at finish.

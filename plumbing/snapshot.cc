@@ -215,15 +215,13 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 {
 	int64_t start = now_ns();
 	Node root;
-	root.path = absolute_path(src);
 	if (lstat(src.c_str(), &root.st) < 0)
 		die_errno("unable to stat '" + src + "'");
-	// The source itself may be given through a symlink to a directory.
-	if (S_ISLNK(root.st.st_mode)) {
-		struct stat t;
-		if (stat(src.c_str(), &t) == 0 && S_ISDIR(t.st_mode))
-			root.st = t;
-	}
+	// A symlink named on the command line is followed (its target is what
+	// the user means); symlinks inside a directory never are.
+	if (S_ISLNK(root.st.st_mode) && stat(src.c_str(), &root.st) < 0)
+		die_errno("unable to follow symlink '" + src + "'");
+	root.path = absolute_path(src);
 	Walker walker(s, cache, stats);
 	std::vector<Node *> work, links;
 	if (S_ISDIR(root.st.st_mode)) {

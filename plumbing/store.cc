@@ -333,6 +333,18 @@ Signature Store::committer() const
 	return make_sig(repo_.get(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
 }
 
+std::unique_ptr<FileLock> Store::lock_shared()
+{
+	mkdir_p(git_dir_ + "/pach");
+	return std::make_unique<FileLock>(git_dir_ + "/pach/gc.lock", FileLock::shared);
+}
+
+std::unique_ptr<FileLock> Store::lock_exclusive()
+{
+	mkdir_p(git_dir_ + "/pach");
+	return std::make_unique<FileLock>(git_dir_ + "/pach/gc.lock", FileLock::exclusive);
+}
+
 void Store::clean_stale_temp()
 {
 	std::string pd = odb_->pack_dir();

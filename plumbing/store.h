@@ -69,6 +69,11 @@ public:
 	Signature author() const;
 	Signature committer() const;
 
+	// Writers hold the shared lock while they add objects; gc holds it
+	// exclusively, so it never deletes what a writer is about to reference.
+	std::unique_ptr<FileLock> lock_shared();
+	std::unique_ptr<FileLock> lock_exclusive();
+
 	// Remove temp files left by pach processes that died.
 	void clean_stale_temp();
 

@@ -1,0 +1,161 @@
+#include "cmd/cmd.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace pach::cmd {
+
+Args::Args(std::vector<std::string> argv, const char *usage) : a_(std::move(argv)), usage_(usage)
+{
+	dashdash_ = a_.size();
+	for (size_t i = 0; i < a_.size(); i++)
+		if (a_[i] == "--") {
+			dashdash_ = i;
+			break;
+		}
+	for (size_t i = 0; i < dashdash_; i++) {
+		if (a_[i] == "-h" || a_[i] == "--help") {
+			fmt::print("{}", usage_);
+			fflush(stdout);
+			throw Error(Exit::usage, "");
+		}
+	}
+	json = flag(0, "json");
+}
+
+void Args::usage_error(const std::string &msg) const
+{
+	fmt::print(stderr, "error: {}\n\n{}", msg, usage_);
+	throw Error(Exit::usage, "");
+}
+
+bool Args::flag(char s, const char *l)
+{
+	for (size_t i = 0; i < dashdash_; i++) {
+		const std::string &x = a_[i];
+		if ((l && x == std::string("--") + l) || (s && x == std::string("-") + s)) {
+			a_.erase(a_.begin() + (long)i);
+			dashdash_--;
+			return true;
+		}
+		if (l && x == std::string("--no-") + l) {
+			a_.erase(a_.begin() + (long)i);
+			dashdash_--;
+			return false;
+		}
+	}
+	return false;
+}
+
+std::optional<std::string> Args::value(char s, const char *l)
+{
+	std::optional<std::string> out;
+	for (size_t i = 0; i < dashdash_;) {
+		const std::string &x = a_[i];
+		std::string lo = l ? std::string("--") + l : "", so = s ? std::string("-") + s : "";
+		size_t take = 0;
+		if ((l && x == lo) || (s && x == so)) {
+			if (i + 1 >= dashdash_)
+				usage_error("option '" + x + "' requires a value");
+			out = a_[i + 1];
+			take = 2;
+		} else if (l && x.compare(0, lo.size() + 1, lo + "=") == 0) {
+			out = x.substr(lo.size() + 1);
+			take = 1;
+		} else if (s && x.size() > 2 && x.compare(0, 2, so) == 0 && x[1] != '-') {
+			out = x.substr(2);
+			take = 1;
+		}
+		if (take) {
+			a_.erase(a_.begin() + (long)i, a_.begin() + (long)(i + take));
+			dashdash_ -= take;
+		} else {
+			i++;
+		}
+	}
+	return out;
+}
+
+int Args::int_value(char s, const char *l, int dflt)
+{
+	auto v = value(s, l);
+	if (!v)
+		return dflt;
+	char *end;
+	long n = strtol(v->c_str(), &end, 10);
+	if (v->empty() || *end)
+		usage_error("option '" + std::string(l ? l : std::string(1, s)) + "' expects a number, not '" + *v + "'");
+	return (int)n;
+}
+
+std::vector<std::string> Args::rest(size_t min, size_t max)
+{
+	std::vector<std::string> out;
+	for (size_t i = 0; i < a_.size(); i++) {
+		if (i == dashdash_)
+			continue;
+		if (i < dashdash_ && a_[i].size() > 1 && a_[i][0] == '-')
+			usage_error("unknown option '" + a_[i] + "'");
+		out.push_back(a_[i]);
+	}
+	if (out.size() < min)
+		usage_error("too few arguments");
+	if (out.size() > max)
+		usage_error("too many arguments");
+	return out;
+}
+
+Store &Args::store()
+{
+	if (!store_)
+		store_ = std::make_unique<Store>(Store::discover(c_dir));
+	return *store_;
+}
+
+std::string json_str(const std::string &s)
+{
+	std::string o = "\"";
+	for (unsigned char c : s) {
+		switch (c) {
+		case '"': o += "\\\""; break;
+		case '\\': o += "\\\\"; break;
+		case '\n': o += "\\n"; break;
+		case '\t': o += "\\t"; break;
+		case '\r': o += "\\r"; break;
+		default:
+			if (c < 0x20)
+				o += fmt::format("\\u{:04x}", c);
+			else
+				o += (char)c;
+		}
+	}
+	return o + "\"";
+}
+
+std::string short_oid(const Oid &o)
+{
+	return o.hex().substr(0, 12);
+}
+
+std::string format_time(int64_t when, int tz)
+{
+	time_t t = (time_t)(when + tz * 60);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char buf[64];
+	strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+	int m = tz < 0 ? -tz : tz;
+	return fmt::format("{} {}{:02}{:02}", buf, tz < 0 ? '-' : '+', m / 60, m % 60);
+}
+
+std::string iso_time(int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char buf[64];
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+} // namespace pach::cmd

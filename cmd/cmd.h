@@ -1,0 +1,51 @@
+// The command layer: argv in, text out, errors to exit codes.  Every
+// command is `int cmd_x(Args &)`, listed once in the table in pach.cc.
+#pragma once
+
+#include "plumbing/error.h"
+#include "plumbing/store.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pach::cmd {
+
+// git's parse-options in miniature.  Options may come anywhere before
+// "--"; "-n5", "-n 5", "--max-count=5" and "--max-count 5" all work.
+class Args {
+public:
+	Args(std::vector<std::string> argv, const char *usage);
+	bool flag(char s, const char *l);
+	std::optional<std::string> value(char s, const char *l);
+	int int_value(char s, const char *l, int dflt);
+	// What is left; dies on unknown options.  `min`/`max` positionals.
+	std::vector<std::string> rest(size_t min = 0, size_t max = SIZE_MAX);
+	[[noreturn]] void usage_error(const std::string &msg) const;
+	Store &store();   // opened on first use (-C, $PACH_DIR, or walking up)
+	std::string c_dir;
+	bool json = false;
+
+private:
+	std::vector<std::string> a_;
+	size_t dashdash_;
+	const char *usage_;
+	std::unique_ptr<Store> store_;
+};
+
+std::string json_str(const std::string &s);
+std::string short_oid(const Oid &o);
+std::string format_time(int64_t when, int tz_minutes);
+std::string iso_time(int64_t when);
+
+#define PACH_COMMANDS(X)                                                                                            \
+	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
+	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version)
+#define DECLARE(n) int cmd_##n(Args &args);
+PACH_COMMANDS(DECLARE)
+#undef DECLARE
+
+} // namespace pach::cmd

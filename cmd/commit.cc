@@ -1,0 +1,41 @@
+#include "cmd/cmd.h"
+#include "porcelain/commit.h"
+
+namespace pach::cmd {
+
+extern const char *const kUsage_commit =
+	"usage: pach commit <repo>[@<branch>][:/<path>] <dir> [-m <msg>] [-j <n>] [--json]\n\n"
+	"Make <path> (default: the whole repo) exactly the content of <dir>:\n"
+	"files are added, modified and deleted.  Prints the new commit id.\n\n"
+	"    -m, --message <msg>   commit message\n"
+	"    -j, --jobs <n>        hashing threads (default: one per core)\n"
+	"    --json                print a JSON summary\n";
+
+void print_commit_result(Args &args, const porcelain::CommitResult &r)
+{
+	if (args.json) {
+		fmt::print("{{\"commit\":{},\"files\":{},\"hashed\":{},\"bytes_hashed\":{}}}\n",
+			   r.commit ? json_str(r.commit->hex()) : "null", r.stats.files, r.stats.hashed,
+			   r.stats.bytes_hashed);
+		return;
+	}
+	if (!r.commit) {
+		fmt::print("nothing to commit\n");
+		return;
+	}
+	fmt::print("{}\n", r.commit->hex());
+}
+
+int cmd_commit(Args &args)
+{
+	porcelain::CommitOptions o;
+	o.message = args.value('m', "message").value_or("");
+	o.jobs = args.int_value('j', "jobs", 0);
+	auto r = args.rest(2, 2);
+	Address a = parse_address(r[0]);
+	auto res = porcelain::commit_dir(args.store(), a, r[1], o);
+	print_commit_result(args, res);
+	return 0;
+}
+
+} // namespace pach::cmd

@@ -1,0 +1,102 @@
+#include "cmd/cmd.h"
+#include "plumbing/address.h"
+#include "porcelain/history.h"
+
+#include <algorithm>
+
+namespace pach::cmd {
+
+extern const char *const kUsage_diff =
+	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --stat] [-- <path>...]\n\n"
+	"Changes from commit <a> to commit <b>; with one commit, the changes it\n"
+	"made (against its first parent).\n";
+
+int cmd_diff(Args &args)
+{
+	bool ns = args.flag(0, "name-status");
+	bool stat = args.flag(0, "stat");
+	bool names = args.flag(0, "name-only");
+	auto r = args.rest(1);
+	std::vector<std::string> revs, paths;
+	bool after = false;
+	// rest() drops "--"; everything that parses as repo@ref before paths.
+	for (auto &x : r) {
+		if (!after && revs.size() < 2 && (x.find('@') != std::string::npos || revs.empty()))
+			revs.push_back(x);
+		else {
+			after = true;
+			paths.push_back(x);
+		}
+	}
+	Store &s = args.store();
+	Address a = parse_address(revs[0]);
+	if (a.has_path)
+		paths.push_back(a.path_str());
+	Oid ca = resolve_commit(s, a);
+	Oid ta, tb;
+	if (revs.size() == 2) {
+		Address b = parse_address(revs[1]);
+		if (b.repo != a.repo)
+			die("cannot diff across repos ('{}' and '{}')", a.repo, b.repo);
+		ta = s.read_commit(ca).tree;
+		tb = s.read_commit(resolve_commit(s, b)).tree;
+	} else {
+		CommitInfo c = s.read_commit(ca);
+		ta = c.parents.empty() ? empty_tree_oid() : s.read_commit(c.parents[0]).tree;
+		tb = c.tree;
+	}
+	std::vector<std::string> ps;
+	for (auto &p : paths) {
+		auto comps = split_path(p, p);
+		std::string j;
+		for (auto &c : comps)
+			j += (j.empty() ? "" : "/") + c;
+		if (!j.empty())
+			ps.push_back(j);
+	}
+	auto changes = ta == empty_tree_oid() && tb == empty_tree_oid() ? std::vector<porcelain::Change>{}
+									  : porcelain::diff_trees(s, ta, tb, ps);
+	if (args.json) {
+		fmt::print("[");
+		for (size_t i = 0; i < changes.size(); i++)
+			fmt::print("{}{{\"status\":\"{}\",\"path\":{}}}", i ? "," : "", changes[i].status,
+				   json_str("/" + changes[i].path));
+		fmt::print("]\n");
+		return 0;
+	}
+	if (ns || names) {
+		for (auto &c : changes) {
+			if (ns)
+				fmt::print("{}\t{}\n", c.status, c.path);
+			else
+				fmt::print("{}\n", c.path);
+		}
+		return 0;
+	}
+	if (stat) {
+		size_t width = 0, add = 0, del = 0;
+		for (auto &c : changes)
+			width = std::max(width, c.path.size());
+		for (auto &c : changes) {
+			auto ls = porcelain::line_stat(s, c);
+			if (ls.binary) {
+				fmt::print(" {:<{}} | Bin {} -> {} bytes\n", c.path, width, ls.old_size, ls.new_size);
+				continue;
+			}
+			add += ls.added;
+			del += ls.removed;
+			size_t n = ls.added + ls.removed;
+			std::string bar = std::string(std::min<size_t>(ls.added, 40), '+') +
+					  std::string(std::min<size_t>(ls.removed, 40), '-');
+			fmt::print(" {:<{}} | {:>4} {}\n", c.path, width, n, bar);
+		}
+		fmt::print(" {} file{} changed, {} insertion{}(+), {} deletion{}(-)\n", changes.size(),
+			   changes.size() == 1 ? "" : "s", add, add == 1 ? "" : "s", del, del == 1 ? "" : "s");
+		return 0;
+	}
+	for (auto &c : changes)
+		fmt::print("{}", porcelain::patch_text(s, c));
+	return 0;
+}
+
+} // namespace pach::cmd

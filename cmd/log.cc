@@ -1,0 +1,75 @@
+#include "cmd/cmd.h"
+#include "plumbing/address.h"
+#include "porcelain/history.h"
+
+namespace pach::cmd {
+
+extern const char *const kUsage_log =
+	"usage: pach log <repo>[@<ref>] [-n <n>] [--oneline] [--json]\n";
+
+std::string commit_json(const CommitInfo &c)
+{
+	std::string parents = "[";
+	for (size_t i = 0; i < c.parents.size(); i++)
+		parents += (i ? ",\"" : "\"") + c.parents[i].hex() + "\"";
+	parents += "]";
+	return fmt::format("{{\"id\":\"{}\",\"tree\":\"{}\",\"parents\":{},\"author\":{{\"name\":{},\"email\":{},"
+			   "\"date\":\"{}\"}},\"committer\":{{\"name\":{},\"email\":{},\"date\":\"{}\"}},\"message\":{}}}",
+			   c.id.hex(), c.tree.hex(), parents, json_str(c.author.name), json_str(c.author.email),
+			   iso_time(c.author.when), json_str(c.committer.name), json_str(c.committer.email),
+			   iso_time(c.committer.when), json_str(c.message));
+}
+
+void print_commit_header(const CommitInfo &c)
+{
+	fmt::print("commit {}\n", c.id.hex());
+	if (c.parents.size() > 1) {
+		fmt::print("Merge:");
+		for (auto &p : c.parents)
+			fmt::print(" {}", short_oid(p));
+		fmt::print("\n");
+	}
+	fmt::print("Author: {} <{}>\nDate:   {}\n\n", c.author.name, c.author.email,
+		   format_time(c.author.when, c.author.tz_minutes));
+	size_t i = 0;
+	while (i < c.message.size()) {
+		size_t nl = c.message.find('\n', i);
+		if (nl == std::string::npos)
+			nl = c.message.size();
+		fmt::print("    {}\n", c.message.substr(i, nl - i));
+		i = nl + 1;
+	}
+}
+
+int cmd_log(Args &args)
+{
+	int n = args.int_value('n', "max-count", -1);
+	bool oneline = args.flag(0, "oneline");
+	auto r = args.rest(1, 1);
+	Address a = parse_address(r[0]);
+	if (a.has_path)
+		args.usage_error("log takes repo[@ref], not a path");
+	Store &s = args.store();
+	Oid start = resolve_commit(s, a);
+	auto commits = porcelain::log(s, start, n);
+	if (args.json) {
+		fmt::print("[");
+		for (size_t i = 0; i < commits.size(); i++)
+			fmt::print("{}{}", i ? "," : "", commit_json(commits[i]));
+		fmt::print("]\n");
+		return 0;
+	}
+	for (size_t i = 0; i < commits.size(); i++) {
+		auto &c = commits[i];
+		if (oneline) {
+			fmt::print("{} {}\n", short_oid(c.id), c.message.substr(0, c.message.find('\n')));
+			continue;
+		}
+		if (i)
+			fmt::print("\n");
+		print_commit_header(c);
+	}
+	return 0;
+}
+
+} // namespace pach::cmd

@@ -1,0 +1,157 @@
+// pach's entry point: global options, the command table, and the one
+// place where errors become messages and exit codes.
+#include "cmd/cmd.h"
+#include "plumbing/progress.h"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <signal.h>
+
+namespace pach::cmd {
+
+struct Command {
+	const char *name;
+	int (*fn)(Args &);
+	const char *usage;
+};
+
+#define USAGE_DECL(n) extern const char *const kUsage_##n;
+PACH_COMMANDS(USAGE_DECL)
+#undef USAGE_DECL
+
+static const Command kCommands[] = {
+	{"init", cmd_init, kUsage_init},
+	{"repo", cmd_repo, kUsage_repo},
+	{"commit", cmd_commit, kUsage_commit},
+	{"put", cmd_put, kUsage_put},
+	{"rm", cmd_rm, kUsage_rm},
+	{"log", cmd_log, kUsage_log},
+	{"show", cmd_show, kUsage_show},
+	{"branch", cmd_branch, kUsage_branch},
+	{"ls", cmd_ls, kUsage_ls},
+	{"cat", cmd_cat, kUsage_cat},
+	{"get", cmd_get, kUsage_get},
+	{"diff", cmd_diff, kUsage_diff},
+	{"glob", cmd_glob, kUsage_glob},
+	{"fsck", cmd_fsck, kUsage_fsck},
+	{"gc", cmd_gc, kUsage_gc},
+	{"hash-object", cmd_hash_object, kUsage_hash_object},
+	{"cat-file", cmd_cat_file, kUsage_cat_file},
+	{"rev-parse", cmd_rev_parse, kUsage_rev_parse},
+	{"ls-tree", cmd_ls_tree, kUsage_ls_tree},
+	{"help", cmd_help, kUsage_help},
+	{"version", cmd_version, kUsage_version},
+};
+
+static const char kMainUsage[] =
+	"usage: pach [-C <dir>] [-q] <command> [<args>]\n"
+	"\n"
+	"Version control for data, git-compatible. Common commands:\n"
+	"   init       create a store (.pach) in a directory\n"
+	"   repo       create, list, inspect and delete repos\n"
+	"   commit     make a repo path exactly a directory's content\n"
+	"   put        add files to a repo (never deletes)\n"
+	"   rm         delete paths from a repo\n"
+	"   log, show  history and one commit\n"
+	"   branch     list, create and delete branches\n"
+	"   ls, cat, get, glob   look at and export content\n"
+	"   diff       changes between commits\n"
+	"   fsck, gc   verify the store; repack and free space\n"
+	"\n"
+	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
+
+const Command *find_command(const std::string &n)
+{
+	for (auto &c : kCommands)
+		if (n == c.name)
+			return &c;
+	return nullptr;
+}
+
+int cmd_help(Args &args)
+{
+	bool all = args.flag('a', "all");
+	auto r = args.rest(0, 1);
+	if (r.empty()) {
+		fmt::print("{}", kMainUsage);
+		if (all) {
+			fmt::print("\nAll commands:\n");
+			for (auto &c : kCommands)
+				fmt::print("   {}\n", c.name);
+		}
+		return 0;
+	}
+	const Command *c = find_command(r[0]);
+	if (!c)
+		die("'{}' is not a pach command. See 'pach help -a'", r[0]);
+	// Prefer the man page, like git; fall back to the usage text.
+	std::string man = "man pach-" + r[0] + " 2>/dev/null";
+	if (isatty(1) && system(man.c_str()) == 0)
+		return 0;
+	fmt::print("{}", c->usage);
+	return 0;
+}
+
+const char *const kUsage_help = "usage: pach help [-a] [<command>]\n";
+
+} // namespace pach::cmd
+
+using namespace pach;
+using namespace pach::cmd;
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	std::vector<std::string> a(argv + 1, argv + argc);
+	std::string c_dir;
+	size_t i = 0;
+	try {
+		for (; i < a.size() && a[i].size() > 1 && a[i][0] == '-'; i++) {
+			if (a[i] == "-C") {
+				if (i + 1 >= a.size())
+					die_usage("option '-C' requires a directory");
+				c_dir = a[++i];
+			} else if (a[i] == "-q" || a[i] == "--quiet") {
+				Progress::set_quiet(true);
+			} else if (a[i] == "-h" || a[i] == "--help") {
+				fmt::print("{}", kMainUsage);
+				return 0;
+			} else if (a[i] == "--version") {
+				a[i] = "version";
+				break;
+			} else {
+				fmt::print(stderr, "unknown option: {}\n{}", a[i], kMainUsage);
+				return 129;
+			}
+		}
+		if (i >= a.size()) {
+			fmt::print(stderr, "{}", kMainUsage);
+			return 1;
+		}
+		const Command *c = find_command(a[i]);
+		if (!c)
+			die("'{}' is not a pach command. See 'pach help -a'", a[i]);
+		Args args(std::vector<std::string>(a.begin() + (long)i + 1, a.end()), c->usage);
+		args.c_dir = c_dir;
+		int rc = c->fn(args);
+		if (fflush(stdout) != 0 && errno != EPIPE)
+			die_errno("unable to write to standard output");
+		return rc;
+	} catch (const Error &e) {
+		fflush(stdout);
+		if (*e.what()) {
+			if (e.code == Exit::usage)
+				fmt::print(stderr, "usage: {}\n", e.what());
+			else
+				fmt::print(stderr, "fatal: {}\n", e.what());
+		}
+		return (int)e.code;
+	} catch (const std::bad_alloc &) {
+		fmt::print(stderr, "fatal: out of memory\n");
+		return 128;
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "fatal: {}\n", e.what());
+		return 128;
+	}
+}

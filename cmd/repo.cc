@@ -1,0 +1,83 @@
+#include "cmd/cmd.h"
+#include "porcelain/repo.h"
+
+namespace pach::cmd {
+
+extern const char *const kUsage_repo =
+	"usage: pach repo create <name> [-d <description>]\n"
+	"   or: pach repo list [--json]\n"
+	"   or: pach repo inspect <name> [--json]\n"
+	"   or: pach repo delete <name> [--force]\n";
+
+static std::string branches_json(const std::vector<porcelain::BranchInfo> &bs)
+{
+	std::string s = "[";
+	for (size_t i = 0; i < bs.size(); i++)
+		s += fmt::format("{}{{\"name\":{},\"head\":\"{}\"}}", i ? "," : "", json_str(bs[i].name), bs[i].head.hex());
+	return s + "]";
+}
+
+static std::string repo_json(const porcelain::RepoDetails &d)
+{
+	return fmt::format("{{\"name\":{},\"created\":\"{}\",\"description\":{},\"branches\":{}}}",
+			   json_str(d.info.name), iso_time(d.info.created), json_str(d.info.description),
+			   branches_json(d.branches));
+}
+
+int cmd_repo(Args &args)
+{
+	auto desc = args.value('d', "description");
+	bool force = args.flag('f', "force");
+	auto r = args.rest(1, 2);
+	const std::string &sub = r[0];
+	auto name = [&]() -> const std::string & {
+		if (r.size() < 2)
+			args.usage_error("'repo " + sub + "' needs a repo name");
+		return r[1];
+	};
+	if (sub == "create") {
+		porcelain::repo_create(args.store(), name(), desc.value_or(""));
+		if (!args.json)
+			fmt::print("created repo '{}'\n", r[1]);
+		return 0;
+	}
+	if (sub == "list") {
+		if (r.size() > 1)
+			args.usage_error("too many arguments");
+		auto repos = porcelain::repo_list(args.store());
+		if (args.json) {
+			fmt::print("[");
+			for (size_t i = 0; i < repos.size(); i++)
+				fmt::print("{}{}", i ? "," : "", repo_json(repos[i]));
+			fmt::print("]\n");
+			return 0;
+		}
+		fmt::print("{:<24} {:<20} {:>8}  {}\n", "NAME", "CREATED", "BRANCHES", "DESCRIPTION");
+		for (auto &d : repos)
+			fmt::print("{:<24} {:<20} {:>8}  {}\n", d.info.name, iso_time(d.info.created), d.branches.size(),
+				   d.info.description);
+		return 0;
+	}
+	if (sub == "inspect") {
+		auto d = porcelain::repo_inspect(args.store(), name());
+		if (args.json) {
+			fmt::print("{}\n", repo_json(d));
+			return 0;
+		}
+		fmt::print("Name: {}\nCreated: {}\n", d.info.name, iso_time(d.info.created));
+		if (!d.info.description.empty())
+			fmt::print("Description: {}\n", d.info.description);
+		fmt::print("Branches:\n");
+		for (auto &b : d.branches)
+			fmt::print("  {:<20} {}\n", b.name, b.head.hex());
+		return 0;
+	}
+	if (sub == "delete") {
+		porcelain::repo_delete(args.store(), name(), force);
+		fmt::print("deleted repo '{}'\n", r[1]);
+		return 0;
+	}
+	args.usage_error("unknown subcommand '" + sub + "'");
+}
+
+} // namespace pach::cmd

@@ -1,0 +1,240 @@
+#include "porcelain/commit.h"
+
+#include "plumbing/error.h"
+#include "plumbing/meta.h"
+#include "plumbing/tree_edit.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace pach::porcelain {
+
+WriteLock::WriteLock(Store &s) : lock_(s.lock_shared())
+{
+	s.clean_stale_temp();
+}
+
+static std::string target_branch(const Store &s, const Address &a)
+{
+	require_repo(s, a.repo);
+	std::string b = a.branch_or_default();
+	if (!names_branch(s, a))
+		die("'{}' is not a branch of repo '{}'; commits can only be added to a branch", b, a.repo);
+	return b;
+}
+
+CommitResult commit_edit(Store &s, const std::string &repo, const std::string &branch, const std::string &msg,
+			 const TreeEdit &edit, std::unique_ptr<ObjectWriter> first)
+{
+	std::string ref = branch_ref(repo, branch);
+	CommitResult res;
+	for (int attempt = 0; attempt < 50; attempt++) {
+		auto head = s.ref(ref);
+		std::optional<Oid> base;
+		if (head)
+			base = s.read_commit(*head).tree;
+		std::unique_ptr<ObjectWriter> wp = first ? std::move(first) : std::make_unique<ObjectWriter>(s, 1);
+		ObjectWriter &w = *wp;
+		Oid tree = edit(w, base);
+		res.parent_tree = base.value_or(empty_tree_oid());
+		if ((base && tree == *base) || (!base && tree == empty_tree_oid())) {
+			w.finish();
+			res.commit.reset();
+			return res;
+		}
+		std::vector<Oid> parents;
+		if (head)
+			parents.push_back(*head);
+		Oid c = w.commit(tree, parents, s.author(), s.committer(), msg);
+		w.finish();
+		if (s.cas_ref(ref, c, head, "commit: " + msg.substr(0, msg.find('\n')))) {
+			res.commit = c;
+			res.retries = attempt;
+			return res;
+		}
+	}
+	die_conflict("branch '{}' of repo '{}' keeps moving; gave up after 50 attempts", branch, repo);
+}
+
+static std::string default_msg(const std::string &what)
+{
+	return what;
+}
+
+CommitResult commit_dir(Store &s, const Address &a, const std::string &src, const CommitOptions &o)
+{
+	std::string branch = target_branch(s, a);
+	struct stat st;
+	if (stat(src.c_str(), &st) < 0)
+		die_errno("unable to read '" + src + "'");
+	if (!S_ISDIR(st.st_mode) && a.path.empty())
+		die("'{}' is not a directory; name a file path in the repo to commit a single file", src);
+	WriteLock lock(s);
+	StatCache cache(s.path("pach/statcache"));
+	cache.load();
+	SnapshotStats stats;
+	auto wp = std::make_unique<ObjectWriter>(s);
+	auto entry = snapshot(s, *wp, src, cache, &stats, o.jobs);
+	std::string msg = o.message.empty() ? default_msg("commit " + src + " to " + a.path_str()) : o.message;
+	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
+		return edit_tree(s, tw, base, a.path, entry);
+	}, std::move(wp));
+	cache.save();
+	res.stats = stats;
+	return res;
+}
+
+static std::string base_name(const std::string &p)
+{
+	std::string q = p;
+	while (q.size() > 1 && q.back() == '/')
+		q.pop_back();
+	auto k = q.find_last_of('/');
+	return k == std::string::npos ? q : q.substr(k + 1);
+}
+
+// Copy standard input to a temporary file in the store: a blob's size
+// must be known before its bytes go into a pack.
+static Fd spool_stdin(Store &s, uint64_t *size)
+{
+	std::string dir = s.path("pach");
+	std::string tmpl = dir + "/tmp_stdin_XXXXXX";
+	int fd = mkstemp(tmpl.data());
+	if (fd < 0)
+		die_errno("unable to create a temporary file in '" + dir + "'");
+	unlink(tmpl.c_str());
+	Fd f(fd);
+	std::vector<char> buf(1 << 20);
+	*size = 0;
+	for (;;) {
+		ssize_t n = read(0, buf.data(), buf.size());
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno("unable to read standard input");
+		}
+		if (n == 0)
+			break;
+		write_full(f.get(), buf.data(), (size_t)n, "temporary file");
+		*size += (uint64_t)n;
+	}
+	lseek(f.get(), 0, SEEK_SET);
+	return f;
+}
+
+CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string> &srcs, const CommitOptions &o)
+{
+	std::string branch = target_branch(s, a);
+	if (srcs.empty())
+		die("nothing to put: name at least one file, directory or '-'");
+	bool has_stdin = false;
+	for (auto &src : srcs) {
+		if (src == "-") {
+			has_stdin = true;
+			if (srcs.size() > 1)
+				die("'-' (standard input) cannot be combined with other sources");
+			if (a.path.empty() || a.trailing_slash)
+				die("reading standard input needs a file path: {}@{}:/path/to/file", a.repo, branch);
+			continue;
+		}
+		struct stat st;
+		if (lstat(src.c_str(), &st) < 0)
+			die_errno("unable to read '" + src + "'");
+	}
+	WriteLock lock(s);
+	StatCache cache(s.path("pach/statcache"));
+	cache.load();
+	SnapshotStats stats;
+	auto wp = std::make_unique<ObjectWriter>(s);
+	ObjectWriter &w = *wp;
+	std::vector<std::pair<std::string, std::optional<TreeEntry>>> items;
+	if (has_stdin) {
+		uint64_t size;
+		Fd f = spool_stdin(s, &size);
+		Oid o = w.blob_from_fd(f.get(), size, "standard input");
+		items.push_back({"-", TreeEntry{"", kModeFile, o}});
+	} else {
+		for (auto &src : srcs)
+			items.push_back({src, snapshot(s, w, src, cache, &stats, o.jobs)});
+	}
+	// The edit reads the new trees back (to merge directories): make them
+	// visible first.
+	w.finish();
+	std::string msg = o.message;
+	if (msg.empty()) {
+		msg = "put";
+		for (auto &src : srcs)
+			msg += " " + src;
+		msg += " to " + a.path_str();
+	}
+	bool into_dir = srcs.size() > 1 || a.trailing_slash || a.path.empty();
+	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
+		Oid root = base.value_or(tw.tree({}));
+		for (auto &[src, entry] : items) {
+			if (!entry)
+				continue; // an empty directory: nothing to add
+			std::vector<std::string> dst = a.path;
+			bool into = into_dir;
+			if (!into && src != "-") {
+				auto cur = lookup_path(s, root, dst);
+				into = cur && cur->is_dir();
+			}
+			if (into && src != "-") {
+				std::string b = base_name(src);
+				if (!valid_tree_name(b))
+					die("cannot store '{}' under the name '{}'", src, b);
+				dst.push_back(b);
+			}
+			auto cur = lookup_path(s, root, dst);
+			if (entry->is_dir() && cur && cur->is_dir())
+				root = edit_tree(s, tw, root, dst, TreeEntry{"", kModeDir, overlay_tree(s, tw, cur->oid, entry->oid)});
+			else
+				root = edit_tree(s, tw, root, dst, entry);
+		}
+		return root;
+	});
+	cache.save();
+	res.stats = stats;
+	return res;
+}
+
+CommitResult rm_paths(Store &s, const std::vector<Address> &paths, bool recursive, const CommitOptions &o)
+{
+	if (paths.empty())
+		die("nothing to remove: name at least one repo@branch:/path");
+	const Address &a = paths[0];
+	std::string branch = target_branch(s, a);
+	for (auto &p : paths) {
+		if (p.repo != a.repo || p.branch_or_default() != branch)
+			die("all paths must be in the same repo and branch ('{}' is not in {}@{})", p.str(), a.repo, branch);
+		if (!p.has_path)
+			die("'{}' names no path; use {}@{}:/path", p.str(), p.repo, branch);
+	}
+	if (!s.ref(branch_ref(a.repo, branch)))
+		die("branch '{}' of repo '{}' has no commits", branch, a.repo);
+	WriteLock lock(s);
+	std::string msg = o.message;
+	if (msg.empty()) {
+		msg = "rm";
+		for (auto &p : paths)
+			msg += " " + p.path_str();
+	}
+	return commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
+		Oid root = base.value_or(tw.tree({}));
+		for (auto &p : paths) {
+			auto cur = p.path.empty() ? std::optional<TreeEntry>(TreeEntry{"", kModeDir, root})
+						  : lookup_path(s, root, p.path);
+			if (!cur)
+				die("path '{}' not found in {}@{}", p.path_str(), a.repo, branch);
+			if (cur->is_dir() && !recursive)
+				die("not removing directory '{}' without -r", p.path_str());
+			root = edit_tree(s, tw, root, p.path, std::nullopt);
+		}
+		return root;
+	});
+}
+
+} // namespace pach::porcelain

@@ -1,0 +1,220 @@
+#include "porcelain/history.h"
+
+#include "plumbing/error.h"
+#include "plumbing/git.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pach::porcelain {
+
+std::vector<CommitInfo> log(const Store &s, const Oid &start, int max)
+{
+	std::vector<CommitInfo> out;
+	git_revwalk *w = nullptr;
+	git_check(git_revwalk_new(&w, s.repo()), "unable to walk history");
+	GitRevwalk walk(w);
+	git_revwalk_sorting(w, GIT_SORT_TIME);
+	git_oid g;
+	std::memcpy(g.id, start.b.data(), 20);
+	git_check(git_revwalk_push(w, &g), "unable to walk history");
+	while ((max < 0 || (int)out.size() < max) && git_revwalk_next(&g, w) == 0) {
+		Oid o;
+		std::memcpy(o.b.data(), g.id, 20);
+		out.push_back(s.read_commit(o));
+	}
+	return out;
+}
+
+static bool wanted(const std::string &path, bool is_dir, const std::vector<std::string> &paths)
+{
+	if (paths.empty())
+		return true;
+	for (auto &p : paths) {
+		if (path == p)
+			return true;
+		if (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && path[p.size()] == '/')
+			return true; // inside a wanted directory
+		if (is_dir && p.size() > path.size() && p.compare(0, path.size(), path) == 0 && p[path.size()] == '/')
+			return true; // on the way to a wanted path
+	}
+	return false;
+}
+
+static void emit_all(const Store &s, const TreeEntry &e, const std::string &path, char status,
+		     const std::vector<std::string> &paths, std::vector<Change> &out)
+{
+	if (!wanted(path, e.is_dir(), paths))
+		return;
+	if (!e.is_dir()) {
+		Change c{status, path, {}, {}};
+		(status == 'A' ? c.new_e : c.old_e) = e;
+		out.push_back(c);
+		return;
+	}
+	for (auto &k : s.read_tree(e.oid))
+		emit_all(s, k, path + "/" + k.name, status, paths, out);
+}
+
+static void diff_rec(const Store &s, const Oid &a, const Oid &b, const std::string &prefix,
+		     const std::vector<std::string> &paths, std::vector<Change> &out)
+{
+	if (a == b)
+		return;
+	auto ea = s.read_tree(a), eb = s.read_tree(b);
+	// Match by name: the two lists are in git order, but a name may be a
+	// file on one side and a directory on the other, so use a map walk.
+	std::sort(ea.begin(), ea.end(), [](auto &x, auto &y) { return x.name < y.name; });
+	std::sort(eb.begin(), eb.end(), [](auto &x, auto &y) { return x.name < y.name; });
+	size_t i = 0, j = 0;
+	auto join = [&](const std::string &n) { return prefix.empty() ? n : prefix + "/" + n; };
+	while (i < ea.size() || j < eb.size()) {
+		int c = i == ea.size() ? 1 : j == eb.size() ? -1 : ea[i].name.compare(eb[j].name);
+		if (c < 0) {
+			emit_all(s, ea[i], join(ea[i].name), 'D', paths, out);
+			i++;
+		} else if (c > 0) {
+			emit_all(s, eb[j], join(eb[j].name), 'A', paths, out);
+			j++;
+		} else {
+			auto &x = ea[i], &y = eb[j];
+			std::string p = join(x.name);
+			if (x.oid != y.oid || x.mode != y.mode) {
+				if (x.is_dir() && y.is_dir()) {
+					if (wanted(p, true, paths))
+						diff_rec(s, x.oid, y.oid, p, paths, out);
+				} else if (x.is_dir() || y.is_dir()) {
+					emit_all(s, x, p, 'D', paths, out);
+					emit_all(s, y, p, 'A', paths, out);
+				} else if (wanted(p, false, paths)) {
+					bool type = (x.mode == kModeLink) != (y.mode == kModeLink);
+					out.push_back({type ? 'T' : 'M', p, x, y});
+				}
+			}
+			i++;
+			j++;
+		}
+	}
+}
+
+std::vector<Change> diff_trees(const Store &s, const Oid &a, const Oid &b, const std::vector<std::string> &paths)
+{
+	std::vector<Change> out;
+	diff_rec(s, a, b, "", paths, out);
+	std::stable_sort(out.begin(), out.end(), [](auto &x, auto &y) { return x.path < y.path; });
+	return out;
+}
+
+// Beyond this a text diff would need the whole files in memory; treat as binary.
+static constexpr uint64_t kMaxTextDiff = 32ull << 20;
+
+static uint64_t blob_size(const Store &s, const TreeEntry &e)
+{
+	if (e.mode == 0)
+		return 0;
+	auto r = s.odb().open(e.oid);
+	if (!r)
+		die("object {} is missing", e.oid.hex());
+	return r->size();
+}
+
+static bool looks_binary(const Store &s, const TreeEntry &e)
+{
+	if (e.mode == 0)
+		return false;
+	auto r = s.odb().open(e.oid);
+	char buf[8000];
+	size_t n = r->read(buf, sizeof buf);
+	return std::memchr(buf, 0, n) != nullptr;
+}
+
+static GitPatch make_patch(const Store &s, const Change &c)
+{
+	git_blob *a = nullptr, *b = nullptr;
+	auto load = [&](const TreeEntry &e, git_blob **out) {
+		if (e.mode == 0)
+			return;
+		git_oid g;
+		std::memcpy(g.id, e.oid.b.data(), 20);
+		git_check(git_blob_lookup(out, s.repo(), &g), "unable to read blob " + e.oid.hex());
+	};
+	load(c.old_e, &a);
+	load(c.new_e, &b);
+	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+	git_patch *p = nullptr;
+	int rc = git_patch_from_blobs(&p, a, c.old_e.mode ? c.path.c_str() : nullptr, b,
+				      c.new_e.mode ? c.path.c_str() : nullptr, &o);
+	git_blob_free(a);
+	git_blob_free(b);
+	git_check(rc, "unable to diff '" + c.path + "'");
+	return GitPatch(p);
+}
+
+static std::string header(const Change &c)
+{
+	std::string h = "diff --git a/" + c.path + " b/" + c.path + "\n";
+	if (c.status == 'A')
+		h += fmt::format("new file mode {:o}\n", c.new_e.mode);
+	else if (c.status == 'D')
+		h += fmt::format("deleted file mode {:o}\n", c.old_e.mode);
+	else if (c.old_e.mode != c.new_e.mode)
+		h += fmt::format("old mode {:o}\nnew mode {:o}\n", c.old_e.mode, c.new_e.mode);
+	std::string ao = c.old_e.mode ? c.old_e.oid.hex().substr(0, 7) : "0000000";
+	std::string bo = c.new_e.mode ? c.new_e.oid.hex().substr(0, 7) : "0000000";
+	h += "index " + ao + ".." + bo;
+	if (c.status == 'M' && c.old_e.mode == c.new_e.mode)
+		h += fmt::format(" {:o}", c.new_e.mode);
+	return h + "\n";
+}
+
+std::string patch_text(const Store &s, const Change &c)
+{
+	std::string out = header(c);
+	if (c.old_e.mode && c.new_e.mode && c.old_e.oid == c.new_e.oid)
+		return out; // mode change only
+	bool binary = blob_size(s, c.old_e) > kMaxTextDiff || blob_size(s, c.new_e) > kMaxTextDiff ||
+		      looks_binary(s, c.old_e) || looks_binary(s, c.new_e);
+	std::string a = c.old_e.mode ? "a/" + c.path : "/dev/null";
+	std::string b = c.new_e.mode ? "b/" + c.path : "/dev/null";
+	if (binary)
+		return out + "Binary files " + a + " and " + b + " differ\n";
+	GitPatch p = make_patch(s, c);
+	out += "--- " + a + "\n+++ " + b + "\n";
+	size_t hunks = git_patch_num_hunks(p.get());
+	for (size_t h = 0; h < hunks; h++) {
+		const git_diff_hunk *hk;
+		size_t lines;
+		git_patch_get_hunk(&hk, &lines, p.get(), h);
+		out.append(hk->header, hk->header_len);
+		for (size_t l = 0; l < lines; l++) {
+			const git_diff_line *ln;
+			git_patch_get_line_in_hunk(&ln, p.get(), h, l);
+			if (ln->origin == GIT_DIFF_LINE_CONTEXT || ln->origin == GIT_DIFF_LINE_ADDITION ||
+			    ln->origin == GIT_DIFF_LINE_DELETION)
+				out.push_back(ln->origin);
+			out.append(ln->content, ln->content_len);
+			if (ln->origin == GIT_DIFF_LINE_CONTEXT_EOFNL || ln->origin == GIT_DIFF_LINE_ADD_EOFNL ||
+			    ln->origin == GIT_DIFF_LINE_DEL_EOFNL)
+				continue;
+		}
+	}
+	return out;
+}
+
+LineStat line_stat(const Store &s, const Change &c)
+{
+	LineStat st;
+	st.old_size = blob_size(s, c.old_e);
+	st.new_size = blob_size(s, c.new_e);
+	if (st.old_size > kMaxTextDiff || st.new_size > kMaxTextDiff || looks_binary(s, c.old_e) ||
+	    looks_binary(s, c.new_e)) {
+		st.binary = true;
+		return st;
+	}
+	GitPatch p = make_patch(s, c);
+	size_t ctx;
+	git_patch_line_stats(&ctx, &st.added, &st.removed, p.get());
+	return st;
+}
+
+} // namespace pach::porcelain

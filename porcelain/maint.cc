@@ -1,0 +1,309 @@
+#include "porcelain/maint.h"
+
+#include "plumbing/error.h"
+#include "plumbing/progress.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace pach::porcelain {
+
+namespace {
+
+struct Reach {
+	std::vector<std::pair<Oid, ObjType>> order;
+	std::unordered_set<Oid, OidHash> seen;
+};
+
+// Every object reachable from every ref, each once.  Dies (or, with errs,
+// records) when one is missing.
+void reachable(Store &s, Reach &r, std::vector<std::string> *errs)
+{
+	std::vector<std::pair<Oid, ObjType>> stack;
+	for (auto &[name, oid] : s.refs("refs/"))
+		stack.push_back({oid, ObjType::none});
+	Progress p("Finding reachable objects", 0);
+	while (!stack.empty()) {
+		auto [o, want] = stack.back();
+		stack.pop_back();
+		if (!r.seen.insert(o).second)
+			continue;
+		ObjType t = want;
+		if (t == ObjType::none || t == ObjType::commit || t == ObjType::tree) {
+			std::string raw;
+			try {
+				raw = s.odb().read_small(o, &t);
+			} catch (const Error &e) {
+				if (!errs)
+					throw;
+				errs->push_back(fmt::format("missing or unreadable object {}: {}", o.hex(), e.what()));
+				continue;
+			}
+			if (want != ObjType::none && t != want && errs)
+				errs->push_back(fmt::format("object {} is a {}, expected a {}", o.hex(), type_name(t),
+							    type_name(want)));
+			if (t == ObjType::commit) {
+				CommitInfo ci = s.read_commit(o);
+				stack.push_back({ci.tree, ObjType::tree});
+				for (auto &pa : ci.parents)
+					stack.push_back({pa, ObjType::commit});
+			} else if (t == ObjType::tree) {
+				for (auto &e : parse_tree(raw, o.hex())) {
+					if (e.mode == kModeGitlink)
+						continue;
+					stack.push_back({e.oid, e.is_dir() ? ObjType::tree : ObjType::blob});
+				}
+			}
+		}
+		r.order.push_back({o, t});
+		p.add(1);
+	}
+}
+
+uint64_t dir_bytes(const std::string &dir)
+{
+	uint64_t total = 0;
+	DIR *d = opendir(dir.c_str());
+	if (!d)
+		return 0;
+	while (struct dirent *e = readdir(d)) {
+		std::string n = e->d_name;
+		if (n == "." || n == "..")
+			continue;
+		std::string p = dir + "/" + n;
+		struct stat st;
+		if (lstat(p.c_str(), &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			total += dir_bytes(p);
+		else
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+Oid sha_of_file_prefix(int fd, uint64_t len, const std::string &what)
+{
+	Sha1 s;
+	std::vector<char> b(1 << 20);
+	uint64_t pos = 0;
+	while (pos < len) {
+		ssize_t r = pread(fd, b.data(), (size_t)std::min<uint64_t>(b.size(), len - pos), (off_t)pos);
+		if (r <= 0)
+			die_errno("unable to read '" + what + "'");
+		s.update(b.data(), (size_t)r);
+		pos += (uint64_t)r;
+	}
+	return s.final();
+}
+
+} // namespace
+
+FsckReport fsck(Store &s)
+{
+	FsckReport rep;
+	s.refresh_objects();
+	// 1. Every pack and idx checksum.
+	for (auto &p : s.odb().packs()) {
+		rep.packs++;
+		int fd = p->get_fd();
+		struct stat st;
+		fstat(fd, &st);
+		if (st.st_size < 32) {
+			rep.errors.push_back("pack '" + p->pack_path + "' is truncated");
+			continue;
+		}
+		uint64_t len = (uint64_t)st.st_size - 20;
+		Oid want;
+		if (pread(fd, want.b.data(), 20, (off_t)len) != 20)
+			rep.errors.push_back("unable to read trailer of '" + p->pack_path + "'");
+		Progress pr("Checking pack " + p->name.substr(5, 12), 0, true);
+		if (sha_of_file_prefix(fd, len, p->pack_path) != want)
+			rep.errors.push_back("pack '" + p->pack_path + "' checksum mismatch");
+		if (p->idx->pack_checksum() != want)
+			rep.errors.push_back("idx of '" + p->pack_path + "' does not match its pack");
+		Sha1 is;
+		is.update(p->idx->data(), p->idx->size() - 20);
+		Oid idx_sum;
+		std::memcpy(idx_sum.b.data(), p->idx->data() + p->idx->size() - 20, 20);
+		if (is.final() != idx_sum)
+			rep.errors.push_back("idx '" + p->idx->path() + "' checksum mismatch");
+	}
+	// 2. Every reachable object: present, of the right type, and hashing
+	// to its name.
+	Reach r;
+	reachable(s, r, &rep.errors);
+	Progress pr("Checking objects", r.order.size(), true);
+	std::vector<char> buf(1 << 20);
+	for (auto &[o, t] : r.order) {
+		auto rd = s.odb().open(o);
+		if (!rd) {
+			rep.errors.push_back("missing " + std::string(type_name(t)) + " " + o.hex());
+			continue;
+		}
+		try {
+			Sha1 h;
+			auto hdr = object_header(rd->type(), rd->size());
+			h.update(hdr.data(), hdr.size());
+			uint64_t left = rd->size();
+			while (left) {
+				size_t n = rd->read(buf.data(), (size_t)std::min<uint64_t>(left, buf.size()));
+				if (!n)
+					die("object {} is truncated", o.hex());
+				h.update(buf.data(), n);
+				left -= n;
+			}
+			if (h.final() != o)
+				rep.errors.push_back("hash mismatch for " + o.hex() + " (content is corrupt)");
+			rep.bytes += rd->size();
+		} catch (const Error &e) {
+			rep.errors.push_back(std::string("object ") + o.hex() + ": " + e.what());
+		}
+		rep.objects++;
+		pr.add(1, rd->size());
+	}
+	return rep;
+}
+
+GcReport gc(Store &s)
+{
+	auto lock = s.lock_exclusive();
+	GcReport rep;
+	std::string objdir = s.odb().dir();
+	std::string packdir = s.odb().pack_dir();
+	// Temp files: with the exclusive lock no writer is running.
+	if (DIR *d = opendir(packdir.c_str())) {
+		while (struct dirent *e = readdir(d))
+			if (!std::strncmp(e->d_name, "tmp_", 4))
+				unlink((packdir + "/" + e->d_name).c_str());
+		closedir(d);
+	}
+	s.refresh_objects();
+	rep.before = dir_bytes(objdir);
+	auto packs = s.odb().packs();
+	rep.packs_before = packs.size();
+
+	Reach r;
+	reachable(s, r, nullptr);
+
+	// Keep large packs whose every object is reachable: rewriting a
+	// multi-GiB blob buys nothing.
+	std::vector<std::shared_ptr<Pack>> keep;
+	std::unordered_set<Oid, OidHash> in_kept;
+	for (auto &p : packs) {
+		p->get_fd();
+		bool all = true;
+		for (uint32_t i = 0; i < p->idx->count() && all; i++)
+			all = r.seen.count(p->idx->oid_at(i)) > 0;
+		if (all && p->size >= ObjectWriter::kOwnPack) {
+			keep.push_back(p);
+			for (uint32_t i = 0; i < p->idx->count(); i++)
+				in_kept.insert(p->idx->oid_at(i));
+		}
+	}
+	std::vector<std::pair<Oid, ObjType>> todo;
+	for (auto &x : r.order)
+		if (!in_kept.count(x.first))
+			todo.push_back(x);
+
+	// Where each object's raw entry sits, to copy it without inflating.
+	struct Raw {
+		std::shared_ptr<Pack> pack;
+		uint64_t off, len;
+	};
+	std::unordered_map<Oid, Raw, OidHash> raw;
+	for (auto &p : packs) {
+		if (std::find(keep.begin(), keep.end(), p) != keep.end())
+			continue;
+		std::vector<std::pair<uint64_t, uint32_t>> offs;
+		for (uint32_t i = 0; i < p->idx->count(); i++)
+			offs.push_back({p->idx->offset_at(i), i});
+		std::sort(offs.begin(), offs.end());
+		for (size_t k = 0; k < offs.size(); k++) {
+			uint64_t end = k + 1 < offs.size() ? offs[k + 1].first : p->size - 20;
+			Oid o = p->idx->oid_at(offs[k].second);
+			if (raw.count(o))
+				continue;
+			int type;
+			uint64_t size;
+			pack_entry_header(p->get_fd(), offs[k].first, &type, &size, p->pack_path);
+			if (type >= 1 && type <= 4)
+				raw[o] = {p, offs[k].first, end - offs[k].first};
+		}
+	}
+
+	std::optional<Oid> fresh;
+	if (!todo.empty()) {
+		PackWriter w(packdir, (uint32_t)todo.size());
+		LevelGovernor gov;
+		Progress pr("Writing objects", todo.size(), true);
+		for (auto &[o, t] : todo) {
+			auto it = raw.find(o);
+			if (it != raw.end()) {
+				w.copy_raw(it->second.pack->get_fd(), it->second.off, it->second.len, o, it->second.pack->pack_path);
+				pr.add(1, it->second.len);
+				continue;
+			}
+			auto rd = s.odb().open(o);
+			if (!rd)
+				die("object {} is missing; run 'pach fsck'", o.hex());
+			w.add_stream(rd->type(), rd->size(), o, [&](void *b, size_t n) { return rd->read(b, n); }, gov);
+			pr.add(1, rd->size());
+		}
+		fresh = w.finish();
+	}
+	rep.kept = r.order.size();
+	uint64_t before_objs = 0;
+	for (auto &p : packs)
+		if (std::find(keep.begin(), keep.end(), p) == keep.end())
+			before_objs += p->idx->count();
+	// The new pack is durable; now the old ones can go.
+	for (auto &p : packs) {
+		if (std::find(keep.begin(), keep.end(), p) != keep.end())
+			continue;
+		if (fresh && p->name == "pack-" + fresh->hex())
+			continue;
+		std::string base = packdir + "/" + p->name;
+		unlink((base + ".pack").c_str());
+		unlink((base + ".idx").c_str());
+		unlink((base + ".rev").c_str());
+		unlink((base + ".bitmap").c_str());
+	}
+	if (DIR *d = opendir(objdir.c_str())) {
+		while (struct dirent *e = readdir(d)) {
+			std::string n = e->d_name;
+			if (n.size() != 2 || !isxdigit((unsigned char)n[0]) || !isxdigit((unsigned char)n[1]))
+				continue;
+			std::string sub = objdir + "/" + n;
+			if (DIR *sd = opendir(sub.c_str())) {
+				while (struct dirent *f = readdir(sd)) {
+					if (f->d_name[0] == '.')
+						continue;
+					unlink((sub + "/" + f->d_name).c_str());
+					rep.loose_removed++;
+				}
+				closedir(sd);
+			}
+			rmdir(sub.c_str());
+		}
+		closedir(d);
+	}
+	fsync_dir(packdir);
+	s.refresh_objects();
+	before_objs += rep.loose_removed;
+	rep.removed = before_objs > todo.size() ? before_objs - todo.size() : 0;
+	rep.after = dir_bytes(objdir);
+	rep.packs_after = s.odb().packs().size();
+	return rep;
+}
+
+} // namespace pach::porcelain

@@ -1,0 +1,25 @@
+// Keeping the store healthy: fsck verifies, gc repacks and frees space.
+#pragma once
+
+#include "plumbing/store.h"
+
+#include <string>
+#include <vector>
+
+namespace pach::porcelain {
+
+struct FsckReport {
+	uint64_t objects = 0, packs = 0, bytes = 0;
+	std::vector<std::string> errors;
+};
+FsckReport fsck(Store &s);
+
+struct GcReport {
+	uint64_t before = 0, after = 0;       // bytes under objects/
+	uint64_t kept = 0, removed = 0;       // reachable objects kept, objects dropped
+	uint64_t packs_before = 0, packs_after = 0;
+	uint64_t loose_removed = 0;
+};
+GcReport gc(Store &s);
+
+} // namespace pach::porcelain
