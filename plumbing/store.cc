@@ -445,7 +445,22 @@ Oid ObjectWriter::blob(const void *data, size_t n, int worker)
 
 Oid ObjectWriter::tree(const std::vector<TreeEntry> &sorted)
 {
-	return object(ObjType::tree, serialize_tree(sorted));
+	std::string body = serialize_tree(sorted);
+	Oid o = object(ObjType::tree, body);
+	std::lock_guard<std::mutex> g(mu_);
+	trees_.emplace(o, std::move(body));
+	return o;
+}
+
+std::vector<TreeEntry> ObjectWriter::read_tree(const Oid &tree) const
+{
+	{
+		std::lock_guard<std::mutex> g(const_cast<std::mutex &>(mu_));
+		auto it = trees_.find(tree);
+		if (it != trees_.end())
+			return parse_tree(it->second, tree.hex());
+	}
+	return s_.read_tree(tree);
 }
 
 Oid ObjectWriter::commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -103,6 +104,9 @@ public:
 	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
 		   const Signature &committer, const std::string &message);
 	Oid object(ObjType t, const std::string &body, int worker = 0);
+	// Trees written here are readable before finish() (tree edits build
+	// on their own output); others come from the store.
+	std::vector<TreeEntry> read_tree(const Oid &tree) const;
 
 	// Make everything durable (fsync + rename) and visible.
 	void finish();
@@ -121,6 +125,7 @@ private:
 	std::vector<Slot> slots_;
 	std::mutex mu_;
 	std::unordered_set<Oid, OidHash> seen_;
+	std::unordered_map<Oid, std::string, OidHash> trees_;
 	uint64_t written_ = 0, objects_ = 0;
 };
 

@@ -6,7 +6,8 @@
 
 namespace pach {
 
-std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std::vector<std::string> &path)
+template <class Src>
+static std::optional<TreeEntry> lookup_in(const Src &s, const Oid &root, const std::vector<std::string> &path)
 {
 	TreeEntry cur{"", kModeDir, root};
 	for (auto &c : path) {
@@ -21,12 +22,22 @@ std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std:
 	return cur;
 }
 
+std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std::vector<std::string> &path)
+{
+	return lookup_in(s, root, path);
+}
+
+std::optional<TreeEntry> lookup_path(const ObjectWriter &w, const Oid &root, const std::vector<std::string> &path)
+{
+	return lookup_in(w, root, path);
+}
+
 static std::optional<Oid> edit_rec(Store &s, ObjectWriter &w, const std::optional<Oid> &tree,
 				   const std::vector<std::string> &path, size_t depth, const std::optional<TreeEntry> &entry)
 {
 	std::vector<TreeEntry> entries;
 	if (tree)
-		entries = s.read_tree(*tree);
+		entries = w.read_tree(*tree);
 	const std::string &name = path[depth];
 	auto it = std::find_if(entries.begin(), entries.end(), [&](auto &e) { return e.name == name; });
 	std::optional<TreeEntry> repl;
@@ -77,8 +88,8 @@ Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over)
 {
 	if (base == over)
 		return base;
-	auto b = s.read_tree(base);
-	auto o = s.read_tree(over);
+	auto b = w.read_tree(base);
+	auto o = w.read_tree(over);
 	for (auto &oe : o) {
 		auto it = std::find_if(b.begin(), b.end(), [&](auto &e) { return e.name == oe.name; });
 		if (it == b.end()) {

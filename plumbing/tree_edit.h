@@ -12,6 +12,8 @@
 namespace pach {
 
 std::optional<TreeEntry> lookup_path(const Store &s, const Oid &root, const std::vector<std::string> &path);
+// The same, seeing the trees `w` has written but not yet finished.
+std::optional<TreeEntry> lookup_path(const ObjectWriter &w, const Oid &root, const std::vector<std::string> &path);
 
 // Set the entry at `path` (replacing whatever is there, creating missing
 // directories) or, with nullopt, remove it; directories left empty vanish.

@@ -160,9 +160,7 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 		for (auto &src : srcs)
 			items.push_back({src, snapshot(s, w, src, cache, &stats, o.jobs)});
 	}
-	// The edit reads the new trees back (to merge directories): make them
-	// visible first.
-	w.finish();
+
 	std::string msg = o.message;
 	if (msg.empty()) {
 		msg = "put";
@@ -179,7 +177,7 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 			std::vector<std::string> dst = a.path;
 			bool into = into_dir;
 			if (!into && src != "-") {
-				auto cur = lookup_path(s, root, dst);
+				auto cur = lookup_path(tw, root, dst);
 				into = cur && cur->is_dir();
 			}
 			if (into && src != "-") {
@@ -188,14 +186,14 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 					die("cannot store '{}' under the name '{}'", src, b);
 				dst.push_back(b);
 			}
-			auto cur = lookup_path(s, root, dst);
+			auto cur = lookup_path(tw, root, dst);
 			if (entry->is_dir() && cur && cur->is_dir())
 				root = edit_tree(s, tw, root, dst, TreeEntry{"", kModeDir, overlay_tree(s, tw, cur->oid, entry->oid)});
 			else
 				root = edit_tree(s, tw, root, dst, entry);
 		}
 		return root;
-	});
+	}, std::move(wp));
 	cache.save();
 	res.stats = stats;
 	return res;
@@ -226,7 +224,7 @@ CommitResult rm_paths(Store &s, const std::vector<Address> &paths, bool recursiv
 		Oid root = base.value_or(tw.tree({}));
 		for (auto &p : paths) {
 			auto cur = p.path.empty() ? std::optional<TreeEntry>(TreeEntry{"", kModeDir, root})
-						  : lookup_path(s, root, p.path);
+						  : lookup_path(tw, root, p.path);
 			if (!cur)
 				die("path '{}' not found in {}@{}", p.path_str(), a.repo, branch);
 			if (cur->is_dir() && !recursive)

@@ -1,0 +1,40 @@
+#!/bin/sh
+test_description='fsck finds corruption; gc frees space'
+. ./test-lib.sh
+
+test_expect_success setup '
+	pach init && pach repo create r && mkdir d && head -c 3000000 /dev/urandom >d/big && echo s >d/s &&
+	pach commit r d -m one
+'
+
+test_expect_success 'fsck is clean on a good store' '
+	pach fsck >out && grep ": ok$" out &&
+	pach fsck --json | grep "\"ok\":true"
+'
+
+test_expect_success 'gc removes what no ref reaches and frees the space' '
+	pach rm r:/big &&
+	git --git-dir=.pach reflog expire --expire=now --all &&
+	before=$(du -sk .pach/objects | cut -f1) &&
+	pach gc >out && cat out && grep "freed" out &&
+	after=$(du -sk .pach/objects | cut -f1) &&
+	test $((before - after)) -gt 2000 &&
+	test $(ls .pach/objects/pack/*.pack | wc -l) = 1 &&
+	git_fsck && pach fsck && test "$(pach cat r:/s)" = s &&
+	pach cat r@master~1:/big >/dev/null 2>&1; test $? != 0
+'
+
+test_expect_success 'gc keeps history reachable from any branch' '
+	head -c 1000000 /dev/urandom >d/big2 && pach commit r d -m two &&
+	pach branch r keep && pach rm r:/big2 && pach gc &&
+	pach cat r@keep:/big2 | cmp - d/big2 && git_fsck
+'
+
+test_expect_success 'fsck detects a corrupted pack' '
+	p=$(ls .pach/objects/pack/*.pack | head -n 1) && chmod u+w $p &&
+	size=$(wc -c <$p) &&
+	printf "XXXX" | dd of=$p bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null &&
+	test_must_fail pach fsck 2>err && grep "error:" err
+'
+
+test_done

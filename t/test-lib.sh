@@ -1,0 +1,176 @@
+# t/test-lib.sh — git's test-lib in miniature.
+#
+# A test script sources this, sets test_description, then calls
+# test_expect_success / test_expect_failure, and ends with test_done.
+# Each script runs in its own trash directory with a fixed identity and
+# fixed dates, so commit ids are reproducible.
+#
+# Options (also via environment): -v/--verbose shows commands' output,
+# -i/--immediate stops at the first failure, --debug keeps the trash dir.
+
+TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
+PACH_BUILD_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
+PATH="$PACH_BUILD_DIR:$PATH"
+export PATH
+
+for arg in "$@"; do
+	case "$arg" in
+	-v|--verbose) verbose=t ;;
+	-i|--immediate) immediate=t ;;
+	-d|--debug) debug=t ;;
+	esac
+done
+
+unset PACH_DIR CDPATH
+export LC_ALL=C TZ=UTC
+export GIT_AUTHOR_NAME="A U Thor" GIT_AUTHOR_EMAIL="author@example.com"
+export GIT_COMMITTER_NAME="C O Mitter" GIT_COMMITTER_EMAIL="committer@example.com"
+export GIT_AUTHOR_DATE="1112911993 -0700" GIT_COMMITTER_DATE="1112911993 -0700"
+export HOME="$TEST_DIRECTORY/trash-home.$$"
+export GIT_CONFIG_NOSYSTEM=1
+
+test_name=$(basename "$0" .sh)
+TRASH_DIRECTORY="$TEST_DIRECTORY/trash directory.$test_name"
+rm -rf "$TRASH_DIRECTORY" "$HOME"
+mkdir -p "$TRASH_DIRECTORY" "$HOME" || exit 1
+cd "$TRASH_DIRECTORY" || exit 1
+
+test_count=0
+test_success=0
+test_failure=0
+test_skipped=0
+test_fixed=0
+test_broken=0
+
+if [ -n "$verbose" ]; then
+	exec 4>&2 3>&1
+else
+	exec 4>/dev/null 3>/dev/null
+fi
+
+say() { printf '%s\n' "$*"; }
+
+# Prerequisites, as git: test_set_prereq NAME; a test with NAME in its
+# prerequisite list is skipped (with the reason) unless NAME is set.
+satisfied_prereq=" "
+test_set_prereq() { satisfied_prereq="$satisfied_prereq$1 "; }
+test_have_prereq() {
+	for p in $(echo "$1" | tr ',' ' '); do
+		case "$satisfied_prereq" in *" $p "*) ;; *) return 1 ;; esac
+	done
+}
+
+command -v git >/dev/null && test_set_prereq GIT
+[ "$(id -u)" != 0 ] && test_set_prereq SANITY
+
+test_run_() {
+	( eval "$1" ) >&3 2>&4
+}
+
+test_expect_success() {
+	if [ $# = 3 ]; then prereq=$1; shift; else prereq=; fi
+	test_count=$((test_count + 1))
+	if [ -n "$prereq" ] && ! test_have_prereq "$prereq"; then
+		test_skipped=$((test_skipped + 1))
+		say "ok $test_count # skip $1 (missing $prereq)"
+		return
+	fi
+	if test_run_ "$2"; then
+		test_success=$((test_success + 1))
+		say "ok $test_count - $1"
+	else
+		test_failure=$((test_failure + 1))
+		say "not ok $test_count - $1"
+		printf '%s\n' "$2" | sed 's/^/#	/'
+		[ -n "$immediate" ] && { test_done; }
+	fi
+}
+
+test_expect_failure() {
+	test_count=$((test_count + 1))
+	if test_run_ "$2"; then
+		test_fixed=$((test_fixed + 1))
+		say "ok $test_count - $1 # TODO known breakage vanished"
+	else
+		test_broken=$((test_broken + 1))
+		say "not ok $test_count - $1 # TODO known breakage"
+	fi
+}
+
+test_skip_all() {
+	say "1..0 # SKIP $*"
+	test_skipped=1
+	write_results
+	exit 0
+}
+
+# Helpers.
+test_must_fail() {
+	"$@" 2>&4
+	code=$?
+	if [ $code = 0 ]; then
+		echo >&4 "test_must_fail: command succeeded: $*"
+		return 1
+	elif [ $code -gt 129 ] && [ $code -le 192 ]; then
+		echo >&4 "test_must_fail: died by signal $((code - 128)): $*"
+		return 1
+	elif [ $code = 127 ]; then
+		echo >&4 "test_must_fail: command not found: $*"
+		return 1
+	fi
+	return 0
+}
+
+# Run a command that must fail with one "fatal: ..." line on stderr.
+test_fatal() {
+	"$@" >fatal.out 2>fatal.err
+	code=$?
+	if [ $code = 0 ]; then
+		echo >&4 "test_fatal: command succeeded: $*"
+		return 1
+	fi
+	if [ "$(wc -l <fatal.err)" != 1 ] || ! grep -q '^fatal: ' fatal.err; then
+		echo >&4 "test_fatal: expected one 'fatal:' line, got:"
+		cat fatal.err >&4
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() { diff -u "$@"; }
+test_line_count() {
+	n=$(wc -l <"$3")
+	if ! [ "$n" "$1" "$2" ]; then
+		echo >&4 "test_line_count: $3 has $n lines, expected $1 $2"
+		cat "$3" >&4
+		return 1
+	fi
+}
+test_path_is_file() { [ -f "$1" ] || { echo >&4 "not a file: $1"; return 1; }; }
+test_path_is_dir() { [ -d "$1" ] || { echo >&4 "not a directory: $1"; return 1; }; }
+test_path_is_missing() { ! [ -e "$1" ] && ! [ -L "$1" ] || { echo >&4 "exists: $1"; return 1; }; }
+
+# The real git binary is our referee.
+git_fsck() { git --git-dir="${1:-.pach}" fsck --strict --no-progress 2>fsck.err >&4 && ! grep -v '^notice:' fsck.err | grep -q .; }
+
+# A snapshot of everything in the store that must not change on a failed
+# command: refs and the object listing.
+store_state() {
+	(cd "${1:-.pach}" && find refs objects -type f | sort && git --git-dir=. for-each-ref) 2>/dev/null
+}
+
+write_results() {
+	mkdir -p "$TEST_DIRECTORY/results"
+	echo "$test_success $test_failure $test_skipped $test_broken" >"$TEST_DIRECTORY/results/$test_name.counts"
+}
+
+test_done() {
+	write_results
+	say "# passed $test_success, failed $test_failure, skipped $test_skipped, known breakage $test_broken"
+	cd "$TEST_DIRECTORY" || exit 1
+	if [ "$test_failure" = 0 ] && [ -z "$debug" ]; then
+		rm -rf "$TRASH_DIRECTORY" "$HOME"
+	fi
+	[ "$test_failure" = 0 ]
+	exit $?
+}
