@@ -9,9 +9,10 @@ extern const char *const kUsage_put =
 	"usage: pach put <repo>[@<branch>][:/<path>] <src>... [-m <msg>] [--json]\n"
 	"   or: pach put <repo>[@<branch>]:/<file> - [-m <msg>]\n\n"
 	"Add or overwrite files and directories (never deletes), in one commit.\n"
-	"With one source and a path that is not an existing directory, the source\n"
-	"is stored at that path; otherwise each source goes into the path under\n"
-	"its own name.  '-' reads standard input into <file>.\n";
+	"One directory source is merged into <path>; one file source is stored at\n"
+	"<path>, or inside it when <path> is an existing directory.  With several\n"
+	"sources, or a <path> ending in '/', each goes into <path> under its own\n"
+	"name.  '-' reads standard input into <file>.\n";
 
 int cmd_put(Args &args)
 {

@@ -176,7 +176,9 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 				continue; // an empty directory: nothing to add
 			std::vector<std::string> dst = a.path;
 			bool into = into_dir;
-			if (!into && src != "-") {
+			// A file put onto an existing directory goes into it; a
+			// directory put onto a path merges there (as pachctl).
+			if (!into && src != "-" && !entry->is_dir()) {
 				auto cur = lookup_path(tw, root, dst);
 				into = cur && cur->is_dir();
 			}

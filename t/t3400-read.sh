@@ -24,9 +24,10 @@ test_expect_success 'cat streams a file; directories and missing paths fail' '
 '
 
 test_expect_success 'get exports a tree with modes and symlinks' '
-	pach get r out &&
-	diff -r d out &&
-	test -x out/x.sh && test -L out/ln && test "$(readlink out/ln)" = f1.csv
+	pach get r export &&
+	diff -r d export &&
+	test -x export/x.sh && test -L export/ln && test "$(readlink export/ln)" = f1.csv &&
+	test_fatal pach get r out
 '
 
 test_expect_success 'get of a file, into a directory' '
