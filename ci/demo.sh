@@ -1,0 +1,30 @@
+#!/bin/sh
+# A short tour of pach on a scratch store (run by `make demo`).
+set -e
+PACH="$(cd "$(dirname "$0")/.." && pwd)/pach"
+demo=$(mktemp -d /tmp/pach-demo.XXXXXX)
+cd "$demo"
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+
+mkdir photos && echo "a cat" >photos/cat.txt && echo "a dog" >photos/dog.txt
+mkdir photos/raw && head -c 1048576 /dev/urandom >photos/raw/img0001.bin
+
+run "$PACH" init
+run "$PACH" repo create images -d "demo photos"
+run "$PACH" commit images@master photos -m "first photos"
+echo "a bird" >photos/bird.txt && rm photos/dog.txt && echo "a fat cat" >photos/cat.txt
+run "$PACH" commit images@master photos -m "more photos"
+run "$PACH" log images --oneline
+run "$PACH" diff images@master~1 images@master
+run "$PACH" ls -l images@master
+run "$PACH" glob images@master "/*.txt"
+run "$PACH" branch images experiment master~1
+run "$PACH" cat images@experiment:/dog.txt
+run "$PACH" get images@master out && ls -R out
+echo "--- git itself reads the store:"
+run git --git-dir=.pach log --oneline images/master
+run git --git-dir=.pach fsck --strict
+run "$PACH" fsck
+rm -rf "$demo"
+echo
+echo "demo done."
