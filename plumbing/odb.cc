@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +141,17 @@ void ObjectReader::skip(uint64_t n)
 	}
 }
 
+void ObjectReader::copy_to(int fd, const std::string &what)
+{
+	std::vector<char> buf(1 << 20);
+	for (;;) {
+		size_t n = read(buf.data(), buf.size());
+		if (!n)
+			break;
+		write_full(fd, buf.data(), n, what);
+	}
+}
+
 namespace {
 
 // Inflates a zlib stream read from fd starting at an offset.
@@ -192,29 +204,120 @@ private:
 	bool done_ = false;
 };
 
+// Reads an object from a pack.  Data pach stored at level 0 is a run of
+// deflate "stored" blocks: those are copied straight from the pack file,
+// without zlib (and sent with sendfile(2) when the reader only copies).
+// Anything else goes through zlib.
 class PackedReader : public ObjectReader {
 public:
 	PackedReader(std::shared_ptr<Pack> p, uint64_t data_off, ObjType t, uint64_t size)
-		: pack_(std::move(p)), z_(pack_->get_fd(), data_off, pack_->pack_path)
+		: pack_(std::move(p)), fd_(pack_->get_fd()), data_off_(data_off)
 	{
 		type_ = t;
 		size_ = size;
+		unsigned char h[3];
+		if (pread(fd_, h, 3, (off_t)data_off) == 3 && (h[0] & 0x0f) == 8 && ((h[0] << 8) | h[1]) % 31 == 0 &&
+		    !(h[1] & 0x20) && (h[2] & 0x06) == 0) {
+			stored_ = true;
+			off_ = data_off + 2;
+		} else {
+			z_ = std::make_unique<Inflater>(fd_, data_off, pack_->pack_path);
+		}
 	}
 	size_t read(void *buf, size_t n) override
 	{
 		n = (size_t)std::min<uint64_t>(n, size_ - pos_);
 		if (!n)
 			return 0;
-		size_t got = z_.read(buf, n);
+		size_t got = 0;
+		while (got < n) {
+			if (stored_ && !next_block())
+				break;
+			size_t r;
+			if (stored_) {
+				size_t want = (size_t)std::min<uint64_t>(n - got, block_left_);
+				ssize_t k = pread(fd_, static_cast<char *>(buf) + got, want, (off_t)off_);
+				if (k <= 0)
+					die("unexpected end of '{}'", pack_->pack_path);
+				r = (size_t)k;
+				off_ += r;
+				block_left_ -= r;
+			} else {
+				r = z_->read(static_cast<char *>(buf) + got, n - got);
+				if (!r)
+					break;
+			}
+			got += r;
+			pos_ += r;
+		}
 		if (got == 0)
 			die("object in '{}' is shorter than its header says", pack_->pack_path);
-		pos_ += got;
 		return got;
+	}
+	void copy_to(int fd, const std::string &what) override
+	{
+		while (stored_ && pos_ < size_ && next_block()) {
+			if (!stored_)
+				break;
+			off_t o = (off_t)off_;
+			ssize_t k = sendfile(fd, fd_, &o, (size_t)block_left_);
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EINVAL || errno == ENOSYS)
+					break; // not sendfile-able: read and write below
+				die_errno("unable to write '" + what + "'");
+			}
+			if (k == 0)
+				die("unexpected end of '{}'", pack_->pack_path);
+			off_ += (uint64_t)k;
+			block_left_ -= (uint64_t)k;
+			pos_ += (uint64_t)k;
+		}
+		ObjectReader::copy_to(fd, what);
 	}
 
 private:
+	// Position at data of a stored block; false at the end of the stream.
+	// A non-stored block after stored ones (not written by pach, but legal)
+	// switches to zlib from the start, skipping what was delivered.
+	bool next_block()
+	{
+		while (block_left_ == 0) {
+			if (final_)
+				return false;
+			unsigned char h[5];
+			if (pread(fd_, h, 5, (off_t)off_) != 5)
+				die("unexpected end of '{}'", pack_->pack_path);
+			if ((h[0] & 0x06) != 0) {
+				stored_ = false;
+				z_ = std::make_unique<Inflater>(fd_, data_off_, pack_->pack_path);
+				uint64_t skip = pos_;
+				std::vector<char> b(1 << 16);
+				while (skip) {
+					size_t r = z_->read(b.data(), (size_t)std::min<uint64_t>(skip, b.size()));
+					if (!r)
+						die("corrupt object in '{}'", pack_->pack_path);
+					skip -= r;
+				}
+				return true;
+			}
+			unsigned len = h[1] | (unsigned)h[2] << 8, nlen = h[3] | (unsigned)h[4] << 8;
+			if ((len ^ 0xffff) != nlen)
+				die("corrupt stored block in '{}'", pack_->pack_path);
+			final_ = h[0] & 1;
+			off_ += 5;
+			block_left_ = len;
+		}
+		return true;
+	}
+
 	std::shared_ptr<Pack> pack_;
-	Inflater z_;
+	int fd_;
+	uint64_t data_off_;
+	bool stored_ = false, final_ = false;
+	uint64_t off_ = 0, block_left_ = 0;
+	std::unique_ptr<Inflater> z_;
 	uint64_t pos_ = 0;
 };
 

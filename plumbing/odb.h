@@ -60,6 +60,9 @@ public:
 	virtual size_t read(void *buf, size_t n) = 0;
 	// Skip forward; the default reads and discards.
 	virtual void skip(uint64_t n);
+	// Write the rest of the content to fd (zero-copy where the data is
+	// stored uncompressed in a pack).
+	virtual void copy_to(int fd, const std::string &what);
 
 protected:
 	ObjType type_ = ObjType::none;

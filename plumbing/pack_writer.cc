@@ -132,7 +132,13 @@ void PackWriter::add(ObjType t, const void *data, size_t n, const Oid &oid, Leve
 	int level = gov ? gov->level() : 1;
 	start_deflate(level);
 	uint64_t start = offset_;
-	deflate_chunk(data, n, true);
+	if (level == 0) {
+		stored_begin();
+		stored_chunk(static_cast<const unsigned char *>(data), n, true);
+		stored_end();
+	} else {
+		deflate_chunk(data, n, true);
+	}
 	if (gov)
 		gov->observe(level, n, offset_ - start);
 	e.crc = crc_;
@@ -144,6 +150,43 @@ Oid PackWriter::add(ObjType t, const void *data, size_t n)
 	Oid o = hash_object(t, data, n);
 	add(t, data, n, o);
 	return o;
+}
+
+void PackWriter::stored_begin()
+{
+	static const unsigned char hdr[2] = {0x78, 0x01};
+	put(hdr, 2);
+	adler_ = (uint32_t)adler32(0, nullptr, 0);
+}
+
+void PackWriter::stored_chunk(const unsigned char *p, size_t n, bool last)
+{
+	adler_ = (uint32_t)adler32(adler_, p, (uInt)n);
+	// Assemble headers and data in one buffer: one put (and one write) per chunk.
+	size_t blocks = n ? (n + 65534) / 65535 : 1;
+	zout_.resize(std::max(zout_.size(), n + blocks * 5));
+	unsigned char *o = zout_.data();
+	size_t done = 0;
+	do {
+		size_t len = std::min<size_t>(65535, n - done);
+		bool fin = last && done + len == n;
+		*o++ = fin ? 1 : 0;
+		*o++ = (unsigned char)(len & 0xff);
+		*o++ = (unsigned char)(len >> 8);
+		*o++ = (unsigned char)(~len & 0xff);
+		*o++ = (unsigned char)((~len >> 8) & 0xff);
+		std::memcpy(o, p + done, len);
+		o += len;
+		done += len;
+	} while (done < n);
+	put(zout_.data(), (size_t)(o - zout_.data()));
+}
+
+void PackWriter::stored_end()
+{
+	unsigned char t[4];
+	put_be32(t, adler_);
+	put(t, 4);
 }
 
 Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov)
@@ -158,45 +201,44 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 	static thread_local std::vector<unsigned char> in;
 	in.resize(kBufSize);
 	uint64_t left = size;
+	size_t first = (size_t)std::min<uint64_t>(left, kBufSize);
+	if (read_full(fd, in.data(), first, what) != first)
+		die("'{}' changed while pach was reading it", what);
 	int level = gov.level();
-	start_deflate(level);
-	uint64_t zin = 0, zstart = offset_;
-	bool decided = false;
-	if (size == 0)
-		deflate_chunk(nullptr, 0, true);
-	while (left) {
-		size_t want = (size_t)std::min<uint64_t>(left, kBufSize);
-		size_t got = read_full(fd, in.data(), want, what);
-		if (got != want)
-			die("'{}' changed while pach was reading it", what);
-		osha.update(in.data(), got);
-		left -= got;
-		deflate_chunk(in.data(), got, left == 0);
-		zin += got;
-		// Decide once, after the first MiB, whether level 1 pays.
-		if (!decided && level == 1 && (zin >= kBufSize || left == 0)) {
-			decided = true;
-			gov.observe(1, zin, offset_ - zstart);
-			if (gov.level() == 0 && left) {
-				// deflateParams flushes what was compressed so far
-				// into next_out: hand those bytes to the pack too.
-				int rc;
-				do {
-					z_.next_out = zout_.data();
-					z_.avail_out = (uInt)zout_.size();
-					rc = deflateParams(&z_, 0, Z_DEFAULT_STRATEGY);
-					size_t got = zout_.size() - z_.avail_out;
-					if (got)
-						put(zout_.data(), got);
-				} while (rc == Z_BUF_ERROR);
-				if (rc != Z_OK)
-					die("zlib deflateParams failed");
-				z_level_ = 0;
-			}
+	if (first >= (64u << 10)) {
+		// Big enough to judge by itself: try level 1 on the first chunk.
+		static thread_local std::vector<unsigned char> probe;
+		uLongf plen = compressBound((uLong)first);
+		probe.resize(plen);
+		if (compress2(probe.data(), &plen, in.data(), (uLong)first, 1) == Z_OK) {
+			gov.observe(1, first, plen);
+			level = gov.level();
 		}
 	}
-	if (!decided)
-		gov.observe(level, zin, offset_ - zstart);
+	uint64_t zstart = offset_;
+	size_t got = first;
+	if (level == 0)
+		stored_begin();
+	else
+		start_deflate(level);
+	for (;;) {
+		osha.update(in.data(), got);
+		left -= got;
+		if (level == 0)
+			stored_chunk(in.data(), got, left == 0);
+		else
+			deflate_chunk(in.data(), got, left == 0);
+		if (!left)
+			break;
+		size_t want = (size_t)std::min<uint64_t>(left, kBufSize);
+		got = read_full(fd, in.data(), want, what);
+		if (got != want)
+			die("'{}' changed while pach was reading it", what);
+	}
+	if (level == 0)
+		stored_end();
+	else if (first < (64u << 10))
+		gov.observe(level, size, offset_ - zstart);
 	e.oid = osha.final();
 	e.crc = crc_;
 	entries_.push_back(e);

@@ -82,6 +82,12 @@ private:
 	void entry_header(ObjType t, uint64_t size);
 	void deflate_chunk(const void *p, size_t n, bool last);
 	void start_deflate(int level);
+	// Level 0 without zlib: a zlib header, stored blocks of at most 65535
+	// bytes, the adler32 trailer.  Readers copy such data straight out.
+	void stored_begin();
+	void stored_chunk(const unsigned char *p, size_t n, bool last);
+	void stored_end();
+	uint32_t adler_ = 1;
 
 	std::string dir_;
 	TempFile file_;

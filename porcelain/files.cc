@@ -61,13 +61,7 @@ void cat_blob(const Store &s, const Oid &blob, int fd, const std::string &what)
 	auto r = s.odb().open(blob);
 	if (!r)
 		die("object {} is missing (for '{}')", blob.hex(), what);
-	std::vector<char> buf(1 << 20);
-	for (;;) {
-		size_t n = r->read(buf.data(), buf.size());
-		if (!n)
-			break;
-		write_full(fd, buf.data(), n, what);
-	}
+	r->copy_to(fd, what);
 }
 
 void cat(const Store &s, const Address &a, int fd)
