@@ -26,13 +26,19 @@ struct Node {
 	uint32_t mode = 0;
 	Oid oid;
 	bool need_hash = false;
+	bool skip = false;  // special file, or became a directory
+	int dfd = -1;       // open fd of the parent directory, or -1
 	std::string link;   // a symlink's target
 	std::vector<Node> kids;
 };
 
+// Two phases, so the stat calls (the whole cost of re-committing an
+// unchanged tree) run on every core, as git's preloaded index does:
+// 1. readdir the tree, learning types from d_type and keeping directory
+//    fds open; 2. fstatat + stat-cache lookup of every file, in parallel.
 class Walker {
 public:
-	Walker(Store &s, StatCache &c, SnapshotStats *st) : s_(s), cache_(c), stats_(st) {}
+	Walker(Store &s, StatCache &c) : s_(s), cache_(c) {}
 
 	void scan_dir(int dfd, Node &dir)
 	{
@@ -40,54 +46,114 @@ public:
 					 : openat(dfd, dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			die_errno("unable to open directory '" + dir.path + "'");
-		Fd guard(fd);
 		DIR *d = fdopendir(dup(fd));
-		if (!d)
+		if (!d) {
+			::close(fd);
 			die_errno("unable to read directory '" + dir.path + "'");
-		errno = 0;
+		}
+		// Keep a bounded number of directory fds for phase 2; beyond that
+		// files are stat'ed by absolute path.
+		int keep = -1;
+		if (fds_.size() < kMaxFds) {
+			fds_.emplace_back(fd);
+			keep = fd;
+		}
+		std::vector<std::pair<std::string, unsigned char>> names;
 		while (struct dirent *e = readdir(d)) {
 			std::string n = e->d_name;
 			if (n == "." || n == "..")
 				continue;
+			names.push_back({n, e->d_type});
+		}
+		closedir(d);
+		for (auto &[n, type] : names) {
+			if (!valid_tree_name(n) || n == ".pach") {
+				// git refuses ".git" in trees; a store never snapshots itself.
+				skipped_++;
+				continue;
+			}
 			Node k;
 			k.name = n;
 			k.path = dir.path + "/" + n;
-			if (fstatat(fd, n.c_str(), &k.st, AT_SYMLINK_NOFOLLOW) < 0) {
-				closedir(d);
-				die_errno("unable to stat '" + k.path + "'");
+			k.dfd = keep;
+			if (type == DT_UNKNOWN) {
+				if (fstatat(fd, n.c_str(), &k.st, AT_SYMLINK_NOFOLLOW) < 0)
+					die_errno("unable to stat '" + k.path + "'");
+				type = S_ISDIR(k.st.st_mode) ? DT_DIR : DT_REG;
 			}
-			if (!valid_tree_name(n) || n == ".pach") {
-				// git refuses ".git" in trees; a store never snapshots itself.
-				if (S_ISDIR(k.st.st_mode) && stats_)
-					stats_->skipped++;
-				continue;
-			}
-			if (S_ISDIR(k.st.st_mode)) {
+			if (type == DT_DIR) {
+				k.mode = kModeDir;
 				scan_dir(fd, k);
-				if (!k.kids.empty()) {
-					k.mode = kModeDir;
-					dir.kids.push_back(std::move(k));
-				}
-			} else if (S_ISREG(k.st.st_mode) || S_ISLNK(k.st.st_mode)) {
-				classify(fd, k);
-				dir.kids.push_back(std::move(k));
-			} else {
-				warning("skipping '" + k.path + "': not a regular file, directory or symlink");
-				if (stats_)
-					stats_->skipped++;
 			}
+			dir.kids.push_back(std::move(k));
 		}
-		closedir(d);
+		if (keep < 0)
+			::close(fd);
+	}
+
+	void files(Node &n, std::vector<Node *> &out)
+	{
+		for (auto &k : n.kids) {
+			if (k.mode == kModeDir)
+				files(k, out);
+			else
+				out.push_back(&k);
+		}
+	}
+
+	void stat_all(std::vector<Node *> &nodes)
+	{
+		std::atomic<size_t> next{0};
+		std::exception_ptr err;
+		std::mutex mu;
+		auto run = [&] {
+			try {
+				for (size_t i; (i = next.fetch_add(64)) < nodes.size();)
+					for (size_t j = i; j < std::min(nodes.size(), i + 64); j++)
+						stat_one(*nodes[j]);
+			} catch (...) {
+				std::lock_guard<std::mutex> g(mu);
+				if (!err)
+					err = std::current_exception();
+				next = nodes.size();
+			}
+		};
+		unsigned hc = std::thread::hardware_concurrency();
+		int threads = nodes.size() < 1024 ? 1 : (int)std::min(hc ? hc : 1u, 8u);
+		std::vector<std::thread> ts;
+		for (int t = 1; t < threads; t++)
+			ts.emplace_back(run);
+		run();
+		for (auto &t : ts)
+			t.join();
+		if (err)
+			std::rethrow_exception(err);
+	}
+
+	void stat_one(Node &k)
+	{
+		int rc = k.dfd >= 0 ? fstatat(k.dfd, k.name.c_str(), &k.st, AT_SYMLINK_NOFOLLOW)
+				    : lstat(k.path.c_str(), &k.st);
+		if (rc < 0)
+			die_errno("unable to stat '" + k.path + "'");
+		if (S_ISREG(k.st.st_mode) || S_ISLNK(k.st.st_mode)) {
+			classify(k.dfd, k);
+			return;
+		}
+		k.skip = true;
+		skipped_++;
+		if (!S_ISDIR(k.st.st_mode))
+			warning("skipping '" + k.path + "': not a regular file, directory or symlink");
 	}
 
 	void classify(int dfd, Node &k)
 	{
 		k.mode = git_mode_of(k.st.st_mode);
-		if (stats_)
-			stats_->files++;
+		files_++;
 		if (S_ISLNK(k.st.st_mode)) {
 			std::string target(k.st.st_size + 1 > 1 ? (size_t)k.st.st_size + 1 : 4096, '\0');
-			ssize_t n = readlinkat(dfd, k.name.c_str(), target.data(), target.size());
+			ssize_t n = dfd >= 0 ? readlinkat(dfd, k.name.c_str(), target.data(), target.size())
+					     : readlink(k.path.c_str(), target.data(), target.size());
 			if (n < 0)
 				die_errno("unable to read symlink '" + k.path + "'");
 			target.resize((size_t)n);
@@ -104,6 +170,8 @@ public:
 	void collect(Node &n, std::vector<Node *> &work, std::vector<Node *> &links)
 	{
 		for (auto &k : n.kids) {
+			if (k.skip)
+				continue;
 			if (k.mode == kModeDir)
 				collect(k, work, links);
 			else if (k.mode == kModeLink)
@@ -113,10 +181,13 @@ public:
 		}
 	}
 
+	std::atomic<uint64_t> files_{0}, skipped_{0};
+
 private:
+	static constexpr size_t kMaxFds = 256;
 	Store &s_;
 	StatCache &cache_;
-	SnapshotStats *stats_;
+	std::vector<Fd> fds_;
 };
 
 void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, SnapshotStats *stats)
@@ -182,6 +253,8 @@ std::optional<Oid> write_trees(ObjectWriter &w, Node &dir)
 	std::vector<TreeEntry> entries;
 	entries.reserve(dir.kids.size());
 	for (auto &k : dir.kids) {
+		if (k.skip)
+			continue;
 		if (k.mode == kModeDir) {
 			auto t = write_trees(w, k);
 			if (!t)
@@ -196,13 +269,15 @@ std::optional<Oid> write_trees(ObjectWriter &w, Node &dir)
 	return w.tree(entries);
 }
 
-void update_cache(StatCache &c, Node &dir, int64_t start, std::unordered_map<std::string, bool> &seen)
+// Only hashed files need new entries; cache hits are unchanged.
+void update_cache(StatCache &c, Node &dir, int64_t start)
 {
 	for (auto &k : dir.kids) {
+		if (k.skip)
+			continue;
 		if (k.mode == kModeDir) {
-			update_cache(c, k, start, seen);
-		} else if (k.mode != kModeLink) {
-			seen[k.path] = true;
+			update_cache(c, k, start);
+		} else if (k.need_hash) {
 			c.update(k.path, k.st, k.oid, start);
 		}
 	}
@@ -222,11 +297,14 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	if (S_ISLNK(root.st.st_mode) && stat(src.c_str(), &root.st) < 0)
 		die_errno("unable to follow symlink '" + src + "'");
 	root.path = absolute_path(src);
-	Walker walker(s, cache, stats);
+	Walker walker(s, cache);
 	std::vector<Node *> work, links;
 	if (S_ISDIR(root.st.st_mode)) {
 		root.name = root.path;
 		walker.scan_dir(AT_FDCWD, root);
+		std::vector<Node *> all;
+		walker.files(root, all);
+		walker.stat_all(all);
 		walker.collect(root, work, links);
 	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
 		root.name = root.path;
@@ -238,6 +316,10 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	} else {
 		die("'{}' is not a regular file, directory or symlink", src);
 	}
+	if (stats) {
+		stats->files += walker.files_;
+		stats->skipped += walker.skipped_;
+	}
 	for (auto *n : links)
 		n->oid = w.blob(n->link.data(), n->link.size());
 	if (workers <= 0) {
@@ -248,14 +330,13 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 		workers = 1;
 	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
 
-	std::unordered_map<std::string, bool> seen;
 	std::optional<TreeEntry> out;
 	if (S_ISDIR(root.st.st_mode)) {
 		auto t = write_trees(w, root);
 		if (t)
 			out = TreeEntry{"", kModeDir, *t};
-		update_cache(cache, root, start, seen);
-		cache.prune_under(root.path, seen);
+		update_cache(cache, root, start);
+		cache.prune_under(root.path);
 	} else {
 		out = TreeEntry{"", root.mode, root.oid};
 		if (root.mode != kModeLink)

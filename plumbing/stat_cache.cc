@@ -70,6 +70,7 @@ const Oid *StatCache::lookup(const std::string &path, const struct stat &st) con
 	if (e.size != (uint64_t)st.st_size || e.ino != (uint64_t)st.st_ino || e.mtime_ns != ns(st.st_mtim) ||
 	    e.ctime_ns != ns(st.st_ctim) || e.mode != (uint32_t)st.st_mode)
 		return nullptr;
+	e.seen = true; // distinct entries per thread: no race
 	return &e.oid;
 }
 
@@ -79,10 +80,7 @@ void StatCache::update(const std::string &path, const struct stat &st, const Oid
 		forget(path);
 		return;
 	}
-	Entry e{(uint64_t)st.st_size, (uint64_t)st.st_ino, ns(st.st_mtim), ns(st.st_ctim), (uint32_t)st.st_mode, oid};
-	auto it = m_.find(path);
-	if (it != m_.end() && std::memcmp(&it->second, &e, sizeof e) == 0)
-		return;
+	Entry e{(uint64_t)st.st_size, (uint64_t)st.st_ino, ns(st.st_mtim), ns(st.st_ctim), (uint32_t)st.st_mode, oid, true};
 	m_[path] = e;
 	dirty_ = true;
 }
@@ -93,11 +91,11 @@ void StatCache::forget(const std::string &path)
 		dirty_ = true;
 }
 
-void StatCache::prune_under(const std::string &dir, const std::unordered_map<std::string, bool> &seen)
+void StatCache::prune_under(const std::string &dir)
 {
 	std::string pre = dir + "/";
 	for (auto it = m_.begin(); it != m_.end();) {
-		if (it->first.compare(0, pre.size(), pre) == 0 && !seen.count(it->first)) {
+		if (!it->second.seen && it->first.compare(0, pre.size(), pre) == 0) {
 			it = m_.erase(it);
 			dirty_ = true;
 		} else {

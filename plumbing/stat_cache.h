@@ -24,8 +24,9 @@ public:
 	// The cached id if st matches what was recorded for path.
 	const Oid *lookup(const std::string &path, const struct stat &st) const;
 	void update(const std::string &path, const struct stat &st, const Oid &oid, int64_t scan_start_ns);
-	// Forget entries under dir/ that were not seen in this scan.
-	void prune_under(const std::string &dir, const std::unordered_map<std::string, bool> &seen);
+	// Forget entries under dir/ that were neither looked up with a match
+	// nor updated since load(): their files are gone.
+	void prune_under(const std::string &dir);
 	void forget(const std::string &path);
 	void save();
 	size_t size() const { return m_.size(); }
@@ -36,6 +37,7 @@ private:
 		int64_t mtime_ns, ctime_ns;
 		uint32_t mode;
 		Oid oid;
+		mutable bool seen = false;   // matched or updated in this run
 	};
 	std::string file_;
 	std::unordered_map<std::string, Entry> m_;
