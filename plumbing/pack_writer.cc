@@ -2,6 +2,7 @@
 
 #include "plumbing/error.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,10 +50,22 @@ PackWriter::~PackWriter()
 		deflateEnd(&z_);
 }
 
+// Start writeback of every 8 MiB as it is written, so the disk works
+// while we hash and the final fsync has little left to wait for.
+void PackWriter::raw_write(const void *p, size_t n)
+{
+	write_full(file_.fd(), p, n, file_.path());
+	flushed_ += n;
+	if (flushed_ - kicked_ >= (8u << 20)) {
+		sync_file_range(file_.fd(), (off_t)kicked_, (off_t)(flushed_ - kicked_), SYNC_FILE_RANGE_WRITE);
+		kicked_ = flushed_;
+	}
+}
+
 void PackWriter::flush()
 {
 	if (!buf_.empty())
-		write_full(file_.fd(), buf_.data(), buf_.size(), file_.path());
+		raw_write(buf_.data(), buf_.size());
 	buf_.clear();
 }
 
@@ -64,7 +77,7 @@ void PackWriter::put(const void *p, size_t n)
 	offset_ += n;
 	if (n >= kBufSize) {
 		flush();
-		write_full(file_.fd(), p, n, file_.path());
+		raw_write(p, n);
 		return;
 	}
 	if (buf_.size() + n > kBufSize)
@@ -304,6 +317,7 @@ void PackWriter::drop_last()
 		buf_.resize(start - buffered_from);
 	} else {
 		buf_.clear();
+		flushed_ = kicked_ = start;
 		if (ftruncate(file_.fd(), (off_t)start) < 0 || lseek(file_.fd(), (off_t)start, SEEK_SET) < 0)
 			die_errno("unable to truncate '" + file_.path() + "'");
 	}

@@ -79,6 +79,7 @@ private:
 	};
 	void put(const void *p, size_t n);        // pack bytes: hashed, crc'ed, buffered
 	void flush();
+	void raw_write(const void *p, size_t n);
 	void entry_header(ObjType t, uint64_t size);
 	void deflate_chunk(const void *p, size_t n, bool last);
 	void start_deflate(int level);
@@ -93,6 +94,7 @@ private:
 	TempFile file_;
 	uint32_t declared_;
 	uint64_t offset_ = 0;
+	uint64_t flushed_ = 0, kicked_ = 0;   // bytes written; bytes handed to writeback
 	Sha1 pack_sha_;
 	uint32_t crc_ = 0;
 	std::vector<unsigned char> buf_;
