@@ -49,21 +49,15 @@ std::string branch_ref(const std::string &repo, const std::string &branch)
 std::vector<std::string> split_path(const std::string &p, const std::string &whole)
 {
 	std::vector<std::string> out;
-	size_t i = 0;
-	while (i <= p.size()) {
-		size_t j = p.find('/', i);
-		if (j == std::string::npos)
-			j = p.size();
-		std::string c = p.substr(i, j - i);
+	for_each_component(p, [&](const std::string &c) {
 		if (c == "..")
 			die("invalid path in '{}': '..' is not allowed", whole);
-		if (!c.empty() && c != ".") {
-			if (!valid_tree_name(c))
-				die("invalid path in '{}': '{}' cannot be stored", whole, c);
-			out.push_back(c);
-		}
-		i = j + 1;
-	}
+		if (c.empty() || c == ".")
+			return;
+		if (!valid_tree_name(c))
+			die("invalid path in '{}': '{}' cannot be stored", whole, c);
+		out.push_back(c);
+	});
 	return out;
 }
 

@@ -1,26 +1,21 @@
 #include "plumbing/glob.h"
 
 #include "plumbing/error.h"
+#include "plumbing/tree.h"
 
 namespace pach {
 
 std::string clean_glob(const std::string &p)
 {
 	std::vector<std::string> parts;
-	size_t i = 0;
-	while (i <= p.size()) {
-		size_t j = p.find('/', i);
-		if (j == std::string::npos)
-			j = p.size();
-		std::string c = p.substr(i, j - i);
+	for_each_component(p, [&](const std::string &c) {
 		if (c == "..") {
 			if (!parts.empty())
 				parts.pop_back();
 		} else if (!c.empty() && c != ".") {
 			parts.push_back(c);
 		}
-		i = j + 1;
-	}
+	});
 	std::string out;
 	for (auto &c : parts)
 		out += "/" + c;

@@ -400,7 +400,7 @@ void ObjectDb::refresh()
 			std::shared_ptr<Pack> keep;
 			{
 				std::lock_guard<std::mutex> g(mu_);
-				for (auto &p : packs_)
+				for (auto &p : *packs_)
 					if (p->name == base)
 						keep = p;
 			}
@@ -432,12 +432,12 @@ void ObjectDb::refresh()
 		closedir(d);
 	}
 	std::lock_guard<std::mutex> g(mu_);
-	packs_ = std::move(fresh);
+	packs_ = std::make_shared<const PackList>(std::move(fresh));
 	std::memcpy(loose_dirs_, dirs, sizeof dirs);
 	any_loose_ = any;
 }
 
-std::vector<std::shared_ptr<Pack>> ObjectDb::packs() const
+std::shared_ptr<const ObjectDb::PackList> ObjectDb::pack_list() const
 {
 	std::lock_guard<std::mutex> g(mu_);
 	return packs_;
@@ -451,7 +451,8 @@ std::string ObjectDb::loose_path(const Oid &o) const
 
 bool ObjectDb::contains_packed(const Oid &o) const
 {
-	for (auto &p : packs())
+	auto list = pack_list();
+	for (auto &p : *list)
 		if (p->idx->find(o))
 			return true;
 	return false;
@@ -469,7 +470,8 @@ bool ObjectDb::contains(const Oid &o) const
 
 std::unique_ptr<ObjectReader> ObjectDb::open(const Oid &o) const
 {
-	for (auto &p : packs()) {
+	auto list = pack_list();
+	for (auto &p : *list) {
 		auto off = p->idx->find(o);
 		if (!off)
 			continue;

@@ -79,7 +79,11 @@ public:
 	std::unique_ptr<ObjectReader> open(const Oid &o) const;   // nullptr if missing
 	// Read a small object whole (trees, commits); dies if missing.
 	std::string read_small(const Oid &o, ObjType *type = nullptr) const;
-	std::vector<std::shared_ptr<Pack>> packs() const;
+	using PackList = std::vector<std::shared_ptr<Pack>>;
+	// A snapshot of the pack list: lookups on the hot path take one
+	// reference to it instead of copying the list.
+	std::shared_ptr<const PackList> pack_list() const;
+	PackList packs() const { return *pack_list(); }
 	const std::string &dir() const { return dir_; }
 	std::string pack_dir() const { return dir_ + "/pack"; }
 	std::string loose_path(const Oid &o) const;
@@ -88,7 +92,7 @@ private:
 	std::string dir_;
 	git_odb *lg2_;
 	mutable std::mutex mu_;
-	std::vector<std::shared_ptr<Pack>> packs_;
+	std::shared_ptr<const PackList> packs_ = std::make_shared<PackList>();
 	bool loose_dirs_[256] = {};
 	bool any_loose_ = false;
 };

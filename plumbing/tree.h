@@ -33,6 +33,20 @@ std::vector<TreeEntry> parse_tree(const std::string &raw, const std::string &wha
 // The mode git would record for a file with these st_mode bits.
 uint32_t git_mode_of(uint32_t st_mode);
 const Oid &empty_tree_oid();
+// Call fn(component) for each '/'-separated component of p, empty ones
+// included (callers decide what "", "." and ".." mean).
+template <class F> void for_each_component(const std::string &p, F fn)
+{
+	size_t i = 0;
+	while (i <= p.size()) {
+		size_t j = p.find('/', i);
+		if (j == std::string::npos)
+			j = p.size();
+		fn(p.substr(i, j - i));
+		i = j + 1;
+	}
+}
+
 // A name git's fsck accepts in a tree ("", ".", "..", ".git" and '/' are not).
 bool valid_tree_name(const std::string &n);
 
