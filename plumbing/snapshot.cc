@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -66,6 +67,9 @@ public:
 			names.push_back({n, e->d_type});
 		}
 		closedir(d);
+		// Sorted, so phase 2 meets files in the stat cache's order.
+		std::sort(names.begin(), names.end());
+		dir.kids.reserve(names.size());
 		for (auto &[n, type] : names) {
 			if (!valid_tree_name(n) || n == ".pach") {
 				// git refuses ".git" in trees; a store never snapshots itself.
@@ -108,9 +112,10 @@ public:
 		std::mutex mu;
 		auto run = [&] {
 			try {
+				size_t hint = 0;
 				for (size_t i; (i = next.fetch_add(64)) < nodes.size();)
 					for (size_t j = i; j < std::min(nodes.size(), i + 64); j++)
-						stat_one(*nodes[j]);
+						stat_one(*nodes[j], &hint);
 			} catch (...) {
 				std::lock_guard<std::mutex> g(mu);
 				if (!err)
@@ -130,14 +135,14 @@ public:
 			std::rethrow_exception(err);
 	}
 
-	void stat_one(Node &k)
+	void stat_one(Node &k, size_t *hint)
 	{
 		int rc = k.dfd >= 0 ? fstatat(k.dfd, k.name.c_str(), &k.st, AT_SYMLINK_NOFOLLOW)
 				    : lstat(k.path.c_str(), &k.st);
 		if (rc < 0)
 			die_errno("unable to stat '" + k.path + "'");
 		if (S_ISREG(k.st.st_mode) || S_ISLNK(k.st.st_mode)) {
-			classify(k.dfd, k);
+			classify(k.dfd, k, hint);
 			return;
 		}
 		k.skip = true;
@@ -146,7 +151,7 @@ public:
 			warning("skipping '" + k.path + "': not a regular file, directory or symlink");
 	}
 
-	void classify(int dfd, Node &k)
+	void classify(int dfd, Node &k, size_t *hint = nullptr)
 	{
 		k.mode = git_mode_of(k.st.st_mode);
 		files_++;
@@ -160,7 +165,7 @@ public:
 			k.link = std::move(target);
 			return;
 		}
-		if (const Oid *o = cache_.lookup(k.path, k.st); o && s_.odb().contains(*o)) {
+		if (const Oid *o = cache_.lookup(k.path, k.st, hint); o && s_.odb().contains(*o)) {
 			k.oid = *o;
 			return;
 		}
