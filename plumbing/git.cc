@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include <openssl/crypto.h>
+
 namespace pach {
 
 int git_check(int rc, const std::string &what)
@@ -23,6 +25,8 @@ void git_global_setup()
 {
 	static std::once_flag once;
 	std::call_once(once, [] {
+		// pach uses OpenSSL only for hashing: skip reading openssl.cnf.
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
 		git_libgit2_init();
 		// Refs and the objects libgit2 writes must survive a crash too.
 		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -33,18 +35,84 @@ struct Node {
 	std::vector<Node> kids;
 };
 
-// Two phases, so the stat calls (the whole cost of re-committing an
-// unchanged tree) run on every core, as git's preloaded index does:
-// 1. readdir the tree, learning types from d_type and keeping directory
-//    fds open; 2. fstatat + stat-cache lookup of every file, in parallel.
+// The walk runs on every core, as git's preloaded index does: a queue of
+// work items, each either "read this directory" (readdir, sort, then stat
+// its files and queue its subdirectories) or "stat these files of a big
+// directory".  Directory fds stay open (up to a bound) so files are
+// stat'ed relative to them.
 class Walker {
 public:
 	Walker(Store &s, StatCache &c) : s_(s), cache_(c) {}
 
-	void scan_dir(int dfd, Node &dir)
+	void walk(Node &root)
 	{
-		int fd = dfd == AT_FDCWD ? ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-					 : openat(dfd, dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		push({&root, 0, 0, true});
+		unsigned hc = std::thread::hardware_concurrency();
+		int threads = (int)std::min(hc ? hc : 1u, 8u);
+		std::vector<std::thread> ts;
+		for (int t = 1; t < threads; t++)
+			ts.emplace_back([this] { run(); });
+		run();
+		for (auto &t : ts)
+			t.join();
+		if (err_)
+			std::rethrow_exception(err_);
+	}
+
+private:
+	struct Item {
+		Node *dir;
+		size_t begin, end;  // file range of dir->kids, when !read
+		bool read;          // read the directory itself
+	};
+
+	void push(Item it)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		q_.push_back(it);
+		pending_++;
+		cv_.notify_one();
+	}
+
+	void run()
+	{
+		size_t hint = 0;
+		for (;;) {
+			Item it;
+			{
+				std::unique_lock<std::mutex> g(mu_);
+				cv_.wait(g, [&] { return !q_.empty() || pending_ == 0; });
+				if (q_.empty())
+					return;
+				it = q_.front();
+				q_.pop_front();
+			}
+			try {
+				if (!failed_) {
+					if (it.read)
+						read_dir(*it.dir, hint);
+					else
+						for (size_t i = it.begin; i < it.end; i++)
+							stat_one(it.dir->kids[i], &hint);
+				}
+			} catch (...) {
+				std::lock_guard<std::mutex> g(mu_);
+				if (!err_)
+					err_ = std::current_exception();
+				failed_ = true;
+			}
+			std::lock_guard<std::mutex> g(mu_);
+			if (--pending_ == 0)
+				cv_.notify_all();
+		}
+	}
+
+	void read_dir(Node &dir, size_t &hint)
+	{
+		int fd = dir.dfd < 0 && dir.name == dir.path
+				 ? ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			 : dir.dfd >= 0 ? openat(dir.dfd, dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+					: ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			die_errno("unable to open directory '" + dir.path + "'");
 		DIR *d = fdopendir(dup(fd));
@@ -52,12 +120,15 @@ public:
 			::close(fd);
 			die_errno("unable to read directory '" + dir.path + "'");
 		}
-		// Keep a bounded number of directory fds for phase 2; beyond that
-		// files are stat'ed by absolute path.
+		// Keep a bounded number of directory fds for stat calls; beyond
+		// that files are stat'ed by absolute path.
 		int keep = -1;
-		if (fds_.size() < kMaxFds) {
-			fds_.emplace_back(fd);
-			keep = fd;
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			if (fds_.size() < kMaxFds) {
+				fds_.emplace_back(fd);
+				keep = fd;
+			}
 		}
 		std::vector<std::pair<std::string, unsigned char>> names;
 		while (struct dirent *e = readdir(d)) {
@@ -67,9 +138,11 @@ public:
 			names.push_back({n, e->d_type});
 		}
 		closedir(d);
-		// Sorted, so phase 2 meets files in the stat cache's order.
+		Fd closer(keep < 0 ? fd : -1);
+		// Sorted, so the stat calls meet files in the stat cache's order.
 		std::sort(names.begin(), names.end());
 		dir.kids.reserve(names.size());
+		size_t nfiles = 0;
 		for (auto &[n, type] : names) {
 			if (!valid_tree_name(n) || n == ".pach") {
 				// git refuses ".git" in trees; a store never snapshots itself.
@@ -85,58 +158,37 @@ public:
 					die_errno("unable to stat '" + k.path + "'");
 				type = S_ISDIR(k.st.st_mode) ? DT_DIR : DT_REG;
 			}
-			if (type == DT_DIR) {
+			if (type == DT_DIR)
 				k.mode = kModeDir;
-				scan_dir(fd, k);
-			}
+			else
+				nfiles++;
 			dir.kids.push_back(std::move(k));
 		}
-		if (keep < 0)
-			::close(fd);
-	}
-
-	void files(Node &n, std::vector<Node *> &out)
-	{
-		for (auto &k : n.kids) {
-			if (k.mode == kModeDir)
-				files(k, out);
-			else
-				out.push_back(&k);
+		if (keep < 0) {
+			// No fd to share: stat by path, after the directory is closed.
+			for (auto &k : dir.kids)
+				k.dfd = -1;
 		}
+		// kids no longer moves: hand out pointers into it.
+		for (auto &k : dir.kids)
+			if (k.mode == kModeDir)
+				push({&k, 0, 0, true});
+		if (nfiles > 2 * kChunk) {
+			for (size_t i = 0; i < dir.kids.size(); i += kChunk)
+				push({&dir, i, std::min(dir.kids.size(), i + kChunk), false});
+			return;
+		}
+		for (auto &k : dir.kids)
+			if (k.mode != kModeDir)
+				stat_one(k, &hint);
+		(void)closer;
 	}
 
-	void stat_all(std::vector<Node *> &nodes)
-	{
-		std::atomic<size_t> next{0};
-		std::exception_ptr err;
-		std::mutex mu;
-		auto run = [&] {
-			try {
-				size_t hint = 0;
-				for (size_t i; (i = next.fetch_add(64)) < nodes.size();)
-					for (size_t j = i; j < std::min(nodes.size(), i + 64); j++)
-						stat_one(*nodes[j], &hint);
-			} catch (...) {
-				std::lock_guard<std::mutex> g(mu);
-				if (!err)
-					err = std::current_exception();
-				next = nodes.size();
-			}
-		};
-		unsigned hc = std::thread::hardware_concurrency();
-		int threads = nodes.size() < 1024 ? 1 : (int)std::min(hc ? hc : 1u, 8u);
-		std::vector<std::thread> ts;
-		for (int t = 1; t < threads; t++)
-			ts.emplace_back(run);
-		run();
-		for (auto &t : ts)
-			t.join();
-		if (err)
-			std::rethrow_exception(err);
-	}
-
+public:
 	void stat_one(Node &k, size_t *hint)
 	{
+		if (k.mode == kModeDir)
+			return;
 		int rc = k.dfd >= 0 ? fstatat(k.dfd, k.name.c_str(), &k.st, AT_SYMLINK_NOFOLLOW)
 				    : lstat(k.path.c_str(), &k.st);
 		if (rc < 0)
@@ -165,7 +217,9 @@ public:
 			k.link = std::move(target);
 			return;
 		}
-		if (const Oid *o = cache_.lookup(k.path, k.st, hint); o && s_.odb().contains(*o)) {
+		// No existence check: objects are only ever deleted by gc, and
+		// gc throws the stat cache away (StatCache::kFile).
+		if (const Oid *o = cache_.lookup(k.path, k.st, hint)) {
 			k.oid = *o;
 			return;
 		}
@@ -190,9 +244,16 @@ public:
 
 private:
 	static constexpr size_t kMaxFds = 256;
+	static constexpr size_t kChunk = 512;
 	Store &s_;
 	StatCache &cache_;
 	std::vector<Fd> fds_;
+	std::mutex mu_;
+	std::condition_variable cv_;
+	std::deque<Item> q_;
+	size_t pending_ = 0;
+	std::atomic<bool> failed_{false};
+	std::exception_ptr err_;
 };
 
 void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, SnapshotStats *stats)
@@ -306,10 +367,7 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	std::vector<Node *> work, links;
 	if (S_ISDIR(root.st.st_mode)) {
 		root.name = root.path;
-		walker.scan_dir(AT_FDCWD, root);
-		std::vector<Node *> all;
-		walker.files(root, all);
-		walker.stat_all(all);
+		walker.walk(root);
 		walker.collect(root, work, links);
 	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
 		root.name = root.path;

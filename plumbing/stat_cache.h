@@ -23,6 +23,10 @@ namespace pach {
 
 class StatCache {
 public:
+	// Where the cache lives inside a store.  Whatever deletes objects
+	// (pach gc) must delete this file too: cached ids are trusted to exist.
+	static constexpr const char *kFile = "pach/statcache";
+
 	explicit StatCache(std::string file);
 	void load();
 	// The cached id if st matches what was recorded for path.  Safe to

@@ -73,7 +73,7 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 	if (!S_ISDIR(st.st_mode) && a.path.empty())
 		die("'{}' is not a directory; name a file path in the repo to commit a single file", src);
 	WriteLock lock(s);
-	StatCache cache(s.path("pach/statcache"));
+	StatCache cache(s.path(StatCache::kFile));
 	cache.load();
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
@@ -145,7 +145,7 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 			die_errno("unable to read '" + src + "'");
 	}
 	WriteLock lock(s);
-	StatCache cache(s.path("pach/statcache"));
+	StatCache cache(s.path(StatCache::kFile));
 	cache.load();
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);

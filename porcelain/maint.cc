@@ -2,6 +2,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/progress.h"
+#include "plumbing/stat_cache.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -187,6 +188,8 @@ GcReport gc(Store &s)
 				unlink((packdir + "/" + e->d_name).c_str());
 		closedir(d);
 	}
+	// The stat cache trusts its ids to exist; some are about to go.
+	unlink(s.path(StatCache::kFile).c_str());
 	s.refresh_objects();
 	rep.before = dir_bytes(objdir);
 	auto packs = s.odb().packs();

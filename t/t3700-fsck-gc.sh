@@ -30,6 +30,14 @@ test_expect_success 'gc keeps history reachable from any branch' '
 	pach cat r@keep:/big2 | cmp - d/big2 && git_fsck
 '
 
+test_expect_success 'gc drops the stat cache: re-committing after gc writes the blobs again' '
+	mkdir again && head -c 100000 /dev/urandom >again/f && pach repo create tmp &&
+	pach commit tmp again -m once && sleep 1 && pach commit tmp again -m warm &&
+	pach repo delete tmp --force && pach gc &&
+	pach repo create tmp && pach commit tmp again -m twice &&
+	pach cat tmp:/f | cmp - again/f && pach fsck && git_fsck
+'
+
 test_expect_success 'fsck detects a corrupted pack' '
 	p=$(ls .pach/objects/pack/*.pack | head -n 1) && chmod u+w $p &&
 	size=$(wc -c <$p) &&
