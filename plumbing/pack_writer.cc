@@ -175,24 +175,16 @@ void PackWriter::stored_begin()
 void PackWriter::stored_chunk(const unsigned char *p, size_t n, bool last)
 {
 	adler_ = (uint32_t)adler32(adler_, p, (uInt)n);
-	// Assemble headers and data in one buffer: one put (and one write) per chunk.
-	size_t blocks = n ? (n + 65534) / 65535 : 1;
-	zout_.resize(std::max(zout_.size(), n + blocks * 5));
-	unsigned char *o = zout_.data();
 	size_t done = 0;
 	do {
 		size_t len = std::min<size_t>(65535, n - done);
 		bool fin = last && done + len == n;
-		*o++ = fin ? 1 : 0;
-		*o++ = (unsigned char)(len & 0xff);
-		*o++ = (unsigned char)(len >> 8);
-		*o++ = (unsigned char)(~len & 0xff);
-		*o++ = (unsigned char)((~len >> 8) & 0xff);
-		std::memcpy(o, p + done, len);
-		o += len;
+		unsigned char h[5] = {(unsigned char)(fin ? 1 : 0), (unsigned char)(len & 0xff), (unsigned char)(len >> 8),
+				      (unsigned char)(~len & 0xff), (unsigned char)((~len >> 8) & 0xff)};
+		put(h, 5);
+		put(p + done, len);
 		done += len;
 	} while (done < n);
-	put(zout_.data(), (size_t)(o - zout_.data()));
 }
 
 void PackWriter::stored_end()

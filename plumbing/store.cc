@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
+#include <thread>
 
 namespace pach {
 
@@ -479,11 +481,36 @@ Oid ObjectWriter::commit(const Oid &tree, const std::vector<Oid> &parents, const
 
 void ObjectWriter::finish()
 {
-	for (auto &sl : slots_) {
+	// Each pack's finish rereads, hashes and fsyncs it: do them side by side.
+	std::vector<PackWriter *> open;
+	for (auto &sl : slots_)
 		if (sl.pack)
-			sl.pack->finish();
-		sl.pack.reset();
+			open.push_back(sl.pack.get());
+	std::vector<std::thread> ts;
+	std::exception_ptr err;
+	std::mutex emu;
+	for (size_t i = 1; i < open.size(); i++)
+		ts.emplace_back([&, i] {
+			try {
+				open[i]->finish();
+			} catch (...) {
+				std::lock_guard<std::mutex> g(emu);
+				err = std::current_exception();
+			}
+		});
+	try {
+		if (!open.empty())
+			open[0]->finish();
+	} catch (...) {
+		std::lock_guard<std::mutex> g(emu);
+		err = std::current_exception();
 	}
+	for (auto &t : ts)
+		t.join();
+	if (err)
+		std::rethrow_exception(err);
+	for (auto &sl : slots_)
+		sl.pack.reset();
 	s_.refresh_objects();
 }
 
