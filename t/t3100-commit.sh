@@ -81,6 +81,15 @@ test_expect_success 're-commit after touch without content change: nothing to co
 	touch many/f1 && pach commit data:/many many >out && grep "nothing to commit" out
 '
 
+test_expect_success 'any byte git allows in a name: newline, backslash, non-UTF-8' '
+	mkdir odd && printf n >"odd/$(printf "new\nline")" && printf b >"odd/back\\slash" &&
+	printf x >"odd/$(printf "\377\376")" && printf q >"odd/\"quote\"" &&
+	pach commit data:/odd odd -m odd &&
+	test "$(git --git-dir=.pach ls-tree -z data/master:odd | tr -cd "\0" | wc -c)" = 4 &&
+	pach get data:/odd odd-out && diff -r odd odd-out &&
+	git_fsck
+'
+
 test_expect_success '--json summary' '
 	echo j >many/j && pach commit data:/many many --json >out &&
 	grep "\"commit\":\"[0-9a-f]\{40\}\"" out
