@@ -194,7 +194,8 @@ void PackWriter::stored_end()
 	put(t, 4);
 }
 
-Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov)
+Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov,
+				const OnBytes &progress)
 {
 	Entry e{Oid{}, offset_, 0};
 	crc_ = 0;
@@ -233,6 +234,8 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 			stored_chunk(in.data(), got, left == 0);
 		else
 			deflate_chunk(in.data(), got, left == 0);
+		if (progress)
+			progress(got);
 		if (!left)
 			break;
 		size_t want = (size_t)std::min<uint64_t>(left, kBufSize);

@@ -48,7 +48,10 @@ public:
 
 	// Stream `size` bytes of fd as a blob; returns its id.  Dies if the file
 	// does not deliver exactly `size` bytes.
-	Oid add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov);
+	// `progress`, if set, is told of every chunk's size as it is written.
+	using OnBytes = std::function<void(size_t)>;
+	Oid add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov,
+			    const OnBytes &progress = nullptr);
 
 	// Copy an entry's raw bytes (header + compressed data) from another
 	// pack: what gc does for objects that are not deltas.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -56,7 +57,9 @@ void Progress::add(uint64_t n, uint64_t bytes)
 void Progress::draw(bool final)
 {
 	std::string s = title_ + ": ";
-	if (total_)
+	if (total_bytes_ && bytes_too_)
+		s += fmt::format("{:3}% ({}/{})", std::min<uint64_t>(100, bytes_ * 100 / total_bytes_), n_, total_);
+	else if (total_)
 		s += fmt::format("{:3}% ({}/{})", n_ * 100 / total_, n_, total_);
 	else
 		s += fmt::format("{}", n_);

@@ -16,13 +16,15 @@ public:
 	~Progress();
 	void add(uint64_t n, uint64_t bytes = 0);
 	void set_total(uint64_t t) { total_ = t; }
+	// With a byte total, the percentage follows bytes (one big file moves it too).
+	void set_total_bytes(uint64_t b) { total_bytes_ = b; }
 	void done();
 	static void set_quiet(bool q);
 
 private:
 	void draw(bool final);
 	std::string title_;
-	uint64_t total_, n_ = 0, bytes_ = 0;
+	uint64_t total_, n_ = 0, bytes_ = 0, total_bytes_ = 0;
 	bool bytes_too_, enabled_, finished_ = false;
 	std::chrono::steady_clock::time_point start_, last_;
 	std::mutex mu_;

@@ -262,6 +262,7 @@ void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, Snapsho
 	for (auto *n : work)
 		total_bytes += (uint64_t)n->st.st_size;
 	Progress prog("Hashing files", work.size(), true);
+	prog.set_total_bytes(total_bytes);
 	std::atomic<size_t> next{0};
 	std::atomic<bool> failed{false};
 	std::exception_ptr err;
@@ -284,13 +285,14 @@ void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, Snapsho
 					die("'{}' changed while pach was reading it", n->path);
 				if (n->st.st_size > (1 << 20))
 					posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-				n->oid = w.blob_from_fd(fd.get(), (uint64_t)n->st.st_size, n->path, slot);
+				n->oid = w.blob_from_fd(fd.get(), (uint64_t)n->st.st_size, n->path, slot,
+							[&](size_t b) { prog.add(0, b); });
 				struct stat after;
 				if (fstat(fd.get(), &after) == 0 &&
 				    (after.st_mtim.tv_sec != now.st_mtim.tv_sec ||
 				     after.st_mtim.tv_nsec != now.st_mtim.tv_nsec || after.st_size != now.st_size))
 					die("'{}' changed while pach was reading it", n->path);
-				prog.add(1, (uint64_t)n->st.st_size);
+				prog.add(1, 0);
 			}
 		} catch (...) {
 			std::lock_guard<std::mutex> g(err_mu);

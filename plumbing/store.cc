@@ -398,11 +398,12 @@ PackWriter &ObjectWriter::slot(int w)
 	return *sl.pack;
 }
 
-Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, int worker)
+Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, int worker,
+				const PackWriter::OnBytes &progress)
 {
 	if (size >= kOwnPack) {
 		PackWriter own(s_.odb().pack_dir(), 1);
-		Oid o = own.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov);
+		Oid o = own.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
 		if (seen_or_claim(o)) {
 			own.abandon();
 			return o;
@@ -415,7 +416,7 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 	}
 	PackWriter &p = slot(worker);
 	uint64_t before = p.bytes();
-	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov);
+	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
 	if (seen_or_claim(o)) {
 		p.drop_last();
 		return o;

@@ -98,7 +98,8 @@ public:
 	static constexpr uint64_t kOwnPack = 32ull << 20;
 	static constexpr uint64_t kRotate = 1ull << 30;
 
-	Oid blob_from_fd(int fd, uint64_t size, const std::string &what, int worker = 0);
+	Oid blob_from_fd(int fd, uint64_t size, const std::string &what, int worker = 0,
+			 const PackWriter::OnBytes &progress = nullptr);
 	Oid blob(const void *data, size_t n, int worker = 0);
 	Oid tree(const std::vector<TreeEntry> &sorted);
 	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
