@@ -154,6 +154,8 @@ Oid resolve_commit(const Store &s, const Address &a)
 		if (!is_hex(base)) {
 			if (!valid_branch_name(base))
 				die("invalid branch name '{}'", base);
+			if (s.refs("refs/heads/" + a.repo + "/").empty())
+				die("repo '{}' has no commits yet", a.repo);
 			die("branch '{}' not found in repo '{}'", base, a.repo);
 		}
 		git_object *o = nullptr;

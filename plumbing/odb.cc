@@ -99,8 +99,13 @@ int Pack::get_fd()
 {
 	std::call_once(opened, [this] {
 		fd = Fd(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
-		if (!fd)
+		if (!fd) {
+			// gc replaced it since we listed the packs: the caller
+			// rescans (ObjectDb::open) instead of failing.
+			if (errno == ENOENT)
+				return;
 			die_errno("unable to open pack '" + pack_path + "'");
+		}
 		struct stat st;
 		if (fstat(fd.get(), &st) == 0)
 			size = (uint64_t)st.st_size;
@@ -431,6 +436,8 @@ void ObjectDb::refresh()
 		}
 		closedir(d);
 	}
+	if (lg2_)
+		git_odb_refresh(lg2_);
 	std::lock_guard<std::mutex> g(mu_);
 	packs_ = std::make_shared<const PackList>(std::move(fresh));
 	std::memcpy(loose_dirs_, dirs, sizeof dirs);
@@ -470,23 +477,38 @@ bool ObjectDb::contains(const Oid &o) const
 
 std::unique_ptr<ObjectReader> ObjectDb::open(const Oid &o) const
 {
-	auto list = pack_list();
-	for (auto &p : *list) {
-		auto off = p->idx->find(o);
-		if (!off)
-			continue;
-		int type;
-		uint64_t size;
-		uint64_t data = pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
-		if (type >= 1 && type <= 4)
-			return std::make_unique<PackedReader>(p, data, (ObjType)type, size);
-		// A delta: git only deltifies objects below core.bigFileThreshold,
-		// so letting libgit2 materialise it is bounded.
-		break;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool vanished = false;
+		auto list = pack_list();
+		for (auto &p : *list) {
+			auto off = p->idx->find(o);
+			if (!off)
+				continue;
+			if (p->get_fd() < 0) {
+				vanished = true;
+				continue;
+			}
+			int type;
+			uint64_t size;
+			uint64_t data = pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
+			if (type >= 1 && type <= 4)
+				return std::make_unique<PackedReader>(p, data, (ObjType)type, size);
+			// A delta: git only deltifies objects below
+			// core.bigFileThreshold, so letting libgit2 materialise it
+			// is bounded.
+			goto libgit2;
+		}
+		{
+			Fd fd(::open(loose_path(o).c_str(), O_RDONLY | O_CLOEXEC));
+			if (fd)
+				return std::make_unique<LooseReader>(std::move(fd), loose_path(o));
+		}
+		if (!vanished)
+			break;
+		// A pack went away under us (gc repacked): look again.
+		const_cast<ObjectDb *>(this)->refresh();
 	}
-	Fd fd(::open(loose_path(o).c_str(), O_RDONLY | O_CLOEXEC));
-	if (fd)
-		return std::make_unique<LooseReader>(std::move(fd), loose_path(o));
+libgit2:
 	git_odb_object *obj = nullptr;
 	git_oid id;
 	std::memcpy(id.id, o.b.data(), 20);

@@ -112,8 +112,7 @@ Store::~Store() = default;
 
 void Store::refresh_objects()
 {
-	odb_->refresh();
-	git_odb_refresh(lg2odb_.get());
+	odb_->refresh(); // libgit2's view too
 }
 
 std::optional<Oid> Store::ref(const std::string &name) const
@@ -338,7 +337,10 @@ Signature Store::committer() const
 std::unique_ptr<FileLock> Store::lock_shared()
 {
 	mkdir_p(git_dir_ + "/pach");
-	return std::make_unique<FileLock>(git_dir_ + "/pach/gc.lock", FileLock::shared);
+	auto l = std::make_unique<FileLock>(git_dir_ + "/pach/gc.lock", FileLock::shared);
+	// A gc may have repacked while we waited: see the packs as they are now.
+	refresh_objects();
+	return l;
 }
 
 std::unique_ptr<FileLock> Store::lock_exclusive()

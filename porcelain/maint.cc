@@ -51,17 +51,24 @@ void reachable(Store &s, Reach &r, std::vector<std::string> *errs)
 			if (want != ObjType::none && t != want && errs)
 				errs->push_back(fmt::format("object {} is a {}, expected a {}", o.hex(), type_name(t),
 							    type_name(want)));
-			if (t == ObjType::commit) {
-				CommitInfo ci = s.read_commit(o);
-				stack.push_back({ci.tree, ObjType::tree});
-				for (auto &pa : ci.parents)
-					stack.push_back({pa, ObjType::commit});
-			} else if (t == ObjType::tree) {
-				for (auto &e : parse_tree(raw, o.hex())) {
-					if (e.mode == kModeGitlink)
-						continue;
-					stack.push_back({e.oid, e.is_dir() ? ObjType::tree : ObjType::blob});
+			try {
+				if (t == ObjType::commit) {
+					CommitInfo ci = s.read_commit(o);
+					stack.push_back({ci.tree, ObjType::tree});
+					for (auto &pa : ci.parents)
+						stack.push_back({pa, ObjType::commit});
+				} else if (t == ObjType::tree) {
+					for (auto &e : parse_tree(raw, o.hex())) {
+						if (e.mode == kModeGitlink)
+							continue;
+						stack.push_back({e.oid, e.is_dir() ? ObjType::tree : ObjType::blob});
+					}
 				}
+			} catch (const Error &e) {
+				// A corrupt commit or tree: report it, keep checking.
+				if (!errs)
+					throw;
+				errs->push_back(fmt::format("corrupt {} {}: {}", type_name(t), o.hex(), e.what()));
 			}
 		}
 		r.order.push_back({o, t});

@@ -53,7 +53,8 @@ test_expect_success 'bad revisions give one fatal line' '
 	test_fatal pach log r@nosuch &&
 	test_fatal pach log r@master~10 &&
 	test_fatal pach show nosuchrepo &&
-	test_fatal pach diff r@master other@master
+	test_fatal pach diff r@master other@master &&
+	pach repo create empty && test_fatal pach log empty && grep "has no commits yet" fatal.err
 '
 
 test_done

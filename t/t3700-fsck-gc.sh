@@ -38,6 +38,20 @@ test_expect_success 'gc drops the stat cache: re-committing after gc writes the 
 	pach cat tmp:/f | cmp - again/f && pach fsck && git_fsck
 '
 
+test_expect_success 'gc running beside commits loses nothing' '
+	pach repo create busy && mkdir b &&
+	i=0 && while [ $i -lt 8 ]; do
+		echo $i >b/f$i &&
+		pach put busy:/ b/f$i -m "c$i" >/dev/null & p1=$!
+		pach gc >/dev/null & p2=$!
+		wait $p1 || exit 1; wait $p2 || exit 1
+		i=$((i+1))
+	done &&
+	test "$(git --git-dir=.pach rev-list --count busy/master)" = 8 &&
+	for i in 0 1 2 3 4 5 6 7; do test "$(pach cat busy:/f$i)" = $i || exit 1; done &&
+	pach fsck && git_fsck
+'
+
 test_expect_success 'fsck detects a corrupted pack' '
 	p=$(ls .pach/objects/pack/*.pack | head -n 1) && chmod u+w $p &&
 	size=$(wc -c <$p) &&
