@@ -27,6 +27,7 @@ bool valid_branch_name(const std::string &n)
 {
 	if (n.empty() || n == "HEAD" || n[0] == '-')
 		return false;
+	git_global_setup();
 	int valid = 0;
 	std::string full = "refs/heads/r/" + n;
 	if (git_reference_name_is_valid(&valid, full.c_str()) < 0 || !valid)

@@ -115,7 +115,10 @@ void StatCache::forget(const std::string &path)
 
 void StatCache::update(const std::string &path, const struct stat &st, const Oid &oid, int64_t scan_start_ns)
 {
-	if (ns(st.st_mtim) >= scan_start_ns - kRacyMarginNs || ns(st.st_ctim) >= scan_start_ns - kRacyMarginNs) {
+	// Whole-second timestamps suggest a filesystem with 1 s granularity:
+	// there a file rewritten in the same second keeps its mtime.
+	auto margin = [](const struct timespec &t) { return t.tv_nsec == 0 ? 1'000'000'000 : kRacyMarginNs; };
+	if (ns(st.st_mtim) >= scan_start_ns - margin(st.st_mtim) || ns(st.st_ctim) >= scan_start_ns - margin(st.st_ctim)) {
 		forget(path);
 		return;
 	}

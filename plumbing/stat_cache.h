@@ -7,7 +7,8 @@
 // Racy entries: a file changed within a clock tick of being hashed could
 // keep its size and timestamps.  Entries are therefore saved only when the
 // file's mtime and ctime are older than the scan's start by a margin wider
-// than a filesystem timestamp tick; newer ones are simply hashed again.
+// than a filesystem timestamp tick (50 ms; 1 s for whole-second stamps);
+// newer ones are simply hashed again.
 #pragma once
 
 #include "plumbing/oid.h"
