@@ -22,6 +22,16 @@ test_expect_success 'the next commit works and cleans up the leftovers' '
 	git_fsck
 '
 
+test_expect_success 'kill -9 during gc leaves the store intact; gc runs again' '
+	head -c 50000000 /dev/urandom >big/h && pach commit r big -m more >/dev/null &&
+	pach rm r:/h >/dev/null &&
+	(pach gc >/dev/null 2>&1 & echo $! >pid; wait) &
+	sleep 0.2 && kill -9 $(cat pid); wait;
+	git_fsck && pach fsck &&
+	test "$(pach cat r:/f | wc -c)" = 400000000 &&
+	pach gc && test -z "$(ls .pach/objects/pack | grep "^tmp_")" && pach fsck && git_fsck
+'
+
 test_expect_success 'two processes committing to one branch: no commit is lost' '
 	i=0 && while [ $i -lt 10 ]; do
 		mkdir -p c1 c2 && echo $i >c1/f1 && echo $i >c2/f2 &&
