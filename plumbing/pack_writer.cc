@@ -8,11 +8,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
 
 namespace pach {
 
 static constexpr size_t kBufSize = 1 << 20;
+// Blobs at least this big are read and written by two threads.
+static constexpr uint64_t kPipelineMin = 16u << 20;
+
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -175,6 +183,11 @@ void PackWriter::stored_begin()
 void PackWriter::stored_chunk(const unsigned char *p, size_t n, bool last)
 {
 	adler_ = (uint32_t)adler32(adler_, p, (uInt)n);
+	stored_blocks(p, n, last);
+}
+
+void PackWriter::stored_blocks(const unsigned char *p, size_t n, bool last)
+{
 	size_t done = 0;
 	do {
 		size_t len = std::min<size_t>(65535, n - done);
@@ -192,6 +205,103 @@ void PackWriter::stored_end()
 	unsigned char t[4];
 	put_be32(t, adler_);
 	put(t, 4);
+}
+
+// Two stages for big blobs, so two cores share the work: this thread reads
+// and computes the object's SHA-1 (and adler32); a second one compresses
+// or frames the data, computes the pack's SHA-1 and CRC, and writes.  The
+// first chunk was already read (to choose the level): it comes in first_data.
+void PackWriter::pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first,
+			  const std::string &what, int level, Sha1 &osha, const OnBytes &progress)
+{
+	constexpr int kSlots = 4;
+	std::vector<std::vector<unsigned char>> bufs(kSlots, std::vector<unsigned char>(kBufSize));
+	struct Full {
+		int slot;
+		size_t n;
+		bool last;
+	};
+	std::mutex mu;
+	std::condition_variable cv;
+	std::deque<Full> full;
+	std::deque<int> free_slots;
+	for (int i = 1; i < kSlots; i++)
+		free_slots.push_back(i);
+	bool failed = false;
+	std::exception_ptr err;
+
+	std::thread writer([&] {
+		try {
+			for (;;) {
+				Full f;
+				{
+					std::unique_lock<std::mutex> g(mu);
+					cv.wait(g, [&] { return !full.empty() || failed; });
+					if (failed)
+						return;
+					f = full.front();
+					full.pop_front();
+				}
+				const unsigned char *p = bufs[(size_t)f.slot].data();
+				if (level == 0)
+					stored_blocks(p, f.n, f.last);
+				else
+					deflate_chunk(p, f.n, f.last);
+				if (progress)
+					progress(f.n);
+				std::lock_guard<std::mutex> g(mu);
+				free_slots.push_back(f.slot);
+				cv.notify_all();
+				if (f.last)
+					return;
+			}
+		} catch (...) {
+			std::lock_guard<std::mutex> g(mu);
+			err = std::current_exception();
+			failed = true;
+			cv.notify_all();
+		}
+	});
+	auto hand_over = [&](int slot, size_t n, bool last) {
+		osha.update(bufs[(size_t)slot].data(), n);
+		if (level == 0)
+			adler_ = (uint32_t)adler32(adler_, bufs[(size_t)slot].data(), (uInt)n);
+		std::lock_guard<std::mutex> g(mu);
+		full.push_back({slot, n, last});
+		cv.notify_all();
+	};
+	try {
+		uint64_t left = size;
+		std::memcpy(bufs[0].data(), first_data, first);
+		left -= first;
+		hand_over(0, first, left == 0);
+		while (left) {
+			int slot;
+			{
+				std::unique_lock<std::mutex> g(mu);
+				cv.wait(g, [&] { return !free_slots.empty() || failed; });
+				if (failed)
+					break;
+				slot = free_slots.front();
+				free_slots.pop_front();
+			}
+			size_t want = (size_t)std::min<uint64_t>(left, kBufSize);
+			size_t got = read_full(fd, bufs[(size_t)slot].data(), want, what);
+			if (got != want)
+				die("'{}' changed while pach was reading it", what);
+			left -= got;
+			hand_over(slot, got, left == 0);
+		}
+	} catch (...) {
+		std::lock_guard<std::mutex> g(mu);
+		if (!err)
+			err = std::current_exception();
+		failed = true;
+		cv.notify_all();
+	}
+	writer.join();
+	if (err)
+		std::rethrow_exception(err);
 }
 
 Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov,
@@ -227,7 +337,11 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 		stored_begin();
 	else
 		start_deflate(level);
-	for (;;) {
+	if (size >= kPipelineMin) {
+		pipeline(fd, size, in.data(), first, what, level, osha, progress);
+		left = 0;
+	}
+	for (; left;) {
 		osha.update(in.data(), got);
 		left -= got;
 		if (level == 0)

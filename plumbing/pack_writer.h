@@ -91,6 +91,9 @@ private:
 	void stored_begin();
 	void stored_chunk(const unsigned char *p, size_t n, bool last);
 	void stored_end();
+	void stored_blocks(const unsigned char *p, size_t n, bool last);
+	void pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first, const std::string &what,
+		      int level, Sha1 &osha, const std::function<void(size_t)> &progress);
 	uint32_t adler_ = 1;
 
 	std::string dir_;
