@@ -87,6 +87,8 @@ TEST_CASE("blobs round-trip through packs: stored, compressed, empty, own-pack")
 	}
 	// The large random blob went into a pack of its own.
 	CHECK(t.s->odb().packs().size() == 2);
+	// And real git agrees with every byte of both packs.
+	CHECK(std::system(("git --git-dir='" + t.s->git_dir() + "' fsck --strict --no-dangling >/dev/null 2>&1").c_str()) == 0);
 }
 
 TEST_CASE("a blob already in the store is not written again")

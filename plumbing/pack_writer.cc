@@ -337,11 +337,11 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 		stored_begin();
 	else
 		start_deflate(level);
-	if (size >= kPipelineMin) {
+	bool piped = size >= kPipelineMin;
+	if (piped)
 		pipeline(fd, size, in.data(), first, what, level, osha, progress);
-		left = 0;
-	}
-	for (; left;) {
+	// An empty blob still needs its one (final, empty) block.
+	while (!piped) {
 		osha.update(in.data(), got);
 		left -= got;
 		if (level == 0)
