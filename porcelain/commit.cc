@@ -3,6 +3,7 @@
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
 #include "plumbing/tree_edit.h"
+#include "porcelain/maint.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -59,6 +60,19 @@ CommitResult commit_edit(Store &s, const std::string &repo, const std::string &b
 	die_conflict("branch '{}' of repo '{}' keeps moving; gave up after 50 attempts", branch, repo);
 }
 
+// Housekeeping once a commit is in: merge small packs now and then.  The
+// commit has succeeded; a failure here is only worth a warning.
+static void after_commit(Store &s, const CommitResult &r)
+{
+	if (!r.commit)
+		return;
+	try {
+		auto_repack(s);
+	} catch (const Error &e) {
+		warning(std::string("automatic repack failed: ") + e.what());
+	}
+}
+
 static std::string default_msg(const std::string &what)
 {
 	return what;
@@ -84,6 +98,7 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 	}, std::move(wp));
 	cache.save();
 	res.stats = stats;
+	after_commit(s, res);
 	return res;
 }
 
@@ -198,6 +213,7 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 	}, std::move(wp));
 	cache.save();
 	res.stats = stats;
+	after_commit(s, res);
 	return res;
 }
 
@@ -222,7 +238,7 @@ CommitResult rm_paths(Store &s, const std::vector<Address> &paths, bool recursiv
 		for (auto &p : paths)
 			msg += " " + p.path_str();
 	}
-	return commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
+	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
 		Oid root = base.value_or(tw.tree({}));
 		for (auto &p : paths) {
 			auto cur = p.path.empty() ? std::optional<TreeEntry>(TreeEntry{"", kModeDir, root})
@@ -235,6 +251,8 @@ CommitResult rm_paths(Store &s, const std::vector<Address> &paths, bool recursiv
 		}
 		return root;
 	});
+	after_commit(s, res);
+	return res;
 }
 
 } // namespace pach::porcelain

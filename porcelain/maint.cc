@@ -114,7 +114,108 @@ Oid sha_of_file_prefix(int fd, uint64_t len, const std::string &what)
 	return s.final();
 }
 
+// Where each non-delta object's raw entry sits in these packs, so it can
+// be copied to a new pack without inflating it.
+struct RawEntry {
+	std::shared_ptr<Pack> pack;
+	uint64_t off, len;
+};
+using RawMap = std::unordered_map<Oid, RawEntry, OidHash>;
+
+RawMap raw_entries(const std::vector<std::shared_ptr<Pack>> &packs)
+{
+	RawMap raw;
+	for (auto &p : packs) {
+		if (p->get_fd() < 0)
+			continue;
+		std::vector<std::pair<uint64_t, uint32_t>> offs;
+		for (uint32_t i = 0; i < p->idx->count(); i++)
+			offs.push_back({p->idx->offset_at(i), i});
+		std::sort(offs.begin(), offs.end());
+		for (size_t k = 0; k < offs.size(); k++) {
+			uint64_t end = k + 1 < offs.size() ? offs[k + 1].first : p->size - 20;
+			Oid o = p->idx->oid_at(offs[k].second);
+			if (raw.count(o))
+				continue;
+			int type;
+			uint64_t size;
+			pack_entry_header(p->get_fd(), offs[k].first, &type, &size, p->pack_path);
+			if (type >= 1 && type <= 4)
+				raw[o] = {p, offs[k].first, end - offs[k].first};
+		}
+	}
+	return raw;
+}
+
+// One new pack holding exactly `objects`: raw entries are copied, the rest
+// (loose objects, deltas) re-encoded from a streaming read.
+std::optional<Oid> write_pack(Store &s, const std::vector<Oid> &objects, const RawMap &raw, const char *title)
+{
+	if (objects.empty())
+		return std::nullopt;
+	PackWriter w(s.odb().pack_dir(), (uint32_t)objects.size());
+	LevelGovernor gov;
+	Progress pr(title, objects.size(), true);
+	for (auto &o : objects) {
+		auto it = raw.find(o);
+		if (it != raw.end()) {
+			w.copy_raw(it->second.pack->get_fd(), it->second.off, it->second.len, o, it->second.pack->pack_path);
+			pr.add(1, it->second.len);
+			continue;
+		}
+		auto rd = s.odb().open(o);
+		if (!rd)
+			die("object {} is missing; run 'pach fsck'", o.hex());
+		w.add_stream(rd->type(), rd->size(), o, [&](void *b, size_t n) { return rd->read(b, n); }, gov);
+		pr.add(1, rd->size());
+	}
+	return w.finish();
+}
+
+void remove_pack(const std::string &packdir, const std::string &name)
+{
+	std::string base = packdir + "/" + name;
+	// The pack first: an idx without its pack is skipped by every reader.
+	unlink((base + ".pack").c_str());
+	unlink((base + ".idx").c_str());
+	unlink((base + ".rev").c_str());
+	unlink((base + ".bitmap").c_str());
+}
+
 } // namespace
+
+bool auto_repack(Store &s)
+{
+	auto small = [&] {
+		std::vector<std::shared_ptr<Pack>> v;
+		for (auto &p : s.odb().packs())
+			if (p->get_fd() >= 0 && p->size < kTinyPack)
+				v.push_back(p);
+		return v;
+	};
+	if (small().size() <= kAutoPacks)
+		return false;
+	FileLock l(s.path("pach/repack.lock"), FileLock::exclusive, false);
+	if (!l.held())
+		return false; // another process is at it
+	s.refresh_objects();
+	auto packs = small();
+	if (packs.size() <= kAutoPacks)
+		return false;
+	std::vector<Oid> objects;
+	std::unordered_set<Oid, OidHash> seen;
+	for (auto &p : packs)
+		for (uint32_t i = 0; i < p->idx->count(); i++)
+			if (seen.insert(p->idx->oid_at(i)).second)
+				objects.push_back(p->idx->oid_at(i));
+	auto fresh = write_pack(s, objects, raw_entries(packs), "Repacking");
+	for (auto &p : packs)
+		if (!fresh || p->name != "pack-" + fresh->hex())
+			remove_pack(s.odb().pack_dir(), p->name);
+	fsync_dir(s.odb().pack_dir());
+	s.refresh_objects();
+	return true;
+}
 
 FsckReport fsck(Store &s)
 {
@@ -225,52 +326,15 @@ GcReport gc(Store &s)
 		if (!in_kept.count(x.first))
 			todo.push_back(x);
 
-	// Where each object's raw entry sits, to copy it without inflating.
-	struct Raw {
-		std::shared_ptr<Pack> pack;
-		uint64_t off, len;
-	};
-	std::unordered_map<Oid, Raw, OidHash> raw;
-	for (auto &p : packs) {
-		if (std::find(keep.begin(), keep.end(), p) != keep.end())
-			continue;
-		std::vector<std::pair<uint64_t, uint32_t>> offs;
-		for (uint32_t i = 0; i < p->idx->count(); i++)
-			offs.push_back({p->idx->offset_at(i), i});
-		std::sort(offs.begin(), offs.end());
-		for (size_t k = 0; k < offs.size(); k++) {
-			uint64_t end = k + 1 < offs.size() ? offs[k + 1].first : p->size - 20;
-			Oid o = p->idx->oid_at(offs[k].second);
-			if (raw.count(o))
-				continue;
-			int type;
-			uint64_t size;
-			pack_entry_header(p->get_fd(), offs[k].first, &type, &size, p->pack_path);
-			if (type >= 1 && type <= 4)
-				raw[o] = {p, offs[k].first, end - offs[k].first};
-		}
-	}
-
-	std::optional<Oid> fresh;
-	if (!todo.empty()) {
-		PackWriter w(packdir, (uint32_t)todo.size());
-		LevelGovernor gov;
-		Progress pr("Writing objects", todo.size(), true);
-		for (auto &[o, t] : todo) {
-			auto it = raw.find(o);
-			if (it != raw.end()) {
-				w.copy_raw(it->second.pack->get_fd(), it->second.off, it->second.len, o, it->second.pack->pack_path);
-				pr.add(1, it->second.len);
-				continue;
-			}
-			auto rd = s.odb().open(o);
-			if (!rd)
-				die("object {} is missing; run 'pach fsck'", o.hex());
-			w.add_stream(rd->type(), rd->size(), o, [&](void *b, size_t n) { return rd->read(b, n); }, gov);
-			pr.add(1, rd->size());
-		}
-		fresh = w.finish();
-	}
+	std::vector<std::shared_ptr<Pack>> rewrite;
+	for (auto &p : packs)
+		if (std::find(keep.begin(), keep.end(), p) == keep.end())
+			rewrite.push_back(p);
+	std::vector<Oid> objects;
+	objects.reserve(todo.size());
+	for (auto &x : todo)
+		objects.push_back(x.first);
+	std::optional<Oid> fresh = write_pack(s, objects, raw_entries(rewrite), "Writing objects");
 	rep.kept = r.order.size();
 	uint64_t before_objs = 0;
 	for (auto &p : packs)
@@ -282,11 +346,7 @@ GcReport gc(Store &s)
 			continue;
 		if (fresh && p->name == "pack-" + fresh->hex())
 			continue;
-		std::string base = packdir + "/" + p->name;
-		unlink((base + ".pack").c_str());
-		unlink((base + ".idx").c_str());
-		unlink((base + ".rev").c_str());
-		unlink((base + ".bitmap").c_str());
+		remove_pack(packdir, p->name);
 	}
 	if (DIR *d = opendir(objdir.c_str())) {
 		while (struct dirent *e = readdir(d)) {

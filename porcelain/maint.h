@@ -22,4 +22,12 @@ struct GcReport {
 };
 GcReport gc(Store &s);
 
+// Keep lookups fast between gcs: once there are more than kAutoPacks packs
+// smaller than kTinyPack, merge them into one (all objects are kept, so it
+// is safe beside readers and writers; readers rescan when a pack goes).
+// Returns whether it repacked.  Called after each commit.
+constexpr size_t kAutoPacks = 32;
+constexpr uint64_t kTinyPack = 8ull << 20;
+bool auto_repack(Store &s);
+
 } // namespace pach::porcelain

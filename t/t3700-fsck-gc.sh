@@ -52,6 +52,14 @@ test_expect_success 'gc running beside commits loses nothing' '
 	pach fsck && git_fsck
 '
 
+test_expect_success 'small packs are merged as commits accumulate' '
+	pach repo create many && i=0 &&
+	while [ $i -lt 45 ]; do echo $i >one && pach put many:/f$i one -m "c$i" >/dev/null || exit 1; i=$((i+1)); done &&
+	n=$(ls .pach/objects/pack/*.pack | wc -l) && test $n -le 33 &&
+	test "$(pach cat many:/f44)" = 44 && test "$(git --git-dir=.pach rev-list --count many/master)" = 45 &&
+	pach fsck && git_fsck
+'
+
 test_expect_success 'fsck detects a corrupted pack' '
 	p=$(ls .pach/objects/pack/*.pack | head -n 1) && chmod u+w $p &&
 	size=$(wc -c <$p) &&
