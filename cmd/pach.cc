@@ -102,6 +102,7 @@ using namespace pach::cmd;
 
 int main(int argc, char **argv)
 {
+	trace_point("start");
 	signal(SIGPIPE, SIG_IGN);
 	std::vector<std::string> a(argv + 1, argv + argc);
 	std::string c_dir;
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 		Args args(std::vector<std::string>(a.begin() + (long)i + 1, a.end()), c->usage);
 		args.c_dir = c_dir;
 		int rc = c->fn(args);
+		trace_point("done");
 		if (fflush(stdout) != 0 && errno != EPIPE)
 			die_errno("unable to write to standard output");
 		return rc;

@@ -209,6 +209,12 @@ std::string read_file_small(const std::string &p)
 	if (!fd)
 		die_errno("unable to open '" + p + "'");
 	std::string out;
+	struct stat st;
+	if (fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+		// One read for the common case; loop on in case the file grew.
+		out.resize((size_t)st.st_size);
+		out.resize(read_full(fd.get(), out.data(), out.size(), p));
+	}
 	char buf[65536];
 	for (;;) {
 		size_t n = read_full(fd.get(), buf, sizeof buf, p);

@@ -6,10 +6,21 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 
 namespace pach {
 
 static std::atomic<bool> g_quiet{false};
+
+void trace_point(const char *what)
+{
+	static const bool on = getenv("PACH_TRACE_PERFORMANCE") != nullptr;
+	static const auto start = std::chrono::steady_clock::now();
+	if (!on)
+		return;
+	double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+	fprintf(stderr, "trace: %8.3f ms  %s\n", ms, what);
+}
 
 void Progress::set_quiet(bool q)
 {

@@ -32,4 +32,8 @@ private:
 
 std::string human_bytes(uint64_t b);
 
+// With PACH_TRACE_PERFORMANCE set (as git's GIT_TRACE_PERFORMANCE), print
+// the time since the process started at each named point, to stderr.
+void trace_point(const char *what);
+
 } // namespace pach

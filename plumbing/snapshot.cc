@@ -370,6 +370,7 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	if (S_ISDIR(root.st.st_mode)) {
 		root.name = root.path;
 		walker.walk(root);
+		trace_point("walk");
 		walker.collect(root, work, links);
 	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
 		root.name = root.path;
@@ -394,10 +395,12 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	if (work.size() < 32)
 		workers = 1;
 	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
+	trace_point("hashed");
 
 	std::optional<TreeEntry> out;
 	if (S_ISDIR(root.st.st_mode)) {
 		auto t = write_trees(w, root);
+		trace_point("trees");
 		if (t)
 			out = TreeEntry{"", kModeDir, *t};
 		update_cache(cache, root, start);

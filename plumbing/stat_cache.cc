@@ -44,6 +44,7 @@ void StatCache::load()
 	}
 	size_t i = 8;
 	bool sorted = true;
+	recs_.reserve(raw_.size() / 96);
 	while (i + 4 <= raw_.size()) {
 		uint32_t len;
 		std::memcpy(&len, raw_.data() + i, 4);

@@ -23,7 +23,9 @@ bool tree_entry_less(const TreeEntry &a, const TreeEntry &b)
 
 void sort_tree(std::vector<TreeEntry> &v)
 {
-	std::sort(v.begin(), v.end(), tree_entry_less);
+	// Usually already in order (names come sorted): check before sorting.
+	if (!std::is_sorted(v.begin(), v.end(), tree_entry_less))
+		std::sort(v.begin(), v.end(), tree_entry_less);
 }
 
 std::string serialize_tree(const std::vector<TreeEntry> &v)
@@ -33,10 +35,18 @@ std::string serialize_tree(const std::vector<TreeEntry> &v)
 	for (auto &e : v)
 		need += e.name.size() + 28;
 	out.reserve(need);
-	char mode[16];
 	for (auto &e : v) {
-		int n = snprintf(mode, sizeof mode, "%o ", e.mode);
-		out.append(mode, (size_t)n);
+		switch (e.mode) {
+		case kModeFile: out.append("100644 ", 7); break;
+		case kModeExec: out.append("100755 ", 7); break;
+		case kModeDir: out.append("40000 ", 6); break;
+		case kModeLink: out.append("120000 ", 7); break;
+		default: {
+			char mode[16];
+			int n = snprintf(mode, sizeof mode, "%o ", e.mode);
+			out.append(mode, (size_t)n);
+		}
+		}
 		out += e.name;
 		out.push_back('\0');
 		out.append(reinterpret_cast<const char *>(e.oid.b.data()), 20);

@@ -4,6 +4,7 @@
 #include "plumbing/meta.h"
 #include "plumbing/tree_edit.h"
 #include "porcelain/maint.h"
+#include "plumbing/progress.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -87,11 +88,14 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 	if (!S_ISDIR(st.st_mode) && a.path.empty())
 		die("'{}' is not a directory; name a file path in the repo to commit a single file", src);
 	WriteLock lock(s);
+	trace_point("locked");
 	StatCache cache(s.path(StatCache::kFile));
 	cache.load();
+	trace_point("stat cache loaded");
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
 	auto entry = snapshot(s, *wp, src, cache, &stats, o.jobs);
+	trace_point("snapshot");
 	std::string msg = o.message.empty() ? default_msg("commit " + src + " to " + a.path_str()) : o.message;
 	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
 		return edit_tree(s, tw, base, a.path, entry);
