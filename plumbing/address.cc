@@ -23,17 +23,27 @@ void check_repo_name(const std::string &n)
 		die("invalid repo name '{}': use letters, digits, '_' and '-'", n);
 }
 
+// git's check-ref-format rules, applied to the branch part (so that
+// refs/heads/<repo>/<branch> is a valid ref), plus pach's own: no '@'
+// (addresses use it), not "HEAD", not starting with '-'.  Checked here
+// rather than through libgit2, which costs a library start-up.
 bool valid_branch_name(const std::string &n)
 {
-	if (n.empty() || n == "HEAD" || n[0] == '-')
+	if (n.empty() || n == "HEAD" || n[0] == '-' || n[0] == '/' || n.back() == '/' || n.back() == '.')
 		return false;
-	git_global_setup();
-	int valid = 0;
-	std::string full = "refs/heads/r/" + n;
-	if (git_reference_name_is_valid(&valid, full.c_str()) < 0 || !valid)
+	for (unsigned char c : n)
+		if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '?' || c == '*' ||
+		    c == '[' || c == '\\' || c == '@')
+			return false;
+	if (n.find("..") != std::string::npos || n.find("//") != std::string::npos)
 		return false;
-	// '@' would make addresses ambiguous; ':' is already refused by git.
-	return n.find('@') == std::string::npos;
+	bool ok = true;
+	for_each_component(n, [&](const std::string &c) {
+		if (c.empty() || c[0] == '.' ||
+		    (c.size() >= 5 && c.compare(c.size() - 5, 5, ".lock") == 0))
+			ok = false;
+	});
+	return ok;
 }
 
 void check_branch_name(const std::string &n)

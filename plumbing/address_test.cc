@@ -1,5 +1,6 @@
 #include "plumbing/address.h"
 #include "plumbing/error.h"
+#include "plumbing/git.h"
 #include "plumbing/tree.h"
 
 #include <doctest/doctest.h>
@@ -45,6 +46,22 @@ TEST_CASE("branch names follow git's ref rules")
 	CHECK_FALSE(valid_branch_name("-x"));
 	CHECK_FALSE(valid_branch_name("a@b"));
 	CHECK_FALSE(valid_branch_name("a b"));
+}
+
+TEST_CASE("branch-name rules agree with libgit2's ref rules")
+{
+	git_global_setup();
+	const char *names[] = {"master", "a/b/c", "v1.0", "x_y-z", "a..b", "a/.b", ".a", "a.lock", "a/b.lock/c",
+			       "a//b", "a/", "a.", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "a\tb",
+			       "ü", "a.lock.b", "-a/b.c", "a/-b"};
+	for (const char *n : names) {
+		int valid = 0;
+		std::string full = std::string("refs/heads/r/") + n;
+		git_reference_name_is_valid(&valid, full.c_str());
+		bool lg2 = valid && n[0] != '-';
+		CAPTURE(n);
+		CHECK(valid_branch_name(n) == lg2);
+	}
 }
 
 TEST_CASE("trees sort as git does: directories as if followed by '/'")

@@ -387,7 +387,8 @@ private:
 
 } // namespace
 
-ObjectDb::ObjectDb(const std::string &objects_dir, git_odb *lg2) : dir_(objects_dir), lg2_(lg2)
+ObjectDb::ObjectDb(const std::string &objects_dir, std::function<git_odb *(bool)> lg2)
+	: dir_(objects_dir), lg2_(std::move(lg2))
 {
 	refresh();
 }
@@ -436,8 +437,8 @@ void ObjectDb::refresh()
 		}
 		closedir(d);
 	}
-	if (lg2_)
-		git_odb_refresh(lg2_);
+	if (git_odb *o = lg2_(false))
+		git_odb_refresh(o);
 	std::lock_guard<std::mutex> g(mu_);
 	packs_ = std::make_shared<const PackList>(std::move(fresh));
 	std::memcpy(loose_dirs_, dirs, sizeof dirs);
@@ -512,7 +513,7 @@ libgit2:
 	git_odb_object *obj = nullptr;
 	git_oid id;
 	std::memcpy(id.id, o.b.data(), 20);
-	if (git_odb_read(&obj, lg2_, &id) < 0)
+	if (git_odb_read(&obj, lg2_(true), &id) < 0)
 		return nullptr;
 	return std::make_unique<MemReader>(GitOdbObject(obj));
 }

@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,7 +72,9 @@ protected:
 
 class ObjectDb {
 public:
-	ObjectDb(const std::string &objects_dir, git_odb *lg2);
+	// lg2(open) gives libgit2's object database, opening it only if `open`
+	// (else nullptr when not yet open); it serves deltified objects.
+	ObjectDb(const std::string &objects_dir, std::function<git_odb *(bool open)> lg2);
 	// Rescan objects/pack for new packs (after we or someone else wrote).
 	void refresh();
 	bool contains(const Oid &o) const;
@@ -90,7 +93,7 @@ public:
 
 private:
 	std::string dir_;
-	git_odb *lg2_;
+	std::function<git_odb *(bool)> lg2_;
 	mutable std::mutex mu_;
 	std::shared_ptr<const PackList> packs_ = std::make_shared<PackList>();
 	bool loose_dirs_[256] = {};

@@ -50,7 +50,7 @@ std::string Store::init(const std::string &dir)
 	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
 	o.initial_head = "pach-no-branch";
 	git_check(git_repository_init_ext(&r, gd.c_str(), &o), "unable to create store '" + gd + "'");
-	GitRepo repo(r);
+	GitRepo repo_handle(r);
 	git_config *c = nullptr;
 	git_check(git_repository_config(&c, r), "unable to open store config");
 	GitConfig cfg(c);
@@ -98,14 +98,32 @@ std::string Store::discover(const std::string &c_dir)
 
 Store::Store(const std::string &git_dir) : git_dir_(git_dir)
 {
-	git_global_setup();
-	git_repository *r = nullptr;
-	git_check(git_repository_open_bare(&r, git_dir.c_str()), "unable to open store '" + git_dir + "'");
-	repo_.reset(r);
-	git_odb *o = nullptr;
-	git_check(git_repository_odb(&o, r), "unable to open object database");
-	lg2odb_.reset(o);
-	odb_ = std::make_unique<ObjectDb>(git_dir + "/objects", o);
+	if (!is_dir(git_dir + "/objects") || !path_exists(git_dir + "/HEAD"))
+		die("not a pach store: '{}'", git_dir);
+	odb_ = std::make_unique<ObjectDb>(git_dir + "/objects", [this](bool open) -> git_odb * {
+		if (open)
+			open_lg2();
+		return lg2odb_.get();
+	});
+}
+
+void Store::open_lg2() const
+{
+	std::call_once(lg2_once_, [this] {
+		git_global_setup();
+		git_repository *r = nullptr;
+		git_check(git_repository_open_bare(&r, git_dir_.c_str()), "unable to open store '" + git_dir_ + "'");
+		repo_.reset(r);
+		git_odb *o = nullptr;
+		git_check(git_repository_odb(&o, r), "unable to open object database");
+		lg2odb_.reset(o);
+	});
+}
+
+git_repository *Store::repo() const
+{
+	open_lg2();
+	return repo_.get();
 }
 
 Store::~Store() = default;
@@ -115,14 +133,48 @@ void Store::refresh_objects()
 	odb_->refresh(); // libgit2's view too
 }
 
+// Refs are read the way git stores them: a loose file (written by lock
+// and rename, so never half-seen), else a line of packed-refs.
 std::optional<Oid> Store::ref(const std::string &name) const
 {
-	git_oid g;
-	int rc = git_reference_name_to_id(&g, repo_.get(), name.c_str());
-	if (rc == GIT_ENOTFOUND)
+	std::string cur = name;
+	for (int depth = 0; depth < 5; depth++) {
+		std::string path = git_dir_ + "/" + cur;
+		Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+		if (fd) {
+			char buf[512];
+			size_t n = read_full(fd.get(), buf, sizeof buf - 1, path);
+			std::string c(buf, n);
+			while (!c.empty() && (c.back() == '\n' || c.back() == ' ' || c.back() == '\r'))
+				c.pop_back();
+			if (c.compare(0, 5, "ref: ") == 0) {
+				cur = c.substr(5);
+				continue;
+			}
+			auto o = Oid::from_hex(c.substr(0, 40));
+			if (!o || c.size() != 40)
+				die("ref '{}' is corrupt", cur);
+			return o;
+		}
+		if (errno != ENOENT && errno != ENOTDIR && errno != EISDIR)
+			die_errno("unable to read ref '" + cur + "'");
+		break;
+	}
+	Fd pf(::open((git_dir_ + "/packed-refs").c_str(), O_RDONLY | O_CLOEXEC));
+	if (!pf)
 		return std::nullopt;
-	git_check(rc, "unable to read ref '" + name + "'");
-	return from_git(&g);
+	std::string packed = read_file_small(git_dir_ + "/packed-refs");
+	size_t i = 0;
+	while (i < packed.size()) {
+		size_t nl = packed.find('\n', i);
+		if (nl == std::string::npos)
+			nl = packed.size();
+		if (nl - i > 41 && packed[i] != '#' && packed[i] != '^' &&
+		    packed.compare(i + 41, nl - i - 41, cur) == 0 && nl - i - 41 == cur.size())
+			return Oid::from_hex(packed.substr(i, 40));
+		i = nl + 1;
+	}
+	return std::nullopt;
 }
 
 bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
@@ -134,9 +186,9 @@ bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<
 	for (int attempt = 0;; attempt++) {
 		if (expected) {
 			git_oid cur = to_git(*expected);
-			rc = git_reference_create_matching(&out, repo_.get(), name.c_str(), &id, 1, &cur, msg.c_str());
+			rc = git_reference_create_matching(&out, repo(), name.c_str(), &id, 1, &cur, msg.c_str());
 		} else {
-			rc = git_reference_create(&out, repo_.get(), name.c_str(), &id, 0, msg.c_str());
+			rc = git_reference_create(&out, repo(), name.c_str(), &id, 0, msg.c_str());
 		}
 		// Someone holds the ref's .lock for the instant of their update.
 		if (rc == GIT_ELOCKED && attempt < 200) {
@@ -158,7 +210,7 @@ bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<
 bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expected)
 {
 	git_reference *r = nullptr;
-	int rc = git_reference_lookup(&r, repo_.get(), name.c_str());
+	int rc = git_reference_lookup(&r, repo(), name.c_str());
 	if (rc == GIT_ENOTFOUND)
 		return false;
 	git_check(rc, "unable to read ref '" + name + "'");
@@ -177,7 +229,7 @@ std::vector<std::pair<std::string, Oid>> Store::refs(const std::string &prefix) 
 	std::vector<std::pair<std::string, Oid>> out;
 	git_reference_iterator *it = nullptr;
 	std::string glob = prefix + "*";
-	git_check(git_reference_iterator_glob_new(&it, repo_.get(), glob.c_str()), "unable to list refs");
+	git_check(git_reference_iterator_glob_new(&it, repo(), glob.c_str()), "unable to list refs");
 	GitRefIter iter(it);
 	git_reference *r;
 	while (git_reference_next(&r, it) == 0) {
@@ -255,7 +307,7 @@ ObjType Store::object_type(const Oid &o) const
 Oid Store::resolve_commitish(const std::string &spec) const
 {
 	git_object *obj = nullptr;
-	int rc = git_revparse_single(&obj, repo_.get(), spec.c_str());
+	int rc = git_revparse_single(&obj, repo(), spec.c_str());
 	if (rc == GIT_EAMBIGUOUS)
 		die("short commit id '{}' is ambiguous", spec);
 	if (rc < 0)
@@ -326,12 +378,12 @@ static Signature make_sig(git_repository *repo, const char *name_env, const char
 
 Signature Store::author() const
 {
-	return make_sig(repo_.get(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
+	return make_sig(repo(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
 }
 
 Signature Store::committer() const
 {
-	return make_sig(repo_.get(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
+	return make_sig(repo(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
 }
 
 std::unique_ptr<FileLock> Store::lock_shared()

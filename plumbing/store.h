@@ -45,7 +45,9 @@ public:
 	explicit Store(const std::string &git_dir);
 	~Store();
 
-	git_repository *repo() const { return repo_.get(); }
+	// libgit2 is opened on first use: a re-commit of an unchanged tree, or
+	// a read of a branch, never needs it (its start-up alone costs ~5 ms).
+	git_repository *repo() const;
 	ObjectDb &odb() { return *odb_; }
 	const ObjectDb &odb() const { return *odb_; }
 	const std::string &git_dir() const { return git_dir_; }
@@ -80,8 +82,10 @@ public:
 
 private:
 	std::string git_dir_;
-	GitRepo repo_;
-	GitOdb lg2odb_;
+	void open_lg2() const;
+	mutable std::once_flag lg2_once_;
+	mutable GitRepo repo_;
+	mutable GitOdb lg2odb_;
 	std::unique_ptr<ObjectDb> odb_;
 };
 
