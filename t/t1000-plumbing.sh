@@ -42,6 +42,15 @@ test_expect_success 'objects written by real git are read by pach' '
 	test "$(pach cat-file -t $oid)" = blob
 '
 
+test_expect_success 'refs packed by git are read, and updated, by pach' '
+	git --git-dir=.pach pack-refs --all &&
+	test_path_is_missing .pach/refs/heads/r/master &&
+	test "$(pach rev-parse r@master)" = "$(git --git-dir=.pach rev-parse r/master)" &&
+	echo more >d/more && pach commit r d -m packed-then-loose &&
+	test "$(pach rev-parse r@master)" = "$(git --git-dir=.pach rev-parse r/master)" &&
+	test "$(pach log r --oneline | wc -l)" = 2
+'
+
 test_expect_success 'pach reads deltified objects after git gc' '
 	seq 1 20000 >big.txt && pach put r:/big.txt big.txt &&
 	seq 1 20001 >big.txt && pach put r:/big.txt big.txt &&
