@@ -44,6 +44,9 @@ public:
 	int fd() const { return fd_.get(); }
 	const std::string &path() const { return path_; }
 	void rename_to(const std::string &final_path, bool sync = true);
+	// Close the descriptor early (after an fsync); the file still goes on
+	// destruction unless renamed.
+	void close_fd() { fd_.close(); }
 	void discard();
 
 private:

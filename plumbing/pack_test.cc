@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -138,4 +139,33 @@ TEST_CASE("copy_to streams a stored blob to a file descriptor")
 	r->skip(1000);
 	r->copy_to(ofd.get(), out);
 	CHECK(read_file_small(out) == c.substr(1000));
+}
+
+TEST_CASE("nothing is visible, and nothing stays, until finish()")
+{
+	TempStore t;
+	std::string big = random_bytes(ObjectWriter::kOwnPack + 1, 6), small = random_bytes(1000, 7);
+	auto pack_files = [&] {
+		int n = 0;
+		for (auto &e : std::filesystem::directory_iterator(t.s->odb().pack_dir()))
+			n += e.path().filename().string().rfind("pack-", 0) == 0;
+		return n;
+	};
+	auto any_files = [&] { return !std::filesystem::is_empty(t.s->odb().pack_dir()); };
+	{
+		ObjectWriter w(*t.s);
+		Fd a(file_with(t.dir, big));
+		w.blob_from_fd(a.get(), big.size(), "big");
+		Fd b(file_with(t.dir, small));
+		w.blob_from_fd(b.get(), small.size(), "small");
+		CHECK(pack_files() == 0);
+		// A failure now (the writer goes without finish) leaves nothing.
+	}
+	CHECK_FALSE(any_files());
+	ObjectWriter w(*t.s);
+	Fd a(file_with(t.dir, big));
+	Oid o = w.blob_from_fd(a.get(), big.size(), "big");
+	w.finish();
+	CHECK(pack_files() == 2); // .pack and .idx
+	CHECK(t.s->odb().contains(o));
 }

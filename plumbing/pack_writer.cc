@@ -447,14 +447,18 @@ void PackWriter::abandon()
 	file_.discard();
 }
 
-std::optional<Oid> PackWriter::finish()
+void PackWriter::seal()
 {
 	if (finished_)
 		die("internal error: pack finished twice");
 	finished_ = true;
+	if (z_init_) {
+		deflateEnd(&z_);
+		z_init_ = false;
+	}
 	if (entries_.empty()) {
 		file_.discard();
-		return std::nullopt;
+		return;
 	}
 	flush();
 	Oid checksum;
@@ -480,23 +484,42 @@ std::optional<Oid> PackWriter::finish()
 		checksum = s.final();
 	}
 	write_full(file_.fd(), checksum.b.data(), 20, file_.path());
+	fsync_or_die(file_.fd(), file_.path());
+	file_.close_fd();
 
 	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> idx;
 	idx.reserve(entries_.size());
 	for (auto &e : entries_)
 		idx.push_back({e.oid, {e.offset, e.crc}});
-	std::string base = dir_ + "/pack-" + checksum.hex();
+	idx_ = std::make_unique<TempFile>(dir_, "tmp_idx_");
+	write_idx(idx_->fd(), idx_->path(), idx, checksum);
+	fsync_or_die(idx_->fd(), idx_->path());
+	idx_->close_fd();
+	checksum_ = checksum;
+	// Nothing of the data stays in memory while the pack waits.
+	std::vector<unsigned char>().swap(buf_);
+	std::vector<unsigned char>().swap(zout_);
+}
+
+std::optional<Oid> PackWriter::publish()
+{
+	if (!checksum_)
+		return std::nullopt;
+	std::string base = dir_ + "/pack-" + checksum_->hex();
 	// The idx goes in first: a pack without its idx is invisible to git and
 	// libgit2 alike, an idx without its pack would be an error.
-	fsync_or_die(file_.fd(), file_.path());
-	{
-		TempFile t(dir_, "tmp_idx_");
-		write_idx(t.fd(), t.path(), idx, checksum);
-		t.rename_to(base + ".idx");
-	}
+	idx_->rename_to(base + ".idx", false);
 	file_.rename_to(base + ".pack", false);
 	fsync_dir(dir_);
-	return checksum;
+	auto c = checksum_;
+	checksum_.reset();
+	return c;
+}
+
+std::optional<Oid> PackWriter::finish()
+{
+	seal();
+	return publish();
 }
 
 void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,12 @@ public:
 	// pack's name (its checksum), or nothing if it held no object (then
 	// nothing is left on disk).
 	std::optional<Oid> finish();
+	// finish() in two steps: seal() completes and fsyncs the pack and its
+	// idx under temporary names and frees the buffers; publish() renames
+	// them into place.  An operation seals as it goes and publishes only
+	// when all of its objects are written: a failure midway leaves nothing.
+	void seal();
+	std::optional<Oid> publish();
 	void abandon();
 
 private:
@@ -110,6 +117,8 @@ private:
 	bool z_init_ = false;
 	int z_level_ = -1;
 	bool finished_ = false;
+	std::unique_ptr<TempFile> idx_;
+	std::optional<Oid> checksum_;
 };
 
 // Write the idx v2 for a pack's entries (sorted here) next to it.

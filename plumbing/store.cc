@@ -444,8 +444,9 @@ PackWriter &ObjectWriter::slot(int w)
 {
 	auto &sl = slots_.at((size_t)w);
 	if (sl.pack && sl.pack->bytes() >= kRotate) {
-		sl.pack->finish();
-		sl.pack.reset();
+		sl.pack->seal();
+		std::lock_guard<std::mutex> g(mu_);
+		sealed_.push_back(std::move(sl.pack));
 	}
 	if (!sl.pack)
 		sl.pack = std::make_unique<PackWriter>(s_.odb().pack_dir());
@@ -456,16 +457,17 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 				const PackWriter::OnBytes &progress)
 {
 	if (size >= kOwnPack) {
-		PackWriter own(s_.odb().pack_dir(), 1);
-		Oid o = own.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
+		auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), 1);
+		Oid o = own->add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
 		if (seen_or_claim(o)) {
-			own.abandon();
+			own->abandon();
 			return o;
 		}
-		own.finish();
+		own->seal();
 		std::lock_guard<std::mutex> g(mu_);
-		written_ += own.bytes();
+		written_ += own->bytes();
 		objects_++;
+		sealed_.push_back(std::move(own));
 		return o;
 	}
 	PackWriter &p = slot(worker);
@@ -536,7 +538,8 @@ Oid ObjectWriter::commit(const Oid &tree, const std::vector<Oid> &parents, const
 
 void ObjectWriter::finish()
 {
-	// Each pack's finish rereads, hashes and fsyncs it: do them side by side.
+	// Seal the workers' packs side by side (each rereads and hashes its
+	// pack), then publish everything: until here nothing was visible.
 	std::vector<PackWriter *> open;
 	for (auto &sl : slots_)
 		if (sl.pack)
@@ -544,28 +547,30 @@ void ObjectWriter::finish()
 	std::vector<std::thread> ts;
 	std::exception_ptr err;
 	std::mutex emu;
+	auto seal = [&](PackWriter *p) {
+		try {
+			p->seal();
+		} catch (...) {
+			std::lock_guard<std::mutex> g(emu);
+			err = std::current_exception();
+		}
+	};
 	for (size_t i = 1; i < open.size(); i++)
-		ts.emplace_back([&, i] {
-			try {
-				open[i]->finish();
-			} catch (...) {
-				std::lock_guard<std::mutex> g(emu);
-				err = std::current_exception();
-			}
-		});
-	try {
-		if (!open.empty())
-			open[0]->finish();
-	} catch (...) {
-		std::lock_guard<std::mutex> g(emu);
-		err = std::current_exception();
-	}
+		ts.emplace_back(seal, open[i]);
+	if (!open.empty())
+		seal(open[0]);
 	for (auto &t : ts)
 		t.join();
 	if (err)
 		std::rethrow_exception(err);
-	for (auto &sl : slots_)
+	for (auto &p : sealed_)
+		p->publish();
+	for (auto &sl : slots_) {
+		if (sl.pack)
+			sl.pack->publish();
 		sl.pack.reset();
+	}
+	sealed_.clear();
 	s_.refresh_objects();
 }
 

@@ -128,6 +128,7 @@ private:
 		LevelGovernor gov;
 	};
 	std::vector<Slot> slots_;
+	std::vector<std::unique_ptr<PackWriter>> sealed_;   // published by finish()
 	std::mutex mu_;
 	std::unordered_set<Oid, OidHash> seen_;
 	std::unordered_map<Oid, std::string, OidHash> trees_;
