@@ -24,7 +24,8 @@ namespace {
 
 struct Node {
 	std::string name;
-	std::string path;   // absolute, for messages and the stat cache
+	Node *parent = nullptr;
+	std::string dir_path; // absolute; directories (and a lone root file) only
 	struct stat st;
 	uint32_t mode = 0;
 	Oid oid;
@@ -33,6 +34,10 @@ struct Node {
 	int dfd = -1;       // open fd of the parent directory, or -1
 	std::string link;   // a symlink's target
 	std::vector<Node> kids;
+
+	// Files keep no path of their own (20,000 fewer allocations for a
+	// 20,000-file walk): it is built when needed.
+	std::string path() const { return parent ? parent->dir_path + "/" + name : dir_path; }
 };
 
 // The walk runs on every core, as git's preloaded index does: a queue of
@@ -109,16 +114,15 @@ private:
 
 	void read_dir(Node &dir, size_t &hint)
 	{
-		int fd = dir.dfd < 0 && dir.name == dir.path
-				 ? ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+		int fd = !dir.parent ? ::open(dir.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 			 : dir.dfd >= 0 ? openat(dir.dfd, dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-					: ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+					: ::open(dir.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			die_errno("unable to open directory '" + dir.path + "'");
+			die_errno("unable to open directory '" + dir.dir_path + "'");
 		DIR *d = fdopendir(dup(fd));
 		if (!d) {
 			::close(fd);
-			die_errno("unable to read directory '" + dir.path + "'");
+			die_errno("unable to read directory '" + dir.dir_path + "'");
 		}
 		// Keep a bounded number of directory fds for stat calls; beyond
 		// that files are stat'ed by absolute path.
@@ -151,17 +155,19 @@ private:
 			}
 			Node k;
 			k.name = n;
-			k.path = dir.path + "/" + n;
+			k.parent = &dir;
 			k.dfd = keep;
 			if (type == DT_UNKNOWN) {
 				if (fstatat(fd, n.c_str(), &k.st, AT_SYMLINK_NOFOLLOW) < 0)
-					die_errno("unable to stat '" + k.path + "'");
+					die_errno("unable to stat '" + k.path() + "'");
 				type = S_ISDIR(k.st.st_mode) ? DT_DIR : DT_REG;
 			}
-			if (type == DT_DIR)
+			if (type == DT_DIR) {
 				k.mode = kModeDir;
-			else
+				k.dir_path = dir.dir_path + "/" + n;
+			} else {
 				nfiles++;
+			}
 			dir.kids.push_back(std::move(k));
 		}
 		if (keep < 0) {
@@ -190,9 +196,9 @@ public:
 		if (k.mode == kModeDir)
 			return;
 		int rc = k.dfd >= 0 ? fstatat(k.dfd, k.name.c_str(), &k.st, AT_SYMLINK_NOFOLLOW)
-				    : lstat(k.path.c_str(), &k.st);
+				    : lstat(k.path().c_str(), &k.st);
 		if (rc < 0)
-			die_errno("unable to stat '" + k.path + "'");
+			die_errno("unable to stat '" + k.path() + "'");
 		if (S_ISREG(k.st.st_mode) || S_ISLNK(k.st.st_mode)) {
 			classify(k.dfd, k, hint);
 			return;
@@ -200,7 +206,7 @@ public:
 		k.skip = true;
 		skipped_++;
 		if (!S_ISDIR(k.st.st_mode))
-			warning("skipping '" + k.path + "': not a regular file, directory or symlink");
+			warning("skipping '" + k.path() + "': not a regular file, directory or symlink");
 	}
 
 	void classify(int dfd, Node &k, size_t *hint = nullptr)
@@ -210,16 +216,24 @@ public:
 		if (S_ISLNK(k.st.st_mode)) {
 			std::string target(k.st.st_size + 1 > 1 ? (size_t)k.st.st_size + 1 : 4096, '\0');
 			ssize_t n = dfd >= 0 ? readlinkat(dfd, k.name.c_str(), target.data(), target.size())
-					     : readlink(k.path.c_str(), target.data(), target.size());
+					     : readlink(k.path().c_str(), target.data(), target.size());
 			if (n < 0)
-				die_errno("unable to read symlink '" + k.path + "'");
+				die_errno("unable to read symlink '" + k.path() + "'");
 			target.resize((size_t)n);
 			k.link = std::move(target);
 			return;
 		}
 		// No existence check: objects are only ever deleted by gc, and
 		// gc throws the stat cache away (StatCache::kFile).
-		if (const Oid *o = cache_.lookup(k.path, k.st, hint)) {
+		static thread_local std::string path;
+		if (k.parent) {
+			path.assign(k.parent->dir_path);
+			path += '/';
+			path += k.name;
+		} else {
+			path.assign(k.dir_path);
+		}
+		if (const Oid *o = cache_.lookup(path, k.st, hint)) {
 			k.oid = *o;
 			return;
 		}
@@ -274,24 +288,25 @@ void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, Snapsho
 				if (i >= work.size() || failed)
 					return;
 				Node *n = work[i];
-				Fd fd(::open(n->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+				const std::string path = n->path();
+				Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
 				if (!fd)
-					die_errno("unable to open '" + n->path + "'");
+					die_errno("unable to open '" + path + "'");
 				struct stat now;
 				if (fstat(fd.get(), &now) < 0)
-					die_errno("unable to stat '" + n->path + "'");
+					die_errno("unable to stat '" + path + "'");
 				if (now.st_size != n->st.st_size || now.st_mtim.tv_nsec != n->st.st_mtim.tv_nsec ||
 				    now.st_mtim.tv_sec != n->st.st_mtim.tv_sec)
-					die("'{}' changed while pach was reading it", n->path);
+					die("'{}' changed while pach was reading it", path);
 				if (n->st.st_size > (1 << 20))
 					posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-				n->oid = w.blob_from_fd(fd.get(), (uint64_t)n->st.st_size, n->path, slot,
+				n->oid = w.blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
 							[&](size_t b) { prog.add(0, b); });
 				struct stat after;
 				if (fstat(fd.get(), &after) == 0 &&
 				    (after.st_mtim.tv_sec != now.st_mtim.tv_sec ||
 				     after.st_mtim.tv_nsec != now.st_mtim.tv_nsec || after.st_size != now.st_size))
-					die("'{}' changed while pach was reading it", n->path);
+					die("'{}' changed while pach was reading it", path);
 				prog.add(1, 0);
 			}
 		} catch (...) {
@@ -346,7 +361,7 @@ void update_cache(StatCache &c, Node &dir, int64_t start)
 		if (k.mode == kModeDir) {
 			update_cache(c, k, start);
 		} else if (k.need_hash) {
-			c.update(k.path, k.st, k.oid, start);
+			c.update(k.path(), k.st, k.oid, start);
 		}
 	}
 }
@@ -364,16 +379,16 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	// the user means); symlinks inside a directory never are.
 	if (S_ISLNK(root.st.st_mode) && stat(src.c_str(), &root.st) < 0)
 		die_errno("unable to follow symlink '" + src + "'");
-	root.path = absolute_path(src);
+	root.dir_path = absolute_path(src);
 	Walker walker(s, cache);
 	std::vector<Node *> work, links;
 	if (S_ISDIR(root.st.st_mode)) {
-		root.name = root.path;
+		root.name = root.dir_path;
 		walker.walk(root);
 		trace_point("walk");
 		walker.collect(root, work, links);
 	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
-		root.name = root.path;
+		root.name = root.dir_path;
 		walker.classify(AT_FDCWD, root);
 		if (root.mode == kModeLink)
 			links.push_back(&root);
@@ -404,11 +419,11 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 		if (t)
 			out = TreeEntry{"", kModeDir, *t};
 		update_cache(cache, root, start);
-		cache.prune_under(root.path);
+		cache.prune_under(root.dir_path);
 	} else {
 		out = TreeEntry{"", root.mode, root.oid};
 		if (root.mode != kModeLink)
-			cache.update(root.path, root.st, root.oid, start);
+			cache.update(root.dir_path, root.st, root.oid, start);
 	}
 	return out;
 }
