@@ -7,6 +7,10 @@
 #   make asan       build with AddressSanitizer/UBSan into build-asan/
 
 PREFIX ?= /usr/local
+# Build on every core unless told otherwise (GNU make 4.3 honours this).
+ifeq (,$(filter -j%,$(MAKEFLAGS)))
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 CXX ?= g++
 PKGS = libgit2 openssl zlib fmt
 BUILD ?= build
