@@ -49,7 +49,15 @@ bool Args::flag(char s, const char *l)
 
 std::optional<std::string> Args::value(char s, const char *l)
 {
-	std::optional<std::string> out;
+	auto all = values(s, l);
+	if (all.empty())
+		return std::nullopt;
+	return all.back();
+}
+
+std::vector<std::string> Args::values(char s, const char *l)
+{
+	std::vector<std::string> out;
 	for (size_t i = 0; i < dashdash_;) {
 		const std::string &x = a_[i];
 		std::string lo = l ? std::string("--") + l : "", so = s ? std::string("-") + s : "";
@@ -57,13 +65,13 @@ std::optional<std::string> Args::value(char s, const char *l)
 		if ((l && x == lo) || (s && x == so)) {
 			if (i + 1 >= dashdash_)
 				usage_error("option '" + x + "' requires a value");
-			out = a_[i + 1];
+			out.push_back(a_[i + 1]);
 			take = 2;
 		} else if (l && x.compare(0, lo.size() + 1, lo + "=") == 0) {
-			out = x.substr(lo.size() + 1);
+			out.push_back(x.substr(lo.size() + 1));
 			take = 1;
 		} else if (s && x.size() > 2 && x.compare(0, 2, so) == 0 && x[1] != '-') {
-			out = x.substr(2);
+			out.push_back(x.substr(2));
 			take = 1;
 		}
 		if (take) {

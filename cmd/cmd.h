@@ -20,7 +20,10 @@ class Args {
 public:
 	Args(std::vector<std::string> argv, const char *usage);
 	bool flag(char s, const char *l);
+	// The option's value; given several times, the last one wins (as git).
 	std::optional<std::string> value(char s, const char *l);
+	// Every value of a repeatable option, in order.
+	std::vector<std::string> values(char s, const char *l);
 	int int_value(char s, const char *l, int dflt);
 	// What is left; dies on unknown options.  `min`/`max` positionals.
 	std::vector<std::string> rest(size_t min = 0, size_t max = SIZE_MAX);
@@ -43,7 +46,7 @@ std::string iso_time(int64_t when);
 
 #define PACH_COMMANDS(X)                                                                                            \
 	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
-	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version)
+	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version) X(pipeline) X(datums)
 #define DECLARE(n) int cmd_##n(Args &args);
 PACH_COMMANDS(DECLARE)
 #undef DECLARE

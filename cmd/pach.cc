@@ -34,6 +34,8 @@ static const Command kCommands[] = {
 	{"get", cmd_get, kUsage_get},
 	{"diff", cmd_diff, kUsage_diff},
 	{"glob", cmd_glob, kUsage_glob},
+	{"pipeline", cmd_pipeline, kUsage_pipeline},
+	{"datums", cmd_datums, kUsage_datums},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -58,6 +60,8 @@ static const char kMainUsage[] =
 	"   ls, cat, get, glob   look at and export content\n"
 	"   diff       changes between commits\n"
 	"   fsck, gc   verify the store; repack and free space\n"
+	"   pipeline   create, update, list, inspect, delete and draw pipelines\n"
+	"   datums     preview the datums of a pipeline spec\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 

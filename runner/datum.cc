@@ -1,0 +1,200 @@
+#include "runner/datum.h"
+
+#include "plumbing/address.h"
+#include "plumbing/error.h"
+#include "plumbing/glob.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace pach::runner {
+
+static std::string commit_key(const std::string &repo, const std::string &branch)
+{
+	return repo + "@" + branch;
+}
+
+InputCommits resolve_inputs(const Store &s, const PipelineSpec &spec)
+{
+	InputCommits out;
+	std::function<void(const Input &)> rec = [&](const Input &in) {
+		if (in.kind == Input::pfs)
+			out[commit_key(in.pfs_in.repo, in.pfs_in.branch)] = s.ref(branch_ref(in.pfs_in.repo, in.pfs_in.branch));
+		else if (in.kind == Input::cron)
+			out[commit_key(in.cron_in.repo, "master")] = s.ref(branch_ref(in.cron_in.repo, "master"));
+		for (auto &ch : in.children)
+			rec(ch);
+	};
+	rec(spec.input);
+	return out;
+}
+
+std::string Datum::id() const
+{
+	Sha1 h;
+	for (auto &f : files) {
+		std::string part = f.input + '\0' + f.repo + '\0' + f.branch + '\0' + f.path + '\n';
+		h.update(part.data(), part.size());
+	}
+	return h.final().hex();
+}
+
+std::string Datum::hash(const std::string &salt) const
+{
+	Sha1 h;
+	std::string i = id();
+	h.update(i.data(), i.size());
+	for (auto &f : files) {
+		h.update(f.entry.oid.b.data(), 20);
+		uint32_t m = f.entry.mode;
+		h.update(&m, sizeof m);
+	}
+	h.update(salt.data(), salt.size());
+	return h.final().hex();
+}
+
+// Every path of the commit's tree the glob matches, with its capture groups.
+static std::vector<std::pair<DatumFile, std::vector<std::string>>>
+pfs_matches(const Store &s, const std::string &input, const std::string &repo, const std::string &branch,
+	    const std::string &pattern, const std::optional<Oid> &commit)
+{
+	std::vector<std::pair<DatumFile, std::vector<std::string>>> out;
+	if (!commit)
+		return out;
+	Glob g(pattern);
+	Oid root = s.read_commit(*commit).tree;
+	auto add = [&](const std::string &path, const TreeEntry &e, std::vector<std::string> groups) {
+		DatumFile f{input, repo, branch, commit, path, e, "", ""};
+		out.push_back({f, std::move(groups)});
+	};
+	std::vector<std::string> groups;
+	// An empty repo has no datums, not even for "/".
+	if (g.match("/", &groups) && !s.read_tree(root).empty())
+		add("/", TreeEntry{"", kModeDir, root}, groups);
+	int maxd = g.max_depth();
+	std::function<void(const Oid &, const std::string &, int)> rec = [&](const Oid &t, const std::string &pre, int depth) {
+		for (auto &e : s.read_tree(t)) {
+			std::string p = pre + "/" + e.name;
+			if (g.match(p, &groups))
+				add(p, e, groups);
+			if (e.is_dir() && (maxd < 0 || depth + 1 < maxd))
+				rec(e.oid, p, depth + 1);
+		}
+	};
+	rec(root, "", 0);
+	return out;
+}
+
+static void sort_files(Datum &d)
+{
+	std::sort(d.files.begin(), d.files.end(),
+		  [](auto &a, auto &b) { return std::tie(a.input, a.path) < std::tie(b.input, b.path); });
+}
+
+static std::vector<Datum> cross(const std::vector<std::vector<Datum>> &parts)
+{
+	std::vector<Datum> acc{Datum{}};
+	for (auto &p : parts) {
+		if (p.empty())
+			return {};
+		std::vector<Datum> next;
+		next.reserve(acc.size() * p.size());
+		for (auto &a : acc)
+			for (auto &b : p) {
+				Datum d = a;
+				d.files.insert(d.files.end(), b.files.begin(), b.files.end());
+				next.push_back(std::move(d));
+			}
+		acc = std::move(next);
+	}
+	for (auto &d : acc)
+		sort_files(d);
+	return acc;
+}
+
+std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCommits &commits)
+{
+	auto commit_of = [&](const std::string &repo, const std::string &branch) -> std::optional<Oid> {
+		auto it = commits.find(commit_key(repo, branch));
+		return it == commits.end() ? std::nullopt : it->second;
+	};
+	switch (in.kind) {
+	case Input::pfs: {
+		std::vector<Datum> out;
+		for (auto &[f, groups] : pfs_matches(s, in.pfs_in.name, in.pfs_in.repo, in.pfs_in.branch, in.pfs_in.glob,
+						     commit_of(in.pfs_in.repo, in.pfs_in.branch)))
+			out.push_back(Datum{{f}});
+		return out;
+	}
+	case Input::cron: {
+		std::vector<Datum> out;
+		for (auto &[f, groups] :
+		     pfs_matches(s, in.cron_in.name, in.cron_in.repo, "master", "/*", commit_of(in.cron_in.repo, "master")))
+			out.push_back(Datum{{f}});
+		return out;
+	}
+	case Input::union_: {
+		std::vector<Datum> out;
+		for (auto &ch : in.children) {
+			auto d = compute_datums(s, ch, commits);
+			out.insert(out.end(), d.begin(), d.end());
+		}
+		return out;
+	}
+	case Input::cross: {
+		std::vector<std::vector<Datum>> parts;
+		for (auto &ch : in.children)
+			parts.push_back(compute_datums(s, ch, commits));
+		return cross(parts);
+	}
+	case Input::join:
+	case Input::group: {
+		bool join = in.kind == Input::join;
+		// key -> per child input, the files with that key (in child order)
+		std::map<std::string, std::vector<std::vector<DatumFile>>> by_key;
+		for (size_t i = 0; i < in.children.size(); i++) {
+			const PfsInput &p = in.children[i].pfs_in;
+			for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
+				DatumFile file = f;
+				std::string key = Glob::expand(join ? p.join_on : p.group_by, groups);
+				(join ? file.join_key : file.group_key) = key;
+				auto &slot = by_key[key];
+				slot.resize(in.children.size());
+				slot[i].push_back(file);
+			}
+		}
+		std::vector<Datum> out;
+		for (auto &[key, per_input] : by_key) {
+			if (!join) {
+				// group: one datum per key, whatever holds it
+				Datum d;
+				for (auto &files : per_input)
+					d.files.insert(d.files.end(), files.begin(), files.end());
+				sort_files(d);
+				out.push_back(std::move(d));
+				continue;
+			}
+			bool all = std::all_of(per_input.begin(), per_input.end(), [](auto &v) { return !v.empty(); });
+			std::vector<std::vector<Datum>> parts;
+			for (size_t i = 0; i < per_input.size(); i++) {
+				// A key some input lacks keeps only the outer_join inputs' files.
+				if (!all && (!in.children[i].pfs_in.outer_join || per_input[i].empty()))
+					continue;
+				std::vector<Datum> p;
+				for (auto &f : per_input[i])
+					p.push_back(Datum{{f}});
+				parts.push_back(std::move(p));
+			}
+			if (parts.empty())
+				continue;
+			auto c = cross(parts);
+			out.insert(out.end(), c.begin(), c.end());
+		}
+		return out;
+	}
+	}
+	return {};
+}
+
+} // namespace pach::runner

@@ -1,0 +1,41 @@
+// Datums: each path an input's glob matches (a file or a whole subtree),
+// combined across inputs by cross, union, join and group exactly as
+// Pachyderm does (see ../shared/reference/pachyderm-semantics.md).
+#pragma once
+
+#include "plumbing/store.h"
+#include "runner/spec.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pach::runner {
+
+struct DatumFile {
+	std::string input;    // input name: mounted at /pfs/<input>
+	std::string repo, branch;
+	std::optional<Oid> commit;
+	std::string path;     // "/dir/file" (no trailing slash; "/" for the root)
+	TreeEntry entry;      // what the path is: blob or tree, with its oid
+	std::string join_key, group_key;
+};
+
+struct Datum {
+	std::vector<DatumFile> files;   // sorted by (input, path)
+	// Pachyderm's datum id: a hash of (input, repo, branch, path) of each file.
+	std::string id() const;
+	// Content hash: the id plus each file's object id, salted with `salt`
+	// (the transform's hash): unchanged -> the previous output is reused.
+	std::string hash(const std::string &salt) const;
+};
+
+// The commit each input reads: the head of its branch (nullopt if the
+// branch has no commits yet, which gives no datums).
+using InputCommits = std::map<std::string, std::optional<Oid>>;   // by repo@branch
+InputCommits resolve_inputs(const Store &s, const PipelineSpec &spec);
+
+std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCommits &commits);
+
+} // namespace pach::runner
