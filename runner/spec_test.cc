@@ -1,0 +1,79 @@
+#include "plumbing/error.h"
+#include "runner/spec.h"
+
+#include <doctest/doctest.h>
+
+using namespace pach;
+using namespace pach::runner;
+
+TEST_CASE("a Pachyderm JSON spec loads unchanged")
+{
+	auto r = parse_specs(R"({
+  "pipeline": {"name": "edges"},
+  "description": "A pipeline that performs image edge detection.",
+  "transform": {"cmd": ["python3", "/edges.py"], "image": "pachyderm/opencv:1.0"},
+  "input": {"pfs": {"repo": "images", "glob": "/*"}},
+  "parallelism_spec": {"constant": 4},
+  "datum_tries": 5,
+  "resource_limits": {"memory": "1G", "cpu": 1}
+})", "edges.json");
+	REQUIRE(r.specs.size() == 1);
+	auto &s = r.specs[0];
+	CHECK(s.name == "edges");
+	CHECK(s.transform.cmd == std::vector<std::string>{"python3", "/edges.py"});
+	CHECK(s.input.kind == Input::pfs);
+	CHECK(s.input.pfs_in.name == "images");
+	CHECK(s.input.pfs_in.branch == "master");
+	CHECK(s.parallelism == 4);
+	CHECK(s.datum_tries == 5);
+	CHECK(s.memory == "1G");
+	CHECK(r.warnings.empty());
+}
+
+TEST_CASE("defaults, several documents, cron repos")
+{
+	auto r = parse_specs("pipeline: {name: a}\ntransform: {image: x, cmd: [sh]}\n"
+			     "input: {cron: {name: tick, spec: '@every 5m'}}\n---\n"
+			     "pipeline: {name: b}\ntransform: {cmd: [sh]}\nruntime: local\n"
+			     "input: {pfs: {repo: a, glob: /, name: in}}\nspout: {}\n",
+			     "f.yaml");
+	REQUIRE(r.specs.size() == 2);
+	CHECK(r.specs[0].datum_tries == 3);
+	CHECK(r.specs[0].output_branch == "master");
+	CHECK(r.specs[0].input.cron_in.repo == "a_tick");
+	CHECK(r.specs[1].input.pfs_in.name == "in");
+	CHECK(r.specs[1].runtime == "local");
+	REQUIRE(r.warnings.size() == 1);
+	CHECK(r.warnings[0].find("f.yaml:9: warning: field 'spout'") == 0);
+}
+
+TEST_CASE("errors carry file, line and field")
+{
+	auto err = [](const std::string &text) -> std::string {
+		try {
+			parse_specs(text, "s.yaml");
+		} catch (const Error &e) {
+			return e.what();
+		}
+		return "";
+	};
+	CHECK(err("pipeline: {name: a}\ninput: {pfs: {repo: r, glob: /}}\n").find("s.yaml:1: field 'transform': missing") == 0);
+	CHECK(err("pipeline: {name: 'bad name'}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: r, glob: /}}\n")
+		      .find("field 'pipeline.name'") != std::string::npos);
+	CHECK(err("pipeline: {name: a}\ntransform: {image: x, cmd: [sh]}\ninput: {frob: {}}\n")
+		      .find("unknown input type 'frob'") != std::string::npos);
+	CHECK(err("pipeline: {name: a}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: r, glob: /}}\n"
+		  "parallelism_spec: {constant: 0}\n")
+		      .find("s.yaml:4: field 'parallelism_spec.constant'") == 0);
+	CHECK(err("").find("no pipeline spec") != std::string::npos);
+}
+
+TEST_CASE("Go durations")
+{
+	CHECK(parse_duration("30s") == 30);
+	CHECK(parse_duration("1h30m") == 5400);
+	CHECK(parse_duration("500ms") == doctest::Approx(0.5));
+	CHECK(parse_duration("") < 0);
+	CHECK(parse_duration("soon") < 0);
+	CHECK(parse_duration("5x") < 0);
+}
