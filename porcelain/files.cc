@@ -1,5 +1,6 @@
 #include "porcelain/files.h"
 
+#include "plumbing/checkout.h"
 #include "plumbing/error.h"
 #include "plumbing/glob.h"
 #include "plumbing/progress.h"
@@ -72,70 +73,16 @@ void cat(const Store &s, const Address &a, int fd)
 	cat_blob(s, loc.entry.oid, fd, "standard output");
 }
 
-static void export_entry(const Store &s, const TreeEntry &e, const std::string &dest, GetStats &st, Progress &p)
-{
-	if (e.is_dir()) {
-		if (mkdir(dest.c_str(), 0777) < 0 && errno != EEXIST)
-			die_errno("unable to create directory '" + dest + "'");
-		if (!is_dir(dest))
-			die("'{}' exists and is not a directory", dest);
-		for (auto &k : s.read_tree(e.oid))
-			export_entry(s, k, dest + "/" + k.name, st, p);
-		return;
-	}
-	struct stat old;
-	if (lstat(dest.c_str(), &old) == 0) {
-		if (S_ISDIR(old.st_mode))
-			die("'{}' exists and is a directory", dest);
-		unlink(dest.c_str());
-	}
-	if (e.mode == kModeLink) {
-		std::string target = s.odb().read_small(e.oid);
-		if (symlink(target.c_str(), dest.c_str()) < 0)
-			die_errno("unable to create symlink '" + dest + "'");
-		st.files++;
-		p.add(1);
-		return;
-	}
-	// Write under a temporary name so a half-written file never has the
-	// final name.
-	std::string tmp = dest + ".pach-tmp";
-	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
-	if (!fd)
-		die_errno("unable to create '" + dest + "'");
-	auto r = s.odb().open(e.oid);
-	if (!r) {
-		unlink(tmp.c_str());
-		die("object {} is missing (for '{}')", e.oid.hex(), dest);
-	}
-	std::vector<char> buf(1 << 20);
-	uint64_t bytes = 0;
-	for (;;) {
-		size_t n = r->read(buf.data(), buf.size());
-		if (!n)
-			break;
-		write_full(fd.get(), buf.data(), n, dest);
-		bytes += n;
-	}
-	fd.close();
-	if (rename(tmp.c_str(), dest.c_str()) < 0)
-		die_errno("unable to rename '" + tmp + "'");
-	st.files++;
-	st.bytes += bytes;
-	p.add(1, bytes);
-}
-
 GetStats get(const Store &s, const Address &a, const std::string &dest)
 {
 	auto loc = locate(s, a);
-	GetStats st;
 	Progress p("Exporting files", 0, true);
 	std::string target = dest;
 	if (!loc.entry.is_dir() && is_dir(dest))
 		target = dest + "/" + (a.path.empty() ? "file" : a.path.back());
-	export_entry(s, loc.entry, target, st, p);
+	auto cs = checkout(s, loc.entry, target, [&](uint64_t bytes) { p.add(1, bytes); });
 	p.done();
-	return st;
+	return {cs.files, cs.bytes};
 }
 
 std::vector<FileEntry> glob(const Store &s, const Address &a, const std::string &pattern)
