@@ -36,6 +36,7 @@ static const Command kCommands[] = {
 	{"glob", cmd_glob, kUsage_glob},
 	{"pipeline", cmd_pipeline, kUsage_pipeline},
 	{"datums", cmd_datums, kUsage_datums},
+	{"run", cmd_run, kUsage_run},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -62,6 +63,7 @@ static const char kMainUsage[] =
 	"   fsck, gc   verify the store; repack and free space\n"
 	"   pipeline   create, update, list, inspect, delete and draw pipelines\n"
 	"   datums     preview the datums of a pipeline spec\n"
+	"   run        bring pipelines up to date (only changed datums run)\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 

@@ -173,11 +173,12 @@ void pipeline_save(Store &s, const std::vector<runner::PipelineSpec> &specs, boo
 				if (auto old = lookup_path(w, *root, {"pipelines", sp.name, "salt"}))
 					salt = s.odb().read_small(old->oid);
 			}
+			// Only spec and salt: the rest of the pipeline's directory
+			// (its last job) stays.
 			Oid spec_blob = w.blob(sp.source.data(), sp.source.size());
 			Oid salt_blob = w.blob(salt.data(), salt.size());
-			std::vector<TreeEntry> dir = {{"salt", kModeFile, salt_blob}, {"spec", kModeFile, spec_blob}};
-			sort_tree(dir);
-			root = edit_tree(s, w, root, {"pipelines", sp.name}, TreeEntry{sp.name, kModeDir, w.tree(dir)});
+			root = edit_tree(s, w, root, {"pipelines", sp.name, "spec"}, TreeEntry{"spec", kModeFile, spec_blob});
+			root = edit_tree(s, w, root, {"pipelines", sp.name, "salt"}, TreeEntry{"salt", kModeFile, salt_blob});
 		}
 		return root;
 	});

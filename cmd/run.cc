@@ -1,0 +1,96 @@
+#include "cmd/cmd.h"
+#include "plumbing/fs.h"
+#include "porcelain/pipeline.h"
+#include "runner/job.h"
+
+#include <set>
+
+namespace pach::cmd {
+
+extern const char *const kUsage_run =
+	"usage: pach run [<pipeline>...] [--dry-run] [-j <n>] [--reprocess] [--json]\n\n"
+	"Bring pipelines up to date, in DAG order: run each over the datums whose\n"
+	"input changed, reuse the output of the others.  Exit codes: 0 all\n"
+	"succeeded (or were up to date), 1 some datum failed, 128 error.\n\n"
+	"    --dry-run       show what would run, change nothing\n"
+	"    -j, --jobs <n>  datums in parallel (default: parallelism_spec)\n"
+	"    --reprocess     run every datum again\n"
+	"    --json          a machine-readable summary\n";
+
+int cmd_run(Args &args)
+{
+	bool dry = args.flag(0, "dry-run");
+	bool reprocess = args.flag(0, "reprocess");
+	int jobs = args.int_value('j', "jobs", 0);
+	auto names = args.rest(0);
+	Store &s = args.store();
+	auto all = porcelain::pipelines_in_dag_order(s);
+	std::set<std::string> want(names.begin(), names.end());
+	for (auto &n : want) {
+		bool found = false;
+		for (auto &p : all)
+			found |= p.spec.name == n;
+		if (!found)
+			die("pipeline '{}' not found", n);
+	}
+	// One `pach run` at a time per store; a second one waits.
+	mkdir_p(s.path("pach"));
+	std::unique_ptr<FileLock> lock;
+	if (!dry) {
+		lock = std::make_unique<FileLock>(s.path("pach/run.lock"), FileLock::exclusive, false);
+		if (!lock->held()) {
+			fmt::print(stderr, "waiting for another 'pach run' in this store to finish...\n");
+			lock = std::make_unique<FileLock>(s.path("pach/run.lock"), FileLock::exclusive, true);
+		}
+	}
+	bool failed = false;
+	std::string json = "[";
+	for (auto &p : all) {
+		if (!want.empty() && !want.count(p.spec.name))
+			continue;
+		runner::RunOptions o;
+		o.jobs = jobs;
+		o.reprocess = reprocess;
+		o.dry_run = dry;
+		auto job = runner::run_pipeline(s, p.spec, p.salt, o);
+		size_t ran = job.count("success") + job.count("failed");
+		failed |= job.state == "failure";
+		if (args.json) {
+			json += fmt::format("{}{{\"pipeline\":{},\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},\"processed\":{},"
+					    "\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}}}",
+					    json.size() > 1 ? "," : "", json_str(p.spec.name), job.id, job.state,
+					    job.datums.size(), ran, job.count("skipped"), job.count("failed"),
+					    job.output ? json_str(job.output->hex()) : "null", json_str(job.error));
+			continue;
+		}
+		if (dry) {
+			fmt::print("{}: {} datums: {} would run, {} unchanged\n", p.spec.name, job.datums.size(),
+				   job.count("would-run"), job.count("skipped"));
+			for (auto &d : job.datums)
+				if (d.state == "would-run") {
+					std::string files;
+					for (auto &f : d.files)
+						files += " " + f;
+					fmt::print("  run {}{}\n", d.id.substr(0, 12), files);
+				}
+			continue;
+		}
+		if (job.state == "up-to-date") {
+			fmt::print("{}: up to date ({} datums)\n", p.spec.name, job.datums.size());
+			continue;
+		}
+		fmt::print("{}: job {}: {} datums: {} processed, {} skipped, {} failed", p.spec.name, job.id.substr(0, 12),
+			   job.datums.size(), ran, job.count("skipped"), job.count("failed"));
+		if (job.state == "success")
+			fmt::print(" -> {}@{} {}\n", p.spec.name, p.spec.output_branch, short_oid(*job.output));
+		else
+			fmt::print("\n");
+		if (!job.error.empty())
+			fmt::print(stderr, "error: {}: {}\n", p.spec.name, job.error);
+	}
+	if (args.json)
+		fmt::print("{}]\n", json);
+	return failed ? 1 : 0;
+}
+
+} // namespace pach::cmd

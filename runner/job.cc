@@ -1,0 +1,514 @@
+#include "runner/job.h"
+
+#include "plumbing/address.h"
+#include "plumbing/checkout.h"
+#include "plumbing/error.h"
+#include "plumbing/meta.h"
+#include "plumbing/progress.h"
+#include "plumbing/snapshot.h"
+#include "plumbing/tree_edit.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace pach::runner {
+
+size_t JobRecord::count(const std::string &st) const
+{
+	return (size_t)std::count_if(datums.begin(), datums.end(), [&](auto &d) { return d.state == st; });
+}
+
+static std::string esc(const std::string &s)
+{
+	std::string o;
+	for (char c : s) {
+		if (c == '\\')
+			o += "\\\\";
+		else if (c == '\t')
+			o += "\\t";
+		else if (c == '\n')
+			o += "\\n";
+		else
+			o += c;
+	}
+	return o;
+}
+
+static std::string unesc(const std::string &s)
+{
+	std::string o;
+	for (size_t i = 0; i < s.size(); i++) {
+		if (s[i] == '\\' && i + 1 < s.size()) {
+			char n = s[++i];
+			o += n == 't' ? '\t' : n == 'n' ? '\n' : n;
+		} else {
+			o += s[i];
+		}
+	}
+	return o;
+}
+
+static std::vector<std::string> split(const std::string &s, char sep)
+{
+	std::vector<std::string> out;
+	size_t i = 0;
+	for (;;) {
+		size_t j = s.find(sep, i);
+		out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
+		if (j == std::string::npos)
+			return out;
+		i = j + 1;
+	}
+}
+
+static std::string opt_hex(const std::optional<Oid> &o)
+{
+	return o ? o->hex() : "-";
+}
+
+static std::optional<Oid> parse_opt(const std::string &s)
+{
+	return s == "-" ? std::nullopt : Oid::from_hex(s);
+}
+
+std::string format_job(const JobRecord &j)
+{
+	std::string o;
+	o += "job " + j.id + "\n";
+	o += "pipeline " + j.pipeline + "\n";
+	o += "state " + j.state + "\n";
+	o += "started " + std::to_string(j.started) + "\n";
+	o += "finished " + std::to_string(j.finished) + "\n";
+	o += "salt " + j.salt + "\n";
+	o += "spec " + j.spec_version + "\n";
+	for (auto &[k, v] : j.inputs)
+		o += "input " + k + " " + v + "\n";
+	o += "output " + opt_hex(j.output) + "\n";
+	if (!j.error.empty())
+		o += "error " + esc(j.error) + "\n";
+	for (auto &d : j.datums) {
+		o += fmt::format("datum\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}", d.id, d.hash, d.state, opt_hex(d.out_tree),
+				 opt_hex(d.log), d.secs, d.attempts);
+		for (auto &f : d.files)
+			o += "\t" + esc(f);
+		o += "\n";
+	}
+	return o;
+}
+
+JobRecord parse_job(const std::string &text)
+{
+	JobRecord j;
+	for (auto &line : split(text, '\n')) {
+		if (line.empty())
+			continue;
+		if (line.compare(0, 6, "datum\t") == 0) {
+			auto f = split(line, '\t');
+			if (f.size() < 8)
+				continue;
+			DatumRecord d;
+			d.id = f[1];
+			d.hash = f[2];
+			d.state = f[3];
+			d.out_tree = parse_opt(f[4]);
+			d.log = parse_opt(f[5]);
+			d.secs = atof(f[6].c_str());
+			d.attempts = atoi(f[7].c_str());
+			for (size_t i = 8; i < f.size(); i++)
+				d.files.push_back(unesc(f[i]));
+			j.datums.push_back(std::move(d));
+			continue;
+		}
+		auto sp = line.find(' ');
+		std::string k = line.substr(0, sp), v = sp == std::string::npos ? "" : line.substr(sp + 1);
+		if (k == "job")
+			j.id = v;
+		else if (k == "pipeline")
+			j.pipeline = v;
+		else if (k == "state")
+			j.state = v;
+		else if (k == "started")
+			j.started = atoll(v.c_str());
+		else if (k == "finished")
+			j.finished = atoll(v.c_str());
+		else if (k == "salt")
+			j.salt = v;
+		else if (k == "spec")
+			j.spec_version = v;
+		else if (k == "input") {
+			auto s2 = v.find(' ');
+			j.inputs.push_back({v.substr(0, s2), s2 == std::string::npos ? "-" : v.substr(s2 + 1)});
+		} else if (k == "output")
+			j.output = parse_opt(v);
+		else if (k == "error")
+			j.error = unesc(v);
+	}
+	return j;
+}
+
+static std::optional<Oid> meta_tree(const Store &s)
+{
+	auto c = s.ref(kMetaRef);
+	if (!c)
+		return std::nullopt;
+	return s.read_commit(*c).tree;
+}
+
+std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id)
+{
+	auto t = meta_tree(s);
+	if (!t)
+		return std::nullopt;
+	auto e = lookup_path(s, *t, {"jobs", pipeline, id, "record"});
+	if (!e || e->is_dir())
+		return std::nullopt;
+	return parse_job(s.odb().read_small(e->oid));
+}
+
+std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline)
+{
+	auto t = meta_tree(s);
+	if (!t)
+		return std::nullopt;
+	auto e = lookup_path(s, *t, {"pipelines", pipeline, "last_job"});
+	if (!e)
+		return std::nullopt;
+	return load_job(s, pipeline, s.odb().read_small(e->oid));
+}
+
+std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline)
+{
+	std::vector<JobRecord> out;
+	auto t = meta_tree(s);
+	if (!t)
+		return out;
+	auto e = lookup_path(s, *t, {"jobs", pipeline});
+	if (!e || !e->is_dir())
+		return out;
+	for (auto &j : s.read_tree(e->oid))
+		if (auto r = lookup_path(s, j.oid, {"record"}))
+			out.push_back(parse_job(s.odb().read_small(r->oid)));
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.started > b.started; });
+	return out;
+}
+
+namespace {
+
+std::string new_job_id()
+{
+	static std::atomic<unsigned> n{0};
+	Sha1 h;
+	std::string seed = fmt::format("{}-{}-{}-{}", now_ns(), getpid(), n++, (uintptr_t)&seed);
+	h.update(seed.data(), seed.size());
+	return h.final().hex().substr(0, 32);
+}
+
+// The union of the datums' output trees.  Two datums writing one path
+// fail the job, naming both.
+Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::string, Oid>> &trees)
+{
+	struct Dir {
+		std::map<std::string, TreeEntry> files;
+		std::map<std::string, Dir> dirs;
+	};
+	Dir root;
+	std::map<std::string, std::string> owner; // path -> datum id
+	for (auto &[datum, tree] : trees) {
+		std::function<void(const Oid &, Dir &, const std::string &)> add = [&](const Oid &t, Dir &d,
+										    const std::string &prefix) {
+			for (auto &e : w.read_tree(t)) {
+				std::string p = prefix + "/" + e.name;
+				if (e.is_dir()) {
+					if (d.files.count(e.name))
+						die("datums {} and {} both write '{}'", owner[p], datum, p);
+					owner.emplace(p, datum);
+					add(e.oid, d.dirs[e.name], p);
+					continue;
+				}
+				auto it = owner.find(p);
+				if (it != owner.end() && it->second != datum)
+					die("datums {} and {} both write '{}'", it->second.substr(0, 12), datum.substr(0, 12), p);
+				if (d.dirs.count(e.name))
+					die("datums {} and {} both write '{}'", owner[p].substr(0, 12), datum.substr(0, 12), p);
+				owner[p] = datum;
+				d.files[e.name] = e;
+			}
+		};
+		add(tree, root, "");
+	}
+	std::function<Oid(const Dir &)> build = [&](const Dir &d) {
+		std::vector<TreeEntry> v;
+		for (auto &[n, e] : d.files)
+			v.push_back(e);
+		for (auto &[n, sub] : d.dirs)
+			v.push_back({n, kModeDir, build(sub)});
+		sort_tree(v);
+		return w.tree(v);
+	};
+	return build(root);
+}
+
+void rm_rf(const std::string &p)
+{
+	std::error_code ec;
+	std::filesystem::remove_all(p, ec);
+}
+
+} // namespace
+
+JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &salt, const RunOptions &o)
+{
+	JobRecord job;
+	job.id = new_job_id();
+	job.pipeline = spec.name;
+	job.salt = salt;
+	job.started = time(nullptr);
+	if (auto m = s.ref(kMetaRef))
+		job.spec_version = m->hex();
+	auto commits = resolve_inputs(s, spec);
+	for (auto &[k, v] : commits)
+		job.inputs.push_back({k, v ? v->hex() : "-"});
+	auto datums = compute_datums(s, spec.input, commits);
+
+	std::map<std::string, const DatumRecord *> done_before;
+	auto prev = last_job(s, spec.name);
+	if (prev)
+		for (auto &d : prev->datums)
+			if (d.state == "success" || d.state == "skipped")
+				done_before[d.hash] = &d;
+
+	std::vector<size_t> to_run;
+	job.datums.resize(datums.size());
+	for (size_t i = 0; i < datums.size(); i++) {
+		DatumRecord &r = job.datums[i];
+		r.id = datums[i].id();
+		r.hash = datums[i].hash(salt);
+		for (auto &f : datums[i].files)
+			r.files.push_back(f.input + ":" + f.path);
+		auto it = done_before.find(r.hash);
+		if (!o.reprocess && spec.reprocess_spec != "every_job" && it != done_before.end()) {
+			r.state = "skipped";
+			r.out_tree = it->second->out_tree;
+			r.log = it->second->log;
+		} else {
+			r.state = o.dry_run ? "would-run" : "pending";
+			to_run.push_back(i);
+		}
+	}
+	std::string out_ref = branch_ref(spec.name, spec.output_branch);
+	auto head = s.ref(out_ref);
+	// Nothing changed since the last successful job: nothing to do.
+	if (to_run.empty() && prev && prev->state == "success" && prev->datums.size() == job.datums.size() &&
+	    prev->output == head) {
+		bool same = true;
+		for (size_t i = 0; i < job.datums.size() && same; i++)
+			same = prev->datums[i].hash == job.datums[i].hash;
+		if (same) {
+			job.state = "up-to-date";
+			job.output = head;
+			return job;
+		}
+	}
+	if (o.dry_run) {
+		job.state = "dry-run";
+		return job;
+	}
+
+	auto lock = s.lock_shared();
+	ObjectWriter w(s);
+	std::string work = s.path("pach/work/" + job.id);
+	mkdir_p(work);
+	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism;
+	parallel = std::max(1, std::min<int>(parallel, (int)std::max<size_t>(1, to_run.size())));
+	double datum_timeout = parse_duration(spec.datum_timeout);
+	double job_timeout = parse_duration(spec.job_timeout);
+	auto job_start = std::chrono::steady_clock::now();
+	std::unique_ptr<Runtime> local;
+	Runtime *rt = o.runtime;
+	if (!rt) {
+		local = make_local_runtime();
+		rt = local.get();
+	}
+	Progress prog("Processing datums", to_run.size());
+	std::atomic<size_t> next{0};
+	std::exception_ptr err;
+	std::mutex mu;
+	auto worker = [&](int slot) {
+		try {
+			for (;;) {
+				size_t k = next++;
+				if (k >= to_run.size() || err)
+					return;
+				size_t i = to_run[k];
+				DatumRecord &r = job.datums[i];
+				const Datum &d = datums[i];
+				std::string dir = work + "/" + r.id.substr(0, 16);
+				std::string pfs = dir + "/pfs", out = pfs + "/out", logf = dir + "/log";
+				mkdir_p(out);
+				ProcessSpec ps;
+				ps.argv = spec.transform.cmd;
+				ps.stdin_lines = spec.transform.stdin_lines;
+				ps.env = spec.transform.env;
+				ps.env["PACH_JOB_ID"] = job.id;
+				ps.env["PACH_DATUM_ID"] = r.id;
+				ps.env["PPS_PIPELINE_NAME"] = spec.name;
+				ps.env["PFS"] = pfs;
+				for (auto &f : d.files) {
+					std::string rel = f.path == "/" ? "" : f.path;
+					std::string target = pfs + "/" + f.input + rel;
+					mkdir_p(dirname_of(target));
+					checkout(s, f.entry, target);
+					ps.env[f.input] = "/pfs/" + f.input + rel;
+					if (f.commit)
+						ps.env[f.input + "_COMMIT"] = f.commit->hex();
+				}
+				ps.cwd = spec.transform.working_dir;
+				ps.pfs_dir = pfs;
+				ps.log_path = logf;
+				auto t0 = std::chrono::steady_clock::now();
+				bool ok = false;
+				for (int attempt = 1; attempt <= spec.datum_tries && !ok; attempt++) {
+					r.attempts = attempt;
+					if (attempt > 1) {
+						rm_rf(out);
+						mkdir_p(out);
+					}
+					ps.timeout = datum_timeout;
+					if (job_timeout > 0) {
+						double left = job_timeout - std::chrono::duration<double>(
+										    std::chrono::steady_clock::now() - job_start)
+										    .count();
+						if (left <= 0)
+							break;
+						ps.timeout = ps.timeout > 0 ? std::min(ps.timeout, left) : left;
+					}
+					auto res = rt->run(ps);
+					bool accepted = res.exit_code == 0 ||
+							(res.exit_code > 0 &&
+							 std::find(spec.transform.accept_return_code.begin(),
+								   spec.transform.accept_return_code.end(),
+								   res.exit_code) != spec.transform.accept_return_code.end());
+					ok = accepted && !res.timed_out;
+					std::string note = res.timed_out ? "pach: datum timed out; killed\n"
+							   : res.signal	 ? fmt::format("pach: killed by signal {}\n", res.signal)
+							   : !accepted	 ? fmt::format("pach: exit code {}\n", res.exit_code)
+									 : "";
+					if (!note.empty()) {
+						Fd lf(::open(logf.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+						if (lf)
+							write_full(lf.get(), note.data(), note.size(), logf);
+					}
+				}
+				r.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+				struct stat st;
+				if (::stat(logf.c_str(), &st) == 0) {
+					Fd lf(::open(logf.c_str(), O_RDONLY | O_CLOEXEC));
+					r.log = w.blob_from_fd(lf.get(), (uint64_t)st.st_size, logf, slot);
+				}
+				if (ok) {
+					StatCache none(dir + "/no-cache");
+					auto e = snapshot(s, w, out, none, nullptr, 1);
+					if (e)
+						r.out_tree = e->oid;
+					r.state = "success";
+				} else {
+					r.state = "failed";
+				}
+				rm_rf(dir);
+				prog.add(1);
+			}
+		} catch (...) {
+			std::lock_guard<std::mutex> g(mu);
+			if (!err)
+				err = std::current_exception();
+		}
+	};
+	std::vector<std::thread> ts;
+	for (int t = 1; t < parallel; t++)
+		ts.emplace_back(worker, t);
+	worker(0);
+	for (auto &t : ts)
+		t.join();
+	prog.done();
+	rm_rf(work);
+	if (err)
+		std::rethrow_exception(err);
+
+	if (job.count("failed")) {
+		job.state = "failure";
+		job.error = fmt::format("{} datum(s) failed", job.count("failed"));
+	} else {
+		std::vector<std::pair<std::string, Oid>> trees;
+		for (auto &r : job.datums)
+			if (r.out_tree)
+				trees.push_back({r.id, *r.out_tree});
+		try {
+			Oid tree = merge_outputs(s, w, trees);
+			std::optional<Oid> parent_tree;
+			if (head)
+				parent_tree = s.read_commit(*head).tree;
+			if (head && parent_tree == tree) {
+				job.output = head;
+			} else {
+				std::string msg = fmt::format("pach run: {} job {}\n\nJob: {}\nPipeline: {}\nPipeline-Version: {}\n",
+							      spec.name, job.id, job.id, spec.name, job.spec_version);
+				for (auto &[k, v] : job.inputs)
+					msg += "Input: " + k + " " + v + "\n";
+				std::vector<Oid> parents;
+				if (head)
+					parents.push_back(*head);
+				Oid c = w.commit(tree, parents, s.committer(), s.committer(), msg);
+				w.finish();
+				if (!s.cas_ref(out_ref, c, head, "pach run: job " + job.id))
+					die("output branch '{}' of '{}' moved during the job; run again", spec.output_branch,
+					    spec.name);
+				job.output = c;
+			}
+			job.state = "success";
+		} catch (const Error &e) {
+			job.state = "failure";
+			job.error = e.what();
+		}
+	}
+	w.finish();
+	job.finished = time(nullptr);
+	std::string rec = format_job(job);
+	update_meta(s, "pach run: " + spec.name + " job " + job.id,
+		    [&](ObjectWriter &mw, const std::optional<Oid> &t) -> std::optional<Oid> {
+			    // The datums' output trees and logs are linked from the
+			    // job, so gc keeps what a later job may reuse.
+			    std::vector<TreeEntry> outs, logs;
+			    for (auto &d : job.datums) {
+				    if (d.out_tree)
+					    outs.push_back({d.id, kModeDir, *d.out_tree});
+				    if (d.log)
+					    logs.push_back({d.id, kModeFile, *d.log});
+			    }
+			    sort_tree(outs);
+			    sort_tree(logs);
+			    std::vector<TreeEntry> dir = {{"record", kModeFile, mw.blob(rec.data(), rec.size())}};
+			    if (!outs.empty())
+				    dir.push_back({"outputs", kModeDir, mw.tree(outs)});
+			    if (!logs.empty())
+				    dir.push_back({"logs", kModeDir, mw.tree(logs)});
+			    sort_tree(dir);
+			    Oid idb = mw.blob(job.id.data(), job.id.size());
+			    Oid root = edit_tree(s, mw, t, {"jobs", spec.name, job.id}, TreeEntry{job.id, kModeDir, mw.tree(dir)});
+			    return edit_tree(s, mw, root, {"pipelines", spec.name, "last_job"},
+					     TreeEntry{"last_job", kModeFile, idb});
+		    });
+	return job;
+}
+
+} // namespace pach::runner

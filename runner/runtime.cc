@@ -1,0 +1,136 @@
+#include "runner/runtime.h"
+
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace pach::runner {
+
+namespace {
+
+class LocalRuntime : public Runtime {
+public:
+	std::string name() const override { return "local"; }
+
+	ProcessResult run(const ProcessSpec &p) override
+	{
+		ProcessResult r;
+		int in[2];
+		if (pipe2(in, O_CLOEXEC) < 0)
+			die_errno("unable to create a pipe");
+		Fd log(::open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+		if (!log)
+			die_errno("unable to open log '" + p.log_path + "'");
+		// Build everything the child needs before fork: no allocation after.
+		std::vector<std::string> envs;
+		for (const char *keep : {"PATH", "HOME", "LANG", "TZ"})
+			if (const char *v = getenv(keep))
+				envs.push_back(std::string(keep) + "=" + v);
+		if (!getenv("PATH"))
+			envs.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+		for (auto &[k, v] : p.env)
+			envs.push_back(k + "=" + v);
+		std::vector<char *> envp, argv;
+		for (auto &e : envs)
+			envp.push_back(const_cast<char *>(e.c_str()));
+		envp.push_back(nullptr);
+		for (auto &a : p.argv)
+			argv.push_back(const_cast<char *>(a.c_str()));
+		argv.push_back(nullptr);
+		std::string cwd = p.cwd.empty() ? p.pfs_dir : p.cwd;
+		bool as_root = geteuid() == 0;
+
+		pid_t pid = fork();
+		if (pid < 0)
+			die_errno("unable to fork");
+		if (pid == 0) {
+			setpgid(0, 0);
+			dup2(in[0], 0);
+			dup2(log.get(), 1);
+			dup2(log.get(), 2);
+			// Show the datum at /pfs, as a container would, in a mount
+			// namespace of our own; as non-root, $PFS tells where it is.
+			bool mounted = false;
+			if (as_root && unshare(CLONE_NEWNS) == 0 &&
+			    mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+				mkdir("/pfs", 0755);
+				mounted = mount(p.pfs_dir.c_str(), "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
+			}
+			if (!mounted) {
+				static const char msg[] = "pach: local runtime: /pfs is not available here; see $PFS\n";
+				(void)!write(2, msg, sizeof msg - 1);
+			}
+			const char *dir = mounted && p.cwd.empty() ? "/pfs" : cwd.c_str();
+			if (chdir(dir) < 0)
+				_exit(126);
+			execvpe(argv[0], argv.data(), envp.data());
+			dprintf(2, "pach: unable to run '%s': %s\n", argv[0], strerror(errno));
+			_exit(127);
+		}
+		setpgid(pid, pid);
+		close(in[0]);
+		// Feed stdin from a thread: a command that does not read it must
+		// not block us.
+		std::string input;
+		for (auto &l : p.stdin_lines)
+			input += l + "\n";
+		int wfd = in[1];
+		std::thread feeder([wfd, input] {
+			signal(SIGPIPE, SIG_IGN);
+			size_t off = 0;
+			while (off < input.size()) {
+				ssize_t n = write(wfd, input.data() + off, input.size() - off);
+				if (n <= 0)
+					break;
+				off += (size_t)n;
+			}
+			close(wfd);
+		});
+		auto start = std::chrono::steady_clock::now();
+		int status = 0;
+		for (;;) {
+			pid_t w = waitpid(pid, &status, p.timeout > 0 ? WNOHANG : 0);
+			if (w == pid)
+				break;
+			if (w < 0 && errno != EINTR)
+				die_errno("waitpid");
+			if (p.timeout > 0 &&
+			    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > p.timeout) {
+				kill(-pid, SIGKILL);
+				r.timed_out = true;
+				waitpid(pid, &status, 0);
+				break;
+			}
+			if (w == 0)
+				std::this_thread::sleep_for(std::chrono::milliseconds(5));
+		}
+		// Whatever the command left running in its group goes with it.
+		kill(-pid, SIGKILL);
+		feeder.join();
+		if (WIFEXITED(status))
+			r.exit_code = WEXITSTATUS(status);
+		else if (WIFSIGNALED(status))
+			r.signal = WTERMSIG(status);
+		return r;
+	}
+};
+
+} // namespace
+
+std::unique_ptr<Runtime> make_local_runtime()
+{
+	return std::make_unique<LocalRuntime>();
+}
+
+} // namespace pach::runner

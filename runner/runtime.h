@@ -1,0 +1,41 @@
+// Where user code runs.  Every runtime gets the same request: a command,
+// the host directory that must appear as /pfs, environment, and a log;
+// only how (and how isolated) differs.  This file has `local`: a plain
+// process; as root it still sees the datum at /pfs, through a private
+// mount namespace.  Container runtimes (runc, bwrap, ...) come next.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pach::runner {
+
+struct ProcessSpec {
+	std::vector<std::string> argv;          // run without a shell
+	std::vector<std::string> stdin_lines;
+	std::map<std::string, std::string> env;
+	std::string cwd;                        // "" = the /pfs directory's parent
+	std::string pfs_dir;                    // host directory shown as /pfs
+	std::string log_path;                   // stdout and stderr go here
+	double timeout = -1;                    // seconds; kills the process group
+};
+
+struct ProcessResult {
+	int exit_code = -1;                     // -1 when killed by a signal
+	int signal = 0;
+	bool timed_out = false;
+	std::string error;                      // could not start it at all
+};
+
+class Runtime {
+public:
+	virtual ~Runtime() = default;
+	virtual std::string name() const = 0;
+	virtual ProcessResult run(const ProcessSpec &p) = 0;
+};
+
+std::unique_ptr<Runtime> make_local_runtime();
+
+} // namespace pach::runner
