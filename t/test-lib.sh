@@ -121,6 +121,17 @@ test_must_fail() {
 	return 0
 }
 
+# test_expect_code N cmd...: the command exits with exactly N.
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	code=$?
+	[ $code = "$want" ] && return 0
+	echo >&4 "test_expect_code: expected exit $want, got $code: $*"
+	return 1
+}
+
 # Run a command that must fail with one "fatal: ..." line on stderr.
 test_fatal() {
 	"$@" >fatal.out 2>fatal.err

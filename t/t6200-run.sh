@@ -1,0 +1,154 @@
+#!/bin/sh
+test_description='pach run: only changed datums run; failures, retries, DAGs'
+. ./test-lib.sh
+
+test_expect_success setup '
+	pach init && pach repo create images && mkdir d &&
+	echo a >d/a.txt && echo b >d/b.txt && echo c >d/c.txt && pach commit images d -m one &&
+	cat >upper.yaml <<-\EOF
+	pipeline: {name: upper}
+	runtime: local
+	transform:
+	  cmd: [sh]
+	  stdin:
+	  - "echo run >>$RUNLOG"
+	  - "tr a-z A-Z <$images >/pfs/out/$(basename $images)"
+	  env: {RUNLOG: RUNLOG_PATH}
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	sed -i "s|RUNLOG_PATH|$PWD/runs|" upper.yaml &&
+	pach pipeline create -f upper.yaml
+'
+
+runs() { if [ -f runs ]; then wc -l <runs; else echo 0; fi; }
+
+test_expect_success 'first run processes every datum' '
+	pach run >out && grep "3 processed, 0 skipped" out &&
+	test "$(runs)" = 3 && test "$(pach cat upper:/b.txt)" = B &&
+	git_fsck
+'
+
+test_expect_success 'nothing changed: up to date, no new commit, nothing runs' '
+	head=$(pach rev-parse upper@master) && rm -f runs &&
+	pach run >out && grep "up to date" out &&
+	test "$(runs)" = 0 && test "$(pach rev-parse upper@master)" = "$head"
+'
+
+test_expect_success 'modify one file: exactly one datum runs' '
+	echo bb >d/b.txt && pach commit images d && rm -f runs &&
+	pach run >out && grep "1 processed, 2 skipped" out && test "$(runs)" = 1 &&
+	test "$(pach cat upper:/b.txt)" = BB && test "$(pach cat upper:/a.txt)" = A
+'
+
+test_expect_success 'add and delete: the new one runs, the deleted output disappears' '
+	echo n >d/new.txt && rm d/c.txt && pach commit images d && rm -f runs &&
+	pach run >out && test "$(runs)" = 1 &&
+	pach ls upper >names && printf "/a.txt\n/b.txt\n/new.txt\n" >want && test_cmp want names
+'
+
+test_expect_success 'rename: the renamed datum runs (its path is part of it)' '
+	mv d/new.txt d/renamed.txt && pach commit images d && rm -f runs &&
+	pach run && test "$(runs)" = 1 && pach ls upper >names &&
+	printf "/a.txt\n/b.txt\n/renamed.txt\n" >want && test_cmp want names
+'
+
+test_expect_success 'provenance is in the output commit' '
+	pach show upper >out && grep "^    Job: [0-9a-f]\{32\}" out &&
+	grep "^    Input: images@master $(pach rev-parse images@master)" out
+'
+
+test_expect_success 'a changed transform reprocesses everything' '
+	sed "s/tr a-z A-Z <\$images/sed s,^,x, <\$images | tr a-z A-Z/" upper.yaml >upper2.yaml &&
+	! test_cmp upper.yaml upper2.yaml &&
+	pach pipeline update -f upper2.yaml && rm -f runs &&
+	pach run && test "$(runs)" = 3 && test "$(pach cat upper:/a.txt)" = XA
+'
+
+test_expect_success 'update --keep-outputs does not' '
+	pach pipeline update -f upper.yaml --keep-outputs && rm -f runs &&
+	pach run >out && test "$(runs)" = 0
+'
+
+test_expect_success '--reprocess forces every datum; --dry-run changes nothing' '
+	head=$(pach rev-parse upper@master) &&
+	pach run --dry-run >out && grep "0 would run" out &&
+	rm -f runs && pach run --reprocess && test "$(runs)" = 3
+'
+
+test_expect_success 'two-stage DAG runs in order' '
+	cat >count.yaml <<-\EOF
+	pipeline: {name: count}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "cat /pfs/upper/* | wc -l >/pfs/out/lines"]
+	input: {pfs: {repo: upper, glob: /}}
+	EOF
+	pach pipeline create -f count.yaml &&
+	pach run >out && test "$(pach cat count:/lines)" = 3 &&
+	echo z >d/z.txt && pach commit images d &&
+	pach run >out && grep "^upper: .*1 processed" out && grep "^count: .*1 processed" out &&
+	test "$(pach cat count:/lines)" = 4
+'
+
+test_expect_success 'a failing datum: retried, FAILED, branch not moved, fixed next run' '
+	cat >flaky.yaml <<-\EOF
+	pipeline: {name: flaky}
+	runtime: local
+	datum_tries: 2
+	transform:
+	  cmd: [sh, -c, "echo attempt >>\"$TRIES\"; if [ -e /pfs/images/bad.txt ] && [ ! -e \"$FIXED\" ]; then echo broken >&2; exit 3; fi; cp -r /pfs/images/* /pfs/out/"]
+	  env:
+	    TRIES: TRIES_PATH
+	    FIXED: FIXED_PATH
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	sed -i "s|TRIES_PATH|$PWD/tries|; s|FIXED_PATH|$PWD/fixed|" flaky.yaml &&
+	pach pipeline create -f flaky.yaml && pach run flaky &&
+	head=$(pach rev-parse flaky@master) &&
+	echo x >d/bad.txt && pach commit images d && rm -f tries &&
+	test_expect_code 1 pach run flaky >out 2>err &&
+	grep "1 failed" out && test "$(wc -l <tries)" = 2 &&
+	test "$(pach rev-parse flaky@master)" = "$head" &&
+	touch fixed && rm -f tries && pach run flaky >out &&
+	grep "1 processed" out && test "$(wc -l <tries)" = 1 &&
+	test "$(pach cat flaky:/bad.txt)" = x
+'
+
+test_expect_success 'datum_timeout kills the whole process group' '
+	cat >slow.yaml <<-\EOF
+	pipeline: {name: slow}
+	runtime: local
+	datum_tries: 1
+	datum_timeout: 1s
+	transform:
+	  cmd: [sh, -c, "sleep 30 & sleep 30; echo done >/pfs/out/x"]
+	input: {pfs: {repo: images, glob: /}}
+	EOF
+	pach pipeline create -f slow.yaml &&
+	start=$(date +%s) && test_expect_code 1 pach run slow >out 2>&1 &&
+	test $(($(date +%s) - start)) -lt 10 && grep "1 failed" out &&
+	! pgrep -f "sleep 30" >/dev/null
+'
+
+test_expect_success 'two datums writing one path fail the job, naming the path' '
+	cat >clash.yaml <<-\EOF
+	pipeline: {name: clash}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "echo x >/pfs/out/same"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	pach pipeline create -f clash.yaml &&
+	test_expect_code 1 pach run clash >out 2>err && grep "both write ./same." err &&
+	test_fatal pach ls clash
+'
+
+test_expect_success 'concurrent runs: one waits, history stays linear' '
+	echo q >d/q.txt && pach commit images d &&
+	(pach run upper >run1.out 2>&1 &) && pach run upper >run2.out 2>&1; sleep 1;
+	while pgrep -x pach >/dev/null; do sleep 0.2; done;
+	git --git-dir=.pach rev-list --parents upper/master | awk "NF > 2" >merges && test_must_fail test -s merges &&
+	git_fsck && pach fsck
+'
+
+test_done
