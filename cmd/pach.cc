@@ -37,6 +37,9 @@ static const Command kCommands[] = {
 	{"pipeline", cmd_pipeline, kUsage_pipeline},
 	{"datums", cmd_datums, kUsage_datums},
 	{"run", cmd_run, kUsage_run},
+	{"job", cmd_job, kUsage_job},
+	{"datum", cmd_datum, kUsage_datum},
+	{"logs", cmd_logs, kUsage_logs},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -64,6 +67,7 @@ static const char kMainUsage[] =
 	"   pipeline   create, update, list, inspect, delete and draw pipelines\n"
 	"   datums     preview the datums of a pipeline spec\n"
 	"   run        bring pipelines up to date (only changed datums run)\n"
+	"   job, datum, logs   what runs did, per datum\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 

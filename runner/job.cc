@@ -203,6 +203,38 @@ std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline)
 	return out;
 }
 
+std::vector<JobRecord> list_all_jobs(const Store &s)
+{
+	std::vector<JobRecord> out;
+	auto t = meta_tree(s);
+	if (!t)
+		return out;
+	auto e = lookup_path(s, *t, {"jobs"});
+	if (!e || !e->is_dir())
+		return out;
+	for (auto &p : s.read_tree(e->oid)) {
+		auto j = list_jobs(s, p.name);
+		out.insert(out.end(), j.begin(), j.end());
+	}
+	std::stable_sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.started > b.started; });
+	return out;
+}
+
+JobRecord find_job(const Store &s, const std::string &prefix)
+{
+	if (prefix.size() < 4)
+		die("job id '{}' is too short (give at least 4 characters)", prefix);
+	std::vector<JobRecord> hits;
+	for (auto &j : list_all_jobs(s))
+		if (j.id.compare(0, prefix.size(), prefix) == 0)
+			hits.push_back(j);
+	if (hits.empty())
+		die("job '{}' not found", prefix);
+	if (hits.size() > 1)
+		die("job id '{}' is ambiguous", prefix);
+	return hits[0];
+}
+
 namespace {
 
 std::string new_job_id()

@@ -49,6 +49,10 @@ JobRecord parse_job(const std::string &text);
 std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id);
 std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline);
 std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline);
+// Every job of every pipeline, newest first.
+std::vector<JobRecord> list_all_jobs(const Store &s);
+// A job by id or unique id prefix (>= 4 characters); dies if not found.
+JobRecord find_job(const Store &s, const std::string &prefix);
 
 struct RunOptions {
 	int jobs = 0;             // parallel datums; 0 = the spec's parallelism

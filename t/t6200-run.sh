@@ -114,6 +114,27 @@ test_expect_success 'a failing datum: retried, FAILED, branch not moved, fixed n
 	test "$(pach cat flaky:/bad.txt)" = x
 '
 
+test_expect_success 'jobs, datums and logs are recorded' '
+	cat >loud.yaml <<-\EOF
+	pipeline: {name: loud}
+	runtime: local
+	datum_tries: 1
+	transform:
+	  cmd: [sh, -c, "echo hello from $PACH_DATUM_ID; test $(basename $images) != a.txt || { echo failing >&2; exit 1; }; cp $images /pfs/out/"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	pach pipeline create -f loud.yaml && test_expect_code 1 pach run loud >/dev/null 2>&1 &&
+	pach job list loud >jobs && grep " failure " jobs &&
+	job=$(pach job list loud --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])") &&
+	pach job inspect $job >out && grep "^State: failure" out && grep "^Output: (none)" out &&
+	pach datum list $job --state failed >failed && test_line_count = 1 failed && grep "images:/a.txt" failed &&
+	pach datum list $job --json | python3 -c "import json,sys; d=json.load(sys.stdin); assert sum(x[\"state\"]==\"success\" for x in d) >= 3" &&
+	pach logs --job $job >logs && grep "^failing" logs && grep "^hello from [0-9a-f]\{40\}" logs &&
+	id=$(cut -c1-12 failed) && pach logs --job $job --datum $id >one && grep failing one && ! grep "==>" one &&
+	pach logs --pipeline loud | grep -c "^==> datum" >n && test $(cat n) -ge 4 &&
+	test_fatal pach job inspect ffffffff && test_fatal pach logs --job $job --datum 0000
+'
+
 test_expect_success 'datum_timeout kills the whole process group' '
 	cat >slow.yaml <<-\EOF
 	pipeline: {name: slow}
