@@ -1,8 +1,10 @@
 #include "cmd/cmd.h"
 #include "plumbing/fs.h"
+#include "porcelain/maint.h"
 #include "porcelain/pipeline.h"
 #include "runner/job.h"
 
+#include <filesystem>
 #include <set>
 
 namespace pach::cmd {
@@ -42,6 +44,12 @@ int cmd_run(Args &args)
 			fmt::print(stderr, "waiting for another 'pach run' in this store to finish...\n");
 			lock = std::make_unique<FileLock>(s.path("pach/run.lock"), FileLock::exclusive, true);
 		}
+	}
+	// Holding the run lock, no other job is running: what is left in the
+	// work area was left by a killed run.
+	if (!dry) {
+		std::error_code ec;
+		std::filesystem::remove_all(s.path("pach/work"), ec);
 	}
 	bool failed = false;
 	std::string json = "[";
@@ -90,6 +98,13 @@ int cmd_run(Args &args)
 	}
 	if (args.json)
 		fmt::print("{}]\n", json);
+	if (!dry) {
+		try {
+			porcelain::auto_repack(s);
+		} catch (const Error &e) {
+			warning(std::string("automatic repack failed: ") + e.what());
+		}
+	}
 	return failed ? 1 : 0;
 }
 

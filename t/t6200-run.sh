@@ -164,6 +164,24 @@ test_expect_success 'two datums writing one path fail the job, naming the path' 
 	test_fatal pach ls clash
 '
 
+test_expect_success 'kill -9 of pach run mid-job: store intact, branch unmoved, next run completes' '
+	cat >sleepy.yaml <<-\EOF
+	pipeline: {name: sleepy}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "sleep 0.4; cp $images /pfs/out/"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	pach pipeline create -f sleepy.yaml &&
+	(pach run sleepy >/dev/null 2>&1 & echo $! >pid; wait) &
+	sleep 1 && kill -9 $(cat pid); wait;
+	test_fatal pach ls sleepy &&
+	test -d .pach/pach/work && git_fsck && pach fsck &&
+	pach run sleepy >out && grep "0 failed" out &&
+	test "$(pach ls sleepy | wc -l)" = "$(pach ls images | wc -l)" &&
+	test -z "$(ls .pach/pach/work 2>/dev/null)" && git_fsck
+'
+
 test_expect_success 'concurrent runs: one waits, history stays linear' '
 	echo q >d/q.txt && pach commit images d &&
 	(pach run upper >run1.out 2>&1 &) && pach run upper >run2.out 2>&1; sleep 1;
