@@ -1,5 +1,7 @@
 #include "cmd/cmd.h"
 
+#include "plumbing/progress.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -21,6 +23,8 @@ Args::Args(std::vector<std::string> argv, const char *usage) : a_(std::move(argv
 		}
 	}
 	json = flag(0, "json");
+	if (flag('q', "quiet"))
+		Progress::set_quiet(true);
 }
 
 void Args::usage_error(const std::string &msg) const

@@ -458,7 +458,8 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 {
 	if (size >= kOwnPack) {
 		auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), 1);
-		Oid o = own->add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
+		LevelGovernor gov; // a pack of its own: no slot state needed
+		Oid o = own->add_blob_stream(fd, size, what, gov, progress);
 		if (seen_or_claim(o)) {
 			own->abandon();
 			return o;
@@ -470,6 +471,7 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 		sealed_.push_back(std::move(own));
 		return o;
 	}
+	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
 	PackWriter &p = slot(worker);
 	uint64_t before = p.bytes();
 	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
@@ -488,6 +490,7 @@ Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)
 	Oid o = hash_object(t, body.data(), body.size());
 	if (seen_or_claim(o))
 		return o;
+	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
 	PackWriter &p = slot(worker);
 	uint64_t before = p.bytes();
 	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);

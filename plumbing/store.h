@@ -123,9 +123,13 @@ private:
 	PackWriter &slot(int w);
 
 	Store &s_;
+	// One pack being written per slot.  Callers normally give each thread
+	// its own slot; the mutex makes sharing one (the runner's datums all
+	// snapshot into slot 0) safe.
 	struct Slot {
 		std::unique_ptr<PackWriter> pack;
 		LevelGovernor gov;
+		std::mutex mu;
 	};
 	std::vector<Slot> slots_;
 	std::vector<std::unique_ptr<PackWriter>> sealed_;   // published by finish()

@@ -291,6 +291,57 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 	return build(root);
 }
 
+// The same union, built from the previous output by taking out what
+// changed datums wrote before and putting in what they write now: the
+// cost follows the change.  Returns nullopt whenever anything is not as
+// expected (a path clash, a file another datum owns), so the caller can
+// fall back to the full merge and its exact error.
+std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base, const std::vector<Oid> &removed,
+				     const std::vector<Oid> &added)
+{
+	auto files_of = [&](const Oid &t) {
+		std::vector<std::pair<std::vector<std::string>, TreeEntry>> out;
+		std::function<void(const Oid &, std::vector<std::string> &)> rec = [&](const Oid &x,
+										      std::vector<std::string> &path) {
+			for (auto &e : w.read_tree(x)) {
+				path.push_back(e.name);
+				if (e.is_dir())
+					rec(e.oid, path);
+				else
+					out.push_back({path, e});
+				path.pop_back();
+			}
+		};
+		std::vector<std::string> p;
+		rec(t, p);
+		return out;
+	};
+	Oid root = base;
+	for (auto &t : removed)
+		for (auto &[path, e] : files_of(t)) {
+			auto cur = lookup_path(w, root, path);
+			if (!cur || cur->oid != e.oid || cur->mode != e.mode)
+				return std::nullopt;
+			root = edit_tree(s, w, root, path, std::nullopt);
+		}
+	for (auto &t : added)
+		for (auto &[path, e] : files_of(t)) {
+			// Every proper prefix must be absent or a directory, the path
+			// itself absent: anything else is a clash.
+			bool clash = false;
+			for (size_t k = 1; k <= path.size() && !clash; k++) {
+				auto cur = lookup_path(w, root, std::vector<std::string>(path.begin(), path.begin() + (long)k));
+				if (!cur)
+					break;
+				clash = k == path.size() || !cur->is_dir();
+			}
+			if (clash)
+				return std::nullopt;
+			root = edit_tree(s, w, root, path, e);
+		}
+	return root;
+}
+
 void rm_rf(const std::string &p)
 {
 	std::error_code ec;
@@ -312,6 +363,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	for (auto &[k, v] : commits)
 		job.inputs.push_back({k, v ? v->hex() : "-"});
 	auto datums = compute_datums(s, spec.input, commits);
+	trace_point("datums computed");
 
 	std::map<std::string, const DatumRecord *> done_before;
 	auto prev = last_job(s, spec.name);
@@ -320,6 +372,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 			if (d.state == "success" || d.state == "skipped")
 				done_before[d.hash] = &d;
 
+	trace_point("previous job loaded");
 	std::vector<size_t> to_run;
 	job.datums.resize(datums.size());
 	for (size_t i = 0; i < datums.size(); i++) {
@@ -473,6 +526,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	for (auto &t : ts)
 		t.join();
 	prog.done();
+	trace_point("datums run");
 	rm_rf(work);
 	if (err)
 		std::rethrow_exception(err);
@@ -486,11 +540,31 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 			if (r.out_tree)
 				trees.push_back({r.id, *r.out_tree});
 		try {
-			Oid tree = merge_outputs(s, w, trees);
+			// Few datums changed since a job whose output is still the
+			// head: edit that output instead of rebuilding it.
+			std::optional<Oid> tree;
+			if (prev && prev->state == "success" && prev->output && prev->output == head) {
+				std::map<std::string, std::optional<Oid>> before, now;
+				for (auto &d : prev->datums)
+					before[d.id] = d.out_tree;
+				for (auto &d : job.datums)
+					now[d.id] = d.out_tree;
+				std::vector<Oid> removed, added;
+				for (auto &[id, t] : before)
+					if (t && (!now.count(id) || now[id] != t))
+						removed.push_back(*t);
+				for (auto &[id, t] : now)
+					if (t && (!before.count(id) || before[id] != t))
+						added.push_back(*t);
+				if (removed.size() + added.size() <= 64)
+					tree = merge_incremental(s, w, s.read_commit(*head).tree, removed, added);
+			}
+			if (!tree)
+				tree = merge_outputs(s, w, trees);
 			std::optional<Oid> parent_tree;
 			if (head)
 				parent_tree = s.read_commit(*head).tree;
-			if (head && parent_tree == tree) {
+			if (head && parent_tree == *tree) {
 				job.output = head;
 			} else {
 				std::string msg = fmt::format("pach run: {} job {}\n\nJob: {}\nPipeline: {}\nPipeline-Version: {}\n",
@@ -500,7 +574,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				std::vector<Oid> parents;
 				if (head)
 					parents.push_back(*head);
-				Oid c = w.commit(tree, parents, s.committer(), s.committer(), msg);
+				Oid c = w.commit(*tree, parents, s.committer(), s.committer(), msg);
 				w.finish();
 				if (!s.cas_ref(out_ref, c, head, "pach run: job " + job.id))
 					die("output branch '{}' of '{}' moved during the job; run again", spec.output_branch,
@@ -514,6 +588,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 		}
 	}
 	w.finish();
+	trace_point("output committed");
 	job.finished = time(nullptr);
 	std::string rec = format_job(job);
 	update_meta(s, "pach run: " + spec.name + " job " + job.id,
@@ -540,6 +615,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 			    return edit_tree(s, mw, root, {"pipelines", spec.name, "last_job"},
 					     TreeEntry{"last_job", kModeFile, idb});
 		    });
+	trace_point("job recorded");
 	return job;
 }
 
