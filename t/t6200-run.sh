@@ -164,6 +164,23 @@ test_expect_success 'two datums writing one path fail the job, naming the path' 
 	test_fatal pach ls clash
 '
 
+test_expect_success 'a changed datum clashing with an unchanged one fails the job' '
+	pach repo create words && mkdir w && echo a >w/1 && echo b >w/2 && pach commit words w &&
+	cat >byword.yaml <<-\EOF
+	pipeline: {name: byword}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "cp $words /pfs/out/$(cat $words)"]
+	input: {pfs: {repo: words, glob: "/*"}}
+	EOF
+	pach pipeline create -f byword.yaml && pach run byword && head=$(pach rev-parse byword@master) &&
+	echo a >w/2 && pach commit words w &&
+	test_expect_code 1 pach run byword >out 2>err && grep "both write ./a." err &&
+	test "$(pach rev-parse byword@master)" = "$head" &&
+	echo c >w/2 && pach commit words w && pach run byword &&
+	pach ls byword >names && printf "/a\n/c\n" >want && test_cmp want names
+'
+
 test_expect_success 'kill -9 of pach run mid-job: store intact, branch unmoved, next run completes' '
 	cat >sleepy.yaml <<-\EOF
 	pipeline: {name: sleepy}
