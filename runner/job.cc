@@ -419,12 +419,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	double datum_timeout = parse_duration(spec.datum_timeout);
 	double job_timeout = parse_duration(spec.job_timeout);
 	auto job_start = std::chrono::steady_clock::now();
-	std::unique_ptr<Runtime> local;
-	Runtime *rt = o.runtime;
-	if (!rt) {
-		local = make_local_runtime();
-		rt = local.get();
-	}
+	std::unique_ptr<Runtime> runtime = choose_runtime(o.runtime, spec.runtime, spec.transform.image);
+	Runtime *rt = runtime.get();
+	if (rt->name() == "local" && !to_run.empty())
+		warning("pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
 	Progress prog("Processing datums", to_run.size());
 	std::atomic<size_t> next{0};
 	std::exception_ptr err;
@@ -461,6 +459,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				ps.cwd = spec.transform.working_dir;
 				ps.pfs_dir = pfs;
 				ps.log_path = logf;
+				ps.network = spec.network;
 				auto t0 = std::chrono::steady_clock::now();
 				bool ok = false;
 				for (int attempt = 1; attempt <= spec.datum_tries && !ok; attempt++) {

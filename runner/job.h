@@ -58,7 +58,7 @@ struct RunOptions {
 	int jobs = 0;             // parallel datums; 0 = the spec's parallelism
 	bool reprocess = false;
 	bool dry_run = false;
-	Runtime *runtime = nullptr;
+	std::string runtime;      // override the spec's runtime
 };
 
 // Run one pipeline (its spec and transform hash as stored).  Returns the

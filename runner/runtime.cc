@@ -62,7 +62,9 @@ public:
 			// Show the datum at /pfs, as a container would, in a mount
 			// namespace of our own; as non-root, $PFS tells where it is.
 			bool mounted = false;
-			if (as_root && unshare(CLONE_NEWNS) == 0 &&
+			if (p.pfs_dir.empty()) {
+				mounted = true; // a container runtime takes care of /pfs
+			} else if (as_root && unshare(CLONE_NEWNS) == 0 &&
 			    mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
 				mkdir("/pfs", 0755);
 				mounted = mount(p.pfs_dir.c_str(), "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
@@ -71,7 +73,9 @@ public:
 				static const char msg[] = "pach: local runtime: /pfs is not available here; see $PFS\n";
 				(void)!write(2, msg, sizeof msg - 1);
 			}
-			const char *dir = mounted && p.cwd.empty() ? "/pfs" : cwd.c_str();
+			const char *dir = p.pfs_dir.empty() ? (cwd.empty() ? "/" : cwd.c_str())
+					  : mounted && p.cwd.empty() ? "/pfs"
+								     : cwd.c_str();
 			if (chdir(dir) < 0)
 				_exit(126);
 			execvpe(argv[0], argv.data(), envp.data());
@@ -126,7 +130,86 @@ public:
 	}
 };
 
+class BwrapRuntime : public Runtime {
+public:
+	explicit BwrapRuntime(std::string rootfs) : rootfs_(std::move(rootfs)), local_(make_local_runtime()) {}
+	std::string name() const override { return "bwrap"; }
+
+	ProcessResult run(const ProcessSpec &p) override
+	{
+		ProcessSpec q;
+		q.argv = {"bwrap", "--die-with-parent", "--unshare-all"};
+		if (p.network)
+			q.argv.push_back("--share-net");
+		auto add = [&](std::initializer_list<std::string> v) { q.argv.insert(q.argv.end(), v); };
+		add({"--ro-bind", rootfs_, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
+		// Inputs read-only, /pfs/out writable on top.
+		add({"--ro-bind", p.pfs_dir, "/pfs", "--bind", p.pfs_dir + "/out", "/pfs/out"});
+		add({"--chdir", p.cwd.empty() ? "/pfs" : p.cwd, "--clearenv"});
+		add({"--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+		for (auto &[k, v] : p.env)
+			if (k != "PFS")
+				add({"--setenv", k, v});
+		q.argv.push_back("--");
+		q.argv.insert(q.argv.end(), p.argv.begin(), p.argv.end());
+		q.stdin_lines = p.stdin_lines;
+		q.log_path = p.log_path;
+		q.timeout = p.timeout;
+		return local_->run(q);
+	}
+
+private:
+	std::string rootfs_;
+	std::unique_ptr<Runtime> local_;
+};
+
 } // namespace
+
+bool have_program(const std::string &name)
+{
+	const char *path = getenv("PATH");
+	std::string ps = path ? path : "/usr/bin:/bin";
+	size_t i = 0;
+	while (i <= ps.size()) {
+		size_t j = ps.find(':', i);
+		if (j == std::string::npos)
+			j = ps.size();
+		std::string cand = ps.substr(i, j - i) + "/" + name;
+		if (access(cand.c_str(), X_OK) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs)
+{
+	return std::make_unique<BwrapRuntime>(rootfs);
+}
+
+std::unique_ptr<Runtime> choose_runtime(const std::string &override_name, const std::string &spec_runtime,
+					const std::string &image)
+{
+	std::string name = !override_name.empty() ? override_name : spec_runtime;
+	if (name.empty())
+		name = image.empty() ? "local" : "bwrap";
+	if (name == "local")
+		return make_local_runtime();
+	if (name == "bwrap") {
+		if (image.compare(0, 4, "dir:") != 0)
+			die("image '{}' is not supported by pach yet: give a root filesystem as 'dir:/path' "
+			    "(docker-archive and OCI images are being added)",
+			    image);
+		std::string rootfs = image.substr(4);
+		if (!is_dir(rootfs))
+			die("image '{}': '{}' is not a directory", image, rootfs);
+		if (!have_program("bwrap"))
+			die("runtime 'bwrap' is not installed (Debian: apt-get install bubblewrap), or set 'runtime: local'");
+		return make_bwrap_runtime(absolute_path(rootfs));
+	}
+	die("runtime '{}' is not supported by pach yet (local and bwrap are; runc, crun, docker and podman are being added)",
+	    name);
+}
 
 std::unique_ptr<Runtime> make_local_runtime()
 {

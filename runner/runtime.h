@@ -20,6 +20,7 @@ struct ProcessSpec {
 	std::string pfs_dir;                    // host directory shown as /pfs
 	std::string log_path;                   // stdout and stderr go here
 	double timeout = -1;                    // seconds; kills the process group
+	bool network = false;                   // containers: share the host's network
 };
 
 struct ProcessResult {
@@ -37,5 +38,16 @@ public:
 };
 
 std::unique_ptr<Runtime> make_local_runtime();
+// bubblewrap over a root filesystem directory: new namespaces (no network
+// unless asked), read-only root and inputs, writable /pfs/out, private
+// /tmp, /proc and /dev; dies with pach.
+std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs);
+
+// The runtime for a spec: `override` (pach run --runtime), else the spec's
+// `runtime`, else probed: no image -> local; "dir:ROOTFS" -> bwrap when it
+// is installed.  Dies with what to do when none fits.
+std::unique_ptr<Runtime> choose_runtime(const std::string &override_name, const std::string &spec_runtime,
+					const std::string &image);
+bool have_program(const std::string &name);
 
 } // namespace pach::runner

@@ -4,6 +4,7 @@
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 #include "plumbing/glob.h"
+#include "runner/cron.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -154,6 +155,11 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		if (!v["spec"])
 			c.fail(v, f + ".spec", "missing");
 		cr.spec = c.str(v["spec"], f + ".spec");
+		try {
+			check_cron_spec(cr.spec);
+		} catch (const Error &e) {
+			c.fail(v["spec"], f + ".spec", e.what());
+		}
 		if (v["repo"])
 			cr.repo = c.str(v["repo"], f + ".repo");
 		if (v["start"])
