@@ -25,6 +25,31 @@ echo "--- git itself reads the store:"
 run git --git-dir=.pach log --oneline images/master
 run git --git-dir=.pach fsck --strict
 run "$PACH" fsck
+
+echo
+echo "--- a pipeline in a real container (bubblewrap over a busybox root):"
+mkdir -p rootfs/bin rootfs/tmp rootfs/proc rootfs/dev rootfs/pfs
+cp "$(command -v busybox)" rootfs/bin/busybox
+for a in sh cat tr wc basename; do ln -s busybox "rootfs/bin/$a"; done
+cat >shout.yaml <<YAML
+pipeline: {name: shout}
+description: upper-cases every text file
+transform:
+  image: dir:$demo/rootfs
+  cmd: [sh]
+  stdin: ["tr a-z A-Z <\$images >/pfs/out/\$(basename \$images)"]
+input: {pfs: {repo: images, glob: "/*.txt"}}
+YAML
+cat shout.yaml
+run "$PACH" pipeline create -f shout.yaml
+run "$PACH" datums -f shout.yaml
+run "$PACH" run
+run "$PACH" cat shout@master:/cat.txt
+echo "a loud bird" >photos/bird.txt
+run "$PACH" commit images@master photos -m "change one input"
+run "$PACH" run
+run "$PACH" diff shout@master~1 shout@master
+run "$PACH" show shout@master
 rm -rf "$demo"
 echo
 echo "demo done."
