@@ -74,7 +74,7 @@ int cmd_run(Args &args)
 		o.dry_run = dry;
 		o.runtime = runtime;
 		auto job = runner::run_pipeline(s, p.spec, p.salt, o);
-		size_t ran = job.count("success") + job.count("failed");
+		size_t ran = job.count("success") + job.count("failed") + job.count("recovered");
 		failed |= job.state == "failure";
 		if (args.json) {
 			json += fmt::format("{}{{\"pipeline\":{},\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},\"processed\":{},"
@@ -102,6 +102,8 @@ int cmd_run(Args &args)
 		}
 		fmt::print("{}: job {}: {} datums: {} processed, {} skipped, {} failed", p.spec.name, job.id.substr(0, 12),
 			   job.datums.size(), ran, job.count("skipped"), job.count("failed"));
+		if (job.count("recovered"))
+			fmt::print(" ({} recovered by err_cmd)", job.count("recovered"));
 		if (job.state == "success")
 			fmt::print(" -> {}@{} {}\n", p.spec.name, p.spec.output_branch, short_oid(*job.output));
 		else

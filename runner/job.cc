@@ -369,7 +369,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	auto prev = last_job(s, spec.name);
 	if (prev)
 		for (auto &d : prev->datums)
-			if (d.state == "success" || d.state == "skipped")
+			if (d.state == "success" || d.state == "skipped" || d.state == "recovered")
 				done_before[d.hash] = &d;
 
 	trace_point("previous job loaded");
@@ -494,13 +494,26 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 							write_full(lf.get(), note.data(), note.size(), logf);
 					}
 				}
+				bool recovered = false;
+				if (!ok && !spec.transform.err_cmd.empty()) {
+					// Pachyderm's err_cmd: exiting 0 marks the datum
+					// recovered (no output, the job still succeeds).
+					ProcessSpec es = ps;
+					es.argv = spec.transform.err_cmd;
+					es.stdin_lines = spec.transform.err_stdin;
+					rm_rf(out);
+					mkdir_p(out);
+					recovered = rt->run(es).exit_code == 0;
+				}
 				r.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 				struct stat st;
 				if (::stat(logf.c_str(), &st) == 0) {
 					Fd lf(::open(logf.c_str(), O_RDONLY | O_CLOEXEC));
 					r.log = w.blob_from_fd(lf.get(), (uint64_t)st.st_size, logf, slot);
 				}
-				if (ok) {
+				if (recovered) {
+					r.state = "recovered";
+				} else if (ok) {
 					StatCache none(dir + "/no-cache");
 					auto e = snapshot(s, w, out, none, nullptr, 1);
 					if (e)

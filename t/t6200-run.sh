@@ -114,6 +114,22 @@ test_expect_success 'a failing datum: retried, FAILED, branch not moved, fixed n
 	test "$(pach cat flaky:/bad.txt)" = x
 '
 
+test_expect_success 'err_cmd exiting 0 recovers a failed datum; the job succeeds' '
+	cat >rec.yaml <<-\EOF
+	pipeline: {name: rec}
+	runtime: local
+	datum_tries: 1
+	transform:
+	  cmd: [sh, -c, "test $(basename $images) != a.txt && cp $images /pfs/out/"]
+	  err_cmd: [sh, -c, "echo recovering"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	pach pipeline create -f rec.yaml && pach run rec >out && grep "(1 recovered by err_cmd)" out &&
+	test_fatal pach cat rec:/a.txt && test "$(pach cat rec:/b.txt)" = bb &&
+	job=$(pach job list rec --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])") &&
+	pach datum list $job --state recovered | grep "images:/a.txt"
+'
+
 test_expect_success 'jobs, datums and logs are recorded' '
 	cat >loud.yaml <<-\EOF
 	pipeline: {name: loud}
