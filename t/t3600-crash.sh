@@ -34,7 +34,7 @@ test_expect_success 'kill -9 during gc leaves the store intact; gc runs again' '
 
 test_expect_success 'two processes committing to one branch: no commit is lost' '
 	i=0 && while [ $i -lt 10 ]; do
-		mkdir -p c1 c2 && echo $i >c1/f1 && echo $i >c2/f2 &&
+		mkdir -p c1 c2 && echo $i >c1/f1 && echo $i >c2/f2 || exit 1
 		pach put r:/one/ c1/f1 -m "p1-$i" >/dev/null & p1=$!
 		pach put r:/two/ c2/f2 -m "p2-$i" >/dev/null & p2=$!
 		wait $p1 || exit 1; wait $p2 || exit 1

@@ -158,13 +158,14 @@ test_expect_success 'datum_timeout kills the whole process group' '
 	datum_tries: 1
 	datum_timeout: 1s
 	transform:
-	  cmd: [sh, -c, "sleep 30 & sleep 30; echo done >/pfs/out/x"]
+	  cmd: [sh, -c, "sleep 31 & sleep 31; echo done >/pfs/out/x"]
 	input: {pfs: {repo: images, glob: /}}
 	EOF
 	pach pipeline create -f slow.yaml &&
 	start=$(date +%s) && test_expect_code 1 pach run slow >out 2>&1 &&
 	test $(($(date +%s) - start)) -lt 10 && grep "1 failed" out &&
-	! pgrep -f "sleep 30" >/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "sleep 31" >/dev/null || break; sleep 0.2; done &&
+	! pgrep -f "sleep 31" >/dev/null
 '
 
 test_expect_success 'two datums writing one path fail the job, naming the path' '
