@@ -7,6 +7,7 @@
 #include "plumbing/progress.h"
 #include "plumbing/snapshot.h"
 #include "plumbing/tree_edit.h"
+#include "runner/image.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -365,6 +366,16 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	auto datums = compute_datums(s, spec.input, commits);
 	trace_point("datums computed");
 
+	// The image is part of the transform: its digest salts every datum.
+	std::string rt_name = runtime_name(o.runtime, spec.runtime, spec.transform.image);
+	std::optional<Image> image;
+	if (rt_name != "local") {
+		if (spec.transform.image.empty())
+			die("pipeline '{}': runtime '{}' needs transform.image", spec.name, rt_name);
+		image = resolve_image(s, spec.transform.image, false);
+	}
+	std::string dsalt = image ? salt + image->digest : salt;
+
 	std::map<std::string, const DatumRecord *> done_before;
 	auto prev = last_job(s, spec.name);
 	if (prev)
@@ -378,7 +389,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	for (size_t i = 0; i < datums.size(); i++) {
 		DatumRecord &r = job.datums[i];
 		r.id = datums[i].id();
-		r.hash = datums[i].hash(salt);
+		r.hash = datums[i].hash(dsalt);
 		for (auto &f : datums[i].files)
 			r.files.push_back(f.input + ":" + f.path);
 		auto it = done_before.find(r.hash);
@@ -419,7 +430,9 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	double datum_timeout = parse_duration(spec.datum_timeout);
 	double job_timeout = parse_duration(spec.job_timeout);
 	auto job_start = std::chrono::steady_clock::now();
-	std::unique_ptr<Runtime> runtime = choose_runtime(o.runtime, spec.runtime, spec.transform.image);
+	if (image)
+		image = resolve_image(s, spec.transform.image, true);
+	std::unique_ptr<Runtime> runtime = make_runtime(rt_name, image ? image->rootfs : "");
 	Runtime *rt = runtime.get();
 	if (rt->name() == "local" && !to_run.empty())
 		warning("pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
@@ -442,7 +455,14 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				ProcessSpec ps;
 				ps.argv = spec.transform.cmd;
 				ps.stdin_lines = spec.transform.stdin_lines;
-				ps.env = spec.transform.env;
+				if (image)
+					for (auto &kv : image->env) {
+						auto eq = kv.find('=');
+						if (eq != std::string::npos)
+							ps.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+					}
+				for (auto &[k, v] : spec.transform.env)
+					ps.env[k] = v;
 				ps.env["PACH_JOB_ID"] = job.id;
 				ps.env["PACH_DATUM_ID"] = r.id;
 				ps.env["PPS_PIPELINE_NAME"] = spec.name;
@@ -457,6 +477,8 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 						ps.env[f.input + "_COMMIT"] = f.commit->hex();
 				}
 				ps.cwd = spec.transform.working_dir;
+				if (ps.cwd.empty() && image)
+					ps.cwd = image->working_dir;
 				ps.pfs_dir = pfs;
 				ps.log_path = logf;
 				ps.network = spec.network;

@@ -187,25 +187,22 @@ std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs)
 	return std::make_unique<BwrapRuntime>(rootfs);
 }
 
-std::unique_ptr<Runtime> choose_runtime(const std::string &override_name, const std::string &spec_runtime,
-					const std::string &image)
+std::string runtime_name(const std::string &override_name, const std::string &spec_runtime, const std::string &image)
 {
 	std::string name = !override_name.empty() ? override_name : spec_runtime;
 	if (name.empty())
 		name = image.empty() ? "local" : "bwrap";
+	return name;
+}
+
+std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string &rootfs)
+{
 	if (name == "local")
 		return make_local_runtime();
 	if (name == "bwrap") {
-		if (image.compare(0, 4, "dir:") != 0)
-			die("image '{}' is not supported by pach yet: give a root filesystem as 'dir:/path' "
-			    "(docker-archive and OCI images are being added)",
-			    image);
-		std::string rootfs = image.substr(4);
-		if (!is_dir(rootfs))
-			die("image '{}': '{}' is not a directory", image, rootfs);
 		if (!have_program("bwrap"))
 			die("runtime 'bwrap' is not installed (Debian: apt-get install bubblewrap), or set 'runtime: local'");
-		return make_bwrap_runtime(absolute_path(rootfs));
+		return make_bwrap_runtime(rootfs);
 	}
 	die("runtime '{}' is not supported by pach yet (local and bwrap are; runc, crun, docker and podman are being added)",
 	    name);

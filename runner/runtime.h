@@ -43,11 +43,12 @@ std::unique_ptr<Runtime> make_local_runtime();
 // /tmp, /proc and /dev; dies with pach.
 std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs);
 
-// The runtime for a spec: `override` (pach run --runtime), else the spec's
-// `runtime`, else probed: no image -> local; "dir:ROOTFS" -> bwrap when it
-// is installed.  Dies with what to do when none fits.
-std::unique_ptr<Runtime> choose_runtime(const std::string &override_name, const std::string &spec_runtime,
-					const std::string &image);
+// The runtime's name for a spec: `override` (pach run --runtime), else the
+// spec's `runtime`, else: no image -> local, an image -> bwrap.
+std::string runtime_name(const std::string &override_name, const std::string &spec_runtime, const std::string &image);
+// Make it; rootfs is the unpacked image (unused by local).  Dies with
+// what to do when it cannot run here.
+std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string &rootfs);
 bool have_program(const std::string &name);
 
 } // namespace pach::runner

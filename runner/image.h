@@ -1,0 +1,29 @@
+// Container images without a daemon: `docker-archive:FILE.tar` (what
+// `docker save` writes) and `dir:ROOTFS`.  An archive is unpacked once per
+// image (keyed by its config digest) into .pach/pach/images/<digest>/rootfs:
+// layers in order, whiteouts (.wh.NAME, .wh..wh..opq) honoured, nothing
+// written outside the root.  The image's Env and WorkingDir come along.
+#pragma once
+
+#include "plumbing/store.h"
+
+#include <string>
+#include <vector>
+
+namespace pach::runner {
+
+struct Image {
+	std::string rootfs;                // a directory
+	std::vector<std::string> env;      // "K=V", from the image config
+	std::string working_dir, user;
+	std::string digest;                // what the transform hash uses
+};
+
+// Resolve a spec's image reference (its digest, Env, WorkingDir); with
+// `unpack`, also unpack an archive into the store's cache (once).
+Image resolve_image(Store &s, const std::string &ref, bool unpack = true);
+
+// Unpack one layer tar (plain or gzip) at [off, off+len) of fd into root.
+void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, const std::string &what);
+
+} // namespace pach::runner

@@ -1,0 +1,97 @@
+#!/bin/sh
+test_description='docker-archive images: layers, whiteouts, gzip, image Env'
+. ./test-lib.sh
+
+if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then
+	test_set_prereq BWRAP
+fi
+busybox=$(command -v busybox || true)
+if [ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1; then
+	test_set_prereq BUSYBOX
+fi
+command -v python3 >/dev/null && test_set_prereq PYTHON
+
+make_image() {
+	python3 - "$busybox" "$1" "$2" <<-\PY
+	import gzip, io, json, sys, tarfile
+	busybox, out, evil = sys.argv[1], sys.argv[2], sys.argv[3] == "evil"
+	def layer(entries, gz=False):
+	    buf = io.BytesIO()
+	    with tarfile.open(fileobj=buf, mode="w") as t:
+	        for name, kind, data in entries:
+	            ti = tarfile.TarInfo(name)
+	            if kind == "dir":
+	                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+	                t.addfile(ti)
+	            elif kind == "link":
+	                ti.type, ti.linkname = tarfile.SYMTYPE, data
+	                t.addfile(ti)
+	            else:
+	                ti.size, ti.mode = len(data), 0o755
+	                t.addfile(ti, io.BytesIO(data))
+	    raw = buf.getvalue()
+	    return gzip.compress(raw) if gz else raw
+	bb = open(busybox, "rb").read()
+	l1 = [("bin", "dir", None), ("bin/busybox", "file", bb)]
+	l1 += [("bin/" + a, "link", "busybox") for a in ["sh", "ls", "cat", "cp", "echo", "pwd"]]
+	l1 += [("etc", "dir", None), ("etc/a", "file", b"a\n"), ("etc/b", "file", b"b\n"),
+	       ("opq", "dir", None), ("opq/x", "file", b"x\n")]
+	if evil:
+	    l1.append(("../../escaped", "file", b"boo\n"))
+	l2 = [("etc/.wh.a", "file", b""), ("opq/.wh..wh..opq", "file", b""), ("opq/y", "file", b"y\n")]
+	# A real config names its layers by digest (rootfs.diff_ids): so does this one.
+	config = json.dumps({"config": {"Env": ["GREETING=from-image", "PATH=/bin"], "WorkingDir": "/etc"},
+	                     "rootfs": {"type": "layers", "diff_ids": ["evil" if evil else "good"]}}).encode()
+	manifest = json.dumps([{"Config": "config.json", "RepoTags": ["t:latest"],
+	                        "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
+	with tarfile.open(out, "w") as t:
+	    for name, data in [("manifest.json", manifest), ("config.json", config),
+	                       ("l1/layer.tar", layer(l1)), ("l2/layer.tar", layer(l2, gz=True))]:
+	        ti = tarfile.TarInfo(name)
+	        ti.size = len(data)
+	        t.addfile(ti, io.BytesIO(data))
+	PY
+}
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'setup: a two-layer docker-archive with whiteouts' '
+	make_image img.tar good &&
+	pach init && pach repo create in && mkdir d && echo data >d/f && pach commit in d &&
+	cat >img.yaml <<-EOF
+	pipeline: {name: img}
+	transform:
+	  image: docker-archive:$PWD/img.tar
+	  cmd: [sh, -c, "b=\$(basename \$in); ls /etc >/pfs/out/\$b.etc; ls /opq >/pfs/out/\$b.opq; echo \$GREETING >/pfs/out/\$b.greet; pwd >/pfs/out/\$b.pwd; cp \$in /pfs/out/"]
+	input: {pfs: {repo: in, glob: "/*"}}
+	EOF
+	pach pipeline create -f img.yaml
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'layers apply in order, whiteouts and opaque dirs honoured' '
+	pach run >out && grep "1 processed" out &&
+	test "$(pach cat img:/f.etc)" = b && test "$(pach cat img:/f.opq)" = y && test "$(pach cat img:/f)" = data
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'the image Env and WorkingDir are applied' '
+	test "$(pach cat img:/f.greet)" = from-image && test "$(pach cat img:/f.pwd)" = /etc
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'unpacked once, into the store cache' '
+	ls .pach/pach/images | grep -c . >n && test "$(cat n)" = 1 &&
+	echo more >d/g && pach commit in d && pach run >out && grep "1 processed, 1 skipped" out &&
+	test "$(ls .pach/pach/images | grep -c .)" = 1
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'a path leaving the image root is refused, nothing written outside' '
+	make_image evil.tar evil &&
+	sed "s|img.tar|evil.tar|; s|name: img}|name: evil}|" img.yaml >evil.yaml &&
+	pach pipeline create -f evil.yaml &&
+	test_fatal pach run evil && grep "leaves the image root" fatal.err &&
+	test_path_is_missing ../escaped && test_path_is_missing ../../escaped
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'a missing archive is a clear error' '
+	sed "s|img.tar|nosuch.tar|; s|name: img}|name: miss}|" img.yaml >miss.yaml &&
+	pach pipeline create -f miss.yaml && test_fatal pach run miss && grep "unable to open" fatal.err
+'
+
+test_done
