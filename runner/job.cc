@@ -482,6 +482,8 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				ps.pfs_dir = pfs;
 				ps.log_path = logf;
 				ps.network = spec.network;
+				ps.memory_limit = (uint64_t)std::max<int64_t>(0, parse_memory(spec.memory));
+				ps.id = job.id.substr(0, 12) + "-" + r.id.substr(0, 12);
 				auto t0 = std::chrono::steady_clock::now();
 				bool ok = false;
 				for (int attempt = 1; attempt <= spec.datum_tries && !ok; attempt++) {

@@ -163,7 +163,115 @@ private:
 	std::unique_ptr<Runtime> local_;
 };
 
+std::string jstr(const std::string &s)
+{
+	std::string o = "\"";
+	for (unsigned char c : s) {
+		if (c == '"' || c == '\\')
+			o += '\\', o += (char)c;
+		else if (c < 0x20)
+			o += fmt::format("\\u{:04x}", c);
+		else
+			o += (char)c;
+	}
+	return o + "\"";
+}
+
+class RuncRuntime : public Runtime {
+public:
+	explicit RuncRuntime(std::string rootfs) : rootfs_(std::move(rootfs)), local_(make_local_runtime()) {}
+	std::string name() const override { return "runc"; }
+
+	ProcessResult run(const ProcessSpec &p) override
+	{
+		std::string bundle = p.pfs_dir + "/../bundle";
+		mkdir_p(bundle);
+		std::string args, env;
+		for (auto &a : p.argv)
+			args += (args.empty() ? "" : ",") + jstr(a);
+		env = jstr("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		for (auto &[k, v] : p.env)
+			if (k != "PFS")
+				env += "," + jstr(k + "=" + v);
+		std::string ns = R"({"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"})";
+		if (!p.network)
+			ns += R"(,{"type":"network"})";
+		std::string resources = R"("pids":{"limit":4096})";
+		if (p.memory_limit)
+			resources += fmt::format(R"(,"memory":{{"limit":{},"swap":{}}})", p.memory_limit, p.memory_limit);
+		std::string config = fmt::format(
+			R"({{"ociVersion":"1.0.2","process":{{"terminal":false,"user":{{"uid":0,"gid":0}},"args":[{}],"env":[{}],"cwd":{},)"
+			R"("noNewPrivileges":true,"capabilities":{{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],)"
+			R"("effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]}}}},)"
+			R"("root":{{"path":{},"readonly":true}},"hostname":"pach",)"
+			R"("mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},)"
+			R"({{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}},)"
+			R"({{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}},)"
+			R"({{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}},)"
+			R"({{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}},)"
+			R"({{"destination":"/pfs","type":"bind","source":{},"options":["rbind","ro","nosuid","nodev"]}},)"
+			R"({{"destination":"/pfs/out","type":"bind","source":{},"options":["rbind","rw","nosuid","nodev"]}}],)"
+			R"("linux":{{"namespaces":[{}],"resources":{{{}}},)"
+			R"("maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)"
+			R"("readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}}})",
+			args, env, jstr(p.cwd.empty() ? "/pfs" : p.cwd), jstr(rootfs_), jstr(absolute_path(p.pfs_dir)),
+			jstr(absolute_path(p.pfs_dir + "/out")), ns, resources);
+		write_file_atomic(bundle + "/config.json", config);
+		std::string id = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
+		ProcessSpec q;
+		q.argv = {"runc", "run", "--bundle", bundle, id};
+		q.stdin_lines = p.stdin_lines;
+		q.log_path = p.log_path;
+		q.timeout = p.timeout;
+		auto r = local_->run(q);
+		// runc's own death does not end the container: end it here.
+		ProcessSpec del;
+		del.argv = {"runc", "delete", "--force", id};
+		del.log_path = bundle + "/delete.log";
+		local_->run(del);
+		return r;
+	}
+
+private:
+	std::string rootfs_;
+	std::unique_ptr<Runtime> local_;
+};
+
 } // namespace
+
+int64_t parse_memory(const std::string &s)
+{
+	if (s.empty())
+		return 0;
+	char *end;
+	double v = strtod(s.c_str(), &end);
+	if (end == s.c_str() || v < 0)
+		return -1;
+	std::string unit = end;
+	double mult = 1;
+	if (unit == "" || unit == "B")
+		mult = 1;
+	else if (unit == "K" || unit == "k" || unit == "KB")
+		mult = 1e3;
+	else if (unit == "M" || unit == "MB")
+		mult = 1e6;
+	else if (unit == "G" || unit == "GB")
+		mult = 1e9;
+	else if (unit == "Ki")
+		mult = 1024.0;
+	else if (unit == "Mi")
+		mult = 1024.0 * 1024;
+	else if (unit == "Gi")
+		mult = 1024.0 * 1024 * 1024;
+	else
+		return -1;
+	return (int64_t)(v * mult);
+}
+
+std::unique_ptr<Runtime> make_runc_runtime(const std::string &rootfs)
+{
+	return std::make_unique<RuncRuntime>(rootfs);
+}
 
 bool have_program(const std::string &name)
 {
@@ -204,7 +312,12 @@ std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string
 			die("runtime 'bwrap' is not installed (Debian: apt-get install bubblewrap), or set 'runtime: local'");
 		return make_bwrap_runtime(rootfs);
 	}
-	die("runtime '{}' is not supported by pach yet (local and bwrap are; runc, crun, docker and podman are being added)",
+	if (name == "runc") {
+		if (!have_program("runc"))
+			die("runtime 'runc' is not installed (Debian: apt-get install runc), or use 'runtime: bwrap'");
+		return make_runc_runtime(rootfs);
+	}
+	die("runtime '{}' is not supported by pach yet (local, bwrap and runc are; crun, docker and podman are being added)",
 	    name);
 }
 

@@ -21,6 +21,8 @@ struct ProcessSpec {
 	std::string log_path;                   // stdout and stderr go here
 	double timeout = -1;                    // seconds; kills the process group
 	bool network = false;                   // containers: share the host's network
+	uint64_t memory_limit = 0;              // bytes, where the runtime enforces it (runc)
+	std::string id;                         // unique per run (container names)
 };
 
 struct ProcessResult {
@@ -42,6 +44,12 @@ std::unique_ptr<Runtime> make_local_runtime();
 // unless asked), read-only root and inputs, writable /pfs/out, private
 // /tmp, /proc and /dev; dies with pach.
 std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs);
+// runc with an OCI bundle made per datum: pid, mount, ipc, uts and (unless
+// asked) network namespaces, read-only root and inputs, memory limit by
+// cgroup; on a timeout the container itself is killed and deleted.
+std::unique_ptr<Runtime> make_runc_runtime(const std::string &rootfs);
+// "512Mi", "1G", "100M", "1024" -> bytes; 0 for ""; -1 if malformed.
+int64_t parse_memory(const std::string &s);
 
 // The runtime's name for a spec: `override` (pach run --runtime), else the
 // spec's `runtime`, else: no image -> local, an image -> bwrap.

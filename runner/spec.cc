@@ -5,6 +5,7 @@
 #include "plumbing/fs.h"
 #include "plumbing/glob.h"
 #include "runner/cron.h"
+#include "runner/runtime.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -322,8 +323,11 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 		YAML::Node r = doc["resource_limits"];
 		c.need_map(r, "resource_limits");
 		c.check_keys(r, "resource_limits.", {"memory", "cpu"});
-		if (r["memory"])
+		if (r["memory"]) {
 			s.memory = c.str(r["memory"], "resource_limits.memory");
+			if (parse_memory(s.memory) < 0)
+				c.fail(r["memory"], "resource_limits.memory", "bad size '" + s.memory + "' (e.g. 512Mi, 1G)");
+		}
 		if (r["cpu"])
 			s.cpu = c.str(r["cpu"], "resource_limits.cpu");
 	}
