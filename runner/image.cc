@@ -323,33 +323,26 @@ void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, co
 	});
 }
 
-Image resolve_image(Store &s, const std::string &ref, bool unpack)
-{
-	Image img;
-	if (ref.compare(0, 4, "dir:") == 0) {
-		img.rootfs = absolute_path(ref.substr(4));
-		if (!is_dir(img.rootfs))
-			die("image '{}': '{}' is not a directory", ref, img.rootfs);
-		img.digest = "dir:" + img.rootfs;
-		return img;
-	}
-	if (ref.compare(0, 15, "docker-archive:") != 0)
-		die("image '{}' is not supported by pach yet: use docker-archive:FILE.tar or dir:ROOTFS "
-		    "(oci-archive:, oci: and names through docker/podman are being added)",
-		    ref);
-	std::string file = ref.substr(15);
-	Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd)
-		die_errno("image '" + ref + "': unable to open '" + file + "'");
-	struct stat st;
-	fstat(fd.get(), &st);
-	// Index the outer archive: member name -> (data offset, size).
-	std::map<std::string, std::pair<uint64_t, uint64_t>> members;
+namespace {
+
+// Where an image's files live: the members of one (uncompressed) tar, as
+// `docker save` and OCI archives are, or the files of an OCI layout
+// directory.  Read by name, layers streamed straight from their place.
+class Blobs {
+public:
+	Blobs(const std::string &ref, const std::string &path, bool is_dir) : ref_(ref), path_(path), dir_(is_dir)
 	{
+		if (dir_) {
+			if (!pach::is_dir(path))
+				die("image '{}': '{}' is not a directory", ref, path);
+			return;
+		}
+		fd_ = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+		if (!fd_)
+			die_errno("image '" + ref + "': unable to open '" + path + "'");
 		uint64_t pos = 0;
-		// Offsets are exact only for an uncompressed outer tar (what docker save writes).
 		char h[512];
-		while (pread(fd.get(), h, 512, (off_t)pos) == 512) {
+		while (pread(fd_.get(), h, 512, (off_t)pos) == 512) {
 			bool zero = true;
 			for (char c : h)
 				zero &= c == 0;
@@ -361,44 +354,140 @@ Image resolve_image(Store &s, const std::string &ref, bool unpack)
 				name = field(h + 345, 155) + "/" + name;
 			if (h[156] == 'L') {
 				std::string ln(size, '\0');
-				(void)!pread(fd.get(), ln.data(), size, (off_t)(pos + 512));
+				(void)!pread(fd_.get(), ln.data(), size, (off_t)(pos + 512));
 				pos += 512 + (size + 511) / 512 * 512;
-				if (pread(fd.get(), h, 512, (off_t)pos) != 512)
+				if (pread(fd_.get(), h, 512, (off_t)pos) != 512)
 					break;
 				size = octal(h + 124, 12);
 				name = ln.c_str();
 			}
-			members[clean(name, file)] = {pos + 512, size};
+			members_[clean(name, path)] = {pos + 512, size};
 			pos += 512 + (size + 511) / 512 * 512;
 		}
 	}
-	auto member = [&](const std::string &name) -> std::string {
-		auto it = members.find(clean(name, file));
-		if (it == members.end())
-			die("image '{}': '{}' is not in the archive", ref, name);
-		std::string data(it->second.second, '\0');
-		if (pread(fd.get(), data.data(), data.size(), (off_t)it->second.first) != (ssize_t)data.size())
-			die("image '{}': unable to read '{}'", ref, name);
-		return data;
-	};
-	YAML::Node manifest;
-	try {
-		manifest = YAML::Load(member("manifest.json"));
-	} catch (const YAML::Exception &e) {
-		die("image '{}': bad manifest.json: {}", ref, e.what());
+	bool has(const std::string &name) const
+	{
+		return dir_ ? path_exists(path_ + "/" + clean(name, path_)) : members_.count(clean(name, path_)) > 0;
 	}
-	if (!manifest.IsSequence() || manifest.size() == 0)
-		die("image '{}': manifest.json lists no image", ref);
-	YAML::Node m = manifest[0];
-	std::string config_name = m["Config"].as<std::string>("");
+	std::string read(const std::string &name) const
+	{
+		if (!has(name))
+			die("image '{}': '{}' is not in it", ref_, name);
+		if (dir_)
+			return read_file_small(path_ + "/" + clean(name, path_));
+		auto &[off, size] = members_.at(clean(name, path_));
+		std::string data(size, '\0');
+		if (pread(fd_.get(), data.data(), size, (off_t)off) != (ssize_t)size)
+			die("image '{}': unable to read '{}'", ref_, name);
+		return data;
+	}
+	void apply(const std::string &name, const std::string &root) const
+	{
+		if (!has(name))
+			die("image '{}': layer '{}' is not in it", ref_, name);
+		if (dir_) {
+			std::string p = path_ + "/" + clean(name, path_);
+			Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+			struct stat st;
+			if (!f || fstat(f.get(), &st) < 0)
+				die_errno("image '" + ref_ + "': unable to open '" + p + "'");
+			apply_layer(f.get(), 0, (uint64_t)st.st_size, root, p);
+			return;
+		}
+		auto &[off, size] = members_.at(clean(name, path_));
+		apply_layer(fd_.get(), off, size, root, path_ + ":" + name);
+	}
+
+private:
+	std::string ref_, path_;
+	bool dir_;
+	Fd fd_;
+	std::map<std::string, std::pair<uint64_t, uint64_t>> members_;
+};
+
+YAML::Node load_json(const std::string &text, const std::string &ref, const std::string &what)
+{
+	try {
+		return YAML::Load(text);
+	} catch (const YAML::Exception &e) {
+		die("image '{}': bad {}: {}", ref, what, e.what());
+	}
+}
+
+std::string blob_path(const std::string &digest, const std::string &ref)
+{
+	auto colon = digest.find(':');
+	if (colon == std::string::npos)
+		die("image '{}': bad digest '{}'", ref, digest);
+	return "blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1);
+}
+
+} // namespace
+
+Image resolve_image(Store &s, const std::string &ref, bool unpack)
+{
+	Image img;
+	if (ref.compare(0, 4, "dir:") == 0) {
+		img.rootfs = absolute_path(ref.substr(4));
+		if (!is_dir(img.rootfs))
+			die("image '{}': '{}' is not a directory", ref, img.rootfs);
+		img.digest = "dir:" + img.rootfs;
+		return img;
+	}
+	std::unique_ptr<Blobs> blobs;
+	std::string config_name;
+	std::vector<std::string> layers;
+	if (ref.compare(0, 15, "docker-archive:") == 0) {
+		blobs = std::make_unique<Blobs>(ref, ref.substr(15), false);
+		YAML::Node manifest = load_json(blobs->read("manifest.json"), ref, "manifest.json");
+		if (!manifest.IsSequence() || manifest.size() == 0)
+			die("image '{}': manifest.json lists no image", ref);
+		config_name = manifest[0]["Config"].as<std::string>("");
+		for (auto l : manifest[0]["Layers"])
+			layers.push_back(l.as<std::string>());
+	} else if (ref.compare(0, 12, "oci-archive:") == 0 || ref.compare(0, 4, "oci:") == 0) {
+		bool archive = ref.compare(0, 12, "oci-archive:") == 0;
+		std::string rest = ref.substr(archive ? 12 : 4), tag;
+		// oci:DIR[:TAG]
+		auto colon = rest.rfind(':');
+		if (!archive && colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+			tag = rest.substr(colon + 1);
+			rest = rest.substr(0, colon);
+		}
+		blobs = std::make_unique<Blobs>(ref, rest, !archive);
+		YAML::Node index = load_json(blobs->read("index.json"), ref, "index.json");
+		YAML::Node chosen, list = index["manifests"];
+		bool found = false;
+		for (size_t i = 0; list && i < list.size() && !found; i++) {
+			YAML::Node m = list[i];
+			std::string name = m["annotations"] && m["annotations"]["org.opencontainers.image.ref.name"]
+						   ? m["annotations"]["org.opencontainers.image.ref.name"].as<std::string>()
+						   : "";
+			if (tag.empty() || name == tag) {
+				chosen = m;
+				found = true;
+			}
+		}
+		if (!found)
+			die("image '{}': no manifest{} in index.json", ref, tag.empty() ? "" : " tagged '" + tag + "'");
+		YAML::Node manifest =
+			load_json(blobs->read(blob_path(chosen["digest"].as<std::string>(""), ref)), ref, "manifest");
+		config_name = blob_path(manifest["config"]["digest"].as<std::string>(""), ref);
+		for (auto l : manifest["layers"])
+			layers.push_back(blob_path(l["digest"].as<std::string>(""), ref));
+	} else {
+		die("image '{}' is not supported by pach yet: use docker-archive:FILE.tar, oci-archive:FILE, "
+		    "oci:DIR[:TAG] or dir:ROOTFS (names through docker/podman are being added)",
+		    ref);
+	}
 	if (config_name.empty())
-		die("image '{}': manifest.json has no Config", ref);
-	std::string config = member(config_name);
+		die("image '{}': no image config in the manifest", ref);
+	std::string config = blobs->read(config_name);
 	Sha1 h;
 	h.update(config.data(), config.size());
 	img.digest = h.final().hex();
+	YAML::Node c = load_json(config, ref, "config")["config"];
 	try {
-		YAML::Node c = YAML::Load(config)["config"];
 		if (c && c["Env"])
 			for (auto e : c["Env"])
 				img.env.push_back(e.as<std::string>());
@@ -417,14 +506,9 @@ Image resolve_image(Store &s, const std::string &ref, bool unpack)
 	std::string tmp = cache + ".tmp-" + std::to_string(getpid());
 	remove_all(tmp);
 	mkdir_p(tmp + "/rootfs");
-	for (auto l : m["Layers"]) {
-		std::string name = l.as<std::string>();
-		auto it = members.find(clean(name, file));
-		if (it == members.end())
-			die("image '{}': layer '{}' is not in the archive", ref, name);
-		apply_layer(fd.get(), it->second.first, it->second.second, tmp + "/rootfs", file + ":" + name);
-	}
-	// Mount points the runtime needs, even in a read-only root.
+	for (auto &l : layers)
+		blobs->apply(l, tmp + "/rootfs");
+	// Mount points the runtimes need, even in a read-only root.
 	for (const char *d : {"/pfs", "/tmp", "/proc", "/dev"})
 		mkdir_p(tmp + "/rootfs" + d);
 	if (rename(tmp.c_str(), cache.c_str()) < 0 && !is_dir(img.rootfs))

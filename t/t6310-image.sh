@@ -44,12 +44,28 @@ make_image() {
 	                     "rootfs": {"type": "layers", "diff_ids": ["evil" if evil else "good"]}}).encode()
 	manifest = json.dumps([{"Config": "config.json", "RepoTags": ["t:latest"],
 	                        "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
-	with tarfile.open(out, "w") as t:
-	    for name, data in [("manifest.json", manifest), ("config.json", config),
-	                       ("l1/layer.tar", layer(l1)), ("l2/layer.tar", layer(l2, gz=True))]:
-	        ti = tarfile.TarInfo(name)
-	        ti.size = len(data)
-	        t.addfile(ti, io.BytesIO(data))
+	if out.endswith(".oci"):
+	    # An OCI image layout: index.json -> manifest -> config and layers, by digest.
+	    import hashlib, os
+	    def blob(data):
+	        h = hashlib.sha256(data).hexdigest()
+	        os.makedirs(out + "/blobs/sha256", exist_ok=True)
+	        open(out + "/blobs/sha256/" + h, "wb").write(data)
+	        return {"digest": "sha256:" + h, "size": len(data)}
+	    os.makedirs(out, exist_ok=True)
+	    c = blob(config)
+	    ls = [blob(layer(l1)), blob(layer(l2, gz=True))]
+	    m = blob(json.dumps({"schemaVersion": 2, "config": c, "layers": ls}).encode())
+	    m["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
+	    open(out + "/index.json", "w").write(json.dumps({"schemaVersion": 2, "manifests": [m]}))
+	    open(out + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+	else:
+	    with tarfile.open(out, "w") as t:
+	        for name, data in [("manifest.json", manifest), ("config.json", config),
+	                           ("l1/layer.tar", layer(l1)), ("l2/layer.tar", layer(l2, gz=True))]:
+	            ti = tarfile.TarInfo(name)
+	            ti.size = len(data)
+	            t.addfile(ti, io.BytesIO(data))
 	PY
 }
 
@@ -87,6 +103,20 @@ test_expect_success BWRAP,BUSYBOX,PYTHON 'a path leaving the image root is refus
 	pach pipeline create -f evil.yaml &&
 	test_fatal pach run evil && grep "leaves the image root" fatal.err &&
 	test_path_is_missing ../escaped && test_path_is_missing ../../escaped
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'OCI layouts: oci:DIR:TAG and oci-archive:FILE' '
+	make_image img.oci good && (cd img.oci && tar -cf ../img-oci.tar .) &&
+	sed "s|docker-archive:\(.*\)img.tar|oci:\1img.oci:v1|; s|name: img}|name: o1}|" img.yaml >o1.yaml &&
+	sed "s|docker-archive:\(.*\)img.tar|oci-archive:\1img-oci.tar|; s|name: img}|name: o2}|" img.yaml >o2.yaml &&
+	grep "oci:" o1.yaml && grep "oci-archive:" o2.yaml &&
+	pach pipeline create -f o1.yaml -f o2.yaml && pach run o1 o2 >out &&
+	for p in o1 o2; do
+		test "$(pach cat $p:/f.etc)" = b && test "$(pach cat $p:/f.opq)" = y &&
+		test "$(pach cat $p:/f.greet)" = from-image || exit 1
+	done &&
+	sed "s|:v1|:v2|; s|name: o1}|name: o3}|" o1.yaml >o3.yaml && pach pipeline create -f o3.yaml &&
+	test_fatal pach run o3 && grep "no manifest tagged .v2." fatal.err
 '
 
 test_expect_success BWRAP,BUSYBOX,PYTHON 'a missing archive is a clear error' '
