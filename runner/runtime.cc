@@ -177,10 +177,14 @@ std::string jstr(const std::string &s)
 	return o + "\"";
 }
 
+// runc and crun take the same bundle and the same commands.
 class RuncRuntime : public Runtime {
 public:
-	explicit RuncRuntime(std::string rootfs) : rootfs_(std::move(rootfs)), local_(make_local_runtime()) {}
-	std::string name() const override { return "runc"; }
+	RuncRuntime(std::string rootfs, std::string bin)
+		: rootfs_(std::move(rootfs)), bin_(std::move(bin)), local_(make_local_runtime())
+	{
+	}
+	std::string name() const override { return bin_; }
 
 	ProcessResult run(const ProcessSpec &p) override
 	{
@@ -219,23 +223,31 @@ public:
 		write_file_atomic(bundle + "/config.json", config);
 		std::string id = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
 		ProcessSpec q;
-		q.argv = {"runc", "run", "--bundle", bundle, id};
+		q.argv = {bin_, "run", "--bundle", bundle, id};
 		q.stdin_lines = p.stdin_lines;
 		q.log_path = p.log_path;
 		q.timeout = p.timeout;
 		auto r = local_->run(q);
 		// runc's own death does not end the container: end it here.
 		ProcessSpec del;
-		del.argv = {"runc", "delete", "--force", id};
+		del.argv = {bin_, "delete", "--force", id};
 		del.log_path = bundle + "/delete.log";
 		local_->run(del);
 		return r;
 	}
 
 private:
-	std::string rootfs_;
+	std::string rootfs_, bin_;
 	std::unique_ptr<Runtime> local_;
 };
+
+// cgroup v1 and v2 mounted side by side: crun refuses to run there.
+bool hybrid_cgroups()
+{
+	struct stat st;
+	return ::stat("/sys/fs/cgroup/unified", &st) == 0 && S_ISDIR(st.st_mode) &&
+	       ::stat("/sys/fs/cgroup/memory", &st) == 0;
+}
 
 } // namespace
 
@@ -270,7 +282,7 @@ int64_t parse_memory(const std::string &s)
 
 std::unique_ptr<Runtime> make_runc_runtime(const std::string &rootfs)
 {
-	return std::make_unique<RuncRuntime>(rootfs);
+	return std::make_unique<RuncRuntime>(rootfs, "runc");
 }
 
 bool have_program(const std::string &name)
@@ -317,7 +329,15 @@ std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string
 			die("runtime 'runc' is not installed (Debian: apt-get install runc), or use 'runtime: bwrap'");
 		return make_runc_runtime(rootfs);
 	}
-	die("runtime '{}' is not supported by pach yet (local, bwrap and runc are; crun, docker and podman are being added)",
+	if (name == "crun") {
+		if (!have_program("crun"))
+			die("runtime 'crun' is not installed (Debian: apt-get install crun), or use 'runtime: runc'");
+		if (hybrid_cgroups())
+			die("runtime 'crun' cannot run on this host: it refuses hybrid cgroup v1/v2 hierarchies; "
+			    "use 'runtime: runc' or 'runtime: bwrap'");
+		return std::make_unique<RuncRuntime>(rootfs, "crun");
+	}
+	die("runtime '{}' is not supported by pach yet (local, bwrap, runc and crun are; docker and podman are being added)",
 	    name);
 }
 

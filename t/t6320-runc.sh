@@ -73,4 +73,15 @@ test_expect_success RUNC,BUSYBOX 'a timeout kills and deletes the container' '
 	! pgrep -f "sleep 33" >/dev/null
 '
 
+test_expect_success RUNC,BUSYBOX 'crun: used where it works, refused clearly where it cannot' '
+	sed "s/runtime: runc/runtime: crun/; s/name: r}/name: cr}/" r.yaml >cr.yaml && pach pipeline create -f cr.yaml &&
+	if ! command -v crun >/dev/null; then
+		test_fatal pach run cr && grep "crun. is not installed" fatal.err
+	elif [ -d /sys/fs/cgroup/unified ] && [ -d /sys/fs/cgroup/memory ]; then
+		test_fatal pach run cr && grep "hybrid cgroup" fatal.err
+	else
+		pach run cr && test "$(pach cat cr:/a)" = hello
+	fi
+'
+
 test_done
