@@ -162,12 +162,7 @@ std::string format_time(int64_t when, int tz)
 
 std::string iso_time(int64_t when)
 {
-	time_t t = (time_t)when;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	char buf[64];
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	return utc_timestamp(when);
 }
 
 } // namespace pach::cmd

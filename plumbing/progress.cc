@@ -7,10 +7,21 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 namespace pach {
 
 static std::atomic<bool> g_quiet{false};
+
+std::string utc_timestamp(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char buf[64];
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
 
 void trace_point(const char *what)
 {

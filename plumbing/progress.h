@@ -31,6 +31,8 @@ private:
 };
 
 std::string human_bytes(uint64_t b);
+// "2026-01-01T00:00:00Z": RFC 3339 / ISO 8601 in UTC.
+std::string utc_timestamp(int64_t unix_seconds);
 
 // With PACH_TRACE_PERFORMANCE set (as git's GIT_TRACE_PERFORMANCE), print
 // the time since the process started at each named point, to stderr.

@@ -2,6 +2,7 @@
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
+#include "plumbing/progress.h"
 #include "plumbing/tree_edit.h"
 
 #include <functional>
@@ -13,12 +14,7 @@ namespace pach::runner {
 
 std::string rfc3339(int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	char buf[64];
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	return utc_timestamp(t);
 }
 
 static int64_t parse_rfc3339(const std::string &s)
