@@ -139,6 +139,11 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 			p.lazy = c.boolean(v["lazy"], f + ".lazy");
 		if (v["empty_files"])
 			p.empty_files = c.boolean(v["empty_files"], f + ".empty_files");
+		// Accepted, not honoured yet: say so rather than pretend.
+		if (p.lazy)
+			c.warn(v["lazy"], "field '" + f + ".lazy' is not supported by pach yet (inputs are copied, not streamed)");
+		if (p.empty_files)
+			c.warn(v["empty_files"], "field '" + f + ".empty_files' is not supported by pach yet (inputs are copied whole)");
 		if (v["outer_join"])
 			p.outer_join = c.boolean(v["outer_join"], f + ".outer_join");
 		if (v["join_on"])
@@ -270,8 +275,10 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	}
 	if (t["working_dir"])
 		s.transform.working_dir = c.str(t["working_dir"], "transform.working_dir");
-	if (t["user"])
+	if (t["user"]) {
 		s.transform.user = c.str(t["user"], "transform.user");
+		c.warn(t["user"], "field 'transform.user' is not supported by pach yet (code runs as root in its container)");
+	}
 	if (t["accept_return_code"]) {
 		if (!t["accept_return_code"].IsSequence())
 			c.fail(t["accept_return_code"], "transform.accept_return_code", "expected a list of numbers");
@@ -328,8 +335,10 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 			if (parse_memory(s.memory) < 0)
 				c.fail(r["memory"], "resource_limits.memory", "bad size '" + s.memory + "' (e.g. 512Mi, 1G)");
 		}
-		if (r["cpu"])
+		if (r["cpu"]) {
 			s.cpu = c.str(r["cpu"], "resource_limits.cpu");
+			c.warn(r["cpu"], "field 'resource_limits.cpu' is not enforced by pach yet");
+		}
 	}
 	if (doc["reprocess_spec"]) {
 		s.reprocess_spec = c.str(doc["reprocess_spec"], "reprocess_spec");
