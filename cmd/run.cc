@@ -21,7 +21,8 @@ extern const char *const kUsage_run =
 	"    --dry-run       show what would run, change nothing\n"
 	"    -j, --jobs <n>  datums in parallel (default: parallelism_spec)\n"
 	"    --reprocess     run every datum again\n"
-	"    --runtime <name>  local, bwrap, runc or crun, instead of the spec's choice\n"
+	"    --runtime <name>  local, bwrap, runc, crun, podman or docker, instead of the spec's\n"
+	"                      or the config's (pach.runtime) choice\n"
 	"    --json          a machine-readable summary\n";
 
 int cmd_run(Args &args)

@@ -6,13 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 namespace pach {
 
 static void export_entry(const Store &s, const TreeEntry &e, const std::string &dest, CheckoutStats &st,
-			 const std::function<void(uint64_t)> &on_file)
+			 const std::function<void(uint64_t)> &on_file, bool empty)
 {
 	if (e.is_dir()) {
 		if (mkdir(dest.c_str(), 0777) < 0 && errno != EEXIST)
@@ -20,7 +21,7 @@ static void export_entry(const Store &s, const TreeEntry &e, const std::string &
 		if (!is_dir(dest))
 			die("'{}' exists and is not a directory", dest);
 		for (auto &k : s.read_tree(e.oid))
-			export_entry(s, k, dest + "/" + k.name, st, on_file);
+			export_entry(s, k, dest + "/" + k.name, st, on_file, empty);
 		return;
 	}
 	struct stat old;
@@ -44,14 +45,14 @@ static void export_entry(const Store &s, const TreeEntry &e, const std::string &
 	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
 	if (!fd)
 		die_errno("unable to create '" + dest + "'");
-	auto r = s.odb().open(e.oid);
-	if (!r) {
+	auto r = empty ? nullptr : s.odb().open(e.oid);
+	if (!r && !empty) {
 		unlink(tmp.c_str());
 		die("object {} is missing (for '{}')", e.oid.hex(), dest);
 	}
-	std::vector<char> buf(1 << 20);
+	std::vector<char> buf(r ? (size_t)std::min<uint64_t>(r->size() + 1, 1 << 20) : 0);
 	uint64_t bytes = 0;
-	for (;;) {
+	for (; r;) {
 		size_t n = r->read(buf.data(), buf.size());
 		if (!n)
 			break;
@@ -68,10 +69,10 @@ static void export_entry(const Store &s, const TreeEntry &e, const std::string &
 }
 
 CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &dest,
-		       const std::function<void(uint64_t)> &on_file)
+		       const std::function<void(uint64_t)> &on_file, bool empty)
 {
 	CheckoutStats st;
-	export_entry(s, e, dest, st, on_file);
+	export_entry(s, e, dest, st, on_file, empty);
 	return st;
 }
 

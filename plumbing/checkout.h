@@ -14,8 +14,9 @@ struct CheckoutStats {
 	uint64_t files = 0, bytes = 0;
 };
 
-// on_file(bytes) is called after each file (0 for symlinks).
+// on_file(bytes) is called after each file (0 for symlinks).  With
+// `empty`, regular files are created empty (Pachyderm's empty_files).
 CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &dest,
-		       const std::function<void(uint64_t)> &on_file = nullptr);
+		       const std::function<void(uint64_t)> &on_file = nullptr, bool empty = false);
 
 } // namespace pach

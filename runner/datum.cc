@@ -49,6 +49,8 @@ std::string Datum::hash(const std::string &salt) const
 		h.update(f.entry.oid.b.data(), 20);
 		uint32_t m = f.entry.mode;
 		h.update(&m, sizeof m);
+		if (f.empty_files)
+			h.update("E", 1); // the code sees other files
 	}
 	h.update(salt.data(), salt.size());
 	return h.final().hex();
@@ -123,8 +125,10 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 	case Input::pfs: {
 		std::vector<Datum> out;
 		for (auto &[f, groups] : pfs_matches(s, in.pfs_in.name, in.pfs_in.repo, in.pfs_in.branch, in.pfs_in.glob,
-						     commit_of(in.pfs_in.repo, in.pfs_in.branch)))
+						     commit_of(in.pfs_in.repo, in.pfs_in.branch))) {
 			out.push_back(Datum{{f}});
+			out.back().files[0].empty_files = in.pfs_in.empty_files;
+		}
 		return out;
 	}
 	case Input::cron: {
@@ -157,6 +161,7 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 			const PfsInput &p = in.children[i].pfs_in;
 			for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
 				DatumFile file = f;
+				file.empty_files = p.empty_files;
 				std::string key = Glob::expand(join ? p.join_on : p.group_by, groups);
 				(join ? file.join_key : file.group_key) = key;
 				auto &slot = by_key[key];

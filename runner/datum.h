@@ -20,6 +20,7 @@ struct DatumFile {
 	std::string path;     // "/dir/file" (no trailing slash; "/" for the root)
 	TreeEntry entry;      // what the path is: blob or tree, with its oid
 	std::string join_key, group_key;
+	bool empty_files = false; // shown as empty files (names only)
 };
 
 struct Datum {

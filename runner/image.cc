@@ -2,6 +2,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "runner/runtime.h"
 
 #include <yaml-cpp/yaml.h>
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace pach::runner {
 
@@ -424,14 +426,157 @@ std::string blob_path(const std::string &digest, const std::string &ref)
 
 } // namespace
 
-Image resolve_image(Store &s, const std::string &ref, bool unpack)
+namespace {
+
+// Layers in order into CACHE/rootfs, through a temporary directory so a
+// crash never leaves a half image under the final name.
+void unpack_into(Store &s, const Blobs &blobs, const std::vector<std::string> &layers, const std::string &cache,
+		 const std::string &ref)
+{
+	mkdir_p(s.path("pach/images"));
+	std::string tmp = cache + ".tmp-" + std::to_string(getpid());
+	remove_all(tmp);
+	mkdir_p(tmp + "/rootfs");
+	for (auto &l : layers)
+		blobs.apply(l, tmp + "/rootfs");
+	// Mount points the runtimes need, even in a read-only root.
+	for (const char *d : {"/pfs", "/tmp", "/proc", "/dev"})
+		mkdir_p(tmp + "/rootfs" + d);
+	if (rename(tmp.c_str(), cache.c_str()) < 0 && !is_dir(cache + "/rootfs"))
+		die_errno("unable to store image '" + ref + "'");
+	remove_all(tmp);
+}
+
+void read_image_config(const YAML::Node &c, Image &img, const std::string &ref)
+{
+	try {
+		if (c && c["Env"])
+			for (auto e : c["Env"])
+				img.env.push_back(e.as<std::string>());
+		if (c && c["WorkingDir"])
+			img.working_dir = c["WorkingDir"].as<std::string>("");
+		if (c && c["User"])
+			img.user = c["User"].as<std::string>("");
+	} catch (const YAML::Exception &e) {
+		die("image '{}': bad config: {}", ref, e.what());
+	}
+}
+
+// Run an engine command; its stdout (and stderr) as a string, or nullopt
+// when it failed.
+std::optional<std::string> engine_output(const std::vector<std::string> &argv, const std::string &tmpdir)
+{
+	mkdir_p(tmpdir);
+	std::string out = tmpdir + "/engine-" + std::to_string(getpid()) + ".out";
+	::unlink(out.c_str());
+	ProcessSpec p;
+	p.argv = argv;
+	p.log_path = out;
+	p.timeout = 600;
+	auto r = make_local_runtime()->run(p);
+	std::string text;
+	{
+		Fd f(::open(out.c_str(), O_RDONLY | O_CLOEXEC));
+		char buf[65536];
+		ssize_t n;
+		while (f && (n = ::read(f.get(), buf, sizeof buf)) > 0)
+			text.append(buf, (size_t)n);
+	}
+	::unlink(out.c_str());
+	if (r.exit_code != 0)
+		return std::nullopt;
+	return text;
+}
+
+// A plain name ("busybox:1.36", "localhost/app"): what the local podman
+// (or docker) has under that name.  The digest is the engine's image id;
+// a container runtime other than the engine gets the image through
+// `image save`, unpacked once per id.
+Image resolve_named(Store &s, const std::string &ref, bool unpack, const std::string &runtime)
+{
+	std::string bin = runtime == "podman" || runtime == "docker" ? runtime
+			  : have_program("podman")			   ? "podman"
+			  : docker_works()				   ? "docker"
+								   : "";
+	if (bin.empty())
+		die("image '{}': a plain image name needs podman or docker to find it; or name a file: "
+		    "docker-archive:FILE.tar, oci-archive:FILE, oci:DIR[:TAG], dir:ROOTFS",
+		    ref);
+	static std::map<std::string, Image> seen;
+	Image img;
+	if (auto it = seen.find(bin + " " + ref); it != seen.end()) {
+		img = it->second;
+	} else {
+		auto out = engine_output({bin, "image", "inspect", ref}, s.path("pach/tmp"));
+		if (!out)
+			die("image '{}' is not known to {} ({} pull or {} load it first)", ref, bin, bin, bin);
+		YAML::Node j = load_json(*out, ref, bin + " image inspect output");
+		if (!j.IsSequence() || j.size() == 0 || !j[0]["Id"])
+			die("image '{}': {} image inspect says nothing about it", ref, bin);
+		img.digest = j[0]["Id"].as<std::string>();
+		if (img.digest.compare(0, 7, "sha256:") == 0)
+			img.digest = img.digest.substr(7);
+		read_image_config(j[0]["Config"], img, ref);
+		img.name = ref;
+		seen[bin + " " + ref] = img;
+	}
+	std::string cache = s.path("pach/images/" + img.digest);
+	img.rootfs = cache + "/rootfs";
+	if (!unpack || bin == runtime || is_dir(img.rootfs))
+		return img;
+	std::string tar = s.path("pach/tmp/save-" + std::to_string(getpid()) + ".tar");
+	mkdir_p(s.path("pach/tmp"));
+	std::vector<std::string> argv = {bin, "image", "save", "-o", tar};
+	if (bin == "podman")
+		argv.insert(argv.end(), {"--format", "docker-archive"});
+	argv.push_back(img.name);
+	if (!engine_output(argv, s.path("pach/tmp")))
+		die("image '{}': {} image save failed", ref, bin);
+	try {
+		Blobs blobs(ref, tar, false);
+		YAML::Node manifest = load_json(blobs.read("manifest.json"), ref, "manifest.json");
+		std::vector<std::string> layers;
+		if (manifest.IsSequence() && manifest.size() > 0)
+			for (auto l : manifest[0]["Layers"])
+				layers.push_back(l.as<std::string>());
+		unpack_into(s, blobs, layers, cache, ref);
+	} catch (...) {
+		::unlink(tar.c_str());
+		throw;
+	}
+	::unlink(tar.c_str());
+	return img;
+}
+
+} // namespace
+
+bool is_image_name(const std::string &ref)
+{
+	for (const char *t : {"dir:", "docker-archive:", "oci-archive:", "oci:"})
+		if (ref.compare(0, strlen(t), t) == 0)
+			return false;
+	return true;
+}
+
+Image resolve_image(Store &s, const std::string &ref, bool unpack, const std::string &runtime)
 {
 	Image img;
+	if (is_image_name(ref))
+		return resolve_named(s, ref, unpack, runtime);
 	if (ref.compare(0, 4, "dir:") == 0) {
 		img.rootfs = absolute_path(ref.substr(4));
 		if (!is_dir(img.rootfs))
 			die("image '{}': '{}' is not a directory", ref, img.rootfs);
 		img.digest = "dir:" + img.rootfs;
+		if (unpack) {
+			// Runtimes mount over these; a read-only root cannot get them.
+			std::string missing;
+			for (const char *d : {"/proc", "/dev", "/tmp", "/pfs"})
+				if (!is_dir(img.rootfs + d))
+					missing += " " + img.rootfs + d;
+			if (!missing.empty())
+				die("image '{}' lacks mount points the containers need: mkdir -p{}", ref, missing);
+		}
 		return img;
 	}
 	std::unique_ptr<Blobs> blobs;
@@ -476,9 +621,7 @@ Image resolve_image(Store &s, const std::string &ref, bool unpack)
 		for (auto l : manifest["layers"])
 			layers.push_back(blob_path(l["digest"].as<std::string>(""), ref));
 	} else {
-		die("image '{}' is not supported by pach yet: use docker-archive:FILE.tar, oci-archive:FILE, "
-		    "oci:DIR[:TAG] or dir:ROOTFS (names through docker/podman are being added)",
-		    ref);
+		die("image '{}': unknown transport", ref);
 	}
 	if (config_name.empty())
 		die("image '{}': no image config in the manifest", ref);
@@ -486,34 +629,12 @@ Image resolve_image(Store &s, const std::string &ref, bool unpack)
 	Sha1 h;
 	h.update(config.data(), config.size());
 	img.digest = h.final().hex();
-	YAML::Node c = load_json(config, ref, "config")["config"];
-	try {
-		if (c && c["Env"])
-			for (auto e : c["Env"])
-				img.env.push_back(e.as<std::string>());
-		if (c && c["WorkingDir"])
-			img.working_dir = c["WorkingDir"].as<std::string>("");
-		if (c && c["User"])
-			img.user = c["User"].as<std::string>("");
-	} catch (const YAML::Exception &e) {
-		die("image '{}': bad config: {}", ref, e.what());
-	}
+	read_image_config(load_json(config, ref, "config")["config"], img, ref);
 	std::string cache = s.path("pach/images/" + img.digest);
 	img.rootfs = cache + "/rootfs";
 	if (!unpack || is_dir(img.rootfs))
 		return img; // unpacked before
-	mkdir_p(s.path("pach/images"));
-	std::string tmp = cache + ".tmp-" + std::to_string(getpid());
-	remove_all(tmp);
-	mkdir_p(tmp + "/rootfs");
-	for (auto &l : layers)
-		blobs->apply(l, tmp + "/rootfs");
-	// Mount points the runtimes need, even in a read-only root.
-	for (const char *d : {"/pfs", "/tmp", "/proc", "/dev"})
-		mkdir_p(tmp + "/rootfs" + d);
-	if (rename(tmp.c_str(), cache.c_str()) < 0 && !is_dir(img.rootfs))
-		die_errno("unable to store image '" + ref + "'");
-	remove_all(tmp);
+	unpack_into(s, *blobs, layers, cache, ref);
 	return img;
 }
 

@@ -1,5 +1,6 @@
 // Container images without a daemon: `docker-archive:FILE.tar` (what
-// `docker save` writes) and `dir:ROOTFS`.  An archive is unpacked once per
+// `docker save` writes), `oci-archive:FILE`, `oci:DIR[:TAG]`, `dir:ROOTFS`,
+// and plain names that a local podman or docker knows.  An archive is unpacked once per
 // image (keyed by its config digest) into .pach/pach/images/<digest>/rootfs:
 // layers in order, whiteouts (.wh.NAME, .wh..wh..opq) honoured, nothing
 // written outside the root.  The image's Env and WorkingDir come along.
@@ -17,11 +18,15 @@ struct Image {
 	std::vector<std::string> env;      // "K=V", from the image config
 	std::string working_dir, user;
 	std::string digest;                // what the transform hash uses
+	std::string name;                  // a plain name: what docker/podman call it
 };
 
-// Resolve a spec's image reference (its digest, Env, WorkingDir); with
-// `unpack`, also unpack an archive into the store's cache (once).
-Image resolve_image(Store &s, const std::string &ref, bool unpack = true);
+// Resolve a spec's image reference (its digest, Env, WorkingDir, User);
+// with `unpack`, also unpack it into the store's cache (once) unless
+// `runtime` is the docker/podman that runs a plain name itself.
+Image resolve_image(Store &s, const std::string &ref, bool unpack = true, const std::string &runtime = "");
+// Not one of the transports (dir:, docker-archive:, oci-archive:, oci:).
+bool is_image_name(const std::string &ref);
 
 // Unpack one layer tar (plain or gzip) at [off, off+len) of fd into root.
 void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, const std::string &what);

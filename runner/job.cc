@@ -2,6 +2,7 @@
 
 #include "plumbing/address.h"
 #include "plumbing/checkout.h"
+#include "plumbing/config.h"
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
 #include "plumbing/progress.h"
@@ -343,6 +344,15 @@ std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base,
 	return root;
 }
 
+// pach.runtime from the store's or the user's config, checked.
+std::string configured_runtime(const Store &s)
+{
+	auto v = config_get(&s, "pach.runtime");
+	if (v && !known_runtime(*v))
+		die("config pach.runtime: unknown runtime '{}' (expected local, bwrap, runc, crun, podman or docker)", *v);
+	return v.value_or("");
+}
+
 void rm_rf(const std::string &p)
 {
 	std::error_code ec;
@@ -367,12 +377,12 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	trace_point("datums computed");
 
 	// The image is part of the transform: its digest salts every datum.
-	std::string rt_name = runtime_name(o.runtime, spec.runtime, spec.transform.image);
+	std::string rt_name = runtime_name(o.runtime, spec.runtime, spec.transform.image, configured_runtime(s));
 	std::optional<Image> image;
 	if (rt_name != "local") {
 		if (spec.transform.image.empty())
 			die("pipeline '{}': runtime '{}' needs transform.image", spec.name, rt_name);
-		image = resolve_image(s, spec.transform.image, false);
+		image = resolve_image(s, spec.transform.image, false, rt_name);
 	}
 	std::string dsalt = image ? salt + image->digest : salt;
 
@@ -431,11 +441,18 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	double job_timeout = parse_duration(spec.job_timeout);
 	auto job_start = std::chrono::steady_clock::now();
 	if (image)
-		image = resolve_image(s, spec.transform.image, true);
+		image = resolve_image(s, spec.transform.image, true, rt_name);
 	std::unique_ptr<Runtime> runtime = make_runtime(rt_name, image ? image->rootfs : "");
 	Runtime *rt = runtime.get();
 	if (rt->name() == "local" && !to_run.empty())
 		warning("pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
+	if ((!spec.memory.empty() || !spec.cpu.empty()) && !rt->enforces_limits() && !to_run.empty())
+		warning(fmt::format("pipeline '{}': resource_limits are not enforced by the '{}' runtime (runc, crun, "
+				    "podman and docker enforce them)",
+				    spec.name, rt->name()));
+	std::string user = !spec.transform.user.empty() ? spec.transform.user : image ? image->user : "";
+	if (!user.empty() && rt_name != "podman" && rt_name != "docker")
+		resolve_user(user, rt_name == "local" ? "/" : image->rootfs); // fails before any datum runs
 	Progress prog("Processing datums", to_run.size());
 	std::atomic<size_t> next{0};
 	std::exception_ptr err;
@@ -471,7 +488,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 					std::string rel = f.path == "/" ? "" : f.path;
 					std::string target = pfs + "/" + f.input + rel;
 					mkdir_p(dirname_of(target));
-					checkout(s, f.entry, target);
+					checkout(s, f.entry, target, nullptr, f.empty_files);
 					ps.env[f.input] = "/pfs/" + f.input + rel;
 					if (f.commit)
 						ps.env[f.input + "_COMMIT"] = f.commit->hex();
@@ -483,6 +500,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				ps.log_path = logf;
 				ps.network = spec.network;
 				ps.memory_limit = (uint64_t)std::max<int64_t>(0, parse_memory(spec.memory));
+				ps.cpu_limit = std::max(0.0, parse_cpu(spec.cpu));
+				ps.user = user;
+				if (image && (rt_name == "podman" || rt_name == "docker"))
+					ps.image = image->name;
 				ps.id = job.id.substr(0, 12) + "-" + r.id.substr(0, 12);
 				auto t0 = std::chrono::steady_clock::now();
 				bool ok = false;

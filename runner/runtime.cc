@@ -4,6 +4,8 @@
 #include "plumbing/fs.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -13,6 +15,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 namespace pach::runner {
@@ -50,6 +53,15 @@ public:
 		argv.push_back(nullptr);
 		std::string cwd = p.cwd.empty() ? p.pfs_dir : p.cwd;
 		bool as_root = geteuid() == 0;
+		UserIds ids;
+		if (!p.user.empty()) {
+			if (!as_root)
+				die("transform.user '{}' needs root with the 'local' runtime", p.user);
+			ids = resolve_user(p.user, "/");
+			if (!p.pfs_dir.empty() && chown((p.pfs_dir + "/out").c_str(), ids.uid, ids.gid) < 0)
+				die_errno("unable to hand /pfs/out to user '" + p.user + "'");
+		}
+		bool switch_user = !p.user.empty();
 
 		pid_t pid = fork();
 		if (pid < 0)
@@ -78,6 +90,11 @@ public:
 								     : cwd.c_str();
 			if (chdir(dir) < 0)
 				_exit(126);
+			if (switch_user &&
+			    (setgroups(0, nullptr) < 0 || setgid(ids.gid) < 0 || setuid(ids.uid) < 0)) {
+				dprintf(2, "pach: unable to become user %u:%u: %s\n", ids.uid, ids.gid, strerror(errno));
+				_exit(126);
+			}
 			execvpe(argv[0], argv.data(), envp.data());
 			dprintf(2, "pach: unable to run '%s': %s\n", argv[0], strerror(errno));
 			_exit(127);
@@ -142,6 +159,11 @@ public:
 		if (p.network)
 			q.argv.push_back("--share-net");
 		auto add = [&](std::initializer_list<std::string> v) { q.argv.insert(q.argv.end(), v); };
+		if (!p.user.empty()) {
+			// The sandbox's uid maps to ours, so /pfs/out stays writable.
+			UserIds ids = resolve_user(p.user, rootfs_);
+			add({"--unshare-user", "--uid", std::to_string(ids.uid), "--gid", std::to_string(ids.gid)});
+		}
 		add({"--ro-bind", rootfs_, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
 		// Inputs read-only, /pfs/out writable on top.
 		add({"--ro-bind", p.pfs_dir, "/pfs", "--bind", p.pfs_dir + "/out", "/pfs/out"});
@@ -185,6 +207,7 @@ public:
 	{
 	}
 	std::string name() const override { return bin_; }
+	bool enforces_limits() const override { return true; }
 
 	ProcessResult run(const ProcessSpec &p) override
 	{
@@ -203,8 +226,17 @@ public:
 		std::string resources = R"("pids":{"limit":4096})";
 		if (p.memory_limit)
 			resources += fmt::format(R"(,"memory":{{"limit":{},"swap":{}}})", p.memory_limit, p.memory_limit);
+		if (p.cpu_limit > 0)
+			resources += fmt::format(R"(,"cpu":{{"quota":{},"period":100000}})",
+						 std::max<long>(1000, (long)(p.cpu_limit * 100000)));
+		UserIds ids;
+		if (!p.user.empty()) {
+			ids = resolve_user(p.user, rootfs_);
+			if (chown((p.pfs_dir + "/out").c_str(), ids.uid, ids.gid) < 0)
+				die_errno("unable to hand /pfs/out to user '" + p.user + "'");
+		}
 		std::string config = fmt::format(
-			R"({{"ociVersion":"1.0.2","process":{{"terminal":false,"user":{{"uid":0,"gid":0}},"args":[{}],"env":[{}],"cwd":{},)"
+			R"({{"ociVersion":"1.0.2","process":{{"terminal":false,"user":{{"uid":{},"gid":{}}},"args":[{}],"env":[{}],"cwd":{},)"
 			R"("noNewPrivileges":true,"capabilities":{{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],)"
 			R"("effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]}}}},)"
 			R"("root":{{"path":{},"readonly":true}},"hostname":"pach",)"
@@ -218,7 +250,7 @@ public:
 			R"("linux":{{"namespaces":[{}],"resources":{{{}}},)"
 			R"("maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)"
 			R"("readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}}})",
-			args, env, jstr(p.cwd.empty() ? "/pfs" : p.cwd), jstr(rootfs_), jstr(absolute_path(p.pfs_dir)),
+			ids.uid, ids.gid, args, env, jstr(p.cwd.empty() ? "/pfs" : p.cwd), jstr(rootfs_), jstr(absolute_path(p.pfs_dir)),
 			jstr(absolute_path(p.pfs_dir + "/out")), ns, resources);
 		write_file_atomic(bundle + "/config.json", config);
 		std::string id = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
@@ -241,6 +273,7 @@ private:
 	std::unique_ptr<Runtime> local_;
 };
 
+
 // cgroup v1 and v2 mounted side by side: crun refuses to run there.
 bool hybrid_cgroups()
 {
@@ -249,7 +282,99 @@ bool hybrid_cgroups()
 	       ::stat("/sys/fs/cgroup/memory", &st) == 0;
 }
 
+// docker and podman take the same options.  pach's own hard limits are
+// the most a container can get here (runc refuses to raise them), so
+// they are passed down explicitly.
+class CliRuntime : public Runtime {
+public:
+	CliRuntime(std::string bin, std::string rootfs)
+		: bin_(std::move(bin)), rootfs_(std::move(rootfs)), local_(make_local_runtime())
+	{
+	}
+	std::string name() const override { return bin_; }
+	bool enforces_limits() const override { return true; }
+
+	ProcessResult run(const ProcessSpec &p) override
+	{
+		std::string name = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
+		ProcessSpec q;
+		q.argv = {bin_, "run", "--rm", "-i", "--name", name, "--read-only", "--tmpfs", "/tmp"};
+		auto add = [&](std::initializer_list<std::string> v) { q.argv.insert(q.argv.end(), v); };
+		if (!p.network)
+			add({"--network", "none"});
+		// podman may pick crun, which refuses hybrid cgroup hosts.
+		if (bin_ == "podman" && hybrid_cgroups() && have_program("runc"))
+			add({"--runtime", "runc"});
+		// Open files: our own soft limit.  Processes: 4096 at most (the
+		// engine's monitor may run with less than we do).
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			add({"--ulimit", fmt::format("nofile={}:{}", rl.rlim_cur, rl.rlim_cur)});
+		if (getrlimit(RLIMIT_NPROC, &rl) == 0) {
+			rlim_t n = std::min<rlim_t>(rl.rlim_cur, 4096);
+			add({"--ulimit", fmt::format("nproc={}:{}", n, n)});
+		}
+		if (p.memory_limit)
+			add({"--memory", std::to_string(p.memory_limit)});
+		if (p.cpu_limit > 0)
+			add({"--cpus", fmt::format("{:.3f}", p.cpu_limit)});
+		if (!p.user.empty()) {
+			// The engine resolves the name in the image; whoever it is
+			// must be able to write /pfs/out.
+			add({"--user", p.user});
+			if (chmod((p.pfs_dir + "/out").c_str(), 0777) < 0)
+				die_errno("unable to open /pfs/out to user '" + p.user + "'");
+		}
+		add({"-v", absolute_path(p.pfs_dir) + ":/pfs:ro", "-v", absolute_path(p.pfs_dir + "/out") + ":/pfs/out:rw"});
+		if (!p.cwd.empty())
+			add({"-w", p.cwd});
+		else
+			add({"-w", "/pfs"});
+		for (auto &[k, v] : p.env)
+			if (k != "PFS")
+				add({"-e", k + "=" + v});
+		if (!p.image.empty()) {
+			q.argv.push_back(p.image);
+		} else {
+			if (bin_ != "podman")
+				die("runtime '{}' runs images it knows by name only (load the image into it, or use podman)", bin_);
+			add({"--rootfs", rootfs_});
+		}
+		q.argv.insert(q.argv.end(), p.argv.begin(), p.argv.end());
+		q.stdin_lines = p.stdin_lines;
+		q.log_path = p.log_path;
+		q.timeout = p.timeout;
+		auto r = local_->run(q);
+		if (r.timed_out) {
+			// The client's death does not end the container: end it here.
+			ProcessSpec del;
+			del.argv = {bin_, "rm", "-f", name};
+			del.log_path = absolute_path(p.pfs_dir + "/../rm.log");
+			local_->run(del);
+		}
+		return r;
+	}
+
+private:
+	std::string bin_, rootfs_;
+	std::unique_ptr<Runtime> local_;
+};
+
 } // namespace
+
+double parse_cpu(const std::string &s)
+{
+	if (s.empty())
+		return 0;
+	char *end;
+	double v = strtod(s.c_str(), &end);
+	if (end == s.c_str() || !(v > 0) || v > 1e6)
+		return -1;
+	std::string unit = end;
+	if (unit == "m")
+		return v / 1000;
+	return unit.empty() ? v : -1;
+}
 
 int64_t parse_memory(const std::string &s)
 {
@@ -302,17 +427,112 @@ bool have_program(const std::string &name)
 	return false;
 }
 
+UserIds resolve_user(const std::string &user, const std::string &root)
+{
+	auto colon = user.find(':');
+	std::string u = user.substr(0, colon), g = colon == std::string::npos ? "" : user.substr(colon + 1);
+	auto numeric = [](const std::string &x) {
+		return !x.empty() && x.size() < 10 && x.find_first_not_of("0123456789") == std::string::npos;
+	};
+	// NAME:x:ID:GID:... lines; returns the fields of the matching line.
+	auto find = [&](const std::string &file, const std::string &key, bool by_id) -> std::vector<std::string> {
+		std::ifstream in(root + file);
+		std::string line;
+		while (std::getline(in, line)) {
+			std::vector<std::string> f;
+			size_t i = 0;
+			for (;;) {
+				size_t j = line.find(':', i);
+				f.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
+				if (j == std::string::npos)
+					break;
+				i = j + 1;
+			}
+			if (f.size() >= 3 && (by_id ? f[2] : f[0]) == key)
+				return f;
+		}
+		return {};
+	};
+	if (u.empty())
+		die("bad user '{}'", user);
+	UserIds ids;
+	if (numeric(u)) {
+		ids.uid = (unsigned)std::stoul(u);
+		auto f = find("/etc/passwd", u, true);
+		if (f.size() >= 4 && numeric(f[3]))
+			ids.gid = (unsigned)std::stoul(f[3]);
+	} else {
+		auto f = find("/etc/passwd", u, false);
+		if (f.size() < 4 || !numeric(f[2]) || !numeric(f[3]))
+			die("user '{}' is not in {}/etc/passwd", u, root == "/" ? "" : root);
+		ids.uid = (unsigned)std::stoul(f[2]);
+		ids.gid = (unsigned)std::stoul(f[3]);
+	}
+	if (!g.empty()) {
+		if (numeric(g)) {
+			ids.gid = (unsigned)std::stoul(g);
+		} else {
+			auto f = find("/etc/group", g, false);
+			if (f.size() < 3 || !numeric(f[2]))
+				die("group '{}' is not in {}/etc/group", g, root == "/" ? "" : root);
+			ids.gid = (unsigned)std::stoul(f[2]);
+		}
+	}
+	return ids;
+}
+
+bool docker_works()
+{
+	if (!have_program("docker"))
+		return false;
+	static int cached = -1;
+	if (cached < 0) {
+		ProcessSpec p;
+		p.argv = {"docker", "version", "--format", "{{.Server.Version}}"};
+		p.log_path = "/dev/null";
+		p.timeout = 10;
+		cached = make_local_runtime()->run(p).exit_code == 0;
+	}
+	return cached == 1;
+}
+
+std::unique_ptr<Runtime> make_cli_runtime(const std::string &bin, const std::string &rootfs)
+{
+	return std::make_unique<CliRuntime>(bin, rootfs);
+}
+
+bool known_runtime(const std::string &name)
+{
+	for (const char *k : {"local", "bwrap", "runc", "crun", "podman", "docker"})
+		if (name == k)
+			return true;
+	return false;
+}
+
 std::unique_ptr<Runtime> make_bwrap_runtime(const std::string &rootfs)
 {
 	return std::make_unique<BwrapRuntime>(rootfs);
 }
 
-std::string runtime_name(const std::string &override_name, const std::string &spec_runtime, const std::string &image)
+std::string runtime_name(const std::string &override_name, const std::string &spec_runtime, const std::string &image,
+			 const std::string &config)
 {
-	std::string name = !override_name.empty() ? override_name : spec_runtime;
-	if (name.empty())
-		name = image.empty() ? "local" : "bwrap";
-	return name;
+	std::string name = !override_name.empty() ? override_name : !spec_runtime.empty() ? spec_runtime : config;
+	if (!name.empty() || image.empty())
+		return name.empty() ? "local" : name;
+	// Probe: the cheapest isolation that works here.
+	if (have_program("bwrap"))
+		return "bwrap";
+	if (have_program("runc"))
+		return "runc";
+	if (have_program("crun") && !hybrid_cgroups())
+		return "crun";
+	if (have_program("podman"))
+		return "podman";
+	if (docker_works())
+		return "docker";
+	die("no container runtime works here: install bubblewrap, runc or podman (Debian: apt-get install bubblewrap), "
+	    "or set 'runtime: local'");
 }
 
 std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string &rootfs)
@@ -337,8 +557,19 @@ std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string
 			    "use 'runtime: runc' or 'runtime: bwrap'");
 		return std::make_unique<RuncRuntime>(rootfs, "crun");
 	}
-	die("runtime '{}' is not supported by pach yet (local, bwrap, runc and crun are; docker and podman are being added)",
-	    name);
+	if (name == "podman") {
+		if (!have_program("podman"))
+			die("runtime 'podman' is not installed (Debian: apt-get install podman), or use 'runtime: bwrap'");
+		return make_cli_runtime("podman", rootfs);
+	}
+	if (name == "docker") {
+		if (!have_program("docker"))
+			die("runtime 'docker' is not installed, or use 'runtime: bwrap'");
+		if (!docker_works())
+			die("runtime 'docker': the docker daemon does not answer here (is it running?); use 'runtime: podman' or 'runtime: bwrap'");
+		return make_cli_runtime("docker", rootfs);
+	}
+	die("unknown runtime '{}' (expected local, bwrap, runc, crun, podman or docker)", name);
 }
 
 std::unique_ptr<Runtime> make_local_runtime()

@@ -142,8 +142,6 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		// Accepted, not honoured yet: say so rather than pretend.
 		if (p.lazy)
 			c.warn(v["lazy"], "field '" + f + ".lazy' is not supported by pach yet (inputs are copied, not streamed)");
-		if (p.empty_files)
-			c.warn(v["empty_files"], "field '" + f + ".empty_files' is not supported by pach yet (inputs are copied whole)");
 		if (v["outer_join"])
 			p.outer_join = c.boolean(v["outer_join"], f + ".outer_join");
 		if (v["join_on"])
@@ -249,8 +247,7 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 				       "err_cmd", "err_stdin"});
 	if (doc["runtime"])
 		s.runtime = c.str(doc["runtime"], "runtime");
-	if (!s.runtime.empty() && s.runtime != "runc" && s.runtime != "crun" && s.runtime != "bwrap" &&
-	    s.runtime != "docker" && s.runtime != "podman" && s.runtime != "local")
+	if (!s.runtime.empty() && !known_runtime(s.runtime))
 		c.fail(doc["runtime"], "runtime", "unknown runtime '" + s.runtime +
 							  "' (expected runc, crun, bwrap, docker, podman or local)");
 	if (t["image"])
@@ -277,7 +274,8 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 		s.transform.working_dir = c.str(t["working_dir"], "transform.working_dir");
 	if (t["user"]) {
 		s.transform.user = c.str(t["user"], "transform.user");
-		c.warn(t["user"], "field 'transform.user' is not supported by pach yet (code runs as root in its container)");
+		if (s.transform.user.empty() || s.transform.user[0] == ':' || s.transform.user.back() == ':')
+			c.fail(t["user"], "transform.user", "bad user '" + s.transform.user + "' (e.g. 1000, 1000:100, nobody)");
 	}
 	if (t["accept_return_code"]) {
 		if (!t["accept_return_code"].IsSequence())
@@ -337,7 +335,8 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 		}
 		if (r["cpu"]) {
 			s.cpu = c.str(r["cpu"], "resource_limits.cpu");
-			c.warn(r["cpu"], "field 'resource_limits.cpu' is not enforced by pach yet");
+			if (parse_cpu(s.cpu) < 0)
+				c.fail(r["cpu"], "resource_limits.cpu", "bad cpu count '" + s.cpu + "' (e.g. 0.5, 2, 500m)");
 		}
 	}
 	if (doc["reprocess_spec"]) {

@@ -27,9 +27,8 @@ TEST_CASE("a Pachyderm JSON spec loads unchanged")
 	CHECK(s.parallelism == 4);
 	CHECK(s.datum_tries == 5);
 	CHECK(s.memory == "1G");
-	// cpu is accepted but not enforced: a warning says so.
-	REQUIRE(r.warnings.size() == 1);
-	CHECK(r.warnings[0].find("resource_limits.cpu") != std::string::npos);
+	CHECK(s.cpu == "1");
+	CHECK(r.warnings.empty());
 }
 
 TEST_CASE("defaults, several documents, cron repos")

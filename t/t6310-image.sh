@@ -33,14 +33,14 @@ make_image() {
 	    return gzip.compress(raw) if gz else raw
 	bb = open(busybox, "rb").read()
 	l1 = [("bin", "dir", None), ("bin/busybox", "file", bb)]
-	l1 += [("bin/" + a, "link", "busybox") for a in ["sh", "ls", "cat", "cp", "echo", "pwd"]]
+	l1 += [("bin/" + a, "link", "busybox") for a in ["sh", "ls", "cat", "cp", "echo", "pwd", "id"]]
 	l1 += [("etc", "dir", None), ("etc/a", "file", b"a\n"), ("etc/b", "file", b"b\n"),
 	       ("opq", "dir", None), ("opq/x", "file", b"x\n")]
 	if evil:
 	    l1.append(("../../escaped", "file", b"boo\n"))
 	l2 = [("etc/.wh.a", "file", b""), ("opq/.wh..wh..opq", "file", b""), ("opq/y", "file", b"y\n")]
 	# A real config names its layers by digest (rootfs.diff_ids): so does this one.
-	config = json.dumps({"config": {"Env": ["GREETING=from-image", "PATH=/bin"], "WorkingDir": "/etc"},
+	config = json.dumps({"config": {"Env": ["GREETING=from-image", "PATH=/bin"], "WorkingDir": "/etc", "User": "4321:77"},
 	                     "rootfs": {"type": "layers", "diff_ids": ["evil" if evil else "good"]}}).encode()
 	manifest = json.dumps([{"Config": "config.json", "RepoTags": ["t:latest"],
 	                        "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
@@ -76,7 +76,7 @@ test_expect_success BWRAP,BUSYBOX,PYTHON 'setup: a two-layer docker-archive with
 	pipeline: {name: img}
 	transform:
 	  image: docker-archive:$PWD/img.tar
-	  cmd: [sh, -c, "b=\$(basename \$in); ls /etc >/pfs/out/\$b.etc; ls /opq >/pfs/out/\$b.opq; echo \$GREETING >/pfs/out/\$b.greet; pwd >/pfs/out/\$b.pwd; cp \$in /pfs/out/"]
+	  cmd: [sh, -c, "b=\$(basename \$in); ls /etc >/pfs/out/\$b.etc; ls /opq >/pfs/out/\$b.opq; echo \$GREETING >/pfs/out/\$b.greet; pwd >/pfs/out/\$b.pwd; id -u >/pfs/out/\$b.uid; id -g >>/pfs/out/\$b.uid; cp \$in /pfs/out/"]
 	input: {pfs: {repo: in, glob: "/*"}}
 	EOF
 	pach pipeline create -f img.yaml
@@ -87,8 +87,9 @@ test_expect_success BWRAP,BUSYBOX,PYTHON 'layers apply in order, whiteouts and o
 	test "$(pach cat img:/f.etc)" = b && test "$(pach cat img:/f.opq)" = y && test "$(pach cat img:/f)" = data
 '
 
-test_expect_success BWRAP,BUSYBOX,PYTHON 'the image Env and WorkingDir are applied' '
-	test "$(pach cat img:/f.greet)" = from-image && test "$(pach cat img:/f.pwd)" = /etc
+test_expect_success BWRAP,BUSYBOX,PYTHON 'the image Env, WorkingDir and User are applied' '
+	test "$(pach cat img:/f.greet)" = from-image && test "$(pach cat img:/f.pwd)" = /etc &&
+	printf "4321\n77\n" >expect && pach cat img:/f.uid >actual && test_cmp expect actual
 '
 
 test_expect_success BWRAP,BUSYBOX,PYTHON 'unpacked once, into the store cache' '
