@@ -26,7 +26,7 @@ static std::string job_json(const runner::JobRecord &j, bool with_datums)
 	std::string s = fmt::format("{{\"id\":\"{}\",\"pipeline\":{},\"state\":\"{}\",\"started\":\"{}\",\"finished\":\"{}\","
 				    "\"datums\":{},\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}",
 				    j.id, json_str(j.pipeline), j.state, iso_time(j.started), iso_time(j.finished),
-				    j.datums.size(), j.count("success") + j.count("failed"), j.count("skipped"),
+				    j.datum_count(), j.count("success") + j.count("failed") + j.count("recovered"), j.count("skipped"),
 				    j.count("failed"), j.output ? json_str(j.output->hex()) : "null", json_str(j.error));
 	std::string in = ",\"inputs\":{";
 	for (size_t i = 0; i < j.inputs.size(); i++)
@@ -68,7 +68,7 @@ int cmd_job(Args &args)
 			fmt::print("{:<14} {:<16} {:<10} {:<20} {:>8} {:>10} {:>7}\n", j.id.substr(0, 12), j.pipeline, j.state,
 				   iso_time(j.started), j.finished - j.started,
 				   fmt::format("{}+{}/{}", j.count("success") + j.count("failed"), j.count("skipped"),
-					       j.datums.size()),
+					       j.datum_count()),
 				   j.count("failed"));
 		return 0;
 	}
@@ -86,7 +86,7 @@ int cmd_job(Args &args)
 			fmt::print("Input: {} {}\n", k, v);
 		fmt::print("Output: {}\n", j.output ? j.output->hex() : "(none)");
 		fmt::print("Datums: {} processed, {} skipped, {} failed, {} total\n", j.count("success") + j.count("failed"),
-			   j.count("skipped"), j.count("failed"), j.datums.size());
+			   j.count("skipped"), j.count("failed"), j.datum_count());
 		if (!j.error.empty())
 			fmt::print("Error: {}\n", j.error);
 		return 0;

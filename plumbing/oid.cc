@@ -48,9 +48,20 @@ bool Oid::is_zero() const
 	return true;
 }
 
+// Fetched once: OpenSSL 3 otherwise looks the algorithm up (under a lock)
+// on every init, which costs more than hashing a small object.
+static const EVP_MD *sha1_md()
+{
+	static const EVP_MD *md = [] {
+		const EVP_MD *m = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+		return m ? m : EVP_sha1();
+	}();
+	return md;
+}
+
 Sha1::Sha1() : ctx_(EVP_MD_CTX_new())
 {
-	if (!ctx_ || !EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr))
+	if (!ctx_ || !EVP_DigestInit_ex(ctx_, sha1_md(), nullptr))
 		die("unable to initialise SHA-1");
 }
 
@@ -82,7 +93,7 @@ Oid Sha1::final()
 	Oid o;
 	unsigned int len = 20;
 	EVP_DigestFinal_ex(ctx_, o.b.data(), &len);
-	EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr);
+	EVP_DigestInit_ex(ctx_, sha1_md(), nullptr);
 	return o;
 }
 

@@ -84,6 +84,84 @@ Oid edit_tree(Store &s, ObjectWriter &w, const std::optional<Oid> &root, const s
 	return r ? *r : w.tree({});
 }
 
+// Edits [begin, end) all lie below `tree` (at depth); sorted by path.
+// Returns the new tree (nullopt: empty), or sets `conflict`.
+static std::optional<Oid> edits_rec(ObjectWriter &w, const std::optional<Oid> &tree, const TreeEdit *begin,
+				    const TreeEdit *end, size_t depth, bool &conflict)
+{
+	std::vector<TreeEntry> entries;
+	if (tree)
+		entries = w.read_tree(*tree);
+	auto find = [&](const std::string &name) {
+		return std::find_if(entries.begin(), entries.end(), [&](auto &e) { return e.name == name; });
+	};
+	for (const TreeEdit *g = begin; g < end && !conflict;) {
+		const std::string &name = g->path[depth];
+		const TreeEdit *ge = g;
+		while (ge < end && ge->path[depth] == name)
+			ge++;
+		// Leaf removals, then what lies deeper, then leaf additions.
+		for (const TreeEdit *e = g; e < ge; e++)
+			if (e->path.size() == depth + 1 && e->remove) {
+				auto it = find(name);
+				if (it == entries.end() || it->oid != e->entry.oid || it->mode != e->entry.mode) {
+					conflict = true;
+					return std::nullopt;
+				}
+				entries.erase(it);
+			}
+		std::vector<TreeEdit> deeper;
+		for (const TreeEdit *e = g; e < ge; e++)
+			if (e->path.size() > depth + 1)
+				deeper.push_back(*e);
+		if (!deeper.empty()) {
+			auto it = find(name);
+			std::optional<Oid> sub;
+			if (it != entries.end()) {
+				if (!it->is_dir()) {
+					conflict = true;
+					return std::nullopt;
+				}
+				sub = it->oid;
+				entries.erase(it);
+			}
+			auto r = edits_rec(w, sub, deeper.data(), deeper.data() + deeper.size(), depth + 1, conflict);
+			if (conflict)
+				return std::nullopt;
+			if (r)
+				entries.push_back({name, kModeDir, *r});
+		}
+		for (const TreeEdit *e = g; e < ge; e++)
+			if (e->path.size() == depth + 1 && !e->remove) {
+				if (find(name) != entries.end()) {
+					conflict = true;
+					return std::nullopt;
+				}
+				TreeEntry x = e->entry;
+				x.name = name;
+				entries.push_back(x);
+			}
+		g = ge;
+	}
+	if (entries.empty())
+		return std::nullopt;
+	sort_tree(entries);
+	return w.tree(entries);
+}
+
+std::optional<Oid> apply_edits(ObjectWriter &w, const Oid &root, std::vector<TreeEdit> edits)
+{
+	for (auto &e : edits)
+		if (e.path.empty())
+			return std::nullopt;
+	std::stable_sort(edits.begin(), edits.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	bool conflict = false;
+	auto r = edits_rec(w, root, edits.data(), edits.data() + edits.size(), 0, conflict);
+	if (conflict)
+		return std::nullopt;
+	return r ? *r : w.tree({});
+}
+
 Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over)
 {
 	if (base == over)

@@ -22,6 +22,18 @@ std::optional<TreeEntry> lookup_path(const ObjectWriter &w, const Oid &root, con
 Oid edit_tree(Store &s, ObjectWriter &w, const std::optional<Oid> &root, const std::vector<std::string> &path,
 	      const std::optional<TreeEntry> &entry);
 
+// Many edits at once, each tree on their paths read and written once.
+// A removal names the entry it expects (oid and mode): anything else
+// there is a conflict; an addition needs its path free (no entry, and no
+// file on the way).  Removals apply before additions.  Returns the new
+// root, or nullopt on a conflict (nothing is wrong with the store then).
+struct TreeEdit {
+	std::vector<std::string> path;
+	TreeEntry entry;
+	bool remove = false;
+};
+std::optional<Oid> apply_edits(ObjectWriter &w, const Oid &root, std::vector<TreeEdit> edits);
+
 // Merge `over` into `base`: entries of `over` win, directories merge.
 Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over);
 

@@ -42,8 +42,12 @@ std::string Datum::id() const
 
 std::string Datum::hash(const std::string &salt) const
 {
+	return hash(id(), salt);
+}
+
+std::string Datum::hash(const std::string &i, const std::string &salt) const
+{
 	Sha1 h;
-	std::string i = id();
 	h.update(i.data(), i.size());
 	for (auto &f : files) {
 		h.update(f.entry.oid.b.data(), 20);

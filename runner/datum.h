@@ -30,6 +30,7 @@ struct Datum {
 	// Content hash: the id plus each file's object id, salted with `salt`
 	// (the transform's hash): unchanged -> the previous output is reused.
 	std::string hash(const std::string &salt) const;
+	std::string hash(const std::string &id, const std::string &salt) const;  // id() given
 };
 
 // The commit each input reads: the head of its branch (nullopt if the

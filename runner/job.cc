@@ -17,10 +17,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +31,10 @@ namespace pach::runner {
 
 size_t JobRecord::count(const std::string &st) const
 {
+	if (datums.empty()) {
+		auto it = counts.find(st);
+		return it == counts.end() ? 0 : it->second;
+	}
 	return (size_t)std::count_if(datums.begin(), datums.end(), [&](auto &d) { return d.state == st; });
 }
 
@@ -47,7 +54,7 @@ static std::string esc(const std::string &s)
 	return o;
 }
 
-static std::string unesc(const std::string &s)
+static std::string unesc(std::string_view s)
 {
 	std::string o;
 	for (size_t i = 0; i < s.size(); i++) {
@@ -61,14 +68,14 @@ static std::string unesc(const std::string &s)
 	return o;
 }
 
-static std::vector<std::string> split(const std::string &s, char sep)
+static std::vector<std::string_view> split(std::string_view s, char sep)
 {
-	std::vector<std::string> out;
+	std::vector<std::string_view> out;
 	size_t i = 0;
 	for (;;) {
 		size_t j = s.find(sep, i);
-		out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
-		if (j == std::string::npos)
+		out.push_back(s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+		if (j == std::string_view::npos)
 			return out;
 		i = j + 1;
 	}
@@ -79,12 +86,21 @@ static std::string opt_hex(const std::optional<Oid> &o)
 	return o ? o->hex() : "-";
 }
 
-static std::optional<Oid> parse_opt(const std::string &s)
+static std::optional<Oid> parse_opt(std::string_view s)
 {
-	return s == "-" ? std::nullopt : Oid::from_hex(s);
+	return s == "-" ? std::nullopt : Oid::from_hex(std::string(s));
 }
 
-std::string format_job(const JobRecord &j)
+std::string format_datum(const DatumRecord &d, const std::string &origin)
+{
+	std::string o = fmt::format("d\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}\t{}", d.id, d.hash, d.state, opt_hex(d.out_tree),
+				    opt_hex(d.log), d.secs, d.attempts, origin);
+	for (auto &f : d.files)
+		o += "\t" + esc(f);
+	return o + "\n";
+}
+
+std::string format_job_header(const JobRecord &j)
 {
 	std::string o;
 	o += "job " + j.id + "\n";
@@ -99,41 +115,68 @@ std::string format_job(const JobRecord &j)
 	o += "output " + opt_hex(j.output) + "\n";
 	if (!j.error.empty())
 		o += "error " + esc(j.error) + "\n";
-	for (auto &d : j.datums) {
-		o += fmt::format("datum\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}", d.id, d.hash, d.state, opt_hex(d.out_tree),
-				 opt_hex(d.log), d.secs, d.attempts);
-		for (auto &f : d.files)
-			o += "\t" + esc(f);
-		o += "\n";
-	}
+	o += "datums " + std::to_string(j.datums.size()) + "\n";
+	std::map<std::string, size_t> counts;
+	for (auto &d : j.datums)
+		counts[d.state]++;
+	for (auto &[st, n] : counts)
+		o += "count " + st + " " + std::to_string(n) + "\n";
 	return o;
+}
+
+// One datum line: "d\t..." (sharded records) or "datum\t..." (the old
+// single-blob records, whose skipped datums say so themselves).
+static void parse_datum_line(JobRecord &j, std::string_view line, bool files = true)
+{
+	bool sharded = line.compare(0, 2, "d\t") == 0;
+	auto f = split(line.substr(0, line.size() - (line.back() == '\n')), '\t');
+	size_t first_file = sharded ? 9 : 8;
+	if (f.size() < first_file)
+		return;
+	DatumRecord d;
+	d.id = f[1];
+	d.hash = f[2];
+	d.state = f[3];
+	d.out_tree = parse_opt(f[4]);
+	d.log = parse_opt(f[5]);
+	d.secs = atof(std::string(f[6]).c_str());
+	d.attempts = atoi(std::string(f[7]).c_str());
+	if (sharded) {
+		d.origin = f[8];
+		d.line = line;
+		if (d.origin != j.id && d.state != "failed")
+			d.state = "skipped";
+	}
+	for (size_t i = first_file; files && i < f.size(); i++)
+		d.files.push_back(unesc(f[i]));
+	j.datums.push_back(std::move(d));
+}
+
+void parse_datums(JobRecord &j, const std::string &text, bool files)
+{
+	size_t i = 0;
+	while (i < text.size()) {
+		size_t e = text.find('\n', i);
+		e = e == std::string::npos ? text.size() : e + 1;
+		if (e - i > 2)
+			parse_datum_line(j, std::string_view(text).substr(i, e - i), files);
+		i = e;
+	}
 }
 
 JobRecord parse_job(const std::string &text)
 {
 	JobRecord j;
-	for (auto &line : split(text, '\n')) {
+	for (auto line : split(text, '\n')) {
 		if (line.empty())
 			continue;
 		if (line.compare(0, 6, "datum\t") == 0) {
-			auto f = split(line, '\t');
-			if (f.size() < 8)
-				continue;
-			DatumRecord d;
-			d.id = f[1];
-			d.hash = f[2];
-			d.state = f[3];
-			d.out_tree = parse_opt(f[4]);
-			d.log = parse_opt(f[5]);
-			d.secs = atof(f[6].c_str());
-			d.attempts = atoi(f[7].c_str());
-			for (size_t i = 8; i < f.size(); i++)
-				d.files.push_back(unesc(f[i]));
-			j.datums.push_back(std::move(d));
+			parse_datum_line(j, line);
 			continue;
 		}
 		auto sp = line.find(' ');
-		std::string k = line.substr(0, sp), v = sp == std::string::npos ? "" : line.substr(sp + 1);
+		std::string k(line.substr(0, sp));
+		std::string v(sp == std::string_view::npos ? "" : line.substr(sp + 1));
 		if (k == "job")
 			j.id = v;
 		else if (k == "pipeline")
@@ -155,6 +198,18 @@ JobRecord parse_job(const std::string &text)
 			j.output = parse_opt(v);
 		else if (k == "error")
 			j.error = unesc(v);
+		else if (k == "datums")
+			j.n_datums = (size_t)atoll(v.c_str());
+		else if (k == "count") {
+			auto s2 = v.find(' ');
+			if (s2 != std::string::npos)
+				j.counts[v.substr(0, s2)] = (size_t)atoll(v.c_str() + s2 + 1);
+		}
+	}
+	if (!j.datums.empty()) {
+		j.n_datums = j.datums.size();
+		for (auto &d : j.datums)
+			j.counts[d.state]++;
 	}
 	return j;
 }
@@ -167,18 +222,37 @@ static std::optional<Oid> meta_tree(const Store &s)
 	return s.read_commit(*c).tree;
 }
 
-std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id)
+static std::optional<JobRecord> load_job_at(const Store &s, const Oid &dir, bool with_datums, bool files = true)
+{
+	auto e = lookup_path(s, dir, {"record"});
+	if (!e || e->is_dir())
+		return std::nullopt;
+	JobRecord j = parse_job(s.odb().read_small(e->oid));
+	if (with_datums)
+		if (auto d = lookup_path(s, dir, {"datums"}); d && d->is_dir())
+			for (auto &shard : s.read_tree(d->oid))
+				parse_datums(j, s.odb().read_small(shard.oid), files);
+	return j;
+}
+
+static std::optional<JobRecord> load_job_files(const Store &s, const std::string &pipeline, const std::string &id,
+					       bool with_datums, bool files)
 {
 	auto t = meta_tree(s);
 	if (!t)
 		return std::nullopt;
-	auto e = lookup_path(s, *t, {"jobs", pipeline, id, "record"});
-	if (!e || e->is_dir())
+	auto e = lookup_path(s, *t, {"jobs", pipeline, id});
+	if (!e || !e->is_dir())
 		return std::nullopt;
-	return parse_job(s.odb().read_small(e->oid));
+	return load_job_at(s, e->oid, with_datums, files);
 }
 
-std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline)
+std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id, bool with_datums)
+{
+	return load_job_files(s, pipeline, id, with_datums, true);
+}
+
+std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline, bool files)
 {
 	auto t = meta_tree(s);
 	if (!t)
@@ -186,7 +260,7 @@ std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline)
 	auto e = lookup_path(s, *t, {"pipelines", pipeline, "last_job"});
 	if (!e)
 		return std::nullopt;
-	return load_job(s, pipeline, s.odb().read_small(e->oid));
+	return load_job_files(s, pipeline, s.odb().read_small(e->oid), true, files);
 }
 
 std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline)
@@ -199,8 +273,8 @@ std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline)
 	if (!e || !e->is_dir())
 		return out;
 	for (auto &j : s.read_tree(e->oid))
-		if (auto r = lookup_path(s, j.oid, {"record"}))
-			out.push_back(parse_job(s.odb().read_small(r->oid)));
+		if (auto r = load_job_at(s, j.oid, false))
+			out.push_back(std::move(*r));
 	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.started > b.started; });
 	return out;
 }
@@ -234,7 +308,8 @@ JobRecord find_job(const Store &s, const std::string &prefix)
 		die("job '{}' not found", prefix);
 	if (hits.size() > 1)
 		die("job id '{}' is ambiguous", prefix);
-	return hits[0];
+	auto full = load_job(s, hits[0].pipeline, hits[0].id, true);
+	return full ? *full : hits[0];
 }
 
 namespace {
@@ -301,47 +376,26 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base, const std::vector<Oid> &removed,
 				     const std::vector<Oid> &added)
 {
-	auto files_of = [&](const Oid &t) {
-		std::vector<std::pair<std::vector<std::string>, TreeEntry>> out;
-		std::function<void(const Oid &, std::vector<std::string> &)> rec = [&](const Oid &x,
-										      std::vector<std::string> &path) {
-			for (auto &e : w.read_tree(x)) {
-				path.push_back(e.name);
-				if (e.is_dir())
-					rec(e.oid, path);
-				else
-					out.push_back({path, e});
-				path.pop_back();
-			}
-		};
-		std::vector<std::string> p;
-		rec(t, p);
-		return out;
+	(void)s;
+	std::vector<TreeEdit> edits;
+	std::function<void(const Oid &, std::vector<std::string> &, bool)> rec = [&](const Oid &x,
+										   std::vector<std::string> &path,
+										   bool remove) {
+		for (auto &e : w.read_tree(x)) {
+			path.push_back(e.name);
+			if (e.is_dir())
+				rec(e.oid, path, remove);
+			else
+				edits.push_back({path, e, remove});
+			path.pop_back();
+		}
 	};
-	Oid root = base;
+	std::vector<std::string> p;
 	for (auto &t : removed)
-		for (auto &[path, e] : files_of(t)) {
-			auto cur = lookup_path(w, root, path);
-			if (!cur || cur->oid != e.oid || cur->mode != e.mode)
-				return std::nullopt;
-			root = edit_tree(s, w, root, path, std::nullopt);
-		}
+		rec(t, p, true);
 	for (auto &t : added)
-		for (auto &[path, e] : files_of(t)) {
-			// Every proper prefix must be absent or a directory, the path
-			// itself absent: anything else is a clash.
-			bool clash = false;
-			for (size_t k = 1; k <= path.size() && !clash; k++) {
-				auto cur = lookup_path(w, root, std::vector<std::string>(path.begin(), path.begin() + (long)k));
-				if (!cur)
-					break;
-				clash = k == path.size() || !cur->is_dir();
-			}
-			if (clash)
-				return std::nullopt;
-			root = edit_tree(s, w, root, path, e);
-		}
-	return root;
+		rec(t, p, false);
+	return apply_edits(w, base, std::move(edits));
 }
 
 // pach.runtime from the store's or the user's config, checked.
@@ -386,45 +440,71 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	}
 	std::string dsalt = image ? salt + image->digest : salt;
 
-	std::map<std::string, const DatumRecord *> done_before;
-	auto prev = last_job(s, spec.name);
+	// Datums whose hash succeeded last time are reused, not run.
+	auto prev = last_job(s, spec.name, false);
+	// hash -> index in prev->datums, open addressing over the hashes'
+	// first 16 hex digits (they are uniform already).
+	auto key_of = [](const std::string &h) {
+		uint64_t v = 0;
+		memcpy(&v, h.data(), std::min<size_t>(8, h.size()));
+		return v * 0x9E3779B97F4A7C15ull;
+	};
+	size_t nslots = 16;
+	while (prev && nslots < prev->datums.size() * 2)
+		nslots *= 2;
+	std::vector<std::pair<uint64_t, uint32_t>> slots(nslots, {0, UINT32_MAX});
+	auto slot_of = [&](const std::string &h, bool insert, uint32_t k) -> long {
+		uint64_t key = key_of(h);
+		for (size_t i = (size_t)(key >> 20) & (nslots - 1);; i = (i + 1) & (nslots - 1)) {
+			auto &sl = slots[i];
+			if (sl.second == UINT32_MAX) {
+				if (insert)
+					sl = {key, k};
+				return -1;
+			}
+			if (sl.first == key && prev->datums[sl.second].hash == h)
+				return sl.second;
+		}
+	};
 	if (prev)
-		for (auto &d : prev->datums)
+		for (size_t k = 0; k < prev->datums.size(); k++) {
+			auto &d = prev->datums[k];
 			if (d.state == "success" || d.state == "skipped" || d.state == "recovered")
-				done_before[d.hash] = &d;
-
+				slot_of(d.hash, true, (uint32_t)k);
+		}
 	trace_point("previous job loaded");
+	bool may_skip = !o.reprocess && spec.reprocess_spec != "every_job";
 	std::vector<size_t> to_run;
+	std::vector<long> from_prev(datums.size(), -1);
 	job.datums.resize(datums.size());
 	for (size_t i = 0; i < datums.size(); i++) {
 		DatumRecord &r = job.datums[i];
 		r.id = datums[i].id();
-		r.hash = datums[i].hash(dsalt);
-		for (auto &f : datums[i].files)
-			r.files.push_back(f.input + ":" + f.path);
-		auto it = done_before.find(r.hash);
-		if (!o.reprocess && spec.reprocess_spec != "every_job" && it != done_before.end()) {
+		r.hash = datums[i].hash(r.id, dsalt);
+		long k = may_skip && prev ? slot_of(r.hash, false, 0) : -1;
+		if (k >= 0) {
+			const DatumRecord &p = prev->datums[(size_t)k];
 			r.state = "skipped";
-			r.out_tree = it->second->out_tree;
-			r.log = it->second->log;
+			r.out_tree = p.out_tree;
+			r.log = p.log;
+			from_prev[i] = k;
 		} else {
+			for (auto &f : datums[i].files)
+				r.files.push_back(f.input + ":" + f.path);
 			r.state = o.dry_run ? "would-run" : "pending";
 			to_run.push_back(i);
 		}
 	}
+	trace_point("datums hashed");
 	std::string out_ref = branch_ref(spec.name, spec.output_branch);
 	auto head = s.ref(out_ref);
-	// Nothing changed since the last successful job: nothing to do.
+	// Nothing changed since the last successful job: every datum matched
+	// a distinct one of it (hashes include the id), as many as it had.
 	if (to_run.empty() && prev && prev->state == "success" && prev->datums.size() == job.datums.size() &&
 	    prev->output == head) {
-		bool same = true;
-		for (size_t i = 0; i < job.datums.size() && same; i++)
-			same = prev->datums[i].hash == job.datums[i].hash;
-		if (same) {
-			job.state = "up-to-date";
-			job.output = head;
-			return job;
-		}
+		job.state = "up-to-date";
+		job.output = head;
+		return job;
 	}
 	if (o.dry_run) {
 		job.state = "dry-run";
@@ -601,20 +681,21 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 			// head: edit that output instead of rebuilding it.
 			std::optional<Oid> tree;
 			if (prev && prev->state == "success" && prev->output && prev->output == head) {
-				std::map<std::string, std::optional<Oid>> before, now;
-				for (auto &d : prev->datums)
-					before[d.id] = d.out_tree;
-				for (auto &d : job.datums)
-					now[d.id] = d.out_tree;
+				std::vector<char> used(prev->datums.size());
+				for (long k : from_prev)
+					if (k >= 0)
+						used[(size_t)k] = 1;
 				std::vector<Oid> removed, added;
-				for (auto &[id, t] : before)
-					if (t && (!now.count(id) || now[id] != t))
-						removed.push_back(*t);
-				for (auto &[id, t] : now)
-					if (t && (!before.count(id) || before[id] != t))
-						added.push_back(*t);
+				for (size_t k = 0; k < prev->datums.size(); k++)
+					if (!used[k] && prev->datums[k].out_tree)
+						removed.push_back(*prev->datums[k].out_tree);
+				for (size_t i : to_run)
+					if (job.datums[i].out_tree)
+						added.push_back(*job.datums[i].out_tree);
+				trace_point("changed outputs found");
 				if (removed.size() + added.size() <= 64)
 					tree = merge_incremental(s, w, s.read_commit(*head).tree, removed, added);
+				trace_point(tree ? "output edited" : "output edit refused");
 			}
 			if (!tree)
 				tree = merge_outputs(s, w, trees);
@@ -633,6 +714,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 					parents.push_back(*head);
 				Oid c = w.commit(*tree, parents, s.committer(), s.committer(), msg);
 				w.finish();
+				trace_point("output written");
 				if (!s.cas_ref(out_ref, c, head, "pach run: job " + job.id))
 					die("output branch '{}' of '{}' moved during the job; run again", spec.output_branch,
 					    spec.name);
@@ -647,25 +729,83 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	w.finish();
 	trace_point("output committed");
 	job.finished = time(nullptr);
-	std::string rec = format_job(job);
+	std::string rec = format_job_header(job);
+	// Shards of the record by the datum id's first two hex digits.  A
+	// shard whose datums all come unchanged from the previous job, as many
+	// as it had there, is that job's shard: same objects, nothing written.
+	std::vector<std::vector<size_t>> shards(256);
+	for (size_t i = 0; i < job.datums.size(); i++)
+		shards[(size_t)std::stoi(job.datums[i].id.substr(0, 2), nullptr, 16)].push_back(i);
+	std::vector<size_t> prev_count(256);
+	bool prev_sharded = prev && !prev->datums.empty() && !prev->datums[0].line.empty();
+	if (prev)
+		for (auto &d : prev->datums)
+			prev_count[(size_t)std::stoi(d.id.substr(0, 2), nullptr, 16)]++;
 	update_meta(s, "pach run: " + spec.name + " job " + job.id,
 		    [&](ObjectWriter &mw, const std::optional<Oid> &t) -> std::optional<Oid> {
+			    // The previous job's shards, by name.
+			    std::map<std::string, Oid> prev_datums, prev_outs, prev_logs;
+			    if (prev_sharded && t)
+				    if (auto pj = lookup_path(mw, *t, {"jobs", spec.name, prev->id}); pj && pj->is_dir())
+					    for (auto &[name, m] : {std::pair{"datums", &prev_datums},
+								    std::pair{"outputs", &prev_outs}, std::pair{"logs", &prev_logs}})
+						    if (auto e = lookup_path(mw, pj->oid, {name}); e && e->is_dir())
+							    for (auto &x : mw.read_tree(e->oid))
+								    (*m)[x.name] = x.oid;
 			    // The datums' output trees and logs are linked from the
 			    // job, so gc keeps what a later job may reuse.
-			    std::vector<TreeEntry> outs, logs;
-			    for (auto &d : job.datums) {
-				    if (d.out_tree)
-					    outs.push_back({d.id, kModeDir, *d.out_tree});
-				    if (d.log)
-					    logs.push_back({d.id, kModeFile, *d.log});
+			    std::vector<TreeEntry> datum_shards, out_shards, log_shards;
+			    for (size_t k = 0; k < 256; k++) {
+				    auto &ids = shards[k];
+				    if (ids.empty())
+					    continue;
+				    std::string name = fmt::format("{:02x}", k);
+				    bool clean = prev_sharded && prev_datums.count(name) && ids.size() == prev_count[k] &&
+						 std::all_of(ids.begin(), ids.end(), [&](size_t i) { return from_prev[i] >= 0; });
+				    if (clean) {
+					    datum_shards.push_back({name, kModeFile, prev_datums[name]});
+					    if (prev_outs.count(name))
+						    out_shards.push_back({name, kModeDir, prev_outs[name]});
+					    if (prev_logs.count(name))
+						    log_shards.push_back({name, kModeDir, prev_logs[name]});
+					    continue;
+				    }
+				    std::sort(ids.begin(), ids.end(),
+					      [&](size_t a, size_t b) { return job.datums[a].id < job.datums[b].id; });
+				    std::string text;
+				    std::vector<TreeEntry> outs, logs;
+				    for (size_t i : ids) {
+					    const DatumRecord &d = job.datums[i];
+					    if (from_prev[i] < 0) {
+						    text += format_datum(d, job.id);
+					    } else {
+						    const DatumRecord &p = prev->datums[(size_t)from_prev[i]];
+						    if (!p.line.empty()) {
+							    text += p.line;
+						    } else {
+							    // From an old single-blob record.
+							    DatumRecord q = p;
+							    if (q.state == "skipped")
+								    q.state = "success";
+							    text += format_datum(q, prev->id);
+						    }
+					    }
+					    if (d.out_tree)
+						    outs.push_back({d.id, kModeDir, *d.out_tree});
+					    if (d.log)
+						    logs.push_back({d.id, kModeFile, *d.log});
+				    }
+				    datum_shards.push_back({name, kModeFile, mw.blob(text.data(), text.size())});
+				    if (!outs.empty())
+					    out_shards.push_back({name, kModeDir, mw.tree(outs)});
+				    if (!logs.empty())
+					    log_shards.push_back({name, kModeDir, mw.tree(logs)});
 			    }
-			    sort_tree(outs);
-			    sort_tree(logs);
 			    std::vector<TreeEntry> dir = {{"record", kModeFile, mw.blob(rec.data(), rec.size())}};
-			    if (!outs.empty())
-				    dir.push_back({"outputs", kModeDir, mw.tree(outs)});
-			    if (!logs.empty())
-				    dir.push_back({"logs", kModeDir, mw.tree(logs)});
+			    for (auto &[name, v] : {std::pair{"datums", &datum_shards}, std::pair{"outputs", &out_shards},
+						    std::pair{"logs", &log_shards}})
+				    if (!v->empty())
+					    dir.push_back({name, kModeDir, mw.tree(*v)});
 			    sort_tree(dir);
 			    Oid idb = mw.blob(job.id.data(), job.id.size());
 			    Oid root = edit_tree(s, mw, t, {"jobs", spec.name, job.id}, TreeEntry{job.id, kModeDir, mw.tree(dir)});

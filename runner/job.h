@@ -6,9 +6,11 @@
 // commit is the union of all datums' trees and records its provenance.
 // A job with a failed datum moves no branch; the next job retries only
 // what failed or changed.  Job records live in refs/pach/meta under
-// jobs/<pipeline>/<job id>/{record, outputs/<datum>, logs/<datum>} (the
-// trees and logs linked, so gc keeps them), the last job's id in
-// pipelines/<name>/last_job.
+// jobs/<pipeline>/<job id>/{record, datums/<xx>, outputs/<xx>/<datum>,
+// logs/<xx>/<datum>} (xx: the datum id's first two hex digits; the trees
+// and logs linked, so gc keeps them), the last job's id in
+// pipelines/<name>/last_job.  A job that changed few datums rewrites few
+// shards: the cost of a run follows the change, not the input size.
 #pragma once
 
 #include "plumbing/store.h"
@@ -25,12 +27,17 @@ namespace pach::runner {
 
 struct DatumRecord {
 	std::string id, hash;
-	std::string state;            // success, skipped, failed
+	std::string state;            // success, skipped, failed, recovered
 	std::optional<Oid> out_tree;  // nullopt: wrote nothing
 	std::optional<Oid> log;       // blob with stdout+stderr
 	double secs = 0;
 	int attempts = 0;
 	std::vector<std::string> files;   // "input:/path"
+	// A skipped datum's line is the one of the job that ran it (origin),
+	// kept byte for byte, so unchanged shards of a record are unchanged
+	// objects.
+	std::string origin;           // the job that ran it
+	std::string line;             // as stored ("" when made here)
 };
 
 struct JobRecord {
@@ -39,15 +46,29 @@ struct JobRecord {
 	int64_t started = 0, finished = 0;
 	std::vector<std::pair<std::string, std::string>> inputs;   // repo@branch -> commit hex or "-"
 	std::optional<Oid> output;
-	std::vector<DatumRecord> datums;
+	std::vector<DatumRecord> datums;  // empty when only the header was read
+	size_t n_datums = 0;
+	std::map<std::string, size_t> counts;  // by state
 	size_t count(const std::string &state) const;
+	size_t datum_count() const { return datums.empty() ? n_datums : datums.size(); }
 };
 
-std::string format_job(const JobRecord &j);
+// The header (id, state, inputs, counts...); datums are stored apart,
+// in shards by the first two hex digits of their id.
+std::string format_job_header(const JobRecord &j);
+// One datum's line (origin = the job that ran it).
+std::string format_datum(const DatumRecord &d, const std::string &origin);
+// A header, or a whole record of the old single-blob format.
 JobRecord parse_job(const std::string &text);
+// Datum lines of one shard, appended to j.datums.
+// Without `files`, the datums' file lists are left out (running needs
+// only ids, hashes, outputs and the lines themselves).
+void parse_datums(JobRecord &j, const std::string &text, bool files = true);
 
-std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id);
-std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline);
+// with_datums = false reads the header only (listing many jobs).
+std::optional<JobRecord> load_job(const Store &s, const std::string &pipeline, const std::string &id,
+				  bool with_datums = true);
+std::optional<JobRecord> last_job(const Store &s, const std::string &pipeline, bool files = true);
 std::vector<JobRecord> list_jobs(const Store &s, const std::string &pipeline);
 // Every job of every pipeline, newest first.
 std::vector<JobRecord> list_all_jobs(const Store &s);

@@ -151,6 +151,32 @@ test_expect_success 'jobs, datums and logs are recorded' '
 	test_fatal pach job inspect ffffffff && test_fatal pach logs --job $job --datum 0000
 '
 
+test_expect_success 'job records: sharded by datum id, a 1-datum change rewrites 1 shard' '
+	pach repo create many && mkdir m && for i in $(seq 1 300); do echo $i >m/f$i; done && pach commit many m &&
+	cat >copy.yaml <<-\EOF
+	pipeline: {name: copy}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "cp $many /pfs/out/"]
+	input: {pfs: {repo: many, glob: "/*"}}
+	EOF
+	pach pipeline create -f copy.yaml && pach run copy >/dev/null 2>&1 &&
+	j1=$(pach job list copy --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])") &&
+	echo changed >m/f7 && pach commit many m && pach run copy >out 2>&1 && grep "1 processed, 299 skipped" out &&
+	j2=$(pach job list copy --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0][\"id\"])") &&
+	for x in datums outputs; do
+		git --git-dir=.pach ls-tree refs/pach/meta:jobs/copy/$j1/$x >a.$x &&
+		git --git-dir=.pach ls-tree refs/pach/meta:jobs/copy/$j2/$x >b.$x &&
+		test $(wc -l <a.$x) -gt 100 &&
+		diff a.$x b.$x | grep -c "^>" >n.$x && test "$(cat n.$x)" = 1 || exit 1
+	done &&
+	pach job list copy >list && grep "^${j2%????????????????????}.* 1+299/300 " list &&
+	pach datum list $j2 --state success >ran && test_line_count = 1 ran && grep "many:/f7" ran &&
+	pach datum list $j2 --state skipped >skipped && test_line_count = 299 skipped &&
+	pach datum list $j1 --state success >all && test_line_count = 300 all &&
+	test "$(pach cat copy:/f7)" = changed && test "$(pach cat copy:/f8)" = 8 && git_fsck
+'
+
 test_expect_success 'datum_timeout kills the whole process group' '
 	cat >slow.yaml <<-\EOF
 	pipeline: {name: slow}
