@@ -12,7 +12,7 @@ ifeq (,$(filter -j%,$(MAKEFLAGS)))
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 CXX ?= g++
-PKGS = libgit2 openssl zlib fmt yaml-cpp
+PKGS = libgit2 openssl zlib fmt yaml-cpp libcurl
 BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=

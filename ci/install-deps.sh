@@ -6,7 +6,8 @@ set -e
 
 PKGS="g++ make pkg-config git libgit2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
 libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev doctest-dev asciidoctor
-bubblewrap busybox-static runc podman"
+bubblewrap busybox-static runc podman
+python3-swift memcached eatmydata awscli"
 if [ -n "$PACH_DEPS_EXTRA" ]; then
 	PKGS="$PKGS $PACH_DEPS_EXTRA"
 fi

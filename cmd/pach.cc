@@ -40,6 +40,11 @@ static const Command kCommands[] = {
 	{"job", cmd_job, kUsage_job},
 	{"datum", cmd_datum, kUsage_datum},
 	{"logs", cmd_logs, kUsage_logs},
+	{"remote", cmd_remote, kUsage_remote},
+	{"push", cmd_push, kUsage_push},
+	{"fetch", cmd_fetch, kUsage_fetch},
+	{"pull", cmd_pull, kUsage_pull},
+	{"clone", cmd_clone, kUsage_clone},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -68,6 +73,8 @@ static const char kMainUsage[] =
 	"   datums     preview the datums of a pipeline spec\n"
 	"   run        bring pipelines up to date (only changed datums run)\n"
 	"   job, datum, logs   what runs did, per datum\n"
+	"   remote     manage remotes (S3 buckets, shared directories)\n"
+	"   push, fetch, pull, clone   share a store through a remote\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 

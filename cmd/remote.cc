@@ -1,0 +1,320 @@
+#include "cmd/cmd.h"
+#include "plumbing/fs.h"
+#include "plumbing/progress.h"
+#include "plumbing/meta.h"
+#include "remote/remotes.h"
+#include "remote/s3.h"
+#include "remote/sync.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace pach::cmd {
+
+using remote::RefUpdate;
+using remote::RemoteConfig;
+using remote::TransferStats;
+
+extern const char *const kUsage_remote =
+	"usage: pach remote add <name> <url> [--endpoint <url>] [--region <r>] [--path-style]\n"
+	"   or: pach remote list [--json]\n"
+	"   or: pach remote show <name> [--json]\n"
+	"   or: pach remote remove <name>\n\n"
+	"URLs: s3://bucket/prefix (S3 or any S3-compatible server) and file:///path\n"
+	"(a directory, e.g. on a shared disk).\n";
+
+extern const char *const kUsage_push =
+	"usage: pach push [<remote>] [<repo>[@<branch>]...] [--all] [--force] [--json]\n\n"
+	"Send branches (default: every branch) and the metadata (repos, pipeline\n"
+	"specs, job records) to a remote; only objects it lacks are sent.  A branch\n"
+	"the remote moved meanwhile is refused: fetch first, or --force.\n";
+
+extern const char *const kUsage_fetch =
+	"usage: pach fetch [<remote>] [--json]\n\n"
+	"Get the remote's branches and metadata into refs/pach/remotes/<remote>/,\n"
+	"every object verified first.  Local branches do not move.\n";
+
+extern const char *const kUsage_pull =
+	"usage: pach pull [<remote>] [<repo>[@<branch>]...] [--force] [--json]\n\n"
+	"fetch, then fast-forward local branches to the remote's and merge the\n"
+	"metadata.  A diverged branch is refused unless --force (which takes the\n"
+	"remote's).\n";
+
+extern const char *const kUsage_clone =
+	"usage: pach clone <url> [<dir>] [--endpoint <url>] [--region <r>] [--path-style]\n\n"
+	"Create a store in <dir> (default: the URL's last component) with the\n"
+	"remote 'origin' and every branch of it.\n";
+
+static std::string json_updates(const std::vector<RefUpdate> &ups)
+{
+	std::string o = "[";
+	for (auto &u : ups)
+		o += fmt::format("{}{{\"ref\":{},\"label\":{},\"old\":{},\"new\":{},\"status\":\"{}\"{}}}", o.size() > 1 ? "," : "",
+				 json_str(u.ref), json_str(remote::ref_label(u.ref)),
+				 u.old_oid ? json_str(u.old_oid->hex()) : "null", u.new_oid ? json_str(u.new_oid->hex()) : "null",
+				 u.status, u.reason.empty() ? "" : ",\"reason\":" + json_str(u.reason));
+	return o + "]";
+}
+
+// git's summary lines: " * [new]", "   a..b", " + a...b (forced)", " ! [rejected]".
+static void print_updates(const std::vector<RefUpdate> &ups, const std::string &to, bool show_up_to_date)
+{
+	for (auto &u : ups) {
+		std::string label = remote::ref_label(u.ref);
+		std::string o = u.old_oid ? u.old_oid->hex().substr(0, 12) : "", n = u.new_oid ? u.new_oid->hex().substr(0, 12) : "";
+		if (u.status == "created")
+			fmt::print(" * [new]          {} -> {}\n", label, to + label);
+		else if (u.status == "updated")
+			fmt::print("   {}..{}  {}\n", o, n, label);
+		else if (u.status == "forced")
+			fmt::print(" + {}...{} {} (forced)\n", o, n, label);
+		else if (u.status == "merged")
+			fmt::print("   merged         {}\n", label);
+		else if (u.status == "deleted")
+			fmt::print(" - [deleted]      {}\n", label);
+		else if (u.status == "rejected")
+			fmt::print(" ! [rejected]     {} ({})\n", label, u.reason);
+		else if (show_up_to_date)
+			fmt::print(" = [up to date]   {}\n", label);
+	}
+}
+
+static RemoteConfig config_from(Args &args, const std::string &name, const std::string &url)
+{
+	RemoteConfig c;
+	c.name = name;
+	c.url = url;
+	c.endpoint = args.value(0, "endpoint").value_or("");
+	c.region = args.value(0, "region").value_or("");
+	c.path_style = args.flag(0, "path-style");
+	return c;
+}
+
+int cmd_remote(Args &args)
+{
+	RemoteConfig opts = config_from(args, "", "");
+	auto r = args.rest(1, 3);
+	Store &s = args.store();
+	if (r[0] == "add") {
+		if (r.size() != 3)
+			args.usage_error("'remote add' takes a name and a URL");
+		opts.name = r[1];
+		opts.url = r[2];
+		remote::remote_add(s, opts);
+		return 0;
+	}
+	if (!opts.endpoint.empty() || !opts.region.empty() || opts.path_style)
+		args.usage_error("--endpoint, --region and --path-style go with 'remote add'");
+	if (r[0] == "list") {
+		auto all = remote::remote_list(s);
+		if (args.json) {
+			std::string o = "[";
+			for (auto &c : all)
+				o += fmt::format("{}{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{}}}",
+						 o.size() > 1 ? "," : "", json_str(c.name), json_str(c.url), json_str(c.endpoint),
+						 json_str(c.region), c.path_style ? "true" : "false");
+			fmt::print("{}]\n", o);
+			return 0;
+		}
+		for (auto &c : all)
+			fmt::print("{}\t{}\n", c.name, c.url);
+		return 0;
+	}
+	if (r[0] == "remove" || r[0] == "rm") {
+		if (r.size() != 2)
+			args.usage_error("'remote remove' takes a name");
+		remote::remote_remove(s, r[1]);
+		return 0;
+	}
+	if (r[0] == "show") {
+		if (r.size() != 2)
+			args.usage_error("'remote show' takes a name");
+		auto c = remote::remote_get(s, r[1]);
+		if (!c)
+			die("no such remote: '{}'", r[1]);
+		auto refs = s.refs("refs/pach/remotes/" + c->name + "/");
+		if (args.json) {
+			std::string o = fmt::format("{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{},\"refs\":[",
+						    json_str(c->name), json_str(c->url), json_str(c->endpoint), json_str(c->region),
+						    c->path_style ? "true" : "false");
+			for (size_t i = 0; i < refs.size(); i++)
+				o += fmt::format("{}{{\"ref\":{},\"oid\":\"{}\"}}", i ? "," : "",
+						 json_str("refs/" + refs[i].first.substr(19 + c->name.size())), refs[i].second.hex());
+			fmt::print("{}]}}\n", o);
+			return 0;
+		}
+		fmt::print("remote {}\n  URL: {}\n", c->name, c->url);
+		if (!c->endpoint.empty())
+			fmt::print("  Endpoint: {}\n", c->endpoint);
+		if (!c->region.empty())
+			fmt::print("  Region: {}\n", c->region);
+		if (c->path_style)
+			fmt::print("  Path-style addressing\n");
+		fmt::print("  Last fetched or pushed:\n");
+		for (auto &[ref, oid] : refs)
+			fmt::print("    {:<32} {}\n", remote::ref_label("refs/" + ref.substr(19 + c->name.size())), short_oid(oid));
+		return 0;
+	}
+	args.usage_error("unknown subcommand '" + r[0] + "'");
+}
+
+// The first positional is a remote when such a remote exists.
+static std::string take_remote(Store &s, std::vector<std::string> &r)
+{
+	if (!r.empty() && remote::remote_get(s, r[0])) {
+		std::string n = r[0];
+		r.erase(r.begin());
+		return n;
+	}
+	return "";
+}
+
+int cmd_push(Args &args)
+{
+	remote::PushOptions o;
+	o.force = args.flag('f', "force");
+	bool all = args.flag(0, "all");
+	auto r = args.rest(0);
+	Store &s = args.store();
+	auto rc = remote::remote_pick(s, take_remote(s, r));
+	if (all && !r.empty())
+		args.usage_error("--all and branches do not go together");
+	o.what = r;
+	TransferStats st;
+	auto ups = remote::push(s, rc, o, st);
+	bool rejected = false;
+	for (auto &u : ups)
+		rejected |= u.status == "rejected";
+	if (args.json) {
+		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
+			   st.bytes, st.requests, json_updates(ups));
+	} else {
+		bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
+		if (!any)
+			fmt::print("Everything up to date\n");
+		else {
+			fmt::print("To {}\n", rc.url);
+			print_updates(ups, "", false);
+		}
+	}
+	if (rejected) {
+		fmt::print(stderr, "error: failed to push some branches to '{}'\n"
+				   "hint: the remote has commits you do not have: 'pach pull {}' first, or push --force\n",
+			   rc.url, rc.name);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_fetch(Args &args)
+{
+	auto r = args.rest(0, 1);
+	Store &s = args.store();
+	auto rc = remote::remote_pick(s, r.empty() ? "" : r[0]);
+	TransferStats st;
+	auto ups = remote::fetch(s, rc, st);
+	if (args.json) {
+		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
+			   st.bytes, st.requests, json_updates(ups));
+		return 0;
+	}
+	bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
+	if (any) {
+		fmt::print("From {}\n", rc.url);
+		print_updates(ups, rc.name + "/", false);
+	}
+	return 0;
+}
+
+int cmd_pull(Args &args)
+{
+	remote::PullOptions o;
+	o.force = args.flag('f', "force");
+	auto r = args.rest(0);
+	Store &s = args.store();
+	auto rc = remote::remote_pick(s, take_remote(s, r));
+	o.what = r;
+	TransferStats st;
+	auto ups = remote::pull(s, rc, o, st);
+	bool rejected = false;
+	for (auto &u : ups)
+		rejected |= u.status == "rejected";
+	if (args.json) {
+		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
+			   st.bytes, st.requests, json_updates(ups));
+	} else {
+		bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
+		if (!any)
+			fmt::print("Already up to date.\n");
+		else
+			print_updates(ups, "", false);
+	}
+	if (rejected) {
+		for (auto &u : ups)
+			if (u.status == "rejected")
+				fmt::print(stderr,
+					   "error: '{}' has diverged from the remote's; nothing was changed for it "
+					   "(pach pull --force {} {} takes the remote's)\n",
+					   remote::ref_label(u.ref), rc.name, remote::ref_label(u.ref));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_clone(Args &args)
+{
+	RemoteConfig c = config_from(args, "origin", "");
+	auto r = args.rest(1, 2);
+	c.url = r[0];
+	std::string bad = remote::check_url(c.url);
+	if (!bad.empty())
+		die("{}", bad);
+	std::string dir;
+	if (r.size() == 2) {
+		dir = r[1];
+	} else {
+		std::string u = c.url;
+		while (!u.empty() && u.back() == '/')
+			u.pop_back();
+		dir = u.substr(u.find_last_of("/:") + 1);
+		if (dir.empty())
+			die("cannot guess a directory name from '{}': name one", c.url);
+	}
+	bool created = false;
+	struct stat st;
+	if (::stat(dir.c_str(), &st) == 0) {
+		if (!S_ISDIR(st.st_mode) || !std::filesystem::is_empty(dir))
+			die("destination '{}' already exists and is not an empty directory", dir);
+	} else {
+		created = true;
+	}
+	std::string gd;
+	try {
+		gd = Store::init(dir);
+		Store s(gd);
+		remote::remote_add(s, c);
+		remote::PullOptions o;
+		o.force = true;
+		TransferStats ts;
+		auto ups = remote::pull(s, c, o, ts);
+		if (!s.ref(kMetaRef))
+			die("'{}' holds no pach data", c.url);
+		size_t branches = 0;
+		for (auto &u : ups)
+			branches += u.ref != kMetaRef;
+		fmt::print("Cloned {} into {} ({} branches, {} in {} packs)\n", c.url, dir, branches, human_bytes(ts.bytes), ts.packs);
+	} catch (...) {
+		// Leave nothing half-made behind, as git clone.
+		std::error_code ec;
+		if (created)
+			std::filesystem::remove_all(dir, ec);
+		else if (!gd.empty())
+			std::filesystem::remove_all(gd, ec);
+		throw;
+	}
+	return 0;
+}
+
+} // namespace pach::cmd

@@ -1,0 +1,209 @@
+#include "remote/packfile.h"
+
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/pack_writer.h"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <vector>
+
+namespace pach::remote {
+
+namespace {
+
+// Sequential reads of the pack, hashing every byte consumed (the trailer
+// covers all of them) and CRC-ing the current entry's bytes.
+class Stream {
+public:
+	Stream(int fd, uint64_t size, const std::string &what, const std::function<void(uint64_t)> &wait_for)
+		: fd_(fd), size_(size), what_(what), wait_(wait_for), buf_(1 << 20)
+	{
+	}
+	// Make at least one byte available; returns bytes available.
+	size_t fill()
+	{
+		if (pos_ < len_)
+			return len_ - pos_;
+		uint64_t at = base_ + len_;
+		if (at >= size_ - 20)
+			die("{}: truncated pack", what_);
+		size_t want = (size_t)std::min<uint64_t>(buf_.size(), size_ - 20 - at);
+		if (wait_)
+			wait_(at + want);
+		ssize_t n = pread(fd_, buf_.data(), want, (off_t)at);
+		if (n <= 0)
+			die("{}: unable to read the pack", what_);
+		base_ = at;
+		pos_ = 0;
+		len_ = (size_t)n;
+		return len_;
+	}
+	unsigned char byte()
+	{
+		fill();
+		unsigned char c = buf_[pos_];
+		consume(1);
+		return c;
+	}
+	const unsigned char *data() const { return buf_.data() + pos_; }
+	void consume(size_t n)
+	{
+		sha_.update(buf_.data() + pos_, n);
+		crc_ = (uint32_t)crc32(crc_, buf_.data() + pos_, (uInt)n);
+		pos_ += n;
+	}
+	uint64_t offset() const { return base_ + pos_; }
+	void start_entry() { crc_ = (uint32_t)crc32(0, nullptr, 0); }
+	uint32_t crc() const { return crc_; }
+	Oid checksum() { return sha_.final(); }
+
+private:
+	int fd_;
+	uint64_t size_;
+	const std::string &what_;
+	const std::function<void(uint64_t)> &wait_;
+	std::vector<unsigned char> buf_;
+	uint64_t base_ = 0;
+	size_t pos_ = 0, len_ = 0;
+	Sha1 sha_;
+	uint32_t crc_ = 0;
+};
+
+Oid index_with_libgit2(const std::string &pack_path, const std::string &idx_path, const std::string &what)
+{
+	// The indexer writes pack-<sum>.{pack,idx} into a directory of its own.
+	std::string dir = pack_path + ".lg2";
+	mkdir_p(dir);
+	git_indexer *ix = nullptr;
+	git_indexer_options opts = GIT_INDEXER_OPTIONS_INIT;
+	git_indexer_progress stats;
+	if (git_indexer_new(&ix, dir.c_str(), 0, nullptr, &opts) < 0)
+		die("{}: unable to index the pack: {}", what, git_error_last() ? git_error_last()->message : "?");
+	Fd f(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
+	std::vector<char> buf(1 << 20);
+	ssize_t n;
+	while ((n = ::read(f.get(), buf.data(), buf.size())) > 0)
+		if (git_indexer_append(ix, buf.data(), (size_t)n, &stats) < 0)
+			die("{}: bad pack: {}", what, git_error_last() ? git_error_last()->message : "?");
+	if (git_indexer_commit(ix, &stats) < 0)
+		die("{}: bad pack: {}", what, git_error_last() ? git_error_last()->message : "?");
+	Oid sum;
+	memcpy(sum.b.data(), git_indexer_hash(ix)->id, 20);
+	git_indexer_free(ix);
+	std::string base = dir + "/pack-" + sum.hex();
+	if (rename((base + ".idx").c_str(), idx_path.c_str()) < 0)
+		die_errno("unable to move the index of " + what);
+	::unlink((base + ".pack").c_str());
+	::rmdir(dir.c_str());
+	return sum;
+}
+
+} // namespace
+
+Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &idx_path, const std::string &what,
+	       const std::function<void(uint64_t)> &wait_for)
+{
+	Fd f(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!f)
+		die_errno("unable to open " + what);
+	if (size < 32)
+		die("{}: not a pack", what);
+	Stream in(f.get(), size, what, wait_for);
+	unsigned char hdr[12];
+	for (auto &c : hdr)
+		c = in.byte();
+	if (memcmp(hdr, "PACK", 4) != 0 || hdr[7] != 2 || hdr[4] || hdr[5] || hdr[6])
+		die("{}: not a version 2 pack", what);
+	uint32_t count = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
+	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> entries;
+	entries.reserve(count);
+	bool deltas = false;
+	std::vector<unsigned char> out(1 << 18);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t off = in.offset();
+		in.start_entry();
+		unsigned char c = in.byte();
+		int type = (c >> 4) & 7;
+		uint64_t sz = c & 15;
+		int shift = 4;
+		while (c & 0x80) {
+			c = in.byte();
+			if (shift > 60)
+				die("{}: bad entry header at {}", what, off);
+			sz |= (uint64_t)(c & 0x7f) << shift;
+			shift += 7;
+		}
+		if (type == 6) {
+			deltas = true;
+			do
+				c = in.byte();
+			while (c & 0x80);
+		} else if (type == 7) {
+			deltas = true;
+			for (int k = 0; k < 20; k++)
+				in.byte();
+		} else if (type < 1 || type > 4) {
+			die("{}: bad object type {} at {}", what, type, off);
+		}
+		Sha1 h;
+		bool hash = type >= 1 && type <= 4;
+		if (hash) {
+			std::string prefix = std::string(type_name((ObjType)type)) + " " + std::to_string(sz);
+			h.update(prefix.data(), prefix.size() + 1);
+		}
+		z_stream z{};
+		if (inflateInit(&z) != Z_OK)
+			die("{}: zlib failed", what);
+		uint64_t got = 0;
+		int zr = Z_OK;
+		while (zr != Z_STREAM_END) {
+			size_t avail = in.fill();
+			z.next_in = const_cast<unsigned char *>(in.data());
+			z.avail_in = (uInt)std::min<size_t>(avail, 1u << 30);
+			z.next_out = out.data();
+			z.avail_out = (uInt)out.size();
+			zr = inflate(&z, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+				inflateEnd(&z);
+				die("{}: corrupt data in the object at {}", what, off);
+			}
+			size_t used = (size_t)(z.next_in - in.data());
+			in.consume(used);
+			size_t produced = out.size() - z.avail_out;
+			if (hash)
+				h.update(out.data(), produced);
+			got += produced;
+			if (zr == Z_BUF_ERROR && !used && !produced) {
+				inflateEnd(&z);
+				die("{}: corrupt data in the object at {}", what, off);
+			}
+		}
+		inflateEnd(&z);
+		if (got != sz)
+			die("{}: the object at {} has {} bytes, its header says {}", what, off, got, sz);
+		entries.push_back({hash ? h.final() : Oid{}, {off, in.crc()}});
+	}
+	if (in.offset() != size - 20)
+		die("{}: {} bytes of garbage after the last object", what, size - 20 - in.offset());
+	Oid sum = in.checksum();
+	unsigned char trailer[20];
+	if (wait_for)
+		wait_for(size);
+	if (pread(f.get(), trailer, 20, (off_t)(size - 20)) != 20 || memcmp(trailer, sum.b.data(), 20) != 0)
+		die("{}: the pack's checksum does not match its content", what);
+	if (deltas)
+		return index_with_libgit2(pack_path, idx_path, what);
+	Fd out_fd(::open(idx_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
+	if (!out_fd)
+		die_errno("unable to write '" + idx_path + "'");
+	write_idx(out_fd.get(), idx_path, entries, sum);
+	fsync_or_die(out_fd.get(), idx_path);
+	return sum;
+}
+
+} // namespace pach::remote

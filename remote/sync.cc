@@ -1,0 +1,1025 @@
+#include "remote/sync.h"
+
+#include "plumbing/address.h"
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/meta.h"
+#include "plumbing/pack_writer.h"
+#include "plumbing/progress.h"
+#include "remote/packfile.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+namespace pach::remote {
+
+using OidSet = std::unordered_set<Oid, OidHash>;
+
+std::string ref_label(const std::string &ref)
+{
+	if (ref == kMetaRef)
+		return "(metadata)";
+	if (ref.compare(0, 11, "refs/heads/") == 0) {
+		std::string rest = ref.substr(11);
+		auto slash = rest.find('/');
+		if (slash != std::string::npos)
+			return rest.substr(0, slash) + "@" + rest.substr(slash + 1);
+	}
+	return ref;
+}
+
+namespace {
+
+constexpr const char *kStateKey = "state";
+constexpr const char *kLockKey = "lock";
+
+struct State {
+	bool exists = false;
+	std::string etag;
+	std::map<std::string, uint64_t> packs;   // name -> size
+	std::map<std::string, Oid> refs;
+};
+
+State read_state(Backend &b)
+{
+	State st;
+	auto o = b.get(kStateKey);
+	if (!o)
+		return st;
+	st.exists = true;
+	st.etag = o->etag;
+	size_t i = 0;
+	bool first = true;
+	while (i < o->data.size()) {
+		size_t e = o->data.find('\n', i);
+		if (e == std::string::npos)
+			e = o->data.size();
+		std::string line = o->data.substr(i, e - i);
+		i = e + 1;
+		if (first) {
+			if (line != "pach-remote 1")
+				die("remote '{}' holds something pach does not understand ('{}')", b.describe(), line.substr(0, 40));
+			first = false;
+			continue;
+		}
+		if (line.compare(0, 5, "pack ") == 0) {
+			auto sp = line.find(' ', 5);
+			st.packs[line.substr(5, sp - 5)] = (uint64_t)atoll(line.c_str() + sp + 1);
+		} else if (line.compare(0, 4, "ref ") == 0 && line.size() > 46) {
+			auto oid = Oid::from_hex(line.substr(4, 40));
+			if (!oid)
+				die("remote '{}': bad state line '{}'", b.describe(), line);
+			st.refs[line.substr(45)] = *oid;
+		}
+	}
+	return st;
+}
+
+std::string format_state(const State &st)
+{
+	std::string o = "pach-remote 1\n";
+	for (auto &[n, sz] : st.packs)
+		o += "pack " + n + " " + std::to_string(sz) + "\n";
+	for (auto &[r, oid] : st.refs)
+		o += "ref " + oid.hex() + " " + r + "\n";
+	return o;
+}
+
+std::string tracking_ref(const std::string &remote, const std::string &ref)
+{
+	return "refs/pach/remotes/" + remote + "/" + ref.substr(5);   // drop "refs/"
+}
+
+bool is_ancestor(const Store &s, const Oid &anc, const Oid &desc)
+{
+	if (anc == desc)
+		return true;
+	OidSet seen;
+	std::deque<Oid> q{desc};
+	while (!q.empty()) {
+		Oid c = q.front();
+		q.pop_front();
+		if (!seen.insert(c).second)
+			continue;
+		if (c == anc)
+			return true;
+		for (auto &p : s.read_commit(c).parents)
+			q.push_back(p);
+	}
+	return false;
+}
+
+bool have_commit(const Store &s, const Oid &o)
+{
+	return s.odb().contains(o) && s.object_type(o) == ObjType::commit;
+}
+
+// Every tree and blob below a tree, into `out` (skipping what is in `skip`).
+void tree_closure(const Store &s, const Oid &tree, const OidSet &skip, OidSet &seen, std::vector<Oid> *out)
+{
+	if (skip.count(tree) || !seen.insert(tree).second)
+		return;
+	if (out)
+		out->push_back(tree);
+	for (auto &e : s.read_tree(tree)) {
+		if (e.is_dir()) {
+			tree_closure(s, e.oid, skip, seen, out);
+		} else if (!skip.count(e.oid) && seen.insert(e.oid).second) {
+			if (out)
+				out->push_back(e.oid);
+		}
+	}
+}
+
+// What the remote lacks: the commits from `tips` down to what the remote
+// has (its tips that we know), and their trees and blobs minus those of
+// the commits where the walk stopped.
+std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, const std::vector<Oid> &remote_tips)
+{
+	OidSet remote_commits;
+	{
+		std::deque<Oid> q(remote_tips.begin(), remote_tips.end());
+		while (!q.empty()) {
+			Oid c = q.front();
+			q.pop_front();
+			if (!remote_commits.insert(c).second)
+				continue;
+			for (auto &p : s.read_commit(c).parents)
+				q.push_back(p);
+		}
+	}
+	std::vector<Oid> commits;
+	std::vector<Oid> boundary(remote_tips);
+	OidSet seen;
+	std::deque<Oid> q(tips.begin(), tips.end());
+	while (!q.empty()) {
+		Oid c = q.front();
+		q.pop_front();
+		if (remote_commits.count(c)) {
+			boundary.push_back(c);
+			continue;
+		}
+		if (!seen.insert(c).second)
+			continue;
+		commits.push_back(c);
+		for (auto &p : s.read_commit(c).parents)
+			q.push_back(p);
+	}
+	OidSet have, have_seen;
+	std::vector<Oid> none;
+	OidSet done_boundary;
+	for (auto &b : boundary)
+		if (done_boundary.insert(b).second)
+			tree_closure(s, s.read_commit(b).tree, OidSet{}, have, nullptr);
+	std::vector<Oid> out = commits;
+	OidSet sent;
+	for (auto &c : commits)
+		tree_closure(s, s.read_commit(c).tree, have, sent, &out);
+	return out;
+}
+
+// A local pack's entries sorted by offset, for copying raw bytes.
+struct PackEntries {
+	std::vector<std::pair<uint64_t, Oid>> by_offset;
+	uint64_t end = 0;   // where the trailer starts
+};
+
+struct Upload {
+	std::string name;            // checksum hex
+	std::string pack_path, idx_path;
+	uint64_t size = 0, idx_size = 0;
+	bool temporary = false;      // built for this push: removed afterwards
+};
+
+uint64_t file_size(const std::string &p)
+{
+	struct stat st;
+	if (::stat(p.c_str(), &st) < 0)
+		die_errno("unable to stat '" + p + "'");
+	return (uint64_t)st.st_size;
+}
+
+// Whole local packs whose every object is wanted go as they are; the
+// rest of the wanted objects go into one new pack (raw bytes copied where
+// the object is stored whole).
+std::vector<Upload> packs_to_send(Store &s, std::vector<Oid> wanted, TransferStats &stats)
+{
+	std::vector<Upload> out;
+	OidSet want(wanted.begin(), wanted.end());
+	for (auto &p : s.odb().packs()) {
+		uint32_t n = p->idx->count();
+		if (!n)
+			continue;
+		bool all = true;
+		for (uint32_t i = 0; i < n && all; i++)
+			all = want.count(p->idx->oid_at(i)) > 0;
+		if (!all)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			want.erase(p->idx->oid_at(i));
+		Upload u;
+		u.name = p->idx->pack_checksum().hex();
+		u.pack_path = p->pack_path;
+		u.idx_path = p->idx->path();
+		u.size = file_size(u.pack_path);
+		u.idx_size = file_size(u.idx_path);
+		out.push_back(u);
+		stats.objects += n;
+	}
+	if (want.empty())
+		return out;
+	std::vector<Oid> rest(want.begin(), want.end());
+	std::sort(rest.begin(), rest.end());   // the same objects make the same pack: a retry resumes
+	std::string dir = s.path("pach/push");
+	mkdir_p(dir);
+	PackWriter w(dir, (uint32_t)rest.size());
+	LevelGovernor gov;
+	std::map<const Pack *, PackEntries> entries;
+	auto packs = s.odb().packs();
+	for (auto &oid : rest) {
+		bool done = false;
+		for (auto &p : packs) {
+			auto off = p->idx->find(oid);
+			if (!off)
+				continue;
+			auto &pe = entries[p.get()];
+			if (pe.by_offset.empty()) {
+				for (uint32_t i = 0; i < p->idx->count(); i++)
+					pe.by_offset.push_back({p->idx->offset_at(i), p->idx->oid_at(i)});
+				std::sort(pe.by_offset.begin(), pe.by_offset.end(),
+					  [](auto &a, auto &b) { return a.first < b.first; });
+				pe.end = file_size(p->pack_path) - 20;
+			}
+			int type = 0;
+			uint64_t size = 0;
+			pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
+			if (type < 1 || type > 4)
+				break; // a delta: rebuilt whole below
+			auto it = std::upper_bound(pe.by_offset.begin(), pe.by_offset.end(), std::make_pair(*off, Oid{}),
+						   [](auto &a, auto &b) { return a.first < b.first; });
+			uint64_t next = it == pe.by_offset.end() ? pe.end : it->first;
+			w.copy_raw(p->get_fd(), *off, next - *off, oid, p->pack_path);
+			done = true;
+			break;
+		}
+		if (!done) {
+			auto r = s.odb().open(oid);
+			if (!r)
+				die("object {} is missing from the store (run pach fsck)", oid.hex());
+			w.add_stream(r->type(), r->size(), oid, [&](void *buf, size_t n) { return r->read(buf, n); }, gov);
+		}
+	}
+	auto sum = w.finish();
+	Upload u;
+	u.name = sum->hex();
+	u.pack_path = dir + "/pack-" + u.name + ".pack";
+	u.idx_path = dir + "/pack-" + u.name + ".idx";
+	u.size = file_size(u.pack_path);
+	u.idx_size = file_size(u.idx_path);
+	u.temporary = true;
+	stats.objects += rest.size();
+	out.push_back(u);
+	return out;
+}
+
+std::string random_token()
+{
+	std::random_device rd;
+	std::string t;
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++)
+		t += digits[rd() % 16];
+	return t;
+}
+
+// For servers without conditional PUT: a lock object.  Taking it: wait
+// while another live lock is there, write ours, wait `settle`, and read
+// it back: if another pusher wrote after us, theirs is there and we go
+// back to waiting.  Two pushers could both hold it only if one's write
+// took longer than `settle` to land after its read saw no lock; the
+// state is also re-read and compared under the lock, and read back after
+// writing, so such a race is reported instead of silently losing a ref.
+class RemoteLock {
+public:
+	explicit RemoteLock(Backend &b) : b_(b), token_(random_token()) {}
+	~RemoteLock()
+	{
+		if (held_) {
+			try {
+				auto cur = b_.get(kLockKey);
+				if (cur && cur->data.compare(0, token_.size(), token_) == 0)
+					b_.remove(kLockKey);
+			} catch (...) {
+			}
+		}
+	}
+	void acquire()
+	{
+		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(lock_wait());
+		std::mt19937 rng(std::random_device{}());
+		for (;;) {
+			auto cur = b_.get(kLockKey);
+			time_t now = time(nullptr);
+			if (cur) {
+				auto sp = cur->data.find(' ');
+				time_t expires = sp == std::string::npos ? 0 : (time_t)atoll(cur->data.c_str() + sp + 1);
+				if (expires > now) {
+					if (std::chrono::steady_clock::now() > deadline)
+						die("remote '{}' is locked by another push (until {}); if none is running, wait or "
+						    "remove '{}'",
+						    b_.describe(), utc_timestamp(expires), kLockKey);
+					std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+					continue;
+				}
+			}
+			std::string mine = token_ + " " + std::to_string(now + 120) + "\n";
+			b_.put(kLockKey, mine);
+			std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms()));
+			cur = b_.get(kLockKey);
+			if (cur && cur->data == mine) {
+				held_ = true;
+				return;
+			}
+		}
+	}
+	static int settle_ms()
+	{
+		const char *v = getenv("PACH_REMOTE_LOCK_SETTLE_MS");
+		return v && *v ? atoi(v) : 500;
+	}
+	static int lock_wait()
+	{
+		const char *v = getenv("PACH_REMOTE_LOCK_WAIT");
+		return v && *v ? atoi(v) : 120;
+	}
+
+private:
+	Backend &b_;
+	std::string token_;
+	bool held_ = false;
+};
+
+// Our updates against the remote's current refs: fast-forwards (or
+// forced) stay, others are rejected.
+void judge(const Store &s, std::vector<RefUpdate> &ups, const State &st, bool force)
+{
+	for (auto &u : ups) {
+		auto it = st.refs.find(u.ref);
+		u.old_oid = it == st.refs.end() ? std::nullopt : std::optional<Oid>(it->second);
+		u.reason.clear();
+		if (!u.old_oid) {
+			u.status = "created";
+		} else if (*u.old_oid == *u.new_oid) {
+			u.status = "up-to-date";
+		} else if (have_commit(s, *u.old_oid) && is_ancestor(s, *u.old_oid, *u.new_oid)) {
+			u.status = "updated";
+		} else if (force) {
+			u.status = "forced";
+		} else {
+			u.status = "rejected";
+			u.reason = have_commit(s, *u.old_oid) ? "non-fast-forward" : "fetch first";
+		}
+	}
+}
+
+} // namespace
+
+std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions &o, TransferStats &stats)
+{
+	auto b = open_backend(rc);
+	// What to push.
+	std::vector<RefUpdate> ups;
+	auto add = [&](const std::string &ref) {
+		auto oid = s.ref(ref);
+		if (!oid)
+			return;
+		for (auto &u : ups)
+			if (u.ref == ref)
+				return;
+		RefUpdate u;
+		u.ref = ref;
+		u.new_oid = oid;
+		ups.push_back(u);
+	};
+	if (o.what.empty()) {
+		for (auto &[ref, oid] : s.refs("refs/heads/"))
+			add(ref);
+	} else {
+		for (auto &w : o.what) {
+			auto at = w.find('@');
+			std::string repo = w.substr(0, at);
+			if (at == std::string::npos) {
+				auto refs = s.refs("refs/heads/" + repo + "/");
+				if (refs.empty())
+					die("repo '{}' has no branches to push", repo);
+				for (auto &[ref, oid] : refs)
+					add(ref);
+			} else {
+				std::string ref = branch_ref(repo, w.substr(at + 1));
+				if (!s.ref(ref))
+					die("branch '{}' not found", w);
+				add(ref);
+			}
+		}
+	}
+	add(kMetaRef);
+
+	State st = read_state(*b);
+	judge(s, ups, st, o.force);
+	bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date" && u.status != "rejected"; });
+	if (!any) {
+		stats.requests = b->requests();
+		return ups;
+	}
+
+	// Objects the remote lacks, as packs.
+	std::vector<Oid> tips, remote_tips;
+	for (auto &u : ups)
+		if (u.status != "up-to-date" && u.status != "rejected")
+			tips.push_back(*u.new_oid);
+	for (auto &[ref, oid] : st.refs)
+		if (have_commit(s, oid))
+			remote_tips.push_back(oid);
+	auto lock = s.lock_shared();   // gc must not repack what we upload
+	std::vector<Upload> uploads;
+	auto wanted = objects_to_send(s, tips, remote_tips);
+	if (!wanted.empty())
+		uploads = packs_to_send(s, wanted, stats);
+	struct Cleanup {
+		std::vector<Upload> &u;
+		~Cleanup()
+		{
+			for (auto &x : u)
+				if (x.temporary) {
+					::unlink(x.pack_path.c_str());
+					::unlink(x.idx_path.c_str());
+				}
+		}
+	} cleanup{uploads};
+
+	uint64_t total = 0;
+	for (auto &u : uploads)
+		if (!st.packs.count(u.name))
+			total += u.size + u.idx_size;
+	b->clean_stale_uploads("packs/");
+	Progress prog("Uploading packs", 0, true);
+	prog.set_total_bytes(total);
+	for (auto &u : uploads) {
+		if (st.packs.count(u.name))
+			continue;
+		// Already there (a push that died before its state update)?
+		std::string key = "packs/" + u.name;
+		auto have_pack = b->size(key + ".pack");
+		if (have_pack && *have_pack == u.size && b->size(key + ".idx") == std::optional<uint64_t>(u.idx_size)) {
+			prog.add(0, u.size + u.idx_size);
+			continue;
+		}
+		for (auto &[path, sz, ext] : {std::tuple{u.pack_path, u.size, ".pack"}, std::tuple{u.idx_path, u.idx_size, ".idx"}}) {
+			Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+			if (!f)
+				die_errno("unable to open '" + path + "'");
+			b->put_file(key + ext, f.get(), sz, [&](uint64_t n) { prog.add(0, n); });
+		}
+		stats.packs++;
+		stats.bytes += u.size + u.idx_size;
+	}
+	prog.done();
+
+	// The state, last, by compare-and-swap; on a race, judge again
+	// against what the other pusher left.
+	std::unique_ptr<RemoteLock> rlock;
+	for (int attempt = 0;; attempt++) {
+		State next = st;
+		for (auto &u : uploads)
+			next.packs[u.name] = u.size;
+		bool change = false;
+		for (auto &u : ups)
+			if (u.status == "created" || u.status == "updated" || u.status == "forced") {
+				next.refs[u.ref] = *u.new_oid;
+				change = true;
+			}
+		if (!change)
+			break;
+		std::string text = format_state(next);
+		PutCondition c;
+		if (!rlock) {
+			c.kind = st.exists ? PutCondition::matches : PutCondition::absent;
+			c.etag = st.etag;
+		}
+		PutStatus ps = b->put(kStateKey, text, c);
+		if (ps == PutStatus::not_implemented) {
+			// No conditional PUT here: take the lock, then check and write.
+			rlock = std::make_unique<RemoteLock>(*b);
+			rlock->acquire();
+			st = read_state(*b);
+			judge(s, ups, st, o.force);
+			continue;
+		}
+		if (ps == PutStatus::ok && rlock) {
+			// Read back: a pusher that raced past the lock would show here.
+			State back = read_state(*b);
+			if (format_state(back) != text)
+				die("remote '{}' changed while this push held its lock; nothing was lost on this side: "
+				    "fetch and push again",
+				    b->describe());
+		}
+		if (ps == PutStatus::ok)
+			break;
+		if (attempt > 20)
+			die("remote '{}' keeps changing; push again later", b->describe());
+		st = read_state(*b);
+		judge(s, ups, st, o.force);
+	}
+	rlock.reset();
+	for (auto &u : ups)
+		if (u.status == "created" || u.status == "updated" || u.status == "forced") {
+			std::string t = tracking_ref(rc.name, u.ref);
+			s.cas_ref(t, *u.new_oid, s.ref(t), "pach push " + rc.name);
+		}
+	stats.requests = b->requests();
+	return ups;
+}
+
+namespace {
+
+// Bytes of a file being downloaded in chunks, possibly out of order:
+// how far from the start everything has arrived.
+class Watermark {
+public:
+	Watermark(uint64_t size, uint64_t chunk) : chunk_(chunk), done_((size + chunk - 1) / chunk), size_(size) {}
+	void mark(size_t i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		done_[i] = true;
+		while (first_ < done_.size() && done_[first_])
+			first_++;
+		cv_.notify_all();
+	}
+	void fail()
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		failed_ = true;
+		cv_.notify_all();
+	}
+	void wait_for(uint64_t n)
+	{
+		std::unique_lock<std::mutex> g(mu_);
+		cv_.wait(g, [&] { return failed_ || std::min<uint64_t>(first_ * chunk_, size_) >= n; });
+		if (failed_)
+			throw Error(Exit::fatal, "download failed");
+	}
+	bool done(size_t i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		return done_[i];
+	}
+
+private:
+	uint64_t chunk_;
+	std::vector<char> done_;
+	uint64_t size_;
+	size_t first_ = 0;
+	bool failed_ = false;
+	std::mutex mu_;
+	std::condition_variable cv_;
+};
+
+struct Incoming {
+	std::string name;
+	uint64_t size = 0;
+	std::string tmp_pack, tmp_idx, done_log;
+	std::unique_ptr<Watermark> wm;
+};
+
+constexpr uint64_t kChunk = 16ull << 20;
+
+// Download packs (ranges in parallel, resuming what a previous fetch
+// got) while a thread per pack verifies and indexes what has arrived.
+void download_packs(Store &s, Backend &b, std::vector<Incoming> &in, TransferStats &stats)
+{
+	std::string dir = s.odb().pack_dir();
+	struct Chunk {
+		size_t pack, index;
+	};
+	std::vector<Chunk> chunks;
+	uint64_t total = 0;
+	for (size_t p = 0; p < in.size(); p++) {
+		auto &x = in[p];
+		x.tmp_pack = dir + "/tmp_fetch_" + x.name + ".pack";
+		x.tmp_idx = dir + "/tmp_fetch_" + x.name + ".idx";
+		x.done_log = dir + "/tmp_fetch_" + x.name + ".done";
+		x.wm = std::make_unique<Watermark>(x.size, kChunk);
+		Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
+		if (!f || ftruncate(f.get(), (off_t)x.size) < 0)
+			die_errno("unable to create '" + x.tmp_pack + "'");
+		// Chunks a previous fetch completed (verified with the rest later).
+		std::set<size_t> got;
+		{
+			Fd l(::open(x.done_log.c_str(), O_RDONLY | O_CLOEXEC));
+			char buf[4096];
+			std::string text;
+			ssize_t n;
+			while (l && (n = ::read(l.get(), buf, sizeof buf)) > 0)
+				text.append(buf, (size_t)n);
+			size_t i = 0;
+			while (i < text.size()) {
+				size_t e = text.find('\n', i);
+				if (e == std::string::npos)
+					break;
+				got.insert((size_t)atoll(text.c_str() + i));
+				i = e + 1;
+			}
+		}
+		size_t n = (size_t)((x.size + kChunk - 1) / kChunk);
+		for (size_t i = 0; i < n; i++) {
+			if (got.count(i))
+				x.wm->mark(i);
+			else
+				chunks.push_back({p, i});
+		}
+		total += x.size;
+	}
+	Progress prog("Receiving packs", 0, true);
+	prog.set_total_bytes(total);
+	std::vector<std::thread> verifiers;
+	std::vector<std::exception_ptr> verr(in.size());
+	for (size_t p = 0; p < in.size(); p++)
+		verifiers.emplace_back([&, p] {
+			try {
+				auto &x = in[p];
+				Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, "pack " + x.name + " from " + b.describe(),
+						     [&](uint64_t n) { x.wm->wait_for(n); });
+				if (sum.hex() != x.name)
+					die("pack {} from {} is named for another content ({})", x.name, b.describe(), sum.hex());
+			} catch (...) {
+				verr[p] = std::current_exception();
+			}
+		});
+	std::mutex log_mu;
+	try {
+		for (auto &x : in)
+			for (size_t i = 0; i < (size_t)((x.size + kChunk - 1) / kChunk); i++)
+				if (x.wm->done(i))
+					prog.add(0, std::min(kChunk, x.size - i * kChunk));
+		parallel_for(chunks.size(), b.parallelism(), [&](size_t k) {
+			auto &c = chunks[k];
+			auto &x = in[c.pack];
+			Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CLOEXEC));
+			if (!f)
+				die_errno("unable to open '" + x.tmp_pack + "'");
+			uint64_t off = c.index * kChunk, len = std::min(kChunk, x.size - off);
+			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
+			x.wm->mark(c.index);
+			std::lock_guard<std::mutex> g(log_mu);
+			Fd l(::open(x.done_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+			std::string line = std::to_string(c.index) + "\n";
+			if (l)
+				(void)!::write(l.get(), line.data(), line.size());
+		});
+	} catch (...) {
+		for (auto &x : in)
+			x.wm->fail();
+		for (auto &t : verifiers)
+			t.join();
+		throw;
+	}
+	for (auto &t : verifiers)
+		t.join();
+	prog.done();
+	for (size_t p = 0; p < in.size(); p++) {
+		auto &x = in[p];
+		if (verr[p]) {
+			// Corrupt: start over next time.
+			::unlink(x.tmp_pack.c_str());
+			::unlink(x.tmp_idx.c_str());
+			::unlink(x.done_log.c_str());
+			std::rethrow_exception(verr[p]);
+		}
+	}
+	for (auto &x : in) {
+		std::string base = dir + "/pack-" + x.name;
+		{
+			Fd f(::open(x.tmp_pack.c_str(), O_RDONLY | O_CLOEXEC));
+			if (f)
+				fsync_or_die(f.get(), x.tmp_pack);
+		}
+		if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
+		    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
+			die_errno("unable to store pack " + x.name);
+		::unlink(x.done_log.c_str());
+		stats.packs++;
+		stats.bytes += x.size;
+	}
+	s.refresh_objects();
+}
+
+// Every object reachable from `tip` is here (commits down to ones we
+// already had whole, i.e. ones a local ref reaches).
+void check_connected(const Store &s, const Oid &tip, const OidSet &known_commits, const std::string &what)
+{
+	OidSet seen;
+	std::deque<Oid> q{tip};
+	while (!q.empty()) {
+		Oid c = q.front();
+		q.pop_front();
+		if (known_commits.count(c) || !seen.insert(c).second)
+			continue;
+		if (!s.odb().contains(c))
+			die("{}: commit {} is missing; nothing was changed", what, c.hex());
+		auto ci = s.read_commit(c);
+		std::deque<Oid> t{ci.tree};
+		while (!t.empty()) {
+			Oid x = t.front();
+			t.pop_front();
+			if (!seen.insert(x).second)
+				continue;
+			if (!s.odb().contains(x))
+				die("{}: object {} is missing; nothing was changed", what, x.hex());
+			for (auto &e : s.read_tree(x)) {
+				if (e.is_dir())
+					t.push_back(e.oid);
+				else if (seen.insert(e.oid).second && !s.odb().contains(e.oid))
+					die("{}: object {} is missing; nothing was changed", what, e.oid.hex());
+			}
+		}
+		for (auto &p : ci.parents)
+			q.push_back(p);
+	}
+}
+
+} // namespace
+
+std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &stats)
+{
+	auto b = open_backend(rc);
+	State st = read_state(*b);
+	std::vector<RefUpdate> out;
+	if (!st.exists) {
+		stats.requests = b->requests();
+		return out;
+	}
+	auto lock = s.lock_shared();
+	bool all_here = true;
+	for (auto &[ref, oid] : st.refs)
+		all_here = all_here && s.odb().contains(oid);
+	if (!all_here) {
+		// Packs we lack: the idx says whether any object is new to us.
+		std::vector<Incoming> in;
+		for (auto &[name, size] : st.packs) {
+			struct stat sb;
+			if (::stat((s.odb().pack_dir() + "/pack-" + name + ".pack").c_str(), &sb) == 0)
+				continue;
+			std::string tmp = s.path("pach/tmp");
+			mkdir_p(tmp);
+			TempFile idx(tmp, "idx_");
+			auto isz = b->size("packs/" + name + ".idx");
+			if (!isz)
+				die("remote '{}': pack {} is listed but its index is missing", rc.name, name);
+			b->get_range("packs/" + name + ".idx", 0, *isz, idx.fd(), 0);
+			idx.close_fd();
+			bool missing = false;
+			try {
+				PackIndex pi(idx.path());
+				for (uint32_t i = 0; i < pi.count() && !missing; i++)
+					missing = !s.odb().contains(pi.oid_at(i));
+			} catch (const Error &) {
+				missing = true; // a bad idx: the pack itself will tell
+			}
+			if (missing) {
+				Incoming x;
+				x.name = name;
+				x.size = size;
+				in.push_back(std::move(x));
+			}
+		}
+		if (!in.empty())
+			download_packs(s, *b, in, stats);
+	}
+	// Commits every local ref reaches are whole here already.
+	OidSet known;
+	for (auto &[ref, oid] : s.refs("refs/"))
+		if (ref.compare(0, 18, "refs/pach/remotes/") != 0 && have_commit(s, oid))
+			known.insert(oid);
+	for (auto &[ref, oid] : st.refs)
+		check_connected(s, oid, known, "remote '" + rc.name + "' (" + ref_label(ref) + ")");
+	// Tracking refs follow the remote, gone ones included.
+	std::set<std::string> remote_refs;
+	for (auto &[ref, oid] : st.refs) {
+		std::string t = tracking_ref(rc.name, ref);
+		remote_refs.insert(t);
+		auto cur = s.ref(t);
+		RefUpdate u;
+		u.ref = ref;
+		u.old_oid = cur;
+		u.new_oid = oid;
+		if (cur == oid) {
+			u.status = "up-to-date";
+		} else {
+			s.cas_ref(t, oid, cur, "pach fetch " + rc.name);
+			u.status = !cur ? "created" : is_ancestor(s, *cur, oid) ? "updated" : "forced";
+		}
+		out.push_back(u);
+	}
+	for (auto &[t, oid] : s.refs("refs/pach/remotes/" + rc.name + "/"))
+		if (!remote_refs.count(t)) {
+			s.delete_ref(t, oid);
+			RefUpdate u;
+			u.ref = "refs/" + t.substr(("refs/pach/remotes/" + rc.name + "/").size());
+			u.old_oid = oid;
+			u.status = "deleted";
+			out.push_back(u);
+		}
+	stats.requests = b->requests();
+	return out;
+}
+
+namespace {
+
+std::optional<Oid> merge_base(const Store &s, const Oid &a, const Oid &b)
+{
+	OidSet anc;
+	std::deque<Oid> q{a};
+	while (!q.empty()) {
+		Oid c = q.front();
+		q.pop_front();
+		if (!anc.insert(c).second)
+			continue;
+		for (auto &p : s.read_commit(c).parents)
+			q.push_back(p);
+	}
+	OidSet seen;
+	q = {b};
+	while (!q.empty()) {
+		Oid c = q.front();
+		q.pop_front();
+		if (anc.count(c))
+			return c;
+		if (!seen.insert(c).second)
+			continue;
+		for (auto &p : s.read_commit(c).parents)
+			q.push_back(p);
+	}
+	return std::nullopt;
+}
+
+// Three-way merge of metadata trees: a side that changed an entry wins;
+// both changed: directories merge, files keep ours (reported).
+std::optional<Oid> merge_trees(const Store &s, ObjectWriter &w, const std::optional<Oid> &base,
+			       const std::optional<Oid> &ours, const std::optional<Oid> &theirs, const std::string &path,
+			       std::vector<std::string> &conflicts)
+{
+	if (ours == theirs)
+		return ours;
+	if (base == ours)
+		return theirs;
+	if (base == theirs)
+		return ours;
+	auto entries = [&](const std::optional<Oid> &t) {
+		std::map<std::string, TreeEntry> m;
+		if (t)
+			for (auto &e : s.read_tree(*t))
+				m[e.name] = e;
+		return m;
+	};
+	auto B = entries(base), O = entries(ours), T = entries(theirs);
+	std::set<std::string> names;
+	for (auto *m : {&B, &O, &T})
+		for (auto &[n, e] : *m)
+			names.insert(n);
+	std::vector<TreeEntry> out;
+	for (auto &n : names) {
+		auto get = [&](std::map<std::string, TreeEntry> &m) {
+			auto it = m.find(n);
+			return it == m.end() ? std::optional<TreeEntry>() : std::optional<TreeEntry>(it->second);
+		};
+		auto b = get(B), o = get(O), t = get(T);
+		auto same = [](const std::optional<TreeEntry> &x, const std::optional<TreeEntry> &y) {
+			return (!x && !y) || (x && y && x->oid == y->oid && x->mode == y->mode);
+		};
+		std::optional<TreeEntry> r;
+		if (same(o, t) || same(b, t))
+			r = o;
+		else if (same(b, o))
+			r = t;
+		else if (o && t && o->is_dir() && t->is_dir()) {
+			auto m = merge_trees(s, w, b && b->is_dir() ? std::optional<Oid>(b->oid) : std::nullopt, o->oid, t->oid,
+					     path + "/" + n, conflicts);
+			if (m)
+				r = TreeEntry{n, kModeDir, *m};
+		} else {
+			r = o ? o : t;
+			conflicts.push_back(path + "/" + n);
+		}
+		if (r)
+			out.push_back(*r);
+	}
+	if (out.empty())
+		return std::nullopt;
+	sort_tree(out);
+	return w.tree(out);
+}
+
+} // namespace
+
+std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions &o, TransferStats &stats)
+{
+	fetch(s, rc, stats);
+	std::string prefix = "refs/pach/remotes/" + rc.name + "/";
+	std::vector<std::pair<std::string, Oid>> theirs;   // local ref -> remote commit
+	for (auto &[t, oid] : s.refs(prefix + "heads/")) {
+		std::string ref = "refs/" + t.substr(prefix.size());
+		if (!o.what.empty()) {
+			std::string label = ref_label(ref);
+			bool want = false;
+			for (auto &w : o.what)
+				want = want || w == label || (w.find('@') == std::string::npos && label.compare(0, w.size() + 1, w + "@") == 0);
+			if (!want)
+				continue;
+		}
+		theirs.push_back({ref, oid});
+	}
+	if (!o.what.empty())
+		for (auto &w : o.what) {
+			bool found = false;
+			for (auto &[ref, oid] : theirs)
+				found = found || ref_label(ref) == w || ref_label(ref).compare(0, w.size() + 1, w + "@") == 0;
+			if (!found)
+				die("remote '{}' has no branch '{}'", rc.name, w);
+		}
+	std::vector<RefUpdate> out;
+	auto lock = s.lock_shared();
+	for (auto &[ref, r] : theirs) {
+		RefUpdate u;
+		u.ref = ref;
+		u.old_oid = s.ref(ref);
+		u.new_oid = r;
+		if (!u.old_oid) {
+			u.status = "created";
+		} else if (*u.old_oid == r || is_ancestor(s, r, *u.old_oid)) {
+			u.status = "up-to-date";
+		} else if (is_ancestor(s, *u.old_oid, r)) {
+			u.status = "updated";
+		} else if (o.force) {
+			u.status = "forced";
+		} else {
+			u.status = "rejected";
+			u.reason = "diverged";
+		}
+		if (u.status == "created" || u.status == "updated" || u.status == "forced")
+			if (!s.cas_ref(ref, r, u.old_oid, "pach pull " + rc.name))
+				die("branch '{}' moved during the pull; pull again", ref_label(ref));
+		out.push_back(u);
+	}
+	// The metadata (repos, pipelines, jobs) merges: both sides' repos and
+	// jobs are kept.
+	if (auto r = s.ref(prefix + "pach/meta")) {
+		RefUpdate u;
+		u.ref = kMetaRef;
+		auto mine = s.ref(kMetaRef);
+		u.old_oid = mine;
+		if (!mine) {
+			s.cas_ref(kMetaRef, *r, std::nullopt, "pach pull " + rc.name);
+			u.new_oid = r;
+			u.status = "created";
+		} else if (*mine == *r || is_ancestor(s, *r, *mine)) {
+			u.new_oid = mine;
+			u.status = "up-to-date";
+		} else if (is_ancestor(s, *mine, *r)) {
+			if (!s.cas_ref(kMetaRef, *r, mine, "pach pull " + rc.name))
+				die("the metadata moved during the pull; pull again");
+			u.new_oid = r;
+			u.status = "updated";
+		} else {
+			ObjectWriter w(s);
+			auto base = merge_base(s, *mine, *r);
+			std::vector<std::string> conflicts;
+			auto t = merge_trees(s, w, base ? std::optional<Oid>(s.read_commit(*base).tree) : std::nullopt,
+					     s.read_commit(*mine).tree, s.read_commit(*r).tree, "", conflicts);
+			Oid c = w.commit(t ? *t : w.tree({}), {*mine, *r}, s.committer(), s.committer(),
+					 "pach pull " + rc.name + ": merge metadata\n");
+			w.finish();
+			if (!s.cas_ref(kMetaRef, c, mine, "pach pull " + rc.name))
+				die("the metadata moved during the pull; pull again");
+			for (auto &p : conflicts)
+				warning("metadata '" + p.substr(1) + "' changed on both sides; kept the local one");
+			u.new_oid = c;
+			u.status = "merged";
+		}
+		out.push_back(u);
+	}
+	return out;
+}
+
+} // namespace pach::remote

@@ -1,0 +1,56 @@
+// push, fetch and pull over a Backend.
+//
+// The remote holds git packs and one state object:
+//   <prefix>/state                     "pach-remote 1", then "pack <name> <size>"
+//                                      and "ref <oid> <refname>" lines
+//   <prefix>/packs/<name>.pack, .idx   packs named by their checksum
+//   <prefix>/lock                      (servers without conditional PUT)
+// Packs are uploaded first and the state last, by compare-and-swap, so a
+// reader never sees a ref whose objects are not all there, and two
+// pushers never overwrite each other.  Documentation/pach-remote-format.adoc
+// describes it for other tools.
+#pragma once
+
+#include "plumbing/store.h"
+#include "remote/backend.h"
+
+#include <string>
+#include <vector>
+
+namespace pach::remote {
+
+struct RefUpdate {
+	std::string ref;                 // refs/heads/<repo>/<branch> or refs/pach/meta
+	std::optional<Oid> old_oid, new_oid;
+	std::string status;              // created, updated, forced, up-to-date, rejected, deleted
+	std::string reason;              // for rejected
+};
+
+struct TransferStats {
+	uint64_t packs = 0, bytes = 0, objects = 0, requests = 0;
+};
+
+struct PushOptions {
+	std::vector<std::string> what;   // "repo" or "repo@branch"; empty = every branch
+	bool force = false;
+};
+
+// Returns the ref updates (rejected ones included); dies on errors.
+std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions &o, TransferStats &stats);
+
+// Brings the remote's refs into refs/pach/remotes/<name>/..., objects
+// verified first.  Returns what moved.
+std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &stats);
+
+struct PullOptions {
+	std::vector<std::string> what;   // empty = every branch the remote has
+	bool force = false;
+};
+// fetch, then fast-forward local branches (and merge the metadata).
+// Diverged branches are refused (status "rejected") unless force.
+std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions &o, TransferStats &stats);
+
+// "images@master" for refs/heads/images/master; "(metadata)" for the meta ref.
+std::string ref_label(const std::string &ref);
+
+} // namespace pach::remote
