@@ -609,7 +609,11 @@ constexpr uint64_t kChunk = 16ull << 20;
 // got) while a thread per pack verifies and indexes what has arrived.
 void download_packs(Store &s, Backend &b, std::vector<Incoming> &in, TransferStats &stats)
 {
+	// Partial downloads wait in .pach/pach/fetch (resumed by the next
+	// fetch); only verified packs enter objects/pack.
 	std::string dir = s.odb().pack_dir();
+	std::string work = s.path("pach/fetch");
+	mkdir_p(work);
 	struct Chunk {
 		size_t pack, index;
 	};
@@ -617,9 +621,9 @@ void download_packs(Store &s, Backend &b, std::vector<Incoming> &in, TransferSta
 	uint64_t total = 0;
 	for (size_t p = 0; p < in.size(); p++) {
 		auto &x = in[p];
-		x.tmp_pack = dir + "/tmp_fetch_" + x.name + ".pack";
-		x.tmp_idx = dir + "/tmp_fetch_" + x.name + ".idx";
-		x.done_log = dir + "/tmp_fetch_" + x.name + ".done";
+		x.tmp_pack = work + "/" + x.name + ".pack";
+		x.tmp_idx = work + "/" + x.name + ".idx";
+		x.done_log = work + "/" + x.name + ".done";
 		x.wm = std::make_unique<Watermark>(x.size, kChunk);
 		Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
 		if (!f || ftruncate(f.get(), (off_t)x.size) < 0)
