@@ -603,7 +603,15 @@ struct Incoming {
 	std::unique_ptr<Watermark> wm;
 };
 
-constexpr uint64_t kChunk = 16ull << 20;
+uint64_t chunk_size()
+{
+	static uint64_t c = [] {
+		const char *v = getenv("PACH_FETCH_CHUNK_MB");
+		return (v && atoi(v) > 0 ? (uint64_t)atoi(v) : 32) << 20;
+	}();
+	return c;
+}
+#define kChunk chunk_size()
 
 // Download packs (ranges in parallel, resuming what a previous fetch
 // got) while a thread per pack verifies and indexes what has arrived.
@@ -817,7 +825,8 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 		if (ref.compare(0, 18, "refs/pach/remotes/") != 0 && have_commit(s, oid))
 			known.insert(oid);
 	for (auto &[ref, oid] : st.refs)
-		check_connected(s, oid, known, "remote '" + rc.name + "' (" + ref_label(ref) + ")");
+		if (s.ref(tracking_ref(rc.name, ref)) != oid) // checked when it was fetched
+			check_connected(s, oid, known, "remote '" + rc.name + "' (" + ref_label(ref) + ")");
 	// Tracking refs follow the remote, gone ones included.
 	std::set<std::string> remote_refs;
 	for (auto &[ref, oid] : st.refs) {
