@@ -81,6 +81,18 @@ static void print_updates(const std::vector<RefUpdate> &ups, const std::string &
 	}
 }
 
+static void print_json(const RemoteConfig &rc, const TransferStats &st, const std::vector<RefUpdate> &ups)
+{
+	fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
+		   st.bytes, st.requests, json_updates(ups));
+}
+
+static bool any_status(const std::vector<RefUpdate> &ups, bool rejected)
+{
+	return std::any_of(ups.begin(), ups.end(),
+			   [&](auto &u) { return rejected ? u.status == "rejected" : u.status != "up-to-date"; });
+}
+
 static RemoteConfig config_from(Args &args, const std::string &name, const std::string &url)
 {
 	RemoteConfig c;
@@ -184,15 +196,11 @@ int cmd_push(Args &args)
 	o.what = r;
 	TransferStats st;
 	auto ups = remote::push(s, rc, o, st);
-	bool rejected = false;
-	for (auto &u : ups)
-		rejected |= u.status == "rejected";
+	bool rejected = any_status(ups, true);
 	if (args.json) {
-		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
-			   st.bytes, st.requests, json_updates(ups));
+		print_json(rc, st, ups);
 	} else {
-		bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
-		if (!any)
+		if (!any_status(ups, false))
 			fmt::print("Everything up to date\n");
 		else {
 			fmt::print("To {}\n", rc.url);
@@ -216,12 +224,10 @@ int cmd_fetch(Args &args)
 	TransferStats st;
 	auto ups = remote::fetch(s, rc, st);
 	if (args.json) {
-		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
-			   st.bytes, st.requests, json_updates(ups));
+		print_json(rc, st, ups);
 		return 0;
 	}
-	bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
-	if (any) {
+	if (any_status(ups, false)) {
 		fmt::print("From {}\n", rc.url);
 		print_updates(ups, rc.name + "/", false);
 	}
@@ -238,15 +244,11 @@ int cmd_pull(Args &args)
 	o.what = r;
 	TransferStats st;
 	auto ups = remote::pull(s, rc, o, st);
-	bool rejected = false;
-	for (auto &u : ups)
-		rejected |= u.status == "rejected";
+	bool rejected = any_status(ups, true);
 	if (args.json) {
-		fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
-			   st.bytes, st.requests, json_updates(ups));
+		print_json(rc, st, ups);
 	} else {
-		bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date"; });
-		if (!any)
+		if (!any_status(ups, false))
 			fmt::print("Already up to date.\n");
 		else
 			print_updates(ups, "", false);

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -102,23 +103,33 @@ std::string tracking_ref(const std::string &remote, const std::string &ref)
 	return "refs/pach/remotes/" + remote + "/" + ref.substr(5);   // drop "refs/"
 }
 
-bool is_ancestor(const Store &s, const Oid &anc, const Oid &desc)
+// Breadth-first over the commit graph from `starts`, each commit once;
+// visit(c) returns false to stop the whole walk, and `into(c)` whether to
+// go on to c's parents.
+void walk_commits(const Store &s, std::vector<Oid> starts, const std::function<bool(const Oid &)> &visit,
+		  const std::function<bool(const Oid &)> &into = nullptr)
 {
-	if (anc == desc)
-		return true;
 	OidSet seen;
-	std::deque<Oid> q{desc};
+	std::deque<Oid> q(starts.begin(), starts.end());
 	while (!q.empty()) {
 		Oid c = q.front();
 		q.pop_front();
 		if (!seen.insert(c).second)
 			continue;
-		if (c == anc)
-			return true;
+		if (!visit(c))
+			return;
+		if (into && !into(c))
+			continue;
 		for (auto &p : s.read_commit(c).parents)
 			q.push_back(p);
 	}
-	return false;
+}
+
+bool is_ancestor(const Store &s, const Oid &anc, const Oid &desc)
+{
+	bool found = false;
+	walk_commits(s, {desc}, [&](const Oid &c) { return !(found = c == anc); });
+	return found;
 }
 
 bool have_commit(const Store &s, const Oid &o)
@@ -149,34 +160,19 @@ void tree_closure(const Store &s, const Oid &tree, const OidSet &skip, OidSet &s
 std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, const std::vector<Oid> &remote_tips)
 {
 	OidSet remote_commits;
-	{
-		std::deque<Oid> q(remote_tips.begin(), remote_tips.end());
-		while (!q.empty()) {
-			Oid c = q.front();
-			q.pop_front();
-			if (!remote_commits.insert(c).second)
-				continue;
-			for (auto &p : s.read_commit(c).parents)
-				q.push_back(p);
-		}
-	}
+	walk_commits(s, remote_tips, [&](const Oid &c) { return remote_commits.insert(c), true; });
 	std::vector<Oid> commits;
 	std::vector<Oid> boundary(remote_tips);
-	OidSet seen;
-	std::deque<Oid> q(tips.begin(), tips.end());
-	while (!q.empty()) {
-		Oid c = q.front();
-		q.pop_front();
-		if (remote_commits.count(c)) {
-			boundary.push_back(c);
-			continue;
-		}
-		if (!seen.insert(c).second)
-			continue;
-		commits.push_back(c);
-		for (auto &p : s.read_commit(c).parents)
-			q.push_back(p);
-	}
+	walk_commits(
+		s, tips,
+		[&](const Oid &c) {
+			if (remote_commits.count(c))
+				boundary.push_back(c);
+			else
+				commits.push_back(c);
+			return true;
+		},
+		[&](const Oid &c) { return !remote_commits.count(c); });
 	OidSet have, have_seen;
 	std::vector<Oid> none;
 	OidSet done_boundary;
@@ -863,28 +859,14 @@ namespace {
 std::optional<Oid> merge_base(const Store &s, const Oid &a, const Oid &b)
 {
 	OidSet anc;
-	std::deque<Oid> q{a};
-	while (!q.empty()) {
-		Oid c = q.front();
-		q.pop_front();
-		if (!anc.insert(c).second)
-			continue;
-		for (auto &p : s.read_commit(c).parents)
-			q.push_back(p);
-	}
-	OidSet seen;
-	q = {b};
-	while (!q.empty()) {
-		Oid c = q.front();
-		q.pop_front();
+	walk_commits(s, {a}, [&](const Oid &c) { return anc.insert(c), true; });
+	std::optional<Oid> base;
+	walk_commits(s, {b}, [&](const Oid &c) {
 		if (anc.count(c))
-			return c;
-		if (!seen.insert(c).second)
-			continue;
-		for (auto &p : s.read_commit(c).parents)
-			q.push_back(p);
-	}
-	return std::nullopt;
+			base = c;
+		return !base;
+	});
+	return base;
 }
 
 // Three-way merge of metadata trees: a side that changed an entry wins;
