@@ -12,7 +12,7 @@ ifeq (,$(filter -j%,$(MAKEFLAGS)))
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 CXX ?= g++
-PKGS = libgit2 openssl zlib fmt yaml-cpp libcurl
+PKGS = libgit2 openssl zlib fmt yaml-cpp libcurl fuse3
 BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=

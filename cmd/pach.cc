@@ -45,6 +45,8 @@ static const Command kCommands[] = {
 	{"fetch", cmd_fetch, kUsage_fetch},
 	{"pull", cmd_pull, kUsage_pull},
 	{"clone", cmd_clone, kUsage_clone},
+	{"mount", cmd_mount, kUsage_mount},
+	{"unmount", cmd_unmount, kUsage_unmount},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -75,6 +77,7 @@ static const char kMainUsage[] =
 	"   job, datum, logs   what runs did, per datum\n"
 	"   remote     manage remotes (S3 buckets, shared directories)\n"
 	"   push, fetch, pull, clone   share a store through a remote\n"
+	"   mount, unmount   every repo, branch and commit as files (FUSE)\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 

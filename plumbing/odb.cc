@@ -323,7 +323,54 @@ private:
 	bool stored_ = false, final_ = false;
 	uint64_t off_ = 0, block_left_ = 0;
 	std::unique_ptr<Inflater> z_;
-	uint64_t pos_ = 0;
+	// Stored blocks: content offset and file offset of each block's header.
+	std::vector<std::pair<uint64_t, uint64_t>> blocks_;
+	bool all_stored_ = true;
+
+public:
+	bool seek(uint64_t pos) override
+	{
+		if (!stored_ || pos > size_)
+			return false;
+		if (blocks_.empty()) {
+			// One pass over the block headers (5 bytes every 64 KiB).
+			uint64_t at = data_off_ + 2, content = 0;
+			for (;;) {
+				unsigned char h[5];
+				if (pread(fd_, h, 5, (off_t)at) != 5)
+					die("unexpected end of '{}'", pack_->pack_path);
+				if ((h[0] & 0x06) != 0) {
+					all_stored_ = false;
+					break;
+				}
+				unsigned len = h[1] | (unsigned)h[2] << 8, nlen = h[3] | (unsigned)h[4] << 8;
+				if ((len ^ 0xffff) != nlen)
+					die("corrupt stored block in '{}'", pack_->pack_path);
+				blocks_.push_back({content, at});
+				content += len;
+				at += 5 + len;
+				if (h[0] & 1)
+					break;
+			}
+			blocks_.push_back({content, at}); // the end
+		}
+		if (!all_stored_)
+			return false;
+		auto it = std::upper_bound(blocks_.begin(), blocks_.end(), std::make_pair(pos, UINT64_MAX));
+		size_t i = (size_t)(it - blocks_.begin()) - 1;
+		if (i + 1 >= blocks_.size()) { // at the very end
+			pos_ = size_;
+			block_left_ = 0;
+			final_ = true;
+			return true;
+		}
+		uint64_t start = blocks_[i].first, hdr = blocks_[i].second, len = blocks_[i + 1].first - start;
+		off_ = hdr + 5 + (pos - start);
+		block_left_ = len - (pos - start);
+		final_ = i + 2 == blocks_.size();
+		pos_ = pos;
+		return true;
+	}
 };
 
 class LooseReader : public ObjectReader {
@@ -361,7 +408,6 @@ public:
 private:
 	Fd fd_;
 	Inflater z_;
-	uint64_t pos_ = 0;
 };
 
 class MemReader : public ObjectReader {
@@ -379,10 +425,14 @@ public:
 		return n;
 	}
 	void skip(uint64_t n) override { pos_ = std::min(size_, pos_ + n); }
+	bool seek(uint64_t pos) override
+	{
+		pos_ = std::min(size_, pos);
+		return true;
+	}
 
 private:
 	GitOdbObject o_;
-	uint64_t pos_ = 0;
 };
 
 } // namespace

@@ -61,6 +61,12 @@ public:
 	virtual size_t read(void *buf, size_t n) = 0;
 	// Skip forward; the default reads and discards.
 	virtual void skip(uint64_t n);
+	// Go to content offset pos, backwards too, without reading what lies
+	// before it; false where the encoding does not allow it (then reopen
+	// and skip).  Packed objects stored uncompressed (what pach writes for
+	// incompressible data) can.
+	virtual bool seek(uint64_t pos) { (void)pos; return false; }
+	uint64_t position() const { return pos_; }
 	// Write the rest of the content to fd (zero-copy where the data is
 	// stored uncompressed in a pack).
 	virtual void copy_to(int fd, const std::string &what);
@@ -68,6 +74,7 @@ public:
 protected:
 	ObjType type_ = ObjType::none;
 	uint64_t size_ = 0;
+	uint64_t pos_ = 0;
 };
 
 class ObjectDb {

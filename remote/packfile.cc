@@ -44,6 +44,13 @@ public:
 		size_t want = (size_t)std::min<uint64_t>(1 << 20, size_ - 20 - at);
 		if (wait_)
 			wait_(at + want);
+		// Unmap what was hashed (the pages stay in the page cache): the
+		// mapping must not make the process as big as the pack.
+		uint64_t drop = at & ~(uint64_t)((1 << 20) - 1);
+		if (drop > dropped_) {
+			madvise(const_cast<unsigned char *>(map_) + dropped_, drop - dropped_, MADV_DONTNEED);
+			dropped_ = drop;
+		}
 		base_ = at;
 		pos_ = 0;
 		len_ = want;
@@ -73,7 +80,7 @@ private:
 	uint64_t size_;
 	const std::string &what_;
 	const std::function<void(uint64_t)> &wait_;
-	uint64_t base_ = 0;
+	uint64_t base_ = 0, dropped_ = 0;
 	size_t pos_ = 0, len_ = 0;
 	Sha1 sha_;
 	uint32_t crc_ = 0;

@@ -1,0 +1,516 @@
+#define FUSE_USE_VERSION 31
+#include "mount/mount.h"
+
+#include "plumbing/address.h"
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/tree_edit.h"
+
+#include <fuse.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+namespace pach::mount {
+
+namespace {
+
+using Entries = std::vector<TreeEntry>;
+
+struct Node {
+	enum Kind { k_root, k_repo, k_prefix, k_entry } kind = k_root;
+	std::string repo, branch_prefix;
+	TreeEntry e;            // for entry: what it is (the commit's root tree for a branch or @commit dir)
+	int64_t mtime = 0;
+	bool fixed = false;     // under @commit: never changes
+};
+
+struct Handle {
+	Oid oid;
+	std::unique_ptr<ObjectReader> r;
+	std::mutex mu;
+};
+
+class Fs {
+public:
+	Fs(Store &s, const Options &o) : s_(s)
+	{
+		for (auto &w : o.only) {
+			auto at = w.find('@');
+			only_[w.substr(0, at)].push_back(at == std::string::npos ? "" : w.substr(at + 1));
+		}
+		mounted_ = time(nullptr);
+	}
+
+	int resolve(const char *path, Node &n)
+	{
+		std::vector<std::string> parts;
+		for (const char *p = path; *p;) {
+			while (*p == '/')
+				p++;
+			const char *e = p;
+			while (*e && *e != '/')
+				e++;
+			if (e > p)
+				parts.emplace_back(p, e);
+			p = e;
+		}
+		n = Node{};
+		n.mtime = mounted_;
+		if (parts.empty())
+			return 0;
+		n.repo = parts[0];
+		if (!repo_visible(n.repo))
+			return -ENOENT;
+		auto branches = branch_names(n.repo);
+		if (parts.size() == 1) {
+			if (branches.empty() && !repo_exists(n.repo))
+				return -ENOENT;
+			n.kind = Node::k_repo;
+			return 0;
+		}
+		// @commit, or a branch (whose name may hold slashes).
+		std::optional<Oid> commit;
+		size_t used = 0;
+		if (parts[1][0] == '@') {
+			std::string hex = parts[1].substr(1);
+			if (hex.size() < 4 || hex.find_first_not_of("0123456789abcdef") != std::string::npos || !branch_allowed(n.repo, parts[1]))
+				return -ENOENT;
+			try {
+				Oid c = s_.resolve_commitish(hex);
+				if (s_.object_type(c) != ObjType::commit)
+					return -ENOENT;
+				commit = c;
+			} catch (const Error &) {
+				return -ENOENT;
+			}
+			n.fixed = true;
+			used = 2;
+		} else {
+			std::string name;
+			for (size_t k = 1; k < parts.size(); k++) {
+				name += (k > 1 ? "/" : "") + parts[k];
+				if (branches.count(name)) {
+					if (!branch_allowed(n.repo, name))
+						return -ENOENT;
+					commit = s_.ref(branch_ref(n.repo, name));
+					used = k + 1;
+					break;
+				}
+			}
+			if (!commit) {
+				// A directory of branch names ("feature/" of feature/x)?
+				auto it = branches.lower_bound(name + "/");
+				if (it != branches.end() && it->compare(0, name.size() + 1, name + "/") == 0 && used == 0) {
+					n.kind = Node::k_prefix;
+					n.branch_prefix = name;
+					return 0;
+				}
+				return -ENOENT;
+			}
+		}
+		if (!commit)
+			return -ENOENT;
+		CommitInfo ci = commit_info(*commit);
+		n.mtime = ci.committer.when;
+		n.kind = Node::k_entry;
+		n.e = TreeEntry{"", kModeDir, ci.tree};
+		for (size_t k = used; k < parts.size(); k++) {
+			if (!n.e.is_dir())
+				return -ENOTDIR;
+			auto t = tree(n.e.oid);
+			auto it = std::find_if(t->begin(), t->end(), [&](auto &x) { return x.name == parts[k]; });
+			if (it == t->end())
+				return -ENOENT;
+			n.e = *it;
+		}
+		return 0;
+	}
+
+	std::shared_ptr<const Entries> tree(const Oid &o)
+	{
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			auto it = trees_.find(o);
+			if (it != trees_.end())
+				return it->second;
+		}
+		auto t = std::make_shared<const Entries>(s_.read_tree(o));
+		std::lock_guard<std::mutex> g(mu_);
+		if (trees_.size() > 50000)
+			trees_.clear();
+		trees_[o] = t;
+		return t;
+	}
+
+	uint64_t blob_size(const Oid &o)
+	{
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			auto it = sizes_.find(o);
+			if (it != sizes_.end())
+				return it->second;
+		}
+		auto r = s_.odb().open(o);
+		uint64_t n = r ? r->size() : 0;
+		std::lock_guard<std::mutex> g(mu_);
+		sizes_[o] = n;
+		return n;
+	}
+
+	std::string link_target(const Oid &o) { return s_.odb().read_small(o); }
+
+	// Branch names of a repo, looked up at most once a second.
+	std::set<std::string> branch_names(const std::string &repo)
+	{
+		auto now = std::chrono::steady_clock::now();
+		std::lock_guard<std::mutex> g(mu_);
+		auto &c = branches_[repo];
+		if (c.first.time_since_epoch().count() == 0 || now - c.first > std::chrono::seconds(1)) {
+			c.second.clear();
+			std::string pre = "refs/heads/" + repo + "/";
+			for (auto &[ref, oid] : s_.refs(pre))
+				c.second.insert(ref.substr(pre.size()));
+			c.first = now;
+		}
+		return c.second;
+	}
+
+	std::vector<std::string> repos()
+	{
+		std::set<std::string> out;
+		for (auto &[ref, oid] : s_.refs("refs/heads/")) {
+			std::string rest = ref.substr(11);
+			out.insert(rest.substr(0, rest.find('/')));
+		}
+		if (auto m = s_.ref("refs/pach/meta"))
+			if (auto e = lookup_path(s_, s_.read_commit(*m).tree, {"repos"}); e && e->is_dir())
+				for (auto &r : s_.read_tree(e->oid))
+					out.insert(r.name);
+		std::vector<std::string> v;
+		for (auto &r : out)
+			if (repo_visible(r))
+				v.push_back(r);
+		return v;
+	}
+
+	bool branch_allowed(const std::string &repo, const std::string &name)
+	{
+		auto it = only_.find(repo);
+		if (only_.empty() || it == only_.end())
+			return true;
+		for (auto &b : it->second)
+			if (b.empty() || b == name)
+				return true;
+		return false;
+	}
+
+	Store &store() { return s_; }
+
+private:
+	bool repo_visible(const std::string &r) { return only_.empty() || only_.count(r); }
+	bool repo_exists(const std::string &r)
+	{
+		auto all = repos();
+		return std::find(all.begin(), all.end(), r) != all.end();
+	}
+	CommitInfo commit_info(const Oid &c)
+	{
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			auto it = commits_.find(c);
+			if (it != commits_.end())
+				return it->second;
+		}
+		CommitInfo ci = s_.read_commit(c);
+		std::lock_guard<std::mutex> g(mu_);
+		commits_[c] = ci;
+		return ci;
+	}
+
+	Store &s_;
+	std::map<std::string, std::vector<std::string>> only_;
+	int64_t mounted_;
+	std::mutex mu_;
+	std::unordered_map<Oid, std::shared_ptr<const Entries>, OidHash> trees_;
+	std::unordered_map<Oid, uint64_t, OidHash> sizes_;
+	std::unordered_map<Oid, CommitInfo, OidHash> commits_;
+	std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::set<std::string>>> branches_;
+};
+
+Fs *fs() { return static_cast<Fs *>(fuse_get_context()->private_data); }
+
+// Errors inside a callback become EIO; the filesystem keeps serving.
+template <class F> int guarded(F f)
+{
+	try {
+		return f();
+	} catch (const std::exception &e) {
+		fprintf(stderr, "pach mount: %s\n", e.what());
+		return -EIO;
+	}
+}
+
+void fill_stat(const Node &n, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = n.mtime;
+	if (n.kind != Node::k_entry || n.e.is_dir()) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return;
+	}
+	st->st_nlink = 1;
+	if (n.e.mode == kModeLink) {
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = (off_t)fs()->link_target(n.e.oid).size();
+	} else {
+		st->st_mode = S_IFREG | (n.e.mode == kModeExec ? 0555 : 0444);
+		st->st_size = (off_t)fs()->blob_size(n.e.oid);
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+int op_getattr(const char *path, struct stat *st, struct fuse_file_info *)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		fill_stat(n, st);
+		return 0;
+	});
+}
+
+int op_readlink(const char *path, char *buf, size_t size)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		if (n.kind != Node::k_entry || n.e.mode != kModeLink)
+			return -EINVAL;
+		std::string t = fs()->link_target(n.e.oid);
+		size_t k = std::min(size - 1, t.size());
+		memcpy(buf, t.data(), k);
+		buf[k] = 0;
+		return 0;
+	});
+}
+
+int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info *, enum fuse_readdir_flags)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		fill(buf, ".", nullptr, 0, (fuse_fill_dir_flags)0);
+		fill(buf, "..", nullptr, 0, (fuse_fill_dir_flags)0);
+		auto names_below = [&](const std::string &prefix) {
+			std::set<std::string> out;
+			for (auto &b : fs()->branch_names(n.repo))
+				if (b.compare(0, prefix.size(), prefix) == 0 && fs()->branch_allowed(n.repo, b)) {
+					std::string rest = b.substr(prefix.size());
+					out.insert(rest.substr(0, rest.find('/')));
+				}
+			return out;
+		};
+		if (n.kind == Node::k_root) {
+			for (auto &rp : fs()->repos())
+				fill(buf, rp.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+		} else if (n.kind == Node::k_repo) {
+			for (auto &b : names_below(""))
+				fill(buf, b.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+		} else if (n.kind == Node::k_prefix) {
+			for (auto &b : names_below(n.branch_prefix + "/"))
+				fill(buf, b.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+		} else {
+			if (!n.e.is_dir())
+				return -ENOTDIR;
+			for (auto &e : *fs()->tree(n.e.oid))
+				fill(buf, e.name.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+		}
+		return 0;
+	});
+}
+
+int op_open(const char *path, struct fuse_file_info *fi)
+{
+	return guarded([&] {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			return -EROFS;
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		if (n.kind != Node::k_entry || n.e.is_dir())
+			return -EISDIR;
+		auto h = std::make_unique<Handle>();
+		h->oid = n.e.oid;
+		h->r = fs()->store().odb().open(n.e.oid);
+		if (!h->r)
+			return -EIO;
+		fi->keep_cache = n.fixed;  // a commit's files never change
+		fi->fh = (uint64_t)h.release();
+		return 0;
+	});
+}
+
+int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	return guarded([&] {
+		Handle *h = (Handle *)fi->fh;
+		std::lock_guard<std::mutex> g(h->mu);
+		uint64_t pos = (uint64_t)off;
+		if (pos >= h->r->size())
+			return 0;
+		if (h->r->position() != pos && !h->r->seek(pos)) {
+			if (pos < h->r->position())
+				h->r = fs()->store().odb().open(h->oid);
+			h->r->skip(pos - h->r->position());
+		}
+		size_t got = 0;
+		while (got < size) {
+			size_t k = h->r->read(buf + got, size - got);
+			if (!k)
+				break;
+			got += k;
+		}
+		return (int)got;
+	});
+}
+
+int op_release(const char *, struct fuse_file_info *fi)
+{
+	delete (Handle *)fi->fh;
+	return 0;
+}
+
+int op_statfs(const char *, struct statvfs *st)
+{
+	memset(st, 0, sizeof *st);
+	st->f_bsize = 4096;
+	st->f_namemax = 255;
+	return 0;
+}
+
+void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	// Branches move: what the kernel caches about names and attributes
+	// is looked up again after a second.
+	cfg->entry_timeout = 1;
+	cfg->attr_timeout = 1;
+	cfg->negative_timeout = 1;
+	cfg->use_ino = 0;
+	conn->max_readahead = 1 << 20;
+	return fuse_get_context()->private_data;
+}
+
+} // namespace
+
+int serve(Store &s, const Options &o)
+{
+	struct stat st;
+	if (::stat(o.dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+		die("mount point '{}' is not a directory", o.dir);
+	if (::access("/dev/fuse", R_OK | W_OK) < 0)
+		die("/dev/fuse is not usable here ({}); FUSE needs it", strerror(errno));
+	for (auto &w : o.only) {
+		std::string repo = w.substr(0, w.find('@'));
+		if (s.refs("refs/heads/" + repo + "/").empty())
+			die("repo '{}' not found", repo);
+	}
+	static struct fuse_operations ops;
+	ops.getattr = op_getattr;
+	ops.readlink = op_readlink;
+	ops.readdir = op_readdir;
+	ops.open = op_open;
+	ops.read = op_read;
+	ops.release = op_release;
+	ops.statfs = op_statfs;
+	ops.init = op_init;
+	std::string fsname = "fsname=pach:" + s.git_dir();
+	std::vector<std::string> argv = {"pach", "-o", "ro", "-o", fsname, "-o", "subtype=pach", "-o", "default_permissions"};
+	if (getuid() == 0)
+		argv.insert(argv.end(), {"-o", "allow_other"});
+	std::vector<char *> av;
+	for (auto &a : argv)
+		av.push_back(const_cast<char *>(a.c_str()));
+	struct fuse_args args = FUSE_ARGS_INIT((int)av.size(), av.data());
+	Fs ctx(s, o);
+	struct fuse *f = fuse_new(&args, &ops, sizeof ops, &ctx);
+	if (!f)
+		die("unable to start the filesystem");
+	if (fuse_mount(f, o.dir.c_str()) != 0) {
+		fuse_destroy(f);
+		die("unable to mount on '{}' (already mounted? see 'pach unmount')", o.dir);
+	}
+	if (fuse_daemonize(o.foreground ? 1 : 0) != 0) {
+		fuse_unmount(f);
+		fuse_destroy(f);
+		die("unable to go to the background");
+	}
+	fuse_set_signal_handlers(fuse_get_session(f));
+	int r = fuse_loop_mt(f, 0);
+	fuse_remove_signal_handlers(fuse_get_session(f));
+	fuse_unmount(f);
+	fuse_destroy(f);
+	return r == 0 ? 0 : 1;
+}
+
+void unmount(const std::string &dir)
+{
+	// fusermount3 knows the mount table and does the privileged part.
+	std::string err_path = "/tmp/pach-unmount-" + std::to_string(getpid());
+	pid_t pid = fork();
+	if (pid < 0)
+		die_errno("unable to fork");
+	if (pid == 0) {
+		int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execlp("fusermount3", "fusermount3", "-u", "--", dir.c_str(), (char *)nullptr);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	std::string msg;
+	{
+		Fd f(::open(err_path.c_str(), O_RDONLY | O_CLOEXEC));
+		char b[1024];
+		ssize_t n;
+		while (f && (n = ::read(f.get(), b, sizeof b)) > 0)
+			msg.append(b, (size_t)n);
+		::unlink(err_path.c_str());
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		die("fusermount3 is not installed (Debian: apt-get install fuse3)");
+	if (msg.find("busy") != std::string::npos)
+		die("'{}' is busy: a process still uses it (see fuser -m {})", dir, dir);
+	if (msg.find("not found") != std::string::npos || msg.find("not mounted") != std::string::npos ||
+	    msg.find("Invalid argument") != std::string::npos)
+		die("'{}' is not mounted", dir);
+	while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+		msg.pop_back();
+	die("unable to unmount '{}': {}", dir, msg);
+}
+
+} // namespace pach::mount
