@@ -7,6 +7,7 @@
 #include "plumbing/tree_edit.h"
 
 #include <fuse.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,7 +25,16 @@ namespace pach::mount {
 
 namespace {
 
-using Entries = std::vector<TreeEntry>;
+// A tree as read once: its entries and an index by name.
+struct Entries {
+	std::vector<TreeEntry> v;
+	std::unordered_map<std::string, size_t> by_name;
+	const TreeEntry *find(const std::string &n) const
+	{
+		auto it = by_name.find(n);
+		return it == by_name.end() ? nullptr : &v[it->second];
+	}
+};
 
 struct Node {
 	enum Kind { k_root, k_repo, k_prefix, k_entry } kind = k_root;
@@ -36,6 +46,7 @@ struct Node {
 
 struct Handle {
 	Oid oid;
+	uint64_t ahead = 0;   // where the next read-ahead hint is due
 	std::unique_ptr<ObjectReader> r;
 	std::mutex mu;
 };
@@ -71,7 +82,8 @@ public:
 		n.repo = parts[0];
 		if (!repo_visible(n.repo))
 			return -ENOENT;
-		auto branches = branch_names(n.repo);
+		auto bset = branch_names(n.repo);
+		const std::set<std::string> &branches = *bset;
 		if (parts.size() == 1) {
 			if (branches.empty() && !repo_exists(n.repo))
 				return -ENOENT;
@@ -128,10 +140,10 @@ public:
 			if (!n.e.is_dir())
 				return -ENOTDIR;
 			auto t = tree(n.e.oid);
-			auto it = std::find_if(t->begin(), t->end(), [&](auto &x) { return x.name == parts[k]; });
-			if (it == t->end())
+			const TreeEntry *x = t->find(parts[k]);
+			if (!x)
 				return -ENOENT;
-			n.e = *it;
+			n.e = *x;
 		}
 		return 0;
 	}
@@ -144,7 +156,12 @@ public:
 			if (it != trees_.end())
 				return it->second;
 		}
-		auto t = std::make_shared<const Entries>(s_.read_tree(o));
+		auto e = std::make_shared<Entries>();
+		e->v = s_.read_tree(o);
+		e->by_name.reserve(e->v.size());
+		for (size_t i = 0; i < e->v.size(); i++)
+			e->by_name.emplace(e->v[i].name, i);
+		std::shared_ptr<const Entries> t = e;
 		std::lock_guard<std::mutex> g(mu_);
 		if (trees_.size() > 50000)
 			trees_.clear();
@@ -170,16 +187,17 @@ public:
 	std::string link_target(const Oid &o) { return s_.odb().read_small(o); }
 
 	// Branch names of a repo, looked up at most once a second.
-	std::set<std::string> branch_names(const std::string &repo)
+	std::shared_ptr<const std::set<std::string>> branch_names(const std::string &repo)
 	{
 		auto now = std::chrono::steady_clock::now();
 		std::lock_guard<std::mutex> g(mu_);
 		auto &c = branches_[repo];
-		if (c.first.time_since_epoch().count() == 0 || now - c.first > std::chrono::seconds(1)) {
-			c.second.clear();
+		if (!c.second || now - c.first > std::chrono::seconds(1)) {
+			auto names = std::make_shared<std::set<std::string>>();
 			std::string pre = "refs/heads/" + repo + "/";
 			for (auto &[ref, oid] : s_.refs(pre))
-				c.second.insert(ref.substr(pre.size()));
+				names->insert(ref.substr(pre.size()));
+			c.second = names;
 			c.first = now;
 		}
 		return c.second;
@@ -216,6 +234,15 @@ public:
 
 	Store &store() { return s_; }
 
+	bool same_as_last_open(const std::string &path, const Oid &oid)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		auto [it, fresh] = last_open_.emplace(path, oid);
+		bool same = !fresh && it->second == oid;
+		it->second = oid;
+		return same;
+	}
+
 private:
 	bool repo_visible(const std::string &r) { return only_.empty() || only_.count(r); }
 	bool repo_exists(const std::string &r)
@@ -244,7 +271,9 @@ private:
 	std::unordered_map<Oid, std::shared_ptr<const Entries>, OidHash> trees_;
 	std::unordered_map<Oid, uint64_t, OidHash> sizes_;
 	std::unordered_map<Oid, CommitInfo, OidHash> commits_;
-	std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::set<std::string>>> branches_;
+	std::unordered_map<std::string, Oid> last_open_;
+	std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const std::set<std::string>>>>
+		branches_;
 };
 
 Fs *fs() { return static_cast<Fs *>(fuse_get_context()->private_data); }
@@ -311,7 +340,7 @@ int op_readlink(const char *path, char *buf, size_t size)
 	});
 }
 
-int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info *, enum fuse_readdir_flags)
+int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info *, enum fuse_readdir_flags flags)
 {
 	return guarded([&] {
 		Node n;
@@ -322,7 +351,7 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 		fill(buf, "..", nullptr, 0, (fuse_fill_dir_flags)0);
 		auto names_below = [&](const std::string &prefix) {
 			std::set<std::string> out;
-			for (auto &b : fs()->branch_names(n.repo))
+			for (auto &b : *fs()->branch_names(n.repo))
 				if (b.compare(0, prefix.size(), prefix) == 0 && fs()->branch_allowed(n.repo, b)) {
 					std::string rest = b.substr(prefix.size());
 					out.insert(rest.substr(0, rest.find('/')));
@@ -341,8 +370,20 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 		} else {
 			if (!n.e.is_dir())
 				return -ENOTDIR;
-			for (auto &e : *fs()->tree(n.e.oid))
-				fill(buf, e.name.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+			// With readdirplus the attributes come along: `ls -l` and
+			// `ls -R` need no lookup per entry.
+			bool plus = flags & FUSE_READDIR_PLUS;
+			for (auto &e : fs()->tree(n.e.oid)->v) {
+				if (plus) {
+					Node c = n;
+					c.e = e;
+					struct stat st;
+					fill_stat(c, &st);
+					fill(buf, e.name.c_str(), &st, 0, FUSE_FILL_DIR_PLUS);
+				} else {
+					fill(buf, e.name.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+				}
+			}
 		}
 		return 0;
 	});
@@ -364,7 +405,9 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		h->r = fs()->store().odb().open(n.e.oid);
 		if (!h->r)
 			return -EIO;
-		fi->keep_cache = n.fixed;  // a commit's files never change
+		// A commit's files never change; a branch's file may keep the
+		// kernel's cached pages while it is still the same object.
+		fi->keep_cache = n.fixed || fs()->same_as_last_open(path, n.e.oid);
 		fi->fh = (uint64_t)h.release();
 		return 0;
 	});
@@ -382,6 +425,17 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 			if (pos < h->r->position())
 				h->r = fs()->store().odb().open(h->oid);
 			h->r->skip(pos - h->r->position());
+		}
+		// Reading on: every 4 MiB, have the kernel fetch the next 16 MiB
+		// of the pack from disk while we serve this.
+		if (pos >= h->ahead) {
+			std::vector<std::pair<uint64_t, size_t>> ranges;
+			int fd = -1;
+			if (h->r->file_ranges(pos, 16 << 20, ranges, &fd) && !ranges.empty())
+				posix_fadvise(fd, (off_t)ranges.front().first,
+					      (off_t)(ranges.back().first + ranges.back().second - ranges.front().first),
+					      POSIX_FADV_WILLNEED);
+			h->ahead = pos + (4 << 20);
 		}
 		size_t got = 0;
 		while (got < size) {
@@ -417,6 +471,10 @@ void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 1;
 	cfg->use_ino = 0;
 	conn->max_readahead = 1 << 20;
+	conn->max_write = 1 << 20;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	return fuse_get_context()->private_data;
 }
 

@@ -323,38 +323,59 @@ private:
 	bool stored_ = false, final_ = false;
 	uint64_t off_ = 0, block_left_ = 0;
 	std::unique_ptr<Inflater> z_;
+	// The block index, built on first use: one pass over the headers
+	// (5 bytes every 64 KiB).  False if the data is not all stored blocks.
+	bool index()
+	{
+		if (!blocks_.empty() || !all_stored_)
+			return all_stored_;
+		uint64_t at = data_off_ + 2, content = 0;
+		for (;;) {
+			unsigned char h[5];
+			if (pread(fd_, h, 5, (off_t)at) != 5)
+				die("unexpected end of '{}'", pack_->pack_path);
+			if ((h[0] & 0x06) != 0) {
+				all_stored_ = false;
+				blocks_.clear();
+				return false;
+			}
+			unsigned len = h[1] | (unsigned)h[2] << 8, nlen = h[3] | (unsigned)h[4] << 8;
+			if ((len ^ 0xffff) != nlen)
+				die("corrupt stored block in '{}'", pack_->pack_path);
+			blocks_.push_back({content, at});
+			content += len;
+			at += 5 + len;
+			if (h[0] & 1)
+				break;
+		}
+		blocks_.push_back({content, at}); // the end
+		return true;
+	}
+
 	// Stored blocks: content offset and file offset of each block's header.
 	std::vector<std::pair<uint64_t, uint64_t>> blocks_;
 	bool all_stored_ = true;
 
 public:
+	bool file_ranges(uint64_t pos, size_t n, std::vector<std::pair<uint64_t, size_t>> &out, int *fd) override
+	{
+		if (!stored_ || pos > size_ || !index())
+			return false;
+		uint64_t end = std::min<uint64_t>(size_, pos + n);
+		auto it = std::upper_bound(blocks_.begin(), blocks_.end(), std::make_pair(pos, UINT64_MAX));
+		for (size_t i = (size_t)(it - blocks_.begin()) - 1; pos < end && i + 1 < blocks_.size(); i++) {
+			uint64_t start = blocks_[i].first, stop = blocks_[i + 1].first;
+			uint64_t take = std::min(end, stop) - pos;
+			out.push_back({blocks_[i].second + 5 + (pos - start), (size_t)take});
+			pos += take;
+		}
+		*fd = fd_;
+		return true;
+	}
+
 	bool seek(uint64_t pos) override
 	{
-		if (!stored_ || pos > size_)
-			return false;
-		if (blocks_.empty()) {
-			// One pass over the block headers (5 bytes every 64 KiB).
-			uint64_t at = data_off_ + 2, content = 0;
-			for (;;) {
-				unsigned char h[5];
-				if (pread(fd_, h, 5, (off_t)at) != 5)
-					die("unexpected end of '{}'", pack_->pack_path);
-				if ((h[0] & 0x06) != 0) {
-					all_stored_ = false;
-					break;
-				}
-				unsigned len = h[1] | (unsigned)h[2] << 8, nlen = h[3] | (unsigned)h[4] << 8;
-				if ((len ^ 0xffff) != nlen)
-					die("corrupt stored block in '{}'", pack_->pack_path);
-				blocks_.push_back({content, at});
-				content += len;
-				at += 5 + len;
-				if (h[0] & 1)
-					break;
-			}
-			blocks_.push_back({content, at}); // the end
-		}
-		if (!all_stored_)
+		if (!stored_ || pos > size_ || !index())
 			return false;
 		auto it = std::upper_bound(blocks_.begin(), blocks_.end(), std::make_pair(pos, UINT64_MAX));
 		size_t i = (size_t)(it - blocks_.begin()) - 1;

@@ -66,6 +66,14 @@ public:
 	// and skip).  Packed objects stored uncompressed (what pach writes for
 	// incompressible data) can.
 	virtual bool seek(uint64_t pos) { (void)pos; return false; }
+	// Where content [pos, pos+n) lies in a file, as (offset, length)
+	// pieces, when it is stored there as is: a reader can then copy or
+	// splice it without this reader.  False otherwise.
+	virtual bool file_ranges(uint64_t pos, size_t n, std::vector<std::pair<uint64_t, size_t>> &out, int *fd)
+	{
+		(void)pos, (void)n, (void)out, (void)fd;
+		return false;
+	}
 	uint64_t position() const { return pos_; }
 	// Write the rest of the content to fd (zero-copy where the data is
 	// stored uncompressed in a pack).
