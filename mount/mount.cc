@@ -5,6 +5,8 @@
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 #include "plumbing/tree_edit.h"
+#include "plumbing/checkout.h"
+#include "porcelain/commit.h"
 
 #include <fuse.h>
 #include <fcntl.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -42,9 +46,14 @@ struct Node {
 	TreeEntry e;            // for entry: what it is (the commit's root tree for a branch or @commit dir)
 	int64_t mtime = 0;
 	bool fixed = false;     // under @commit: never changes
+	// Writable mounts, under a branch: where it is, and its staged copy.
+	std::string branch, rel;    // rel: "a/b" inside the branch ("" = its root)
+	std::string upper;          // the staged file or directory, if any
+	bool lower = false;         // e is what the branch's commit has there
 };
 
 struct Handle {
+	Fd fd;                // a staged file (writable mounts)
 	Oid oid;
 	uint64_t ahead = 0;   // where the next read-ahead hint is due
 	std::unique_ptr<ObjectReader> r;
@@ -115,6 +124,7 @@ public:
 					if (!branch_allowed(n.repo, name))
 						return -ENOENT;
 					commit = s_.ref(branch_ref(n.repo, name));
+					n.branch = name;
 					used = k + 1;
 					break;
 				}
@@ -136,6 +146,8 @@ public:
 		n.mtime = ci.committer.when;
 		n.kind = Node::k_entry;
 		n.e = TreeEntry{"", kModeDir, ci.tree};
+		if (writable_ && !n.fixed)
+			return merged(n, parts, used);
 		for (size_t k = used; k < parts.size(); k++) {
 			if (!n.e.is_dir())
 				return -ENOTDIR;
@@ -146,6 +158,146 @@ public:
 			n.e = *x;
 		}
 		return 0;
+	}
+
+	// Writable mounts: the staged copy of a branch is an overlay, as
+	// overlayfs and OCI layers do it: files and directories written here,
+	// ".wh.NAME" for a deleted NAME, ".wh..wh..opq" in a directory that
+	// hides what the commit has below it.
+	std::string upper_root(const std::string &repo, const std::string &branch) const
+	{
+		std::string b;
+		for (char c : branch)
+			b += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
+		return stage_ + "/upper/" + repo + "/" + b;
+	}
+
+	int merged(Node &n, const std::vector<std::string> &parts, size_t used)
+	{
+		std::string up = upper_root(n.repo, n.branch);
+		bool lower_ok = true;
+		bool have_upper = is_dir(up);
+		n.upper = have_upper ? up : "";
+		n.lower = true;
+		std::string rel;
+		for (size_t k = used; k < parts.size(); k++) {
+			std::string parent = up + (rel.empty() ? "" : "/" + rel);
+			const std::string &name = parts[k];
+			rel += (rel.empty() ? "" : "/") + name;
+			struct stat st;
+			if (lower_ok && have_upper && (::lstat((parent + "/.wh." + name).c_str(), &st) == 0 ||
+						       ::lstat((parent + "/.wh..wh..opq").c_str(), &st) == 0))
+				lower_ok = false;
+			if (lower_ok) {
+				if (!n.e.is_dir()) {
+					lower_ok = false;
+				} else {
+					const TreeEntry *x = tree(n.e.oid)->find(name);
+					if (x)
+						n.e = *x;
+					else
+						lower_ok = false;
+				}
+			}
+			bool in_upper = have_upper && ::lstat((up + "/" + rel).c_str(), &st) == 0;
+			if (in_upper && !S_ISDIR(st.st_mode) && k + 1 < parts.size())
+				return -ENOTDIR;
+			if (!in_upper && !lower_ok)
+				return -ENOENT;
+			if (!in_upper)
+				have_upper = false;   // nothing staged below either
+			n.upper = in_upper ? up + "/" + rel : "";
+		}
+		n.rel = rel;
+		n.lower = lower_ok;
+		return 0;
+	}
+
+	// The staged directory for a directory node, made on first use.
+	std::string upper_dir(const Node &n)
+	{
+		std::string d = upper_root(n.repo, n.branch) + (n.rel.empty() ? "" : "/" + n.rel);
+		mkdir_p(d);
+		return d;
+	}
+
+	// Make the staged copy of what n names (a file, link or directory).
+	int copy_up(Node &n)
+	{
+		if (!n.upper.empty())
+			return 0;
+		if (n.rel.empty())
+			return -EISDIR;
+		std::string parent_rel = n.rel.find('/') == std::string::npos ? "" : n.rel.substr(0, n.rel.rfind('/'));
+		std::string dir = upper_root(n.repo, n.branch) + (parent_rel.empty() ? "" : "/" + parent_rel);
+		mkdir_p(dir);
+		std::string up = upper_root(n.repo, n.branch) + "/" + n.rel;
+		if (n.e.is_dir()) {
+			if (::mkdir(up.c_str(), 0755) < 0 && errno != EEXIST)
+				return -errno;
+		} else {
+			checkout(s_, n.e, up);
+		}
+		n.upper = up;
+		return 0;
+	}
+
+	void whiteout(const Node &n)
+	{
+		std::string rel = n.rel, name = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+		std::string parent_rel = rel.size() > name.size() ? rel.substr(0, rel.size() - name.size() - 1) : "";
+		std::string dir = upper_root(n.repo, n.branch) + (parent_rel.empty() ? "" : "/" + parent_rel);
+		mkdir_p(dir);
+		Fd(::open((dir + "/.wh." + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	}
+
+	int remove_entry(const Node &n, bool dir)
+	{
+		if (!n.upper.empty()) {
+			std::error_code ec;
+			if (dir)
+				std::filesystem::remove_all(n.upper, ec);
+			else if (::unlink(n.upper.c_str()) < 0)
+				return -errno;
+		}
+		if (n.lower)
+			whiteout(n);
+		return 0;
+	}
+
+	// A writable branch directory's names: the commit's, less what was
+	// deleted, plus what was staged.
+	std::set<std::string> merged_names(const Node &n)
+	{
+		std::set<std::string> out;
+		std::set<std::string> gone;
+		bool opaque = false;
+		if (!n.upper.empty()) {
+			struct stat st;
+			opaque = !n.rel.empty() && ::lstat((n.upper + "/.wh..wh..opq").c_str(), &st) == 0;
+			std::error_code ec;
+			for (auto &d : std::filesystem::directory_iterator(n.upper, ec)) {
+				std::string name = d.path().filename().string();
+				if (name.compare(0, 4, ".wh.") == 0) {
+					if (name != ".wh..wh..opq")
+						gone.insert(name.substr(4));
+				} else {
+					out.insert(name);
+				}
+			}
+		}
+		if (n.lower && n.e.is_dir() && !opaque)
+			for (auto &e : tree(n.e.oid)->v)
+				if (!gone.count(e.name))
+					out.insert(e.name);
+		return out;
+	}
+
+	bool writable() const { return writable_; }
+	void set_stage(const std::string &dir, bool w)
+	{
+		stage_ = dir;
+		writable_ = w;
 	}
 
 	std::shared_ptr<const Entries> tree(const Oid &o)
@@ -272,6 +424,8 @@ private:
 	std::unordered_map<Oid, uint64_t, OidHash> sizes_;
 	std::unordered_map<Oid, CommitInfo, OidHash> commits_;
 	std::unordered_map<std::string, Oid> last_open_;
+	std::string stage_;
+	bool writable_ = false;
 	std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const std::set<std::string>>>>
 		branches_;
 };
@@ -291,12 +445,18 @@ template <class F> int guarded(F f)
 
 void fill_stat(const Node &n, struct stat *st)
 {
+	if (!n.upper.empty() && ::lstat(n.upper.c_str(), st) == 0) {
+		st->st_uid = getuid();
+		st->st_gid = getgid();
+		st->st_ino = 0;
+		return;
+	}
 	memset(st, 0, sizeof *st);
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = n.mtime;
 	if (n.kind != Node::k_entry || n.e.is_dir()) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | (n.kind == Node::k_entry && !n.fixed && fs()->writable() ? 0755 : 0555);
 		st->st_nlink = 2;
 		return;
 	}
@@ -305,7 +465,8 @@ void fill_stat(const Node &n, struct stat *st)
 		st->st_mode = S_IFLNK | 0777;
 		st->st_size = (off_t)fs()->link_target(n.e.oid).size();
 	} else {
-		st->st_mode = S_IFREG | (n.e.mode == kModeExec ? 0555 : 0444);
+		bool w = !n.fixed && fs()->writable();
+		st->st_mode = S_IFREG | (n.e.mode == kModeExec ? (w ? 0755 : 0555) : (w ? 0644 : 0444));
 		st->st_size = (off_t)fs()->blob_size(n.e.oid);
 	}
 	st->st_blocks = (st->st_size + 511) / 512;
@@ -330,9 +491,18 @@ int op_readlink(const char *path, char *buf, size_t size)
 		int r = fs()->resolve(path, n);
 		if (r)
 			return r;
-		if (n.kind != Node::k_entry || n.e.mode != kModeLink)
-			return -EINVAL;
-		std::string t = fs()->link_target(n.e.oid);
+		std::string t;
+		if (!n.upper.empty()) {
+			char b[4096];
+			ssize_t k = ::readlink(n.upper.c_str(), b, sizeof b);
+			if (k < 0)
+				return -errno;
+			t.assign(b, (size_t)k);
+		} else {
+			if (n.kind != Node::k_entry || n.e.mode != kModeLink)
+				return -EINVAL;
+			t = fs()->link_target(n.e.oid);
+		}
 		size_t k = std::min(size - 1, t.size());
 		memcpy(buf, t.data(), k);
 		buf[k] = 0;
@@ -368,6 +538,11 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 			for (auto &b : names_below(n.branch_prefix + "/"))
 				fill(buf, b.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
 		} else {
+			if (fs()->writable() && !n.fixed) {
+				for (auto &name : fs()->merged_names(n))
+					fill(buf, name.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
+				return 0;
+			}
 			if (!n.e.is_dir())
 				return -ENOTDIR;
 			// With readdirplus the attributes come along: `ls -l` and
@@ -392,13 +567,26 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 int op_open(const char *path, struct fuse_file_info *fi)
 {
 	return guarded([&] {
-		if ((fi->flags & O_ACCMODE) != O_RDONLY)
-			return -EROFS;
+		bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 		Node n;
 		int r = fs()->resolve(path, n);
 		if (r)
 			return r;
-		if (n.kind != Node::k_entry || n.e.is_dir())
+		if (writing && (n.fixed || !fs()->writable() || n.kind != Node::k_entry))
+			return -EROFS;
+		if (n.kind != Node::k_entry)
+			return -EISDIR;
+		if (writing && (r = fs()->copy_up(n)) != 0)
+			return r;
+		if (!n.upper.empty()) {
+			auto h = std::make_unique<Handle>();
+			h->fd = Fd(::open(n.upper.c_str(), (fi->flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC));
+			if (!h->fd)
+				return -errno;
+			fi->fh = (uint64_t)h.release();
+			return 0;
+		}
+		if (n.e.is_dir())
 			return -EISDIR;
 		auto h = std::make_unique<Handle>();
 		h->oid = n.e.oid;
@@ -417,6 +605,10 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 {
 	return guarded([&] {
 		Handle *h = (Handle *)fi->fh;
+		if (h->fd) {
+			ssize_t k = pread(h->fd.get(), buf, size, off);
+			return k < 0 ? -errno : (int)k;
+		}
 		std::unique_lock<std::mutex> g(h->mu);
 		uint64_t pos = (uint64_t)off;
 		if (pos >= h->r->size())
@@ -472,6 +664,212 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 	});
 }
 
+int op_write(const char *, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	Handle *h = (Handle *)fi->fh;
+	if (!h->fd)
+		return -EBADF;
+	ssize_t k = pwrite(h->fd.get(), buf, size, off);
+	return k < 0 ? -errno : (int)k;
+}
+
+int op_fsync(const char *, int, struct fuse_file_info *fi)
+{
+	Handle *h = (Handle *)fi->fh;
+	return h->fd && fsync(h->fd.get()) < 0 ? -errno : 0;
+}
+
+// The parent of a new name must be a directory of a writable branch.
+int parent_of(const char *path, Node &pn, std::string &name)
+{
+	std::string p = path;
+	auto slash = p.find_last_of('/');
+	name = p.substr(slash + 1);
+	std::string parent = slash == 0 ? "/" : p.substr(0, slash);
+	if (name.compare(0, 4, ".wh.") == 0)
+		return -EINVAL;   // reserved for the staging area's deletions
+	int r = fs()->resolve(parent.c_str(), pn);
+	if (r)
+		return r;
+	if (pn.kind != Node::k_entry || pn.fixed || !fs()->writable())
+		return -EROFS;
+	struct stat st;
+	fill_stat(pn, &st);
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return guarded([&] {
+		Node pn;
+		std::string name;
+		int r = parent_of(path, pn, name);
+		if (r)
+			return r;
+		std::string dir = fs()->upper_dir(pn);
+		::unlink((dir + "/.wh." + name).c_str());
+		auto h = std::make_unique<Handle>();
+		h->fd = Fd(::open((dir + "/" + name).c_str(), fi->flags | O_CREAT | O_CLOEXEC, mode & 0777));
+		if (!h->fd)
+			return -errno;
+		fi->fh = (uint64_t)h.release();
+		return 0;
+	});
+}
+
+int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	return guarded([&] {
+		if (fi && ((Handle *)fi->fh)->fd)
+			return ftruncate(((Handle *)fi->fh)->fd.get(), size) < 0 ? -errno : 0;
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (!r && (r = fs()->copy_up(n)) == 0 && ::truncate(n.upper.c_str(), size) < 0)
+			r = -errno;
+		return r;
+	});
+}
+
+int op_unlink(const char *path)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
+			return -EROFS;
+		struct stat st;
+		fill_stat(n, &st);
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		return fs()->remove_entry(n, false);
+	});
+}
+
+int op_mkdir(const char *path, mode_t mode)
+{
+	return guarded([&] {
+		Node pn, n;
+		std::string name;
+		int r = parent_of(path, pn, name);
+		if (r)
+			return r;
+		if (fs()->resolve(path, n) == 0)
+			return -EEXIST;
+		std::string dir = fs()->upper_dir(pn);
+		bool was_deleted = ::unlink((dir + "/.wh." + name).c_str()) == 0;
+		if (::mkdir((dir + "/" + name).c_str(), mode & 0777) < 0)
+			return -errno;
+		// A deleted directory made again starts empty.
+		if (was_deleted)
+			Fd(::open((dir + "/" + name + "/.wh..wh..opq").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		return 0;
+	});
+}
+
+int op_rmdir(const char *path)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
+			return -EROFS;
+		struct stat st;
+		fill_stat(n, &st);
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		if (!fs()->merged_names(n).empty())
+			return -ENOTEMPTY;
+		return fs()->remove_entry(n, true);
+	});
+}
+
+int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	return guarded([&] {
+		if (flags & ~RENAME_NOREPLACE)
+			return -EINVAL;
+		Node nf, nt, pn;
+		std::string name;
+		int r = fs()->resolve(from, nf);
+		if (r)
+			return r;
+		if (nf.kind != Node::k_entry || nf.fixed || !fs()->writable() || nf.rel.empty())
+			return -EROFS;
+		struct stat st;
+		fill_stat(nf, &st);
+		if (S_ISDIR(st.st_mode))
+			return -EXDEV;   // mv copies directories then
+		if ((r = parent_of(to, pn, name)) != 0)
+			return r;
+		if (fs()->resolve(to, nt) == 0) {
+			if (flags & RENAME_NOREPLACE)
+				return -EEXIST;
+			struct stat tt;
+			fill_stat(nt, &tt);
+			if (S_ISDIR(tt.st_mode))
+				return -EISDIR;
+		}
+		if ((r = fs()->copy_up(nf)) != 0)
+			return r;
+		std::string dir = fs()->upper_dir(pn);
+		::unlink((dir + "/.wh." + name).c_str());
+		if (::rename(nf.upper.c_str(), (dir + "/" + name).c_str()) < 0)
+			return -errno;
+		if (nf.lower)
+			fs()->whiteout(nf);
+		return 0;
+	});
+}
+
+int op_chmod(const char *path, mode_t mode, struct fuse_file_info *)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		if (n.kind != Node::k_entry || n.fixed || !fs()->writable())
+			return -EROFS;
+		if ((r = fs()->copy_up(n)) != 0)
+			return r;
+		return ::chmod(n.upper.c_str(), mode & 07777) < 0 ? -errno : 0;
+	});
+}
+
+int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *)
+{
+	return guarded([&] {
+		Node n;
+		int r = fs()->resolve(path, n);
+		if (r)
+			return r;
+		// git keeps no times; a staged file keeps what it is told.
+		if (!n.upper.empty() && utimensat(AT_FDCWD, n.upper.c_str(), tv, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		return 0;
+	});
+}
+
+int op_symlink(const char *target, const char *path)
+{
+	return guarded([&] {
+		Node pn, n;
+		std::string name;
+		int r = parent_of(path, pn, name);
+		if (r)
+			return r;
+		if (fs()->resolve(path, n) == 0)
+			return -EEXIST;
+		std::string dir = fs()->upper_dir(pn);
+		::unlink((dir + "/.wh." + name).c_str());
+		return ::symlink(target, (dir + "/" + name).c_str()) < 0 ? -errno : 0;
+	});
+}
+
 int op_release(const char *, struct fuse_file_info *fi)
 {
 	delete (Handle *)fi->fh;
@@ -509,6 +907,10 @@ void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 int serve(Store &s, const Options &o)
 {
 	struct stat st;
+	// A mount whose process died ("Transport endpoint is not connected"):
+	// clear it; what it staged is shown again below.
+	if (::stat(o.dir.c_str(), &st) < 0 && errno == ENOTCONN)
+		unmount(o.dir);
 	if (::stat(o.dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
 		die("mount point '{}' is not a directory", o.dir);
 	if (::access("/dev/fuse", R_OK | W_OK) < 0)
@@ -525,10 +927,24 @@ int serve(Store &s, const Options &o)
 	ops.open = op_open;
 	ops.read = op_read;
 	ops.release = op_release;
+	if (o.writable) {
+		ops.write = op_write;
+		ops.fsync = op_fsync;
+		ops.create = op_create;
+		ops.truncate = op_truncate;
+		ops.unlink = op_unlink;
+		ops.mkdir = op_mkdir;
+		ops.rmdir = op_rmdir;
+		ops.rename = op_rename;
+		ops.chmod = op_chmod;
+		ops.utimens = op_utimens;
+		ops.symlink = op_symlink;
+	}
 	ops.statfs = op_statfs;
 	ops.init = op_init;
 	std::string fsname = "fsname=pach:" + s.git_dir();
-	std::vector<std::string> argv = {"pach", "-o", "ro", "-o", fsname, "-o", "subtype=pach", "-o", "default_permissions"};
+	std::vector<std::string> argv = {"pach", "-o", o.writable ? "rw" : "ro", "-o", fsname, "-o", "subtype=pach",
+					 "-o", "default_permissions"};
 	if (getuid() == 0)
 		argv.insert(argv.end(), {"-o", "allow_other"});
 	std::vector<char *> av;
@@ -536,6 +952,16 @@ int serve(Store &s, const Options &o)
 		av.push_back(const_cast<char *>(a.c_str()));
 	struct fuse_args args = FUSE_ARGS_INIT((int)av.size(), av.data());
 	Fs ctx(s, o);
+	std::string stage = stage_dir(s, o.dir);
+	ctx.set_stage(stage, o.writable);
+	if (o.writable) {
+		mkdir_p(stage + "/upper");
+		write_file_atomic(stage + "/dir", absolute_path(o.dir) + "\n");
+		std::error_code ec;
+		if (!std::filesystem::is_empty(stage + "/upper", ec))
+			fprintf(stderr, "pach mount: changes staged by an earlier mount of '%s' are back; "
+					"'pach unmount' commits them\n", o.dir.c_str());
+	}
 	struct fuse *f = fuse_new(&args, &ops, sizeof ops, &ctx);
 	if (!f)
 		die("unable to start the filesystem");
@@ -554,6 +980,120 @@ int serve(Store &s, const Options &o)
 	fuse_unmount(f);
 	fuse_destroy(f);
 	return r == 0 ? 0 : 1;
+}
+
+std::string stage_dir(const Store &s, const std::string &dir)
+{
+	std::string abs = absolute_path(dir);
+	while (abs.size() > 1 && abs.back() == '/')
+		abs.pop_back();
+	Sha1 h;
+	h.update(abs.data(), abs.size());
+	return s.path("pach/mounts/" + h.final().hex().substr(0, 16));
+}
+
+std::string mounted_store(const std::string &dir)
+{
+	std::string abs = absolute_path(dir);
+	while (abs.size() > 1 && abs.back() == '/')
+		abs.pop_back();
+	std::ifstream in("/proc/self/mounts");
+	std::string src, at, type, rest;
+	// Fields are octal-escaped (a space is \040).
+	auto unescape = [](const std::string &x) {
+		std::string o;
+		for (size_t i = 0; i < x.size(); i++) {
+			if (x[i] == '\\' && i + 3 < x.size()) {
+				o += (char)std::stoi(x.substr(i + 1, 3), nullptr, 8);
+				i += 3;
+			} else {
+				o += x[i];
+			}
+		}
+		return o;
+	};
+	while (in >> src >> at >> type && std::getline(in, rest))
+		if (type == "fuse.pach" && unescape(at) == abs && src.compare(0, 5, "pach:") == 0)
+			return unescape(src.substr(5));
+	return "";
+}
+
+std::vector<std::string> commit_staged(Store &s, const std::string &dir, const std::string &msg)
+{
+	std::vector<std::string> out;
+	std::string upper = stage_dir(s, dir) + "/upper";
+	std::error_code ec;
+	if (!is_dir(upper))
+		return out;
+	for (auto &rd : std::filesystem::directory_iterator(upper, ec)) {
+		std::string repo = rd.path().filename().string();
+		for (auto &bd : std::filesystem::directory_iterator(rd.path(), ec)) {
+			std::string enc = bd.path().filename().string(), branch;
+			for (size_t i = 0; i < enc.size(); i++) {
+				if (enc[i] == '%' && i + 2 < enc.size()) {
+					branch += (char)std::stoi(enc.substr(i + 1, 2), nullptr, 16);
+					i += 2;
+				} else {
+					branch += enc[i];
+				}
+			}
+			std::string root = bd.path().string();
+			auto edit = [&](ObjectWriter &w, const std::optional<Oid> &base) {
+				std::optional<Oid> t = base;
+				std::function<void(const std::string &, const std::vector<std::string> &)> walk =
+					[&](const std::string &d, const std::vector<std::string> &path) {
+						struct stat st;
+						// A directory that hides what the commit has below it.
+						if (!path.empty() && ::lstat((d + "/.wh..wh..opq").c_str(), &st) == 0)
+							t = edit_tree(s, w, t, path, std::nullopt);
+						std::vector<std::string> names;
+						std::error_code e2;
+						for (auto &x : std::filesystem::directory_iterator(d, e2))
+							names.push_back(x.path().filename().string());
+						std::sort(names.begin(), names.end());
+						for (auto &name : names)
+							if (name.compare(0, 4, ".wh.") == 0 && name != ".wh..wh..opq") {
+								auto p = path;
+								p.push_back(name.substr(4));
+								t = edit_tree(s, w, t, p, std::nullopt);
+							}
+						for (auto &name : names) {
+							if (name.compare(0, 4, ".wh.") == 0)
+								continue;
+							std::string f = d + "/" + name;
+							auto p = path;
+							p.push_back(name);
+							if (::lstat(f.c_str(), &st) < 0)
+								continue;
+							if (S_ISDIR(st.st_mode)) {
+								walk(f, p);
+							} else if (S_ISLNK(st.st_mode)) {
+								char b[4096];
+								ssize_t k = ::readlink(f.c_str(), b, sizeof b);
+								if (k >= 0)
+									t = edit_tree(s, w, t, p, TreeEntry{name, kModeLink, w.blob(b, (size_t)k)});
+							} else if (S_ISREG(st.st_mode)) {
+								Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+								if (!fd)
+									die_errno("unable to read staged '" + f + "'");
+								Oid b = w.blob_from_fd(fd.get(), (uint64_t)st.st_size, f);
+								t = edit_tree(s, w, t, p,
+									      TreeEntry{name, (st.st_mode & S_IXUSR) ? kModeExec : kModeFile, b});
+							}
+						}
+					};
+				walk(root, {});
+				return t ? *t : w.tree({});
+			};
+			std::string m = !msg.empty() ? msg : "pach mount: changes to " + repo + "@" + branch;
+			auto r = porcelain::commit_edit(s, repo, branch, m + (m.back() == '\n' ? "" : "\n"), edit);
+			if (r.commit)
+				out.push_back(repo + "@" + branch + " " + r.commit->hex());
+			std::filesystem::remove_all(bd.path(), ec);
+		}
+		std::filesystem::remove(rd.path(), ec);
+	}
+	return out;
 }
 
 void unmount(const std::string &dir)
