@@ -27,6 +27,9 @@
 
 namespace pach::mount {
 
+std::string mounted_store(const std::string &dir);
+void unmount(const std::string &dir);
+
 namespace {
 
 // A tree as read once: its entries and an index by name.
@@ -909,8 +912,16 @@ int serve(Store &s, const Options &o)
 	struct stat st;
 	// A mount whose process died ("Transport endpoint is not connected"):
 	// clear it; what it staged is shown again below.
-	if (::stat(o.dir.c_str(), &st) < 0 && errno == ENOTCONN)
+	if (!mounted_store(o.dir).empty()) {
+		// Give a process that was just killed the moment it needs to go.
+		for (int i = 0; i < 20 && ::stat(o.dir.c_str(), &st) == 0; i++)
+			usleep(50000);
+		if (::stat(o.dir.c_str(), &st) == 0)
+			die("'{}' is already a pach mount ('pach unmount {}' first)", o.dir, o.dir);
 		unmount(o.dir);
+	} else if (::stat(o.dir.c_str(), &st) < 0 && errno == ENOTCONN) {
+		unmount(o.dir);
+	}
 	if (::stat(o.dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
 		die("mount point '{}' is not a directory", o.dir);
 	if (::access("/dev/fuse", R_OK | W_OK) < 0)

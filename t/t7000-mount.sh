@@ -108,6 +108,8 @@ test_expect_success FUSE 'mount only some repos or branches' '
 '
 
 test_expect_success FUSE 'bad input: one fatal line' '
+	pach mount mnt && wait_for test -d mnt/images &&
+	test_fatal pach mount mnt && grep "already a pach mount" fatal.err && pach unmount mnt &&
 	test_fatal pach mount nosuchdir && grep "not a directory" fatal.err &&
 	test_fatal pach mount mnt nosuchrepo && grep "nosuchrepo" fatal.err &&
 	test_fatal pach unmount mnt && grep "not mounted" fatal.err
