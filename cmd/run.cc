@@ -5,7 +5,10 @@
 #include "runner/cron.h"
 #include "runner/job.h"
 
+#include <sys/mount.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <ctime>
 
 #include <filesystem>
@@ -55,8 +58,29 @@ int cmd_run(Args &args)
 	// Holding the run lock, no other job is running: what is left in the
 	// work area was left by a killed run.
 	if (!dry) {
+		// A killed run may have left mounts there (lazy inputs): detach
+		// them first, so removing the area never walks into one.
+		std::string work = s.path("pach/work");
+		std::ifstream mounts("/proc/self/mounts");
+		std::string src, at, rest;
+		std::vector<std::string> under;
+		while (mounts >> src >> at && std::getline(mounts, rest)) {
+			std::string path;   // the table escapes spaces and such as \ooo
+			for (size_t i = 0; i < at.size(); i++) {
+				if (at[i] == '\\' && i + 3 < at.size()) {
+					path += (char)std::stoi(at.substr(i + 1, 3), nullptr, 8);
+					i += 3;
+				} else {
+					path += at[i];
+				}
+			}
+			if (path.compare(0, work.size() + 1, work + "/") == 0)
+				under.push_back(path);
+		}
+		for (auto it = under.rbegin(); it != under.rend(); ++it)
+			umount2(it->c_str(), MNT_DETACH);
 		std::error_code ec;
-		std::filesystem::remove_all(s.path("pach/work"), ec);
+		std::filesystem::remove_all(work, ec);
 	}
 	bool failed = false;
 	std::string json = "[";

@@ -132,6 +132,7 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 						     commit_of(in.pfs_in.repo, in.pfs_in.branch))) {
 			out.push_back(Datum{{f}});
 			out.back().files[0].empty_files = in.pfs_in.empty_files;
+			out.back().files[0].lazy = in.pfs_in.lazy;
 		}
 		return out;
 	}
@@ -166,6 +167,7 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 			for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
 				DatumFile file = f;
 				file.empty_files = p.empty_files;
+				file.lazy = p.lazy;
 				std::string key = Glob::expand(join ? p.join_on : p.group_by, groups);
 				(join ? file.join_key : file.group_key) = key;
 				auto &slot = by_key[key];

@@ -21,6 +21,7 @@ struct DatumFile {
 	TreeEntry entry;      // what the path is: blob or tree, with its oid
 	std::string join_key, group_key;
 	bool empty_files = false; // shown as empty files (names only)
+	bool lazy = false;        // read through a FUSE mount, not copied
 };
 
 struct Datum {

@@ -11,6 +11,10 @@
 #include "runner/image.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -398,6 +402,68 @@ std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base,
 	return apply_edits(w, base, std::move(edits));
 }
 
+// The store mounted read-only by a child `pach mount --foreground` for
+// the length of a job, for lazy inputs.
+class LazyMount {
+public:
+	~LazyMount() { stop(); }
+	void start(Store &s, const std::string &dir)
+	{
+		dir_ = dir;
+		mkdir_p(dir_);
+		pid_ = fork();
+		if (pid_ < 0)
+			die_errno("unable to fork");
+		if (pid_ == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);   // it goes when the run goes
+			int null = ::open("/dev/null", O_RDWR);
+			dup2(null, 0);
+			dup2(null, 1);
+			execl("/proc/self/exe", "pach", "-C", s.git_dir().c_str(), "mount", "--foreground", dir_.c_str(),
+			      (char *)nullptr);
+			_exit(127);
+		}
+		for (int i = 0; i < 200; i++) {
+			struct stat a, b;
+			if (::stat(dir_.c_str(), &a) == 0 && ::stat(dirname_of(dir_).c_str(), &b) == 0 && a.st_dev != b.st_dev)
+				return;
+			int st;
+			if (waitpid(pid_, &st, WNOHANG) == pid_) {
+				pid_ = -1;
+				die("lazy inputs: unable to mount the store (pach mount failed)");
+			}
+			usleep(25000);
+		}
+		stop();
+		die("lazy inputs: the store's mount did not come up");
+	}
+	bool active() const { return pid_ > 0; }
+	void bind(const std::string &repo, const Oid &commit, const std::string &rel, bool dir, const std::string &target)
+	{
+		std::string src = dir_ + "/" + repo + "/@" + commit.hex() + rel;
+		if (dir)
+			mkdir_p(target);
+		else
+			Fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		if (mount(src.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0)
+			die_errno("lazy input: unable to bind '" + src + "'");
+	}
+	void stop()
+	{
+		if (pid_ <= 0)
+			return;
+		umount2(dir_.c_str(), MNT_DETACH);
+		kill(pid_, SIGTERM);
+		int st;
+		waitpid(pid_, &st, 0);
+		pid_ = -1;
+	}
+
+private:
+	std::string dir_;
+	pid_t pid_ = -1;
+};
+
 // pach.runtime from the store's or the user's config, checked.
 std::string configured_runtime(const Store &s)
 {
@@ -533,6 +599,19 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	std::string user = !spec.transform.user.empty() ? spec.transform.user : image ? image->user : "";
 	if (!user.empty() && rt_name != "podman" && rt_name != "docker")
 		resolve_user(user, rt_name == "local" ? "/" : image->rootfs); // fails before any datum runs
+	// Lazy inputs: the store mounted read-only for the job (a child
+	// `pach mount`), each lazy path bind-mounted into its datum.
+	LazyMount lazy;
+	bool want_lazy = false;
+	for (size_t i : to_run)
+		for (auto &f : datums[i].files)
+			want_lazy = want_lazy || (f.lazy && !f.empty_files);
+	if (want_lazy) {
+		if (geteuid() != 0)
+			warning("pipeline '" + spec.name + "': lazy inputs need root here (bind mounts); copying them instead");
+		else
+			lazy.start(s, work + "/lazy");
+	}
 	Progress prog("Processing datums", to_run.size());
 	std::atomic<size_t> next{0};
 	std::exception_ptr err;
@@ -564,11 +643,25 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				ps.env["PACH_DATUM_ID"] = r.id;
 				ps.env["PPS_PIPELINE_NAME"] = spec.name;
 				ps.env["PFS"] = pfs;
+				std::vector<std::string> binds;
+				struct Unbind {
+					std::vector<std::string> &b;
+					~Unbind()
+					{
+						for (auto it = b.rbegin(); it != b.rend(); ++it)
+							umount2(it->c_str(), MNT_DETACH);
+					}
+				} unbind{binds};
 				for (auto &f : d.files) {
 					std::string rel = f.path == "/" ? "" : f.path;
 					std::string target = pfs + "/" + f.input + rel;
 					mkdir_p(dirname_of(target));
-					checkout(s, f.entry, target, nullptr, f.empty_files);
+					if (f.lazy && !f.empty_files && lazy.active() && f.commit) {
+						lazy.bind(f.repo, *f.commit, rel, f.entry.is_dir(), target);
+						binds.push_back(target);
+					} else {
+						checkout(s, f.entry, target, nullptr, f.empty_files);
+					}
 					ps.env[f.input] = "/pfs/" + f.input + rel;
 					if (f.commit)
 						ps.env[f.input + "_COMMIT"] = f.commit->hex();
@@ -647,6 +740,9 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				} else {
 					r.state = "failed";
 				}
+				for (auto it = binds.rbegin(); it != binds.rend(); ++it)
+					umount2(it->c_str(), MNT_DETACH);
+				binds.clear();
 				rm_rf(dir);
 				prog.add(1);
 			}
@@ -664,6 +760,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 		t.join();
 	prog.done();
 	trace_point("datums run");
+	lazy.stop();   // before the work area goes: never walk into the mount
 	rm_rf(work);
 	if (err)
 		std::rethrow_exception(err);

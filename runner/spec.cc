@@ -140,8 +140,6 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		if (v["empty_files"])
 			p.empty_files = c.boolean(v["empty_files"], f + ".empty_files");
 		// Accepted, not honoured yet: say so rather than pretend.
-		if (p.lazy)
-			c.warn(v["lazy"], "field '" + f + ".lazy' is not supported by pach yet (inputs are copied, not streamed)");
 		if (v["outer_join"])
 			p.outer_join = c.boolean(v["outer_join"], f + ".outer_join");
 		if (v["join_on"])
