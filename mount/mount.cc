@@ -59,6 +59,7 @@ struct Handle {
 	Fd fd;                // a staged file (writable mounts)
 	Oid oid;
 	uint64_t ahead = 0;   // where the next read-ahead hint is due
+	uint64_t hinted = 0;  // content hinted up to here
 	std::unique_ptr<ObjectReader> r;
 	std::mutex mu;
 };
@@ -596,6 +597,10 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		h->r = fs()->store().odb().open(n.e.oid);
 		if (!h->r)
 			return -EIO;
+		std::vector<std::pair<uint64_t, size_t>> first;
+		int pfd = -1;
+		if (h->r->file_ranges(0, 1, first, &pfd))
+			posix_fadvise(pfd, 0, 0, POSIX_FADV_SEQUENTIAL);   // a larger read-ahead window
 		// A commit's files never change; a branch's file may keep the
 		// kernel's cached pages while it is still the same object.
 		fi->keep_cache = n.fixed || fs()->same_as_last_open(path, n.e.oid);
@@ -623,12 +628,17 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 		int fd = -1;
 		if (h->r->file_ranges(pos, size, ranges, &fd)) {
 			if (pos >= h->ahead) {
+				// The kernel caps each hint at its read-ahead size, so
+				// the next 32 MiB are hinted in 512 KiB pieces.
 				std::vector<std::pair<uint64_t, size_t>> next;
-				if (h->r->file_ranges(pos, 16 << 20, next, &fd) && !next.empty())
-					posix_fadvise(fd, (off_t)next.front().first,
-						      (off_t)(next.back().first + next.back().second - next.front().first),
-						      POSIX_FADV_WILLNEED);
-				h->ahead = pos + (4 << 20);
+				if (h->r->file_ranges(std::max(pos, h->hinted), pos + (32 << 20) - std::max(pos, h->hinted), next, &fd) &&
+				    !next.empty()) {
+					uint64_t a = next.front().first, b = next.back().first + next.back().second;
+					for (uint64_t x = a; x < b; x += 512 << 10)
+						posix_fadvise(fd, (off_t)x, (off_t)std::min<uint64_t>(512 << 10, b - x), POSIX_FADV_WILLNEED);
+				}
+				h->hinted = pos + (32 << 20);
+				h->ahead = pos + (8 << 20);
 			}
 			g.unlock();
 			size_t got = 0;
@@ -644,17 +654,6 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 			if (pos < h->r->position())
 				h->r = fs()->store().odb().open(h->oid);
 			h->r->skip(pos - h->r->position());
-		}
-		// Reading on: every 4 MiB, have the kernel fetch the next 16 MiB
-		// of the pack from disk while we serve this.
-		if (pos >= h->ahead) {
-			std::vector<std::pair<uint64_t, size_t>> ranges;
-			int fd = -1;
-			if (h->r->file_ranges(pos, 16 << 20, ranges, &fd) && !ranges.empty())
-				posix_fadvise(fd, (off_t)ranges.front().first,
-					      (off_t)(ranges.back().first + ranges.back().second - ranges.front().first),
-					      POSIX_FADV_WILLNEED);
-			h->ahead = pos + (4 << 20);
 		}
 		size_t got = 0;
 		while (got < size) {
@@ -733,17 +732,26 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	});
 }
 
+// An existing entry of a writable branch (not its root), with its attributes.
+int writable_entry(const char *path, Node &n, struct stat &st)
+{
+	int r = fs()->resolve(path, n);
+	if (r)
+		return r;
+	if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
+		return -EROFS;
+	fill_stat(n, &st);
+	return 0;
+}
+
 int op_unlink(const char *path)
 {
 	return guarded([&] {
 		Node n;
-		int r = fs()->resolve(path, n);
+		struct stat st;
+		int r = writable_entry(path, n, st);
 		if (r)
 			return r;
-		if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
-			return -EROFS;
-		struct stat st;
-		fill_stat(n, &st);
 		if (S_ISDIR(st.st_mode))
 			return -EISDIR;
 		return fs()->remove_entry(n, false);
@@ -775,13 +783,10 @@ int op_rmdir(const char *path)
 {
 	return guarded([&] {
 		Node n;
-		int r = fs()->resolve(path, n);
+		struct stat st;
+		int r = writable_entry(path, n, st);
 		if (r)
 			return r;
-		if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
-			return -EROFS;
-		struct stat st;
-		fill_stat(n, &st);
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 		if (!fs()->merged_names(n).empty())
@@ -797,13 +802,10 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 			return -EINVAL;
 		Node nf, nt, pn;
 		std::string name;
-		int r = fs()->resolve(from, nf);
+		struct stat st;
+		int r = writable_entry(from, nf, st);
 		if (r)
 			return r;
-		if (nf.kind != Node::k_entry || nf.fixed || !fs()->writable() || nf.rel.empty())
-			return -EROFS;
-		struct stat st;
-		fill_stat(nf, &st);
 		if (S_ISDIR(st.st_mode))
 			return -EXDEV;   // mv copies directories then
 		if ((r = parent_of(to, pn, name)) != 0)
