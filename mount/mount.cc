@@ -17,7 +17,10 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -62,6 +65,49 @@ struct Handle {
 	uint64_t hinted = 0;  // content hinted up to here
 	std::unique_ptr<ObjectReader> r;
 	std::mutex mu;
+	// Sequential reads of stored data: a thread reads the pack ahead of
+	// the reader in 1 MiB pieces, as cat would, so the kernel's requests
+	// find the pages in memory instead of waiting for the disk each time.
+	std::thread prefetch;
+	std::atomic<uint64_t> want{0}, done{0};
+	std::atomic<bool> stop{false};
+	std::condition_variable cv;
+	~Handle()
+	{
+		stop = true;
+		cv.notify_all();
+		if (prefetch.joinable())
+			prefetch.join();
+	}
+	void start_prefetch()
+	{
+		prefetch = std::thread([this] {
+			std::vector<char> buf(1 << 20);
+			std::unique_lock<std::mutex> g(mu);
+			while (!stop) {
+				if (done >= want || done >= r->size()) {
+					cv.wait_for(g, std::chrono::milliseconds(100));
+					continue;
+				}
+				std::vector<std::pair<uint64_t, size_t>> ranges;
+				int fd = -1;
+				uint64_t from = done;
+				if (!r->file_ranges(from, buf.size(), ranges, &fd))
+					return;
+				g.unlock();
+				uint64_t n = 0;
+				for (auto &[at, len] : ranges) {
+					if (pread(fd, buf.data(), len, (off_t)at) <= 0)
+						break;
+					n += len;
+				}
+				g.lock();
+				if (!n)
+					return;
+				done = from + n;
+			}
+		});
+	}
 };
 
 class Fs {
@@ -627,6 +673,12 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 		std::vector<std::pair<uint64_t, size_t>> ranges;
 		int fd = -1;
 		if (h->r->file_ranges(pos, size, ranges, &fd)) {
+			if (pos > h->done)
+				h->done = pos;   // jumped ahead: prefetch from here
+			h->want = pos + (32 << 20);
+			if (!h->prefetch.joinable() && pos > 0)
+				h->start_prefetch();   // reading on past the start: sequential
+			h->cv.notify_all();
 			if (pos >= h->ahead) {
 				// The kernel caps each hint at its read-ahead size, so
 				// the next 32 MiB are hinted in 512 KiB pieces.
