@@ -323,14 +323,18 @@ private:
 	bool stored_ = false, final_ = false;
 	uint64_t off_ = 0, block_left_ = 0;
 	std::unique_ptr<Inflater> z_;
-	// The block index, built on first use: one pass over the headers
-	// (5 bytes every 64 KiB).  False if the data is not all stored blocks.
-	bool index()
+	// The block index, extended as far as a read needs: one header
+	// (5 bytes) every 64 KiB, read only up to where the data is wanted, so
+	// a sequential read of a cold file never scans it ahead of itself.
+	// False if the data is not all stored blocks.
+	bool index_to(uint64_t want)
 	{
-		if (!blocks_.empty() || !all_stored_)
-			return all_stored_;
-		uint64_t at = data_off_ + 2, content = 0;
-		for (;;) {
+		if (!all_stored_)
+			return false;
+		if (blocks_.empty())
+			blocks_.push_back({0, data_off_ + 2}); // where scanning goes on
+		while (!scan_done_ && blocks_.back().first <= want) {
+			auto [content, at] = blocks_.back();
 			unsigned char h[5];
 			if (pread(fd_, h, 5, (off_t)at) != 5)
 				die("unexpected end of '{}'", pack_->pack_path);
@@ -342,26 +346,23 @@ private:
 			unsigned len = h[1] | (unsigned)h[2] << 8, nlen = h[3] | (unsigned)h[4] << 8;
 			if ((len ^ 0xffff) != nlen)
 				die("corrupt stored block in '{}'", pack_->pack_path);
-			blocks_.push_back({content, at});
-			content += len;
-			at += 5 + len;
-			if (h[0] & 1)
-				break;
+			blocks_.push_back({content + len, at + 5 + len});
+			scan_done_ = h[0] & 1;
 		}
-		blocks_.push_back({content, at}); // the end
 		return true;
 	}
 
 	// Stored blocks: content offset and file offset of each block's header.
+	// The last entry is where the index stops (the end once scan_done_).
 	std::vector<std::pair<uint64_t, uint64_t>> blocks_;
-	bool all_stored_ = true;
+	bool all_stored_ = true, scan_done_ = false;
 
 public:
 	bool file_ranges(uint64_t pos, size_t n, std::vector<std::pair<uint64_t, size_t>> &out, int *fd) override
 	{
-		if (!stored_ || pos > size_ || !index())
-			return false;
 		uint64_t end = std::min<uint64_t>(size_, pos + n);
+		if (!stored_ || pos > size_ || !index_to(end))
+			return false;
 		auto it = std::upper_bound(blocks_.begin(), blocks_.end(), std::make_pair(pos, UINT64_MAX));
 		for (size_t i = (size_t)(it - blocks_.begin()) - 1; pos < end && i + 1 < blocks_.size(); i++) {
 			uint64_t start = blocks_[i].first, stop = blocks_[i + 1].first;
@@ -375,7 +376,7 @@ public:
 
 	bool seek(uint64_t pos) override
 	{
-		if (!stored_ || pos > size_ || !index())
+		if (!stored_ || pos > size_ || !index_to(pos))
 			return false;
 		auto it = std::upper_bound(blocks_.begin(), blocks_.end(), std::make_pair(pos, UINT64_MAX));
 		size_t i = (size_t)(it - blocks_.begin()) - 1;
@@ -388,7 +389,7 @@ public:
 		uint64_t start = blocks_[i].first, hdr = blocks_[i].second, len = blocks_[i + 1].first - start;
 		off_ = hdr + 5 + (pos - start);
 		block_left_ = len - (pos - start);
-		final_ = i + 2 == blocks_.size();
+		final_ = scan_done_ && i + 2 == blocks_.size();
 		pos_ = pos;
 		return true;
 	}
