@@ -188,16 +188,36 @@ void PackWriter::stored_chunk(const unsigned char *p, size_t n, bool last)
 
 void PackWriter::stored_blocks(const unsigned char *p, size_t n, bool last)
 {
-	size_t done = 0;
-	do {
-		size_t len = std::min<size_t>(65535, n - done);
-		bool fin = last && done + len == n;
+	auto block = [&](const unsigned char *d, size_t len, bool fin) {
 		unsigned char h[5] = {(unsigned char)(fin ? 1 : 0), (unsigned char)(len & 0xff), (unsigned char)(len >> 8),
 				      (unsigned char)(~len & 0xff), (unsigned char)((~len >> 8) & 0xff)};
 		put(h, 5);
-		put(p + done, len);
-		done += len;
-	} while (done < n);
+		put(d, len);
+	};
+	size_t done = 0;
+	if (!carry_.empty()) {
+		size_t take = std::min<size_t>(65535 - carry_.size(), n);
+		carry_.insert(carry_.end(), p, p + take);
+		done = take;
+		if (carry_.size() < 65535 && !last)
+			return;
+		bool fin = last && done == n;
+		block(carry_.data(), carry_.size(), fin);
+		carry_.clear();
+		if (fin)
+			return;
+	}
+	while (n - done >= 65535) {
+		bool fin = last && done + 65535 == n;
+		block(p + done, 65535, fin);
+		done += 65535;
+		if (fin)
+			return;
+	}
+	if (last)
+		block(p + done, n - done, true);   // the final one (empty for an empty blob)
+	else
+		carry_.assign(p + done, p + n);
 }
 
 void PackWriter::stored_end()

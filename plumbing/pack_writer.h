@@ -102,6 +102,10 @@ private:
 	void pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first, const std::string &what,
 		      int level, Sha1 &osha, const std::function<void(size_t)> &progress);
 	uint32_t adler_ = 1;
+	// Stored blocks are all 65535 bytes but the last, whatever the chunks
+	// they come in: a reader can then find block k without reading the
+	// headers before it.  What does not fill a block waits here.
+	std::vector<unsigned char> carry_;
 
 	std::string dir_;
 	TempFile file_;
