@@ -47,7 +47,7 @@ std::string iso_time(int64_t when);
 #define PACH_COMMANDS(X)                                                                                            \
 	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
 	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version) X(pipeline) X(datums) X(run) X(job) X(datum) X(logs) \
-	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount)
+	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount) X(config)
 #define DECLARE(n) int cmd_##n(Args &args);
 PACH_COMMANDS(DECLARE)
 #undef DECLARE

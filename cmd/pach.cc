@@ -1,6 +1,8 @@
 // pach's entry point: global options, the command table, and the one
 // place where errors become messages and exit codes.
 #include "cmd/cmd.h"
+
+#include <algorithm>
 #include "plumbing/progress.h"
 
 #include <cstdio>
@@ -47,6 +49,7 @@ static const Command kCommands[] = {
 	{"clone", cmd_clone, kUsage_clone},
 	{"mount", cmd_mount, kUsage_mount},
 	{"unmount", cmd_unmount, kUsage_unmount},
+	{"config", cmd_config, kUsage_config},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -78,8 +81,38 @@ static const char kMainUsage[] =
 	"   remote     manage remotes (S3 buckets, shared directories)\n"
 	"   push, fetch, pull, clone   share a store through a remote\n"
 	"   mount, unmount   every repo, branch and commit as files (FUSE)\n"
+	"   config     get and set options (store and user level)\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
+
+// The command nearest to a mistyped one (edit distance, as git's
+// help.autocorrect), or "" when none is close.
+static std::string nearest_command(const std::string &n)
+{
+	std::string best;
+	size_t best_d = SIZE_MAX;
+	for (auto &c : kCommands) {
+		std::string m = c.name;
+		std::vector<size_t> prev(m.size() + 1), cur(m.size() + 1);
+		for (size_t j = 0; j <= m.size(); j++)
+			prev[j] = j;
+		for (size_t i = 1; i <= n.size(); i++) {
+			cur[0] = i;
+			for (size_t j = 1; j <= m.size(); j++)
+				cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (n[i - 1] != m[j - 1])});
+			std::swap(prev, cur);
+		}
+		size_t d = prev[m.size()];
+		// A prefix of a longer name counts as close ("pipe" -> "pipeline").
+		if (m.compare(0, n.size(), n) == 0 && n.size() >= 3)
+			d = std::min<size_t>(d, 1);
+		if (d < best_d) {
+			best_d = d;
+			best = m;
+		}
+	}
+	return best_d <= std::max<size_t>(1, n.size() / 3) ? best : "";
+}
 
 const Command *find_command(const std::string &n)
 {
@@ -151,8 +184,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		const Command *c = find_command(a[i]);
-		if (!c)
+		if (!c) {
+			std::string near = nearest_command(a[i]);
+			if (!near.empty())
+				die("'{}' is not a pach command; did you mean '{}'? See 'pach help -a'", a[i], near);
 			die("'{}' is not a pach command. See 'pach help -a'", a[i]);
+		}
 		Args args(std::vector<std::string>(a.begin() + (long)i + 1, a.end()), c->usage);
 		args.c_dir = c_dir;
 		int rc = c->fn(args);

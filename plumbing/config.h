@@ -8,6 +8,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pach {
 
@@ -16,5 +18,13 @@ std::string user_config_path();
 // A key's value: the store's setting wins over the user's.  A malformed
 // file is a fatal error naming it.
 std::optional<std::string> config_get(const Store *s, const std::string &key);
+
+// One file's entries (name, value), in file order.
+std::vector<std::pair<std::string, std::string>> config_list_file(const std::string &path);
+// Set or remove a key in one file (created as needed).  Dies with
+// libgit2's reason for a bad key ("section.name").
+void config_set_file(const std::string &path, const std::string &key, const std::string &value);
+// False if the key was not there.
+bool config_unset_file(const std::string &path, const std::string &key);
 
 } // namespace pach
