@@ -7,7 +7,7 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_diff =
-	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --stat] [-- <path>...]\n\n"
+	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat] [-- <path>...]\n\n"
 	"Changes from commit <a> to commit <b>; with one commit, the changes it\n"
 	"made (against its first parent).\n";
 

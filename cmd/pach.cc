@@ -129,9 +129,16 @@ int cmd_help(Args &args)
 	if (r.empty()) {
 		fmt::print("{}", kMainUsage);
 		if (all) {
-			fmt::print("\nAll commands:\n");
-			for (auto &c : kCommands)
-				fmt::print("   {}\n", c.name);
+			// Porcelain first, then git-style plumbing (objects and refs).
+			auto plumbing = [](const std::string &n) {
+				return n == "hash-object" || n == "cat-file" || n == "rev-parse" || n == "ls-tree";
+			};
+			for (bool low : {false, true}) {
+				fmt::print("{}", low ? "\nPlumbing commands (objects and refs, as git's):\n" : "\nAll commands:\n");
+				for (auto &c : kCommands)
+					if (plumbing(c.name) == low)
+						fmt::print("   {}\n", c.name);
+			}
 		}
 		return 0;
 	}
