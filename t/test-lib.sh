@@ -101,6 +101,7 @@ test_skip_all() {
 	say "1..0 # SKIP $*"
 	test_skipped=1
 	write_results
+	cd "$TEST_DIRECTORY" && rm -rf "$TRASH_DIRECTORY" "$HOME"
 	exit 0
 }
 
