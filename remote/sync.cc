@@ -6,7 +6,7 @@
 #include "plumbing/meta.h"
 #include "plumbing/pack_writer.h"
 #include "plumbing/progress.h"
-#include "remote/packfile.h"
+#include "remote/download.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -550,189 +550,6 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 
 namespace {
 
-// Bytes of a file being downloaded in chunks, possibly out of order:
-// how far from the start everything has arrived.
-class Watermark {
-public:
-	Watermark(uint64_t size, uint64_t chunk) : chunk_(chunk), done_((size + chunk - 1) / chunk), size_(size) {}
-	void mark(size_t i)
-	{
-		std::lock_guard<std::mutex> g(mu_);
-		done_[i] = true;
-		while (first_ < done_.size() && done_[first_])
-			first_++;
-		cv_.notify_all();
-	}
-	void fail()
-	{
-		std::lock_guard<std::mutex> g(mu_);
-		failed_ = true;
-		cv_.notify_all();
-	}
-	void wait_for(uint64_t n)
-	{
-		std::unique_lock<std::mutex> g(mu_);
-		cv_.wait(g, [&] { return failed_ || std::min<uint64_t>(first_ * chunk_, size_) >= n; });
-		if (failed_)
-			throw Error(Exit::fatal, "download failed");
-	}
-	bool done(size_t i)
-	{
-		std::lock_guard<std::mutex> g(mu_);
-		return done_[i];
-	}
-
-private:
-	uint64_t chunk_;
-	std::vector<char> done_;
-	uint64_t size_;
-	size_t first_ = 0;
-	bool failed_ = false;
-	std::mutex mu_;
-	std::condition_variable cv_;
-};
-
-struct Incoming {
-	std::string name;
-	uint64_t size = 0;
-	std::string tmp_pack, tmp_idx, done_log;
-	std::unique_ptr<Watermark> wm;
-};
-
-uint64_t chunk_size()
-{
-	static uint64_t c = [] {
-		const char *v = getenv("PACH_FETCH_CHUNK_MB");
-		return (v && atoi(v) > 0 ? (uint64_t)atoi(v) : 32) << 20;
-	}();
-	return c;
-}
-#define kChunk chunk_size()
-
-// Download packs (ranges in parallel, resuming what a previous fetch
-// got) while a thread per pack verifies and indexes what has arrived.
-void download_packs(Store &s, Backend &b, std::vector<Incoming> &in, TransferStats &stats)
-{
-	// Partial downloads wait in .pach/pach/fetch (resumed by the next
-	// fetch); only verified packs enter objects/pack.
-	std::string dir = s.odb().pack_dir();
-	std::string work = s.path("pach/fetch");
-	mkdir_p(work);
-	struct Chunk {
-		size_t pack, index;
-	};
-	std::vector<Chunk> chunks;
-	uint64_t total = 0;
-	for (size_t p = 0; p < in.size(); p++) {
-		auto &x = in[p];
-		x.tmp_pack = work + "/" + x.name + ".pack";
-		x.tmp_idx = work + "/" + x.name + ".idx";
-		x.done_log = work + "/" + x.name + ".done";
-		x.wm = std::make_unique<Watermark>(x.size, kChunk);
-		Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
-		if (!f || ftruncate(f.get(), (off_t)x.size) < 0)
-			die_errno("unable to create '" + x.tmp_pack + "'");
-		// Chunks a previous fetch completed (verified with the rest later).
-		std::set<size_t> got;
-		{
-			Fd l(::open(x.done_log.c_str(), O_RDONLY | O_CLOEXEC));
-			char buf[4096];
-			std::string text;
-			ssize_t n;
-			while (l && (n = ::read(l.get(), buf, sizeof buf)) > 0)
-				text.append(buf, (size_t)n);
-			size_t i = 0;
-			while (i < text.size()) {
-				size_t e = text.find('\n', i);
-				if (e == std::string::npos)
-					break;
-				got.insert((size_t)atoll(text.c_str() + i));
-				i = e + 1;
-			}
-		}
-		size_t n = (size_t)((x.size + kChunk - 1) / kChunk);
-		for (size_t i = 0; i < n; i++) {
-			if (got.count(i))
-				x.wm->mark(i);
-			else
-				chunks.push_back({p, i});
-		}
-		total += x.size;
-	}
-	Progress prog("Receiving packs", 0, true);
-	prog.set_total_bytes(total);
-	std::vector<std::thread> verifiers;
-	std::vector<std::exception_ptr> verr(in.size());
-	for (size_t p = 0; p < in.size(); p++)
-		verifiers.emplace_back([&, p] {
-			try {
-				auto &x = in[p];
-				Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, "pack " + x.name + " from " + b.describe(),
-						     [&](uint64_t n) { x.wm->wait_for(n); });
-				if (sum.hex() != x.name)
-					die("pack {} from {} is named for another content ({})", x.name, b.describe(), sum.hex());
-			} catch (...) {
-				verr[p] = std::current_exception();
-			}
-		});
-	std::mutex log_mu;
-	try {
-		for (auto &x : in)
-			for (size_t i = 0; i < (size_t)((x.size + kChunk - 1) / kChunk); i++)
-				if (x.wm->done(i))
-					prog.add(0, std::min(kChunk, x.size - i * kChunk));
-		parallel_for(chunks.size(), b.parallelism(), [&](size_t k) {
-			auto &c = chunks[k];
-			auto &x = in[c.pack];
-			Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CLOEXEC));
-			if (!f)
-				die_errno("unable to open '" + x.tmp_pack + "'");
-			uint64_t off = c.index * kChunk, len = std::min(kChunk, x.size - off);
-			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
-			x.wm->mark(c.index);
-			std::lock_guard<std::mutex> g(log_mu);
-			Fd l(::open(x.done_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-			std::string line = std::to_string(c.index) + "\n";
-			if (l)
-				(void)!::write(l.get(), line.data(), line.size());
-		});
-	} catch (...) {
-		for (auto &x : in)
-			x.wm->fail();
-		for (auto &t : verifiers)
-			t.join();
-		throw;
-	}
-	for (auto &t : verifiers)
-		t.join();
-	prog.done();
-	for (size_t p = 0; p < in.size(); p++) {
-		auto &x = in[p];
-		if (verr[p]) {
-			// Corrupt: start over next time.
-			::unlink(x.tmp_pack.c_str());
-			::unlink(x.tmp_idx.c_str());
-			::unlink(x.done_log.c_str());
-			std::rethrow_exception(verr[p]);
-		}
-	}
-	for (auto &x : in) {
-		std::string base = dir + "/pack-" + x.name;
-		{
-			Fd f(::open(x.tmp_pack.c_str(), O_RDONLY | O_CLOEXEC));
-			if (f)
-				fsync_or_die(f.get(), x.tmp_pack);
-		}
-		if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
-		    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
-			die_errno("unable to store pack " + x.name);
-		::unlink(x.done_log.c_str());
-		stats.packs++;
-		stats.bytes += x.size;
-	}
-	s.refresh_objects();
-}
-
 // Every object reachable from `tip` is here (commits down to ones we
 // already had whole, i.e. ones a local ref reaches).
 void check_connected(const Store &s, const Oid &tip, const OidSet &known_commits, const std::string &what)
@@ -784,7 +601,7 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 		all_here = all_here && s.odb().contains(oid);
 	if (!all_here) {
 		// Packs we lack: the idx says whether any object is new to us.
-		std::vector<Incoming> in;
+		std::vector<IncomingPack> in;
 		for (auto &[name, size] : st.packs) {
 			struct stat sb;
 			if (::stat((s.odb().pack_dir() + "/pack-" + name + ".pack").c_str(), &sb) == 0)
@@ -806,10 +623,7 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 				missing = true; // a bad idx: the pack itself will tell
 			}
 			if (missing) {
-				Incoming x;
-				x.name = name;
-				x.size = size;
-				in.push_back(std::move(x));
+				in.push_back({name, size});
 			}
 		}
 		if (!in.empty())

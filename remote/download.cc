@@ -1,0 +1,213 @@
+#include "remote/download.h"
+
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/progress.h"
+#include "remote/packfile.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace pach::remote {
+
+namespace {
+
+// Bytes of a file being downloaded in chunks, possibly out of order:
+// how far from the start everything has arrived.
+class Watermark {
+public:
+	Watermark(uint64_t size, uint64_t chunk) : chunk_(chunk), done_((size + chunk - 1) / chunk), size_(size) {}
+	void mark(size_t i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		done_[i] = true;
+		while (first_ < done_.size() && done_[first_])
+			first_++;
+		cv_.notify_all();
+	}
+	void fail()
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		failed_ = true;
+		cv_.notify_all();
+	}
+	void wait_for(uint64_t n)
+	{
+		std::unique_lock<std::mutex> g(mu_);
+		cv_.wait(g, [&] { return failed_ || std::min<uint64_t>(first_ * chunk_, size_) >= n; });
+		if (failed_)
+			throw Error(Exit::fatal, "download failed");
+	}
+	bool done(size_t i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		return done_[i];
+	}
+
+private:
+	uint64_t chunk_;
+	std::vector<char> done_;
+	uint64_t size_;
+	size_t first_ = 0;
+	bool failed_ = false;
+	std::mutex mu_;
+	std::condition_variable cv_;
+};
+
+struct Incoming {
+	std::string name;
+	uint64_t size = 0;
+	std::string tmp_pack, tmp_idx, done_log;
+	std::unique_ptr<Watermark> wm;
+};
+
+uint64_t chunk_size()
+{
+	static uint64_t c = [] {
+		const char *v = getenv("PACH_FETCH_CHUNK_MB");
+		return (v && atoi(v) > 0 ? (uint64_t)atoi(v) : 32) << 20;
+	}();
+	return c;
+}
+#define kChunk chunk_size()
+
+// Download packs (ranges in parallel, resuming what a previous fetch
+// got) while a thread per pack verifies and indexes what has arrived.
+} // namespace
+
+void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs, TransferStats &stats)
+{
+	std::vector<Incoming> in(packs.size());
+	for (size_t i = 0; i < packs.size(); i++) {
+		in[i].name = packs[i].name;
+		in[i].size = packs[i].size;
+	}
+	// Partial downloads wait in .pach/pach/fetch (resumed by the next
+	// fetch); only verified packs enter objects/pack.
+	std::string dir = s.odb().pack_dir();
+	std::string work = s.path("pach/fetch");
+	mkdir_p(work);
+	struct Chunk {
+		size_t pack, index;
+	};
+	std::vector<Chunk> chunks;
+	uint64_t total = 0;
+	for (size_t p = 0; p < in.size(); p++) {
+		auto &x = in[p];
+		x.tmp_pack = work + "/" + x.name + ".pack";
+		x.tmp_idx = work + "/" + x.name + ".idx";
+		x.done_log = work + "/" + x.name + ".done";
+		x.wm = std::make_unique<Watermark>(x.size, kChunk);
+		Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
+		if (!f || ftruncate(f.get(), (off_t)x.size) < 0)
+			die_errno("unable to create '" + x.tmp_pack + "'");
+		// Chunks a previous fetch completed (verified with the rest later).
+		std::set<size_t> got;
+		{
+			Fd l(::open(x.done_log.c_str(), O_RDONLY | O_CLOEXEC));
+			char buf[4096];
+			std::string text;
+			ssize_t n;
+			while (l && (n = ::read(l.get(), buf, sizeof buf)) > 0)
+				text.append(buf, (size_t)n);
+			size_t i = 0;
+			while (i < text.size()) {
+				size_t e = text.find('\n', i);
+				if (e == std::string::npos)
+					break;
+				got.insert((size_t)atoll(text.c_str() + i));
+				i = e + 1;
+			}
+		}
+		size_t n = (size_t)((x.size + kChunk - 1) / kChunk);
+		for (size_t i = 0; i < n; i++) {
+			if (got.count(i))
+				x.wm->mark(i);
+			else
+				chunks.push_back({p, i});
+		}
+		total += x.size;
+	}
+	Progress prog("Receiving packs", 0, true);
+	prog.set_total_bytes(total);
+	std::vector<std::thread> verifiers;
+	std::vector<std::exception_ptr> verr(in.size());
+	for (size_t p = 0; p < in.size(); p++)
+		verifiers.emplace_back([&, p] {
+			try {
+				auto &x = in[p];
+				Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, "pack " + x.name + " from " + b.describe(),
+						     [&](uint64_t n) { x.wm->wait_for(n); });
+				if (sum.hex() != x.name)
+					die("pack {} from {} is named for another content ({})", x.name, b.describe(), sum.hex());
+			} catch (...) {
+				verr[p] = std::current_exception();
+			}
+		});
+	std::mutex log_mu;
+	try {
+		for (auto &x : in)
+			for (size_t i = 0; i < (size_t)((x.size + kChunk - 1) / kChunk); i++)
+				if (x.wm->done(i))
+					prog.add(0, std::min(kChunk, x.size - i * kChunk));
+		parallel_for(chunks.size(), b.parallelism(), [&](size_t k) {
+			auto &c = chunks[k];
+			auto &x = in[c.pack];
+			Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CLOEXEC));
+			if (!f)
+				die_errno("unable to open '" + x.tmp_pack + "'");
+			uint64_t off = c.index * kChunk, len = std::min(kChunk, x.size - off);
+			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
+			x.wm->mark(c.index);
+			std::lock_guard<std::mutex> g(log_mu);
+			Fd l(::open(x.done_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+			std::string line = std::to_string(c.index) + "\n";
+			if (l)
+				(void)!::write(l.get(), line.data(), line.size());
+		});
+	} catch (...) {
+		for (auto &x : in)
+			x.wm->fail();
+		for (auto &t : verifiers)
+			t.join();
+		throw;
+	}
+	for (auto &t : verifiers)
+		t.join();
+	prog.done();
+	for (size_t p = 0; p < in.size(); p++) {
+		auto &x = in[p];
+		if (verr[p]) {
+			// Corrupt: start over next time.
+			::unlink(x.tmp_pack.c_str());
+			::unlink(x.tmp_idx.c_str());
+			::unlink(x.done_log.c_str());
+			std::rethrow_exception(verr[p]);
+		}
+	}
+	for (auto &x : in) {
+		std::string base = dir + "/pack-" + x.name;
+		{
+			Fd f(::open(x.tmp_pack.c_str(), O_RDONLY | O_CLOEXEC));
+			if (f)
+				fsync_or_die(f.get(), x.tmp_pack);
+		}
+		if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
+		    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
+			die_errno("unable to store pack " + x.name);
+		::unlink(x.done_log.c_str());
+		stats.packs++;
+		stats.bytes += x.size;
+	}
+	s.refresh_objects();
+}
+
+
+} // namespace pach::remote
