@@ -2,6 +2,7 @@
 
 #include "plumbing/progress.h"
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -40,6 +41,12 @@ bool Args::flag(char s, const char *l)
 		if ((l && x == std::string("--") + l) || (s && x == std::string("-") + s)) {
 			a_.erase(a_.begin() + (long)i);
 			dashdash_--;
+			return true;
+		}
+		// Bundled short options, as git: "-am msg" is "-a -m msg".  Flags
+		// are taken before values, so what remains ("-m") is a value's.
+		if (s && x.size() > 2 && x[0] == '-' && x[1] == s && std::isalpha((unsigned char)x[2])) {
+			a_[i] = "-" + x.substr(2);
 			return true;
 		}
 		if (l && x == std::string("--no-") + l) {

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace pach::porcelain {
+class Worktree;
+}
+
 namespace pach::cmd {
 
 // git's parse-options in miniature.  Options may come anywhere before
@@ -44,10 +48,16 @@ std::string short_oid(const Oid &o);
 std::string format_time(int64_t when, int tz_minutes);
 std::string iso_time(int64_t when);
 
+// The work tree around the current directory (or -C); dies if none.
+std::unique_ptr<porcelain::Worktree> open_worktree(Args &args, const char *what);
+std::string worktree_root(const Args &args);   // "" outside a work tree
+std::string user_cwd(const Args &args);
+
 #define PACH_COMMANDS(X)                                                                                            \
 	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
 	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version) X(pipeline) X(datums) X(run) X(job) X(datum) X(logs) \
-	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount) X(config)
+	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount) X(config) \
+	X(checkout) X(status) X(add) X(restore)
 #define DECLARE(n) int cmd_##n(Args &args);
 PACH_COMMANDS(DECLARE)
 #undef DECLARE

@@ -1,22 +1,70 @@
 #include "cmd/cmd.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
+#include "porcelain/worktree.h"
+#include "plumbing/tree_edit.h"
 
 #include <algorithm>
 
 namespace pach::cmd {
 
 extern const char *const kUsage_diff =
-	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat] [-- <path>...]\n\n"
+	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat] [-- <path>...]\n"
+	"   or: pach diff [--staged] [--name-status | --name-only | --stat] [<path>...]\n\n"
 	"Changes from commit <a> to commit <b>; with one commit, the changes it\n"
-	"made (against its first parent).\n";
+	"made (against its first parent).  In a work tree, the second form shows\n"
+	"changes to tracked files not yet staged (files against the index, as\n"
+	"git diff), or with --staged what the next commit will change.\n";
+
+static int print_changes(Args &args, Store &s, const std::vector<porcelain::Change> &changes, bool ns, bool names,
+			 bool stat);
 
 int cmd_diff(Args &args)
 {
 	bool ns = args.flag(0, "name-status");
 	bool stat = args.flag(0, "stat");
 	bool names = args.flag(0, "name-only");
-	auto r = args.rest(1);
+	bool staged = args.flag(0, "staged") || args.flag(0, "cached");
+	auto r = args.rest(0);
+	bool has_rev = false;
+	for (auto &x : r)
+		has_rev |= x.find('@') != std::string::npos;
+	if (staged || (!has_rev && !worktree_root(args).empty())) {
+		if (has_rev)
+			args.usage_error("--staged compares the work tree's index with its commit; name no <repo>@<ref>");
+		auto wt = open_worktree(args, "diff");
+		Store &s = args.store();
+		std::vector<std::string> ps;
+		for (auto &p : r)
+			ps.push_back(wt->rel_path(p, user_cwd(args)));
+		std::vector<porcelain::Change> changes;
+		if (staged) {
+			Oid ht = wt->head_tree(), it = wt->state().index;
+			if (!(ht == it))
+				changes = porcelain::diff_trees(s, ht, it, ps);
+			if (ht == empty_tree_oid() && !(it == ht)) {
+				// diff_trees reads both sides; the empty tree may not be stored.
+				changes.clear();
+				walk_tree(s, it, [&](const std::string &p, const TreeEntry &e) {
+					if (!e.is_dir())
+						changes.push_back({'A', p, TreeEntry{}, e, ""});
+					return true;
+				});
+			}
+		} else {
+			for (auto &m : wt->unstaged(ps)) {
+				porcelain::Change c{m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
+				if (m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
+					c.status = 'T';
+				if (m.work.mode)
+					c.new_file = wt->root() + "/" + m.path;
+				changes.push_back(c);
+			}
+		}
+		return print_changes(args, s, changes, ns, names, stat);
+	}
+	if (r.empty())
+		args.usage_error("diff needs <repo>@<ref> outside a work tree");
 	std::vector<std::string> revs, paths;
 	bool after = false;
 	// rest() drops "--"; everything that parses as repo@ref before paths.
@@ -56,6 +104,12 @@ int cmd_diff(Args &args)
 	}
 	auto changes = ta == empty_tree_oid() && tb == empty_tree_oid() ? std::vector<porcelain::Change>{}
 									  : porcelain::diff_trees(s, ta, tb, ps);
+	return print_changes(args, s, changes, ns, names, stat);
+}
+
+static int print_changes(Args &args, Store &s, const std::vector<porcelain::Change> &changes, bool ns, bool names,
+			 bool stat)
+{
 	if (args.json) {
 		fmt::print("[");
 		for (size_t i = 0; i < changes.size(); i++)

@@ -1,11 +1,14 @@
 #include "cmd/cmd.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
+#include "porcelain/worktree.h"
 
 namespace pach::cmd {
 
 extern const char *const kUsage_log =
-	"usage: pach log <repo>[@<ref>] [-n <n>] [--oneline] [--json]\n";
+	"usage: pach log [<repo>[@<ref>]] [-n <n>] [--oneline] [--json]\n\n"
+	"History from <ref> (default: the branch's head), newest first.  In a work\n"
+	"tree the repo may be left out: the log starts at the work tree's commit.\n";
 
 std::string commit_json(const CommitInfo &c)
 {
@@ -45,12 +48,23 @@ int cmd_log(Args &args)
 {
 	int n = args.int_value('n', "max-count", -1);
 	bool oneline = args.flag(0, "oneline");
-	auto r = args.rest(1, 1);
-	Address a = parse_address(r[0]);
-	if (a.has_path)
-		args.usage_error("log takes repo[@ref], not a path");
+	auto r = args.rest(0, 1);
 	Store &s = args.store();
-	Oid start = resolve_commit(s, a);
+	Oid start;
+	if (r.empty()) {
+		auto wt = open_worktree(args, "log");
+		if (!wt->state().head) {
+			if (args.json)
+				fmt::print("[]\n");
+			return 0;
+		}
+		start = *wt->state().head;
+	} else {
+		Address a = parse_address(r[0]);
+		if (a.has_path)
+			args.usage_error("log takes repo[@ref], not a path");
+		start = resolve_commit(s, a);
+	}
 	auto commits = porcelain::log(s, start, n);
 	if (args.json) {
 		fmt::print("[");

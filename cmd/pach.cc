@@ -26,6 +26,10 @@ static const Command kCommands[] = {
 	{"init", cmd_init, kUsage_init},
 	{"repo", cmd_repo, kUsage_repo},
 	{"commit", cmd_commit, kUsage_commit},
+	{"checkout", cmd_checkout, kUsage_checkout},
+	{"status", cmd_status, kUsage_status},
+	{"add", cmd_add, kUsage_add},
+	{"restore", cmd_restore, kUsage_restore},
 	{"put", cmd_put, kUsage_put},
 	{"rm", cmd_rm, kUsage_rm},
 	{"log", cmd_log, kUsage_log},
@@ -69,6 +73,8 @@ static const char kMainUsage[] =
 	"   commit     make a repo path exactly a directory's content\n"
 	"   put        add files to a repo (never deletes)\n"
 	"   rm         delete paths from a repo\n"
+	"   checkout   a branch as a work tree; then status, add, commit, diff,\n"
+	"              restore and log work there, as in git\n"
 	"   log, show  history and one commit\n"
 	"   branch     list, create and delete branches\n"
 	"   ls, cat, get, glob   look at and export content\n"

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <vector>
 
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+
 namespace pach {
 
 static void export_entry(const Store &s, const TreeEntry &e, const std::string &dest, CheckoutStats &st,
@@ -45,19 +48,14 @@ static void export_entry(const Store &s, const TreeEntry &e, const std::string &
 	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
 	if (!fd)
 		die_errno("unable to create '" + dest + "'");
-	auto r = empty ? nullptr : s.odb().open(e.oid);
-	if (!r && !empty) {
-		unlink(tmp.c_str());
-		die("object {} is missing (for '{}')", e.oid.hex(), dest);
-	}
-	std::vector<char> buf(r ? (size_t)std::min<uint64_t>(r->size() + 1, 1 << 20) : 0);
 	uint64_t bytes = 0;
-	for (; r;) {
-		size_t n = r->read(buf.data(), buf.size());
-		if (!n)
-			break;
-		write_full(fd.get(), buf.data(), n, dest);
-		bytes += n;
+	if (!empty) {
+		try {
+			bytes = copy_blob(s, e.oid, fd.get(), dest);
+		} catch (...) {
+			unlink(tmp.c_str());
+			throw;
+		}
 	}
 	fd.close();
 	if (rename(tmp.c_str(), dest.c_str()) < 0)
@@ -74,6 +72,164 @@ CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &de
 	CheckoutStats st;
 	export_entry(s, e, dest, st, on_file, empty);
 	return st;
+}
+
+uint64_t copy_blob(const Store &s, const Oid &blob, int fd, const std::string &what)
+{
+	auto r = s.odb().open(blob);
+	if (!r)
+		die("object {} is missing (for '{}')", blob.hex(), what);
+	std::vector<char> buf((size_t)std::min<uint64_t>(r->size() + 1, 1 << 20));
+	uint64_t bytes = 0;
+	for (;;) {
+		size_t n = r->read(buf.data(), buf.size());
+		if (!n)
+			break;
+		write_full(fd, buf.data(), n, what);
+		bytes += n;
+	}
+	return bytes;
+}
+
+LinkMode parse_link_mode(const std::string &s)
+{
+	if (s == "auto")
+		return LinkMode::automatic;
+	if (s == "copy")
+		return LinkMode::copy;
+	if (s == "reflink")
+		return LinkMode::reflink;
+	if (s == "hardlink")
+		return LinkMode::hardlink;
+	die("invalid link mode '{}' (expected auto, copy, reflink or hardlink)", s);
+}
+
+const char *link_mode_name(LinkMode m)
+{
+	switch (m) {
+	case LinkMode::automatic: return "auto";
+	case LinkMode::copy: return "copy";
+	case LinkMode::reflink: return "reflink";
+	case LinkMode::hardlink: return "hardlink";
+	}
+	return "?";
+}
+
+// Can dir_a's filesystem clone a file into dir_b?  Tried on two scratch files.
+static bool reflink_works(const std::string &dir_a, const std::string &dir_b)
+{
+	std::string a = dir_a + "/.pach-reflink-probe", b = dir_b + "/.pach-reflink-probe";
+	Fd fa(::open(a.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	Fd fb(::open(b.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	bool ok = false;
+	if (fa && fb && ::write(fa.get(), "pach", 4) == 4)
+		ok = ioctl(fb.get(), FICLONE, fa.get()) == 0;
+	unlink(a.c_str());
+	unlink(b.c_str());
+	return ok;
+}
+
+Materialiser::Materialiser(const Store &s, LinkMode m, const std::string &dest_dir)
+	: s_(s), mode_(m), cache_dir_(s.path("pach/cache"))
+{
+	if (m == LinkMode::copy)
+		return;
+	mkdir_p(cache_dir_);
+	if (m == LinkMode::hardlink) {
+		struct stat a, b;
+		if (stat(cache_dir_.c_str(), &a) < 0 || stat(dest_dir.c_str(), &b) < 0 || a.st_dev != b.st_dev)
+			die("cannot hard-link: '{}' is not on the store's filesystem", dest_dir);
+		return;
+	}
+	bool ok = reflink_works(cache_dir_, dest_dir);
+	if (m == LinkMode::reflink && !ok)
+		die("cannot reflink into '{}': its filesystem cannot share extents with the store's", dest_dir);
+	mode_ = ok ? LinkMode::reflink : LinkMode::copy;
+}
+
+// The cache file holding e's content (extracted on first use), with the
+// mode hard links will show: read-only, executable or not.
+std::string Materialiser::cached(const TreeEntry &e)
+{
+	bool x = e.mode == kModeExec;
+	std::string p = cache_dir_ + "/" + e.oid.hex() + (x ? ".x" : "");
+	struct stat st;
+	auto r = s_.odb().open(e.oid);
+	if (!r)
+		die("object {} is missing", e.oid.hex());
+	if (stat(p.c_str(), &st) == 0 && st.st_mtime == kCacheMtime && st.st_mtim.tv_nsec == 0 &&
+	    (uint64_t)st.st_size == r->size())
+		return p;
+	std::string tmp = p + ".tmp" + std::to_string(getpid());
+	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	if (!fd)
+		die_errno("unable to create '" + tmp + "'");
+	try {
+		copy_blob(s_, e.oid, fd.get(), tmp);
+	} catch (...) {
+		unlink(tmp.c_str());
+		throw;
+	}
+	fchmod(fd.get(), x ? 0555 : 0444);
+	struct timespec ts[2] = {{kCacheMtime, 0}, {kCacheMtime, 0}};
+	futimens(fd.get(), ts);
+	fd.close();
+	if (rename(tmp.c_str(), p.c_str()) < 0)
+		die_errno("unable to rename '" + tmp + "'");
+	return p;
+}
+
+uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct stat *st)
+{
+	struct stat old;
+	if (lstat(dest.c_str(), &old) == 0) {
+		if (S_ISDIR(old.st_mode))
+			die("'{}' exists and is a directory", dest);
+	}
+	std::string tmp = dest + ".pach-tmp";
+	unlink(tmp.c_str());
+	uint64_t bytes = 0;
+	if (e.mode == kModeLink) {
+		std::string target = s_.odb().read_small(e.oid);
+		if (symlink(target.c_str(), tmp.c_str()) < 0)
+			die_errno("unable to create symlink '" + dest + "'");
+	} else {
+		auto r = s_.odb().open(e.oid);
+		if (!r)
+			die("object {} is missing (for '{}')", e.oid.hex(), dest);
+		uint64_t size = r->size();
+		r.reset();
+		bool via_cache = mode_ != LinkMode::copy && size >= kLinkMin;
+		if (via_cache && mode_ == LinkMode::hardlink) {
+			if (link(cached(e).c_str(), tmp.c_str()) < 0)
+				die_errno("unable to link '" + dest + "'");
+			linked += size;
+		} else {
+			Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
+			if (!fd)
+				die_errno("unable to create '" + dest + "'");
+			try {
+				if (via_cache) {
+					Fd src(::open(cached(e).c_str(), O_RDONLY | O_CLOEXEC));
+					if (!src || ioctl(fd.get(), FICLONE, src.get()) < 0)
+						die_errno("unable to reflink '" + dest + "'");
+					linked += size;
+				} else {
+					copy_blob(s_, e.oid, fd.get(), dest);
+					copied += size;
+				}
+			} catch (...) {
+				unlink(tmp.c_str());
+				throw;
+			}
+		}
+		bytes = size;
+	}
+	if (rename(tmp.c_str(), dest.c_str()) < 0)
+		die_errno("unable to rename '" + tmp + "'");
+	if (st && lstat(dest.c_str(), st) < 0)
+		die_errno("unable to stat '" + dest + "'");
+	return bytes;
 }
 
 } // namespace pach

@@ -8,6 +8,9 @@
 #include <functional>
 #include <string>
 
+#include <sys/stat.h>
+#include <ctime>
+
 namespace pach {
 
 struct CheckoutStats {
@@ -18,5 +21,42 @@ struct CheckoutStats {
 // `empty`, regular files are created empty (Pachyderm's empty_files).
 CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &dest,
 		       const std::function<void(uint64_t)> &on_file = nullptr, bool empty = false);
+
+// How a work tree gets its large files.  copy streams from the pack;
+// reflink and hardlink go through a cache of extracted blobs in the store
+// (.pach/pach/cache/), so a file checked out again costs no data copy:
+// reflink shares extents (XFS, Btrfs; copy-on-write, safe to edit), hardlink
+// shares the file itself (read-only: editing in place would change the
+// cache, so edit by replacing).  auto: reflink where the filesystem can,
+// else copy.
+enum class LinkMode { automatic, copy, reflink, hardlink };
+LinkMode parse_link_mode(const std::string &s);   // dies on anything else
+const char *link_mode_name(LinkMode m);
+
+class Materialiser {
+public:
+	// Files at least this big go through the cache.
+	static constexpr uint64_t kLinkMin = 1 << 20;
+	// Cache files carry this mtime: a cache file written to (through a
+	// hard link) no longer has it, and is extracted again.
+	static constexpr time_t kCacheMtime = 1;
+
+	// dest_dir: where files will be written (probed for reflink support).
+	Materialiser(const Store &s, LinkMode m, const std::string &dest_dir);
+	// Write a file or symlink entry at dest, replacing what is there; st
+	// gets the written file's lstat.  Returns the bytes written or linked.
+	uint64_t write(const TreeEntry &e, const std::string &dest, struct stat *st);
+	LinkMode mode() const { return mode_; }
+	uint64_t linked = 0, copied = 0;
+
+private:
+	std::string cached(const TreeEntry &e);
+	const Store &s_;
+	LinkMode mode_;
+	std::string cache_dir_;
+};
+
+// Stream a blob into an open file descriptor.
+uint64_t copy_blob(const Store &s, const Oid &blob, int fd, const std::string &what);
 
 } // namespace pach

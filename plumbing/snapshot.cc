@@ -15,10 +15,30 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <thread>
 #include <unordered_map>
 
 namespace pach {
+
+Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<void(size_t)> &progress)
+{
+	Sha1 h;
+	auto hdr = object_header(ObjType::blob, size);
+	h.update(hdr.data(), hdr.size());
+	std::vector<char> b((size_t)std::min<uint64_t>(size + 1, 1 << 20));
+	uint64_t left = size;
+	while (left) {
+		size_t n = read_full(fd, b.data(), (size_t)std::min<uint64_t>(left, b.size()), what);
+		if (!n)
+			die("'{}' changed while pach was reading it", what);
+		h.update(b.data(), n);
+		left -= n;
+		if (progress)
+			progress(n);
+	}
+	return h.final();
+}
 
 namespace {
 
@@ -270,7 +290,8 @@ private:
 	std::exception_ptr err_;
 };
 
-void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, SnapshotStats *stats)
+// With w null, files are only hashed (as `git hash-object` without -w).
+void hash_files(ObjectWriter *w, std::vector<Node *> &work, int workers, SnapshotStats *stats)
 {
 	uint64_t total_bytes = 0;
 	for (auto *n : work)
@@ -300,8 +321,11 @@ void hash_files(ObjectWriter &w, std::vector<Node *> &work, int workers, Snapsho
 					die("'{}' changed while pach was reading it", path);
 				if (n->st.st_size > (1 << 20))
 					posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-				n->oid = w.blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
-							[&](size_t b) { prog.add(0, b); });
+				if (w)
+					n->oid = w->blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
+								 [&](size_t b) { prog.add(0, b); });
+				else
+					n->oid = hash_fd(fd.get(), (uint64_t)n->st.st_size, path, [&](size_t b) { prog.add(0, b); });
 				struct stat after;
 				if (fstat(fd.get(), &after) == 0 &&
 				    (after.st_mtim.tv_sec != now.st_mtim.tv_sec ||
@@ -409,7 +433,7 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	}
 	if (work.size() < 32)
 		workers = 1;
-	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
+	hash_files(&w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
 	trace_point("hashed");
 
 	std::optional<TreeEntry> out;
@@ -425,6 +449,61 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 		if (root.mode != kModeLink)
 			cache.update(root.dir_path, root.st, root.oid, start);
 	}
+	return out;
+}
+
+static void flatten(Node &dir, const std::string &prefix, std::vector<ScannedFile> &out)
+{
+	for (auto &k : dir.kids) {
+		if (k.skip)
+			continue;
+		std::string p = prefix.empty() ? k.name : prefix + "/" + k.name;
+		if (k.mode == kModeDir)
+			flatten(k, p, out);
+		else
+			out.push_back({p, k.mode, k.oid, k.st, k.need_hash});
+	}
+}
+
+std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string &src, StatCache &cache, int workers)
+{
+	std::vector<ScannedFile> out;
+	Node root;
+	if (lstat(src.c_str(), &root.st) < 0) {
+		if (errno == ENOENT)
+			return out;
+		die_errno("unable to stat '" + src + "'");
+	}
+	root.dir_path = absolute_path(src);
+	root.name = root.dir_path;
+	Walker walker(s, cache);
+	std::vector<Node *> work, links;
+	if (S_ISDIR(root.st.st_mode)) {
+		walker.walk(root);
+		walker.collect(root, work, links);
+	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
+		walker.classify(AT_FDCWD, root);
+		if (root.mode == kModeLink)
+			links.push_back(&root);
+		else if (root.need_hash)
+			work.push_back(&root);
+	} else {
+		return out;
+	}
+	for (auto *n : links)
+		n->oid = w ? w->blob(n->link.data(), n->link.size()) : hash_object(ObjType::blob, n->link.data(), n->link.size());
+	if (workers <= 0) {
+		unsigned hc = std::thread::hardware_concurrency();
+		workers = (int)std::max(1u, std::min(hc ? hc : 1u, 8u));
+	}
+	if (work.size() < 32)
+		workers = 1;
+	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), nullptr);
+	if (S_ISDIR(root.st.st_mode))
+		flatten(root, "", out);
+	else
+		out.push_back({"", root.mode, root.oid, root.st, root.need_hash});
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
 	return out;
 }
 

@@ -6,7 +6,9 @@
 #include "plumbing/stat_cache.h"
 #include "plumbing/store.h"
 
+#include <functional>
 #include <optional>
+#include <vector>
 #include <string>
 
 namespace pach {
@@ -23,5 +25,25 @@ struct SnapshotStats {
 // mode, or a symlink (never followed).
 std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &src, StatCache &cache,
 				  SnapshotStats *stats, int workers = 0);
+
+// One file or symlink found by scan_files, path relative to the scanned
+// directory ("a/b"; "" when a single file was scanned).
+struct ScannedFile {
+	std::string path;
+	uint32_t mode;
+	Oid oid;
+	struct stat st;
+	bool hashed;   // not found in the stat cache
+};
+
+// Every file and symlink under src (or src itself) with its blob id: from
+// the stat cache, else read and hashed -- and written to w when w is not
+// null.  Sorted by path; missing src gives nothing; the cache is not
+// updated (the caller knows which ids are safe to remember).
+std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string &src, StatCache &cache,
+				    int workers = 0);
+
+// The blob id of size bytes read from fd.
+Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<void(size_t)> &progress = nullptr);
 
 } // namespace pach

@@ -68,6 +68,18 @@ std::string Store::discover(const std::string &c_dir)
 		std::string g = d + "/.pach";
 		if (is_dir(g + "/objects") && path_exists(g + "/HEAD"))
 			return g;
+		// A work tree: a .pach file naming its store (pach checkout).
+		struct stat st;
+		if (lstat(g.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096) {
+			std::string body = read_file_small(g);
+			auto at = body.find("\nstore ");
+			if (body.compare(0, 13, "pach worktree") == 0 && at != std::string::npos) {
+				std::string store = body.substr(at + 7, body.find('\n', at + 1) - at - 7);
+				if (is_dir(store + "/objects") && path_exists(store + "/HEAD"))
+					return store;
+				die("the store of the work tree '{}' is gone: '{}'", d, store);
+			}
+		}
 		// -C may also name the .pach directory itself.
 		if (is_dir(d + "/objects") && path_exists(d + "/HEAD") && path_exists(d + "/pach"))
 			return d;

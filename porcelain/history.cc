@@ -1,7 +1,12 @@
 #include "porcelain/history.h"
 
 #include "plumbing/error.h"
+#include "plumbing/fs.h"
 #include "plumbing/git.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -108,6 +113,35 @@ std::vector<Change> diff_trees(const Store &s, const Oid &a, const Oid &b, const
 // Beyond this a text diff would need the whole files in memory; treat as binary.
 static constexpr uint64_t kMaxTextDiff = 32ull << 20;
 
+// The new side of a work tree change: the file's content (bounded by the
+// caller: only read below kMaxTextDiff) or a symlink's target.
+static std::string file_content(const std::string &path, uint32_t mode, size_t max)
+{
+	if (mode == kModeLink) {
+		char buf[4096];
+		ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+		return n < 0 ? std::string() : std::string(buf, (size_t)n);
+	}
+	Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!fd)
+		die_errno("unable to open '" + path + "'");
+	std::string out;
+	char buf[65536];
+	while (out.size() < max) {
+		size_t n = read_full(fd.get(), buf, std::min(sizeof buf, max - out.size()), path);
+		if (!n)
+			break;
+		out.append(buf, n);
+	}
+	return out;
+}
+
+static uint64_t file_size(const std::string &path)
+{
+	struct stat st;
+	return lstat(path.c_str(), &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 static uint64_t blob_size(const Store &s, const TreeEntry &e)
 {
 	if (e.mode == 0)
@@ -128,8 +162,40 @@ static bool looks_binary(const Store &s, const TreeEntry &e)
 	return std::memchr(buf, 0, n) != nullptr;
 }
 
-static GitPatch make_patch(const Store &s, const Change &c)
+static uint64_t new_size(const Store &s, const Change &c)
 {
+	if (c.new_file.empty() || !c.new_e.mode)
+		return blob_size(s, c.new_e);
+	return file_size(c.new_file);
+}
+
+static bool new_binary(const Store &s, const Change &c)
+{
+	if (c.new_file.empty() || !c.new_e.mode)
+		return looks_binary(s, c.new_e);
+	std::string head = file_content(c.new_file, c.new_e.mode, 8000);
+	return std::memchr(head.data(), 0, head.size()) != nullptr;
+}
+
+// buf keeps a work tree file's content alive as long as the patch.
+static GitPatch make_patch(const Store &s, const Change &c, std::string &buf)
+{
+	if (!c.new_file.empty() && c.new_e.mode) {
+		git_blob *a = nullptr;
+		if (c.old_e.mode) {
+			git_oid g;
+			std::memcpy(g.id, c.old_e.oid.b.data(), 20);
+			git_check(git_blob_lookup(&a, s.repo(), &g), "unable to read blob " + c.old_e.oid.hex());
+		}
+		buf = file_content(c.new_file, c.new_e.mode, kMaxTextDiff + 1);
+		git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+		git_patch *p = nullptr;
+		int rc = git_patch_from_blob_and_buffer(&p, a, c.old_e.mode ? c.path.c_str() : nullptr, buf.data(),
+							buf.size(), c.path.c_str(), &o);
+		git_blob_free(a);
+		git_check(rc, "unable to diff '" + c.path + "'");
+		return GitPatch(p);
+	}
 	git_blob *a = nullptr, *b = nullptr;
 	auto load = [&](const TreeEntry &e, git_blob **out) {
 		if (e.mode == 0)
@@ -172,13 +238,14 @@ std::string patch_text(const Store &s, const Change &c)
 	std::string out = header(c);
 	if (c.old_e.mode && c.new_e.mode && c.old_e.oid == c.new_e.oid)
 		return out; // mode change only
-	bool binary = blob_size(s, c.old_e) > kMaxTextDiff || blob_size(s, c.new_e) > kMaxTextDiff ||
-		      looks_binary(s, c.old_e) || looks_binary(s, c.new_e);
+	bool binary = blob_size(s, c.old_e) > kMaxTextDiff || new_size(s, c) > kMaxTextDiff ||
+		      looks_binary(s, c.old_e) || new_binary(s, c);
 	std::string a = c.old_e.mode ? "a/" + c.path : "/dev/null";
 	std::string b = c.new_e.mode ? "b/" + c.path : "/dev/null";
 	if (binary)
 		return out + "Binary files " + a + " and " + b + " differ\n";
-	GitPatch p = make_patch(s, c);
+	std::string buf;
+	GitPatch p = make_patch(s, c, buf);
 	out += "--- " + a + "\n+++ " + b + "\n";
 	size_t hunks = git_patch_num_hunks(p.get());
 	for (size_t h = 0; h < hunks; h++) {
@@ -205,13 +272,14 @@ LineStat line_stat(const Store &s, const Change &c)
 {
 	LineStat st;
 	st.old_size = blob_size(s, c.old_e);
-	st.new_size = blob_size(s, c.new_e);
+	st.new_size = new_size(s, c);
 	if (st.old_size > kMaxTextDiff || st.new_size > kMaxTextDiff || looks_binary(s, c.old_e) ||
-	    looks_binary(s, c.new_e)) {
+	    new_binary(s, c)) {
 		st.binary = true;
 		return st;
 	}
-	GitPatch p = make_patch(s, c);
+	std::string buf;
+	GitPatch p = make_patch(s, c, buf);
 	size_t ctx;
 	git_patch_line_stats(&ctx, &st.added, &st.removed, p.get());
 	return st;

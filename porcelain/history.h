@@ -16,6 +16,8 @@ struct Change {
 	char status;        // 'A', 'D', 'M' (content or mode), 'T' (type)
 	std::string path;   // "a/b", no leading slash
 	TreeEntry old_e, new_e;
+	// When set, the new side is this file (a work tree's), not a blob.
+	std::string new_file;
 };
 
 // Paths limit the diff to those files or directories ("a/b").

@@ -1,4 +1,5 @@
 #include "porcelain/maint.h"
+#include "porcelain/worktree.h"
 
 #include "plumbing/error.h"
 #include "plumbing/progress.h"
@@ -30,6 +31,9 @@ void reachable(Store &s, Reach &r, std::vector<std::string> *errs)
 {
 	std::vector<std::pair<Oid, ObjType>> stack;
 	for (auto &[name, oid] : s.refs("refs/"))
+		stack.push_back({oid, ObjType::none});
+	// Work trees: their head and their index (staged, not committed).
+	for (auto &oid : worktree_roots(s))
 		stack.push_back({oid, ObjType::none});
 	Progress p("Finding reachable objects", 0);
 	while (!stack.empty()) {
@@ -298,6 +302,18 @@ GcReport gc(Store &s)
 	}
 	// The stat cache trusts its ids to exist; some are about to go.
 	unlink(s.path(StatCache::kFile).c_str());
+	worktree_forget_caches(s);
+	// Extracted blobs for work trees (see Materialiser): a cache; those
+	// still hard-linked into a work tree cost nothing to keep.
+	if (DIR *d = opendir(s.path("pach/cache").c_str())) {
+		while (struct dirent *e = readdir(d)) {
+			std::string p = s.path("pach/cache/") + e->d_name;
+			struct stat st;
+			if (e->d_name[0] != '.' && lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+				unlink(p.c_str());
+		}
+		closedir(d);
+	}
 	s.refresh_objects();
 	rep.before = dir_bytes(objdir);
 	auto packs = s.odb().packs();

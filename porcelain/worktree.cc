@@ -1,0 +1,660 @@
+#include "porcelain/worktree.h"
+
+#include "plumbing/address.h"
+#include "plumbing/error.h"
+#include "plumbing/meta.h"
+#include "plumbing/progress.h"
+#include "plumbing/snapshot.h"
+#include "plumbing/tree_edit.h"
+#include "porcelain/commit.h"
+#include "porcelain/maint.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+namespace pach::porcelain {
+
+static constexpr const char *kMagic = "pach worktree";
+
+static std::string state_dir(const Store &s, const std::string &id)
+{
+	return s.path("pach/worktrees/" + id);
+}
+
+// The .pach file of a work tree: "pach worktree\nstore <dir>\nid <id>\n".
+static std::map<std::string, std::string> read_kv(const std::string &file)
+{
+	std::map<std::string, std::string> kv;
+	std::istringstream in(read_file_small(file));
+	std::string line;
+	while (std::getline(in, line)) {
+		auto sp = line.find(' ');
+		if (sp != std::string::npos)
+			kv[line.substr(0, sp)] = line.substr(sp + 1);
+	}
+	return kv;
+}
+
+static Oid state_oid(const std::string &hex, const std::string &file)
+{
+	auto o = Oid::from_hex(hex);
+	if (!o)
+		die("work tree state '{}' is damaged (bad object id '{}')", file, hex);
+	return *o;
+}
+
+static bool is_worktree_file(const std::string &p)
+{
+	struct stat st;
+	if (lstat(p.c_str(), &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return read_file_small(p).compare(0, strlen(kMagic), kMagic) == 0;
+}
+
+std::string find_worktree(const std::string &dir)
+{
+	std::string d = absolute_path(dir.empty() ? "." : dir);
+	for (;;) {
+		if (is_worktree_file(d + "/.pach"))
+			return d;
+		if (is_dir(d + "/.pach"))
+			return "";   // a store's own directory
+		if (d == "/" || d.empty())
+			return "";
+		d = dirname_of(d);
+	}
+}
+
+std::string worktree_store(const std::string &root)
+{
+	return read_kv(root + "/.pach")["store"];
+}
+
+static bool under(const std::string &path, const std::string &prefix)
+{
+	return prefix.empty() || path == prefix ||
+	       (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 && path[prefix.size()] == '/');
+}
+
+static bool same(const TreeEntry *a, const TreeEntry *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	return a->mode == b->mode && a->oid == b->oid;
+}
+
+using FileMap = std::map<std::string, TreeEntry>;
+
+static FileMap to_map(const std::vector<WorktreeFile> &v)
+{
+	FileMap m;
+	for (auto &f : v)
+		m.emplace(f.path, f.entry);
+	return m;
+}
+
+static const TreeEntry *get(const FileMap &m, const std::string &p)
+{
+	auto it = m.find(p);
+	return it == m.end() ? nullptr : &it->second;
+}
+
+Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
+{
+	auto kv = read_kv(root + "/.pach");
+	st_.id = kv["id"];
+	if (st_.id.empty() || st_.id.find('/') != std::string::npos)
+		die("'{}/.pach' is not a valid work tree file", root);
+	std::string dir = state_dir(s, st_.id);
+	if (!is_dir(dir))
+		die("work tree '{}' is not known to the store '{}' (was it removed by 'pach gc'?)", root, s.git_dir());
+	lock_ = std::make_unique<FileLock>(dir + "/lock", FileLock::exclusive);
+	auto state = read_kv(dir + "/state");
+	st_.repo = state["repo"];
+	st_.branch = state["branch"];
+	st_.path = root;
+	if (!state["head"].empty() && state["head"] != "-")
+		st_.head = state_oid(state["head"], dir + "/state");
+	st_.index = state["index"].empty() ? empty_tree_oid() : state_oid(state["index"], dir + "/state");
+	if (st_.repo.empty() || st_.branch.empty())
+		die("work tree state '{}/state' is damaged", dir);
+	cache_ = std::make_unique<StatCache>(dir + "/statcache");
+	cache_->load();
+}
+
+Worktree::~Worktree() = default;
+
+void Worktree::save()
+{
+	std::string body = fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", st_.repo, st_.branch,
+				       st_.head ? st_.head->hex() : "-", st_.index.hex(), root_);
+	write_file_atomic(state_dir(s_, st_.id) + "/state", body);
+	cache_->save();
+}
+
+Oid Worktree::head_tree() const
+{
+	return st_.head ? s_.read_commit(*st_.head).tree : empty_tree_oid();
+}
+
+std::vector<WorktreeFile> Worktree::flat(const Oid &tree) const
+{
+	std::vector<WorktreeFile> out;
+	if (tree == empty_tree_oid())
+		return out;
+	walk_tree(s_, tree, [&](const std::string &p, const TreeEntry &e) {
+		if (!e.is_dir())
+			out.push_back({p, e});
+		return true;
+	});
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	return out;
+}
+
+std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub)
+{
+	std::vector<WorktreeFile> out;
+	std::string src = sub.empty() ? root_ : root_ + "/" + sub;
+	int64_t start = now_ns();
+	for (auto &f : scan_files(s_, w, src, *cache_)) {
+		std::string p = sub.empty() ? f.path : f.path.empty() ? sub : sub + "/" + f.path;
+		// Interrupted writes of ours are not content.
+		if (p.size() > 9 && p.compare(p.size() - 9, 9, ".pach-tmp") == 0)
+			continue;
+		out.push_back({p, TreeEntry{"", f.mode, f.oid}});
+		// Written blobs are safe to remember; hashed-only ones are
+		// remembered by the caller once it knows the store has them.
+		if (w && f.hashed && f.mode != kModeLink)
+			cache_->update(root_ + "/" + p, f.st, f.oid, start);
+		if (!w && f.hashed && f.mode != kModeLink)
+			hashed_.push_back({p, f.st, f.oid, start});
+	}
+	return out;
+}
+
+// Remember hashed files whose blob the store has (equal to the index's).
+void Worktree::remember(const FileMap &known)
+{
+	for (auto &h : hashed_) {
+		auto e = get(known, h.path);
+		if (e && e->oid == h.oid)
+			cache_->update(root_ + "/" + h.path, h.st, h.oid, h.start);
+	}
+	hashed_.clear();
+}
+
+static Oid build_range(ObjectWriter &w, const std::vector<WorktreeFile> &f, size_t b, size_t e, size_t plen)
+{
+	std::vector<TreeEntry> entries;
+	for (size_t i = b; i < e;) {
+		std::string rest = f[i].path.substr(plen);
+		auto slash = rest.find('/');
+		if (slash == std::string::npos) {
+			TreeEntry t = f[i].entry;
+			t.name = rest;
+			entries.push_back(t);
+			i++;
+			continue;
+		}
+		std::string name = rest.substr(0, slash);
+		std::string pre = f[i].path.substr(0, plen) + name + "/";
+		size_t j = i;
+		while (j < e && f[j].path.compare(0, pre.size(), pre) == 0)
+			j++;
+		entries.push_back({name, kModeDir, build_range(w, f, i, j, pre.size())});
+		i = j;
+	}
+	sort_tree(entries);
+	return w.tree(entries);
+}
+
+Oid Worktree::build(ObjectWriter &w, const std::vector<WorktreeFile> &files)
+{
+	if (files.empty())
+		return empty_tree_oid();
+	return build_range(w, files, 0, files.size(), 0);
+}
+
+static std::vector<WorktreeFile> from_map(const FileMap &m)
+{
+	std::vector<WorktreeFile> v;
+	v.reserve(m.size());
+	for (auto &[p, e] : m)
+		v.push_back({p, e});
+	return v;
+}
+
+std::string Worktree::rel_path(const std::string &user_path, const std::string &cwd) const
+{
+	std::string abs = user_path.size() && user_path[0] == '/' ? user_path : cwd + "/" + user_path;
+	// Normalise . and .. without touching the filesystem (the path may be deleted).
+	std::vector<std::string> parts;
+	for_each_component(abs, [&](const std::string &c) {
+		if (c == "..") {
+			if (!parts.empty())
+				parts.pop_back();
+		} else if (c != "." && !c.empty()) {
+			parts.push_back(c);
+		}
+	});
+	std::string norm;
+	for (auto &p : parts)
+		norm += "/" + p;
+	if (norm.empty())
+		norm = "/";
+	if (!under(norm, root_) && norm != root_)
+		die("'{}' is outside the work tree at '{}'", user_path, root_);
+	if (norm == root_)
+		return "";
+	return norm.substr(root_.size() + 1);
+}
+
+std::vector<StatusEntry> Worktree::status()
+{
+	FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index));
+	FileMap w = to_map(scan(nullptr, ""));
+	for (auto &[p, e] : i)
+		for (auto sl = p.find('/'); sl != std::string::npos; sl = p.find('/', sl + 1))
+			index_dirs_.insert(p.substr(0, sl));
+	remember(i);
+	cache_->prune_under(root_);
+	cache_->save();
+	std::map<std::string, StatusEntry> out;
+	auto at = [&](const std::string &p) -> StatusEntry & {
+		auto &e = out[p];
+		e.path = p;
+		return e;
+	};
+	for (auto &[p, e] : i) {
+		auto he = get(h, p);
+		if (!he)
+			at(p).staged = 'A';
+		else if (!same(he, &e))
+			at(p).staged = 'M';
+		auto we = get(w, p);
+		if (!we)
+			at(p).unstaged = 'D';
+		else if (!same(we, &e))
+			at(p).unstaged = 'M';
+	}
+	for (auto &[p, e] : h)
+		if (!get(i, p))
+			at(p).staged = 'D';
+	for (auto &[p, e] : w)
+		if (!get(i, p)) {
+			auto &x = at(p);
+			if (x.staged == ' ')   // not a staged deletion of the same path
+				x.staged = x.unstaged = '?';
+			else
+				x.unstaged = '?';
+		}
+	std::vector<StatusEntry> v;
+	for (auto &[p, e] : out)
+		v.push_back(e);
+	return v;
+}
+
+void Worktree::add(const std::vector<std::string> &paths)
+{
+	WriteLock lock(s_);
+	ObjectWriter w(s_);
+	FileMap i = to_map(flat(st_.index));
+	for (auto &rel : paths) {
+		auto found = scan(&w, rel);
+		bool tracked = false;
+		for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel);)
+			tracked = true, it = i.erase(it);
+		if (found.empty() && !tracked)
+			die("pathspec '{}' did not match any files", rel.empty() ? "." : rel);
+		for (auto &f : found)
+			i[f.path] = f.entry;
+	}
+	st_.index = build(w, from_map(i));
+	w.finish();
+	save();
+}
+
+std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
+{
+	WriteLock lock(s_);
+	ObjectWriter w(s_);
+	if (all) {
+		FileMap i = to_map(flat(st_.index));
+		FileMap wk = to_map(scan(&w, ""));
+		for (auto it = i.begin(); it != i.end();) {
+			auto we = get(wk, it->first);
+			if (!we) {
+				it = i.erase(it);
+				continue;
+			}
+			it->second = *we;
+			++it;
+		}
+		st_.index = build(w, from_map(i));
+	}
+	Oid ht = head_tree();
+	if (st_.index == ht) {
+		w.finish();
+		save();
+		return std::nullopt;
+	}
+	std::vector<Oid> parents;
+	if (st_.head)
+		parents.push_back(*st_.head);
+	std::string m = msg.empty() ? "commit from work tree " + root_ : msg;
+	if (st_.index == empty_tree_oid())
+		w.tree({});
+	Oid c = w.commit(st_.index, parents, s_.author(), s_.committer(), m);
+	w.finish();
+	save();
+	std::string ref = branch_ref(st_.repo, st_.branch);
+	if (!s_.cas_ref(ref, c, st_.head, "commit (work tree): " + m.substr(0, m.find('\n')))) {
+		auto now = s_.ref(ref);
+		die_conflict("{}@{} moved to {} since this work tree was updated; run 'pach checkout' to bring it "
+			     "up to date, then commit again",
+			     st_.repo, st_.branch, now ? now->hex().substr(0, 12) : "nothing");
+	}
+	st_.head = c;
+	save();
+	try {
+		auto_repack(s_);
+	} catch (const Error &e) {
+		warning(std::string("automatic repack failed: ") + e.what());
+	}
+	return c;
+}
+
+void Worktree::write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp)
+{
+	std::string dest = root_ + "/" + f.path;
+	auto slash = dest.rfind('/');
+	std::string parent = dest.substr(0, slash);
+	if (!is_dir(parent)) {
+		struct stat st;
+		if (lstat(parent.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+			unlink(parent.c_str());
+		mkdir_p(parent);
+	}
+	struct stat st;
+	m.write(f.entry, dest, &st);
+	(void)stamp;
+	written_.push_back({f.path, st, f.entry.oid, 0});
+}
+
+// Remember the files just written, once the clock has moved past them.
+void Worktree::remember_written()
+{
+	int64_t start = now_ns();
+	for (auto &h : written_)
+		if (h.path.size())
+			cache_->update(root_ + "/" + h.path, h.st, h.oid, start);
+	written_.clear();
+}
+
+static void remove_file(const std::string &root, const std::string &rel)
+{
+	std::string p = root + "/" + rel;
+	if (unlink(p.c_str()) < 0 && errno != ENOENT)
+		die_errno("unable to remove '" + p + "'");
+	// Directories left empty go too (git has no empty directories).
+	for (auto slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/', slash - 1)) {
+		if (rmdir((root + "/" + rel.substr(0, slash)).c_str()) < 0 || slash == 0)
+			break;
+	}
+}
+
+void Worktree::restore(const std::vector<std::string> &paths, bool staged)
+{
+	if (staged) {
+		WriteLock lock(s_);
+		ObjectWriter w(s_);
+		FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index));
+		for (auto &rel : paths) {
+			bool any = false;
+			for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel);)
+				any = true, it = i.erase(it);
+			for (auto it = h.lower_bound(rel); it != h.end() && under(it->first, rel); ++it)
+				any = true, i[it->first] = it->second;
+			if (!any)
+				die("pathspec '{}' did not match any file known to pach", rel.empty() ? "." : rel);
+		}
+		st_.index = build(w, from_map(i));
+		w.finish();
+		save();
+		return;
+	}
+	FileMap i = to_map(flat(st_.index));
+	std::vector<WorktreeFile> todo;
+	for (auto &rel : paths) {
+		auto it = i.lower_bound(rel);
+		if (it == i.end() || !under(it->first, rel))
+			die("pathspec '{}' did not match any file known to pach", rel.empty() ? "." : rel);
+		FileMap w = to_map(scan(nullptr, rel));
+		for (; it != i.end() && under(it->first, rel); ++it)
+			if (!same(get(w, it->first), &it->second))
+				todo.push_back({it->first, it->second});
+	}
+	Materialiser m(s_, LinkMode::automatic, root_);
+	for (auto &f : todo)
+		write_file(m, f, nullptr);
+	remember(i);
+	remember_written();
+	save();
+}
+
+void Worktree::switch_to(const std::string &branch, LinkMode lm)
+{
+	check_branch_name(branch);
+	auto tip = s_.ref(branch_ref(st_.repo, branch));
+	if (!tip && !(branch == st_.branch && !st_.head))
+		die("branch '{}' of repo '{}' has no commits", branch, st_.repo);
+	Oid tt = tip ? s_.read_commit(*tip).tree : empty_tree_oid();
+	FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index)), t = to_map(flat(tt));
+	FileMap w = to_map(scan(nullptr, ""));
+	remember(i);
+	std::vector<std::string> changed, conflicts;
+	auto consider = [&](const std::string &p) {
+		auto he = get(h, p), te = get(t, p);
+		if (same(he, te))
+			return;
+		auto ie = get(i, p), we = get(w, p);
+		if (same(ie, te) && same(we, te))
+			return;   // already what the target has
+		if (!same(ie, he) || !same(we, he)) {
+			conflicts.push_back(p);
+			return;
+		}
+		changed.push_back(p);
+	};
+	for (auto &[p, e] : h)
+		consider(p);
+	for (auto &[p, e] : t)
+		if (!get(h, p))
+			consider(p);
+	// An untracked file where the target has one is a local change too.
+	if (!conflicts.empty()) {
+		std::sort(conflicts.begin(), conflicts.end());
+		die("your local changes to '{}'{} would be overwritten by checkout; commit, restore or move them first",
+		    conflicts[0],
+		    conflicts.size() > 1 ? fmt::format(" and {} other file{}", conflicts.size() - 1,
+						      conflicts.size() > 2 ? "s" : "")
+					 : "");
+	}
+	std::sort(changed.begin(), changed.end());
+	WriteLock lock(s_);
+	ObjectWriter ow(s_);
+	Materialiser m(s_, lm, root_);
+	uint64_t total = 0;
+	for (auto &p : changed)
+		if (auto te = get(t, p); te && te->mode != kModeLink)
+			if (auto r = s_.odb().open(te->oid))
+				total += r->size();
+	Progress prog("Checking out files", changed.size(), true);
+	prog.set_total_bytes(total);
+	// Deletions first: a file may become a directory and the reverse.
+	for (auto &p : changed)
+		if (!get(t, p)) {
+			remove_file(root_, p);
+			i.erase(p);
+			prog.add(1);
+		}
+	for (auto &p : changed)
+		if (auto te = get(t, p)) {
+			write_file(m, {p, *te}, nullptr);
+			i[p] = *te;
+			prog.add(1, te->mode == kModeLink ? 0 : 0);
+		}
+	prog.done();
+	st_.index = build(ow, from_map(i));
+	ow.finish();
+	st_.head = tip;
+	st_.branch = branch;
+	remember_written();
+	save();
+}
+
+std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string> &paths)
+{
+	FileMap i = to_map(flat(st_.index));
+	std::vector<Modified> out;
+	std::vector<std::string> ps = paths.empty() ? std::vector<std::string>{""} : paths;
+	for (auto &rel : ps) {
+		FileMap w = to_map(scan(nullptr, rel));
+		for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel); ++it) {
+			auto we = get(w, it->first);
+			if (same(we, &it->second))
+				continue;
+			out.push_back({it->first, it->second, we ? *we : TreeEntry{}});
+		}
+	}
+	remember(i);
+	cache_->save();
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	out.erase(std::unique(out.begin(), out.end(), [](auto &a, auto &b) { return a.path == b.path; }), out.end());
+	return out;
+}
+
+static std::string worktree_id(const std::string &abs)
+{
+	Oid o = hash_object(ObjType::blob, abs.data(), abs.size());
+	return o.hex().substr(0, 16);
+}
+
+void Worktree::create(Store &s, const std::string &repo, const std::string &branch, const std::string &dir, LinkMode lm)
+{
+	require_repo(s, repo);
+	check_branch_name(branch);
+	auto tip = s.ref(branch_ref(repo, branch));
+	struct stat st;
+	if (lstat(dir.c_str(), &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			die("destination path '{}' already exists and is not a directory", dir);
+		DIR *d = opendir(dir.c_str());
+		if (!d)
+			die_errno("unable to read '" + dir + "'");
+		bool empty = true;
+		while (auto *e = readdir(d))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				empty = false;
+		closedir(d);
+		if (!empty)
+			die("destination path '{}' already exists and is not an empty directory", dir);
+	}
+	std::string abs = absolute_path(dir);
+	if (under(abs, s.git_dir()))
+		die("cannot check out inside the store itself ('{}')", s.git_dir());
+	// How files will be written is settled (and refused) before anything
+	// is created: probed on the nearest existing directory.
+	std::string probe = abs;
+	while (!is_dir(probe) && probe != "/")
+		probe = dirname_of(probe);
+	Materialiser m(s, lm, probe);
+	mkdir_p(abs);
+	std::string id = worktree_id(abs);
+	std::string sd = state_dir(s, id);
+	mkdir_p(sd);
+	unlink((sd + "/statcache").c_str());
+	{
+		// The state first, then the marker: a work tree file never names
+		// state that does not exist.
+		Oid index = tip ? s.read_commit(*tip).tree : empty_tree_oid();
+		write_file_atomic(sd + "/state", fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", repo,
+							     branch, tip ? tip->hex() : "-", index.hex(), abs));
+		write_file_atomic(abs + "/.pach", fmt::format("{}\nstore {}\nid {}\n", kMagic, s.git_dir(), id));
+	}
+	Worktree wt(s, abs);
+	auto files = wt.flat(wt.st_.index);
+	uint64_t total = 0;
+	for (auto &f : files)
+		if (f.entry.mode != kModeLink)
+			if (auto r = s.odb().open(f.entry.oid))
+				total += r->size();
+	Progress prog("Checking out files", files.size(), true);
+	prog.set_total_bytes(total);
+	for (auto &f : files) {
+		uint64_t before = m.linked + m.copied;
+		wt.write_file(m, f, nullptr);
+		prog.add(1, m.linked + m.copied - before);
+	}
+	prog.done();
+	wt.remember_written();
+	wt.save();
+}
+
+std::vector<Oid> worktree_roots(const Store &s)
+{
+	std::vector<Oid> out;
+	std::string base = s.path("pach/worktrees");
+	DIR *d = opendir(base.c_str());
+	if (!d)
+		return out;
+	std::vector<std::string> ids;
+	while (auto *e = readdir(d))
+		if (e->d_name[0] != '.')
+			ids.push_back(e->d_name);
+	closedir(d);
+	for (auto &id : ids) {
+		std::string sd = base + "/" + id;
+		if (!path_exists(sd + "/state"))
+			continue;
+		auto kv = read_kv(sd + "/state");
+		// A work tree whose directory is gone (or now belongs to another
+		// work tree) is forgotten, as `git worktree prune` does.
+		std::string marker = kv["path"] + "/.pach";
+		if (!is_worktree_file(marker) || read_kv(marker)["id"] != id) {
+			std::string cmd = sd;
+			for (auto f : {"state", "statcache", "lock"})
+				unlink((sd + "/" + f).c_str());
+			rmdir(sd.c_str());
+			continue;
+		}
+		if (!kv["head"].empty() && kv["head"] != "-")
+			out.push_back(state_oid(kv["head"], sd + "/state"));
+		if (!kv["index"].empty()) {
+			Oid i = state_oid(kv["index"], sd + "/state");
+			if (i != empty_tree_oid())
+				out.push_back(i);
+		}
+	}
+	return out;
+}
+
+void worktree_forget_caches(const Store &s)
+{
+	std::string base = s.path("pach/worktrees");
+	DIR *d = opendir(base.c_str());
+	if (!d)
+		return;
+	while (auto *e = readdir(d))
+		if (e->d_name[0] != '.')
+			unlink((base + "/" + e->d_name + "/statcache").c_str());
+	closedir(d);
+}
+
+} // namespace pach::porcelain

@@ -1,0 +1,120 @@
+// Work trees: a branch written out as plain files, git style.  The
+// directory holds a small `.pach` file naming the store and the work
+// tree's id; its state lives in the store, under pach/worktrees/<id>/:
+//
+//   state       repo, branch, head commit, index tree, path (text, atomic)
+//   statcache   stat -> blob id for the work tree's files
+//   lock        held by every command working on it
+//
+// The index is a tree object: `add` writes blobs and a new index tree,
+// `commit` makes it a commit on the branch (compare-and-swap from head).
+// gc keeps every work tree's head and index reachable.
+#pragma once
+
+#include "plumbing/checkout.h"
+#include "plumbing/stat_cache.h"
+#include "plumbing/store.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pach::porcelain {
+
+struct WorktreeState {
+	std::string id, repo, branch, path;
+	std::optional<Oid> head;   // nullopt: the branch had no commit yet
+	Oid index;                 // a tree
+};
+
+// The work tree containing dir (or the current directory): its root, or
+// "" when there is none.
+std::string find_worktree(const std::string &dir);
+// The store a work tree belongs to (the .pach directory).
+std::string worktree_store(const std::string &root);
+
+struct StatusEntry {
+	char staged = ' ', unstaged = ' ';   // git's XY: A M D, '?' untracked
+	std::string path;
+};
+
+struct WorktreeFile {
+	std::string path;
+	TreeEntry entry;   // name unused
+};
+
+class Worktree {
+public:
+	// Open the work tree at root (found by find_worktree); takes its lock.
+	Worktree(Store &s, const std::string &root);
+	~Worktree();
+	const WorktreeState &state() const { return st_; }
+	const std::string &root() const { return root_; }
+
+	// A path given by the user (relative to cwd) as a path in the tree
+	// ("" for the root); dies if it is outside the work tree.
+	std::string rel_path(const std::string &user_path, const std::string &cwd) const;
+
+	std::vector<StatusEntry> status();
+	// After status(): does the index hold a file under directory dir?
+	bool tracks_under(const std::string &dir) const { return index_dirs_.count(dir) > 0; }
+	// Stage the files under each path: new, modified and deleted ones.
+	void add(const std::vector<std::string> &paths);
+	// Commit the index (with all: every tracked file's change first).
+	// Returns nullopt when there is nothing to commit.
+	std::optional<Oid> commit(const std::string &msg, bool all);
+	// From the index to the files, or (staged) from head to the index.
+	void restore(const std::vector<std::string> &paths, bool staged);
+	// Move to branch's tip (the current branch: bring it up to date),
+	// keeping local changes to files the move does not touch.
+	void switch_to(const std::string &branch, LinkMode m);
+
+	// For diff: tracked files that differ from the index, the new side
+	// read from the file (TreeEntry of mode 0 = deleted).
+	struct Modified {
+		std::string path;
+		TreeEntry index, work;
+	};
+	std::vector<Modified> unstaged(const std::vector<std::string> &paths);
+	Oid head_tree() const;
+
+	// Create a work tree of repo@branch in dir (which must be missing or
+	// empty) and write its files.
+	static void create(Store &s, const std::string &repo, const std::string &branch, const std::string &dir,
+			   LinkMode m);
+
+private:
+	void save();
+	std::vector<WorktreeFile> flat(const Oid &tree) const;
+	std::vector<WorktreeFile> scan(ObjectWriter *w, const std::string &under);
+	Oid build(ObjectWriter &w, const std::vector<WorktreeFile> &files);
+	void write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp);
+	// Files hashed or written by this process, to enter in the stat cache
+	// once safe (see remember and remember_written).
+	struct Seen {
+		std::string path;
+		struct stat st;
+		Oid oid;
+		int64_t start;
+	};
+	void remember(const std::map<std::string, TreeEntry> &known);
+	void remember_written();
+	std::vector<Seen> hashed_, written_;
+	std::set<std::string> index_dirs_;
+
+	Store &s_;
+	std::string root_;
+	WorktreeState st_;
+	std::unique_ptr<FileLock> lock_;
+	std::unique_ptr<StatCache> cache_;
+};
+
+// Heads and index trees of every work tree of the store (gc roots).
+std::vector<Oid> worktree_roots(const Store &s);
+// Forget the work trees' stat caches (gc, which may delete blobs they name).
+void worktree_forget_caches(const Store &s);
+
+} // namespace pach::porcelain
