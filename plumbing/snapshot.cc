@@ -474,7 +474,8 @@ std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string
 			return out;
 		die_errno("unable to stat '" + src + "'");
 	}
-	root.dir_path = absolute_path(src);
+	// Not resolved: src may be a symlink, which is what is scanned.
+	root.dir_path = !src.empty() && src[0] == '/' ? src : absolute_path(src);
 	root.name = root.dir_path;
 	Walker walker(s, cache);
 	std::vector<Node *> work, links;

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -162,7 +164,14 @@ std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub
 	std::vector<WorktreeFile> out;
 	std::string src = sub.empty() ? root_ : root_ + "/" + sub;
 	int64_t start = now_ns();
-	for (auto &f : scan_files(s_, w, src, *cache_)) {
+	auto files = scan_files(s_, w, src, *cache_);
+	if (getenv("PACH_TRACE_PERFORMANCE")) {
+		size_t n = 0;
+		for (auto &f : files)
+			n += f.hashed;
+		fprintf(stderr, "trace: work tree scan: %zu files, %zu hashed\n", files.size(), n);
+	}
+	for (auto &f : files) {
 		std::string p = sub.empty() ? f.path : f.path.empty() ? sub : sub + "/" + f.path;
 		// Interrupted writes of ours are not content.
 		if (p.size() > 9 && p.compare(p.size() - 9, 9, ".pach-tmp") == 0)

@@ -158,6 +158,7 @@ test_line_count() {
 		return 1
 	fi
 }
+test_must_be_empty() { ! [ -s "$1" ] || { echo >&4 "not empty: $1"; cat "$1" >&4; return 1; }; }
 test_path_is_file() { [ -f "$1" ] || { echo >&4 "not a file: $1"; return 1; }; }
 test_path_is_dir() { [ -d "$1" ] || { echo >&4 "not a directory: $1"; return 1; }; }
 test_path_is_missing() { ! [ -e "$1" ] && ! [ -L "$1" ] || { echo >&4 "exists: $1"; return 1; }; }
