@@ -62,7 +62,29 @@ static const Command kCommands[] = {
 	{"ls-tree", cmd_ls_tree, kUsage_ls_tree},
 	{"help", cmd_help, kUsage_help},
 	{"version", cmd_version, kUsage_version},
+	{"completion", cmd_completion, kUsage_completion},
 };
+
+static bool is_plumbing(const std::string &n)
+{
+	return n == "hash-object" || n == "cat-file" || n == "rev-parse" || n == "ls-tree";
+}
+
+// For completion: every command with its usage; porcelain = offered first
+// (not plumbing, not the one-time `completion`).
+struct CommandInfo {
+	const char *name;
+	const char *usage;
+	bool porcelain;
+};
+std::vector<CommandInfo> command_infos()
+{
+	std::vector<CommandInfo> v;
+	for (auto &c : kCommands)
+		v.push_back({c.name, c.usage, !is_plumbing(c.name) && std::string(c.name) != "completion"});
+	return v;
+}
+int complete_main(const std::vector<std::string> &words);
 
 static const char kMainUsage[] =
 	"usage: pach [-C <dir>] [-q] <command> [<args>]\n"
@@ -88,6 +110,7 @@ static const char kMainUsage[] =
 	"   push, fetch, pull, clone   share a store through a remote\n"
 	"   mount, unmount   every repo, branch and commit as files (FUSE)\n"
 	"   config     get and set options (store and user level)\n"
+	"   completion shell completion for bash, zsh and fish\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 
@@ -136,13 +159,10 @@ int cmd_help(Args &args)
 		fmt::print("{}", kMainUsage);
 		if (all) {
 			// Porcelain first, then git-style plumbing (objects and refs).
-			auto plumbing = [](const std::string &n) {
-				return n == "hash-object" || n == "cat-file" || n == "rev-parse" || n == "ls-tree";
-			};
 			for (bool low : {false, true}) {
 				fmt::print("{}", low ? "\nPlumbing commands (objects and refs, as git's):\n" : "\nAll commands:\n");
 				for (auto &c : kCommands)
-					if (plumbing(c.name) == low)
+					if (is_plumbing(c.name) == low)
 						fmt::print("   {}\n", c.name);
 			}
 		}
@@ -196,6 +216,8 @@ int main(int argc, char **argv)
 			fmt::print(stderr, "{}", kMainUsage);
 			return 1;
 		}
+		if (a[i] == "__complete")
+			return complete_main(std::vector<std::string>(a.begin() + (long)i + 1, a.end()));
 		const Command *c = find_command(a[i]);
 		if (!c) {
 			std::string near = nearest_command(a[i]);

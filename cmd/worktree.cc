@@ -3,6 +3,7 @@
 #include "cmd/cmd.h"
 #include "plumbing/address.h"
 #include "plumbing/config.h"
+#include "plumbing/progress.h"
 #include "porcelain/worktree.h"
 
 #include <unistd.h>
@@ -78,7 +79,7 @@ int cmd_checkout(Args &args)
 		if (args.json)
 			fmt::print("{{\"path\":{},\"repo\":{},\"branch\":{}}}\n", json_str(absolute_path(dir)),
 				   json_str(a.repo), json_str(branch));
-		else
+		else if (!Progress::quiet())
 			fmt::print(stderr, "Checked out {}@{} into '{}'\n", a.repo, branch, dir);
 		return 0;
 	}

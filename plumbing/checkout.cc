@@ -182,13 +182,17 @@ std::string Materialiser::cached(const TreeEntry &e)
 uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct stat *st)
 {
 	struct stat old;
-	if (lstat(dest.c_str(), &old) == 0) {
-		if (S_ISDIR(old.st_mode))
-			die("'{}' exists and is a directory", dest);
-	}
-	std::string tmp = dest + ".pach-tmp";
-	unlink(tmp.c_str());
+	bool fresh = lstat(dest.c_str(), &old) < 0 && errno == ENOENT;
+	if (!fresh && S_ISDIR(old.st_mode))
+		die("'{}' exists and is a directory", dest);
+	// Replacing a file: write a temporary and rename it over, so the old
+	// content stays whole until the new one is.  A new file is written in
+	// place (as git's checkout does): nothing was there to protect.
+	std::string tmp = fresh ? dest : dest + ".pach-tmp";
+	if (!fresh)
+		unlink(tmp.c_str());
 	uint64_t bytes = 0;
+	bool have_st = false;
 	if (e.mode == kModeLink) {
 		std::string target = s_.odb().read_small(e.oid);
 		if (symlink(target.c_str(), tmp.c_str()) < 0)
@@ -198,9 +202,9 @@ uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct
 		if (!r)
 			die("object {} is missing (for '{}')", e.oid.hex(), dest);
 		uint64_t size = r->size();
-		r.reset();
 		bool via_cache = mode_ != LinkMode::copy && size >= kLinkMin;
 		if (via_cache && mode_ == LinkMode::hardlink) {
+			r.reset();
 			if (link(cached(e).c_str(), tmp.c_str()) < 0)
 				die_errno("unable to link '" + dest + "'");
 			linked += size;
@@ -210,14 +214,25 @@ uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct
 				die_errno("unable to create '" + dest + "'");
 			try {
 				if (via_cache) {
+					r.reset();
 					Fd src(::open(cached(e).c_str(), O_RDONLY | O_CLOEXEC));
 					if (!src || ioctl(fd.get(), FICLONE, src.get()) < 0)
 						die_errno("unable to reflink '" + dest + "'");
 					linked += size;
 				} else {
-					copy_blob(s_, e.oid, fd.get(), dest);
+					std::vector<char> buf((size_t)std::min<uint64_t>(size + 1, 1 << 20));
+					for (;;) {
+						size_t n = r->read(buf.data(), buf.size());
+						if (!n)
+							break;
+						write_full(fd.get(), buf.data(), n, dest);
+					}
 					copied += size;
 				}
+				// A rename changes ctime: only a file written in place
+				// can be stat'ed through its descriptor.
+				if (fresh && st && fstat(fd.get(), st) == 0)
+					have_st = true;
 			} catch (...) {
 				unlink(tmp.c_str());
 				throw;
@@ -225,9 +240,9 @@ uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct
 		}
 		bytes = size;
 	}
-	if (rename(tmp.c_str(), dest.c_str()) < 0)
+	if (!fresh && rename(tmp.c_str(), dest.c_str()) < 0)
 		die_errno("unable to rename '" + tmp + "'");
-	if (st && lstat(dest.c_str(), st) < 0)
+	if (st && !have_st && lstat(dest.c_str(), st) < 0)
 		die_errno("unable to stat '" + dest + "'");
 	return bytes;
 }

@@ -38,6 +38,11 @@ void Progress::set_quiet(bool q)
 	g_quiet = q;
 }
 
+bool Progress::quiet()
+{
+	return g_quiet;
+}
+
 std::string human_bytes(uint64_t b)
 {
 	const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};

@@ -20,6 +20,7 @@ public:
 	void set_total_bytes(uint64_t b) { total_bytes_ = b; }
 	void done();
 	static void set_quiet(bool q);
+	static bool quiet();
 
 private:
 	void draw(bool final);

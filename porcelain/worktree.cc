@@ -264,14 +264,41 @@ std::string Worktree::rel_path(const std::string &user_path, const std::string &
 	return norm.substr(root_.size() + 1);
 }
 
+static const TreeEntry *find_in(const std::vector<WorktreeFile> &v, const std::string &p)
+{
+	auto it = std::lower_bound(v.begin(), v.end(), p, [](const WorktreeFile &f, const std::string &x) { return f.path < x; });
+	return it != v.end() && it->path == p ? &it->entry : nullptr;
+}
+
+// Walk two sorted lists together: fn(path, a or null, b or null).
+template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, const std::vector<WorktreeFile> &b, F fn)
+{
+	size_t x = 0, y = 0;
+	while (x < a.size() || y < b.size()) {
+		int c = x == a.size() ? 1 : y == b.size() ? -1 : a[x].path.compare(b[y].path);
+		if (c < 0) {
+			fn(a[x].path, &a[x].entry, nullptr);
+			x++;
+		} else if (c > 0) {
+			fn(b[y].path, nullptr, &b[y].entry);
+			y++;
+		} else {
+			fn(a[x].path, &a[x].entry, &b[y].entry);
+			x++, y++;
+		}
+	}
+}
+
 std::vector<StatusEntry> Worktree::status()
 {
-	FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index));
-	FileMap w = to_map(scan(nullptr, ""));
-	for (auto &[p, e] : i)
-		for (auto sl = p.find('/'); sl != std::string::npos; sl = p.find('/', sl + 1))
-			index_dirs_.insert(p.substr(0, sl));
-	remember(i);
+	Oid ht = head_tree();
+	auto i = flat(st_.index);
+	auto h = ht == st_.index ? std::vector<WorktreeFile>() : flat(ht);
+	auto w = scan(nullptr, "");
+	for (auto &e : hashed_)
+		if (auto ie = find_in(i, e.path); ie && ie->oid == e.oid)
+			cache_->update(root_ + "/" + e.path, e.st, e.oid, e.start);
+	hashed_.clear();
 	cache_->prune_under(root_);
 	cache_->save();
 	std::map<std::string, StatusEntry> out;
@@ -280,33 +307,40 @@ std::vector<StatusEntry> Worktree::status()
 		e.path = p;
 		return e;
 	};
-	for (auto &[p, e] : i) {
-		auto he = get(h, p);
-		if (!he)
-			at(p).staged = 'A';
-		else if (!same(he, &e))
-			at(p).staged = 'M';
-		auto we = get(w, p);
+	if (!(ht == st_.index))
+		merge_walk(h, i, [&](const std::string &p, const TreeEntry *he, const TreeEntry *ie) {
+			if (!ie)
+				at(p).staged = 'D';
+			else if (!he)
+				at(p).staged = 'A';
+			else if (!same(he, ie))
+				at(p).staged = 'M';
+		});
+	merge_walk(i, w, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
 		if (!we)
 			at(p).unstaged = 'D';
-		else if (!same(we, &e))
-			at(p).unstaged = 'M';
-	}
-	for (auto &[p, e] : h)
-		if (!get(i, p))
-			at(p).staged = 'D';
-	for (auto &[p, e] : w)
-		if (!get(i, p)) {
+		else if (!ie) {
 			auto &x = at(p);
 			if (x.staged == ' ')   // not a staged deletion of the same path
-				x.staged = x.unstaged = '?';
-			else
-				x.unstaged = '?';
-		}
+				x.staged = '?';
+			x.unstaged = '?';
+		} else if (!same(ie, we))
+			at(p).unstaged = 'M';
+	});
+	index_files_ = std::move(i);
 	std::vector<StatusEntry> v;
+	v.reserve(out.size());
 	for (auto &[p, e] : out)
 		v.push_back(e);
 	return v;
+}
+
+bool Worktree::tracks_under(const std::string &dir) const
+{
+	std::string pre = dir + "/";
+	auto it = std::lower_bound(index_files_.begin(), index_files_.end(), pre,
+				   [](const WorktreeFile &f, const std::string &x) { return f.path < x; });
+	return it != index_files_.end() && it->path.compare(0, pre.size(), pre) == 0;
 }
 
 void Worktree::add(const std::vector<std::string> &paths)
@@ -384,12 +418,13 @@ void Worktree::write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp
 	std::string dest = root_ + "/" + f.path;
 	auto slash = dest.rfind('/');
 	std::string parent = dest.substr(0, slash);
-	if (!is_dir(parent)) {
+	if (parent != last_dir_ && !is_dir(parent)) {
 		struct stat st;
 		if (lstat(parent.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
 			unlink(parent.c_str());
 		mkdir_p(parent);
 	}
+	last_dir_ = parent;
 	struct stat st;
 	m.write(f.entry, dest, &st);
 	(void)stamp;

@@ -60,7 +60,7 @@ public:
 
 	std::vector<StatusEntry> status();
 	// After status(): does the index hold a file under directory dir?
-	bool tracks_under(const std::string &dir) const { return index_dirs_.count(dir) > 0; }
+	bool tracks_under(const std::string &dir) const;
 	// Stage the files under each path: new, modified and deleted ones.
 	void add(const std::vector<std::string> &paths);
 	// Commit the index (with all: every tracked file's change first).
@@ -103,7 +103,8 @@ private:
 	void remember(const std::map<std::string, TreeEntry> &known);
 	void remember_written();
 	std::vector<Seen> hashed_, written_;
-	std::set<std::string> index_dirs_;
+	std::string last_dir_;   // write_file: the last directory known to exist
+	std::vector<WorktreeFile> index_files_;   // kept by status()
 
 	Store &s_;
 	std::string root_;
