@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace pach::cmd {
@@ -24,8 +25,20 @@ Args::Args(std::vector<std::string> argv, const char *usage) : a_(std::move(argv
 		}
 	}
 	json = flag(0, "json");
+	// Only commands that document --json accept it: a script asking for
+	// JSON must not silently get text.
+	if (json && !std::strstr(usage_, "--json"))
+		usage_error("unknown option '--json' (this command has no JSON output)");
 	if (flag('q', "quiet"))
 		Progress::set_quiet(true);
+	// --progress / --no-progress (flag() reads the --no- form as false).
+	for (size_t i = 0; i < dashdash_; i++)
+		if (a_[i] == "--no-progress" || a_[i] == "--progress") {
+			Progress::set_quiet(a_[i] == "--no-progress");
+			Progress::set_forced(a_[i] == "--progress");
+			a_.erase(a_.begin() + (long)i--);
+			dashdash_--;
+		}
 }
 
 void Args::usage_error(const std::string &msg) const

@@ -9,8 +9,8 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_diff =
-	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat] [-- <path>...]\n"
-	"   or: pach diff [--staged] [--name-status | --name-only | --stat] [<path>...]\n\n"
+	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat | --json] [-- <path>...]\n"
+	"   or: pach diff [--staged] [--name-status | --name-only | --stat | --json] [<path>...]\n\n"
 	"Changes from commit <a> to commit <b>; with one commit, the changes it\n"
 	"made (against its first parent).  In a work tree, the second form shows\n"
 	"changes to tracked files not yet staged (files against the index, as\n"

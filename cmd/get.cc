@@ -4,7 +4,7 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_get =
-	"usage: pach get <repo>[@<ref>][:/<path>] <dest>\n\n"
+	"usage: pach get <repo>[@<ref>][:/<path>] <dest> [--json]\n\n"
 	"Export a file or a directory tree to <dest>, keeping executable bits\n"
 	"and symlinks.  Existing files are overwritten; nothing is deleted.\n";
 

@@ -6,7 +6,7 @@ namespace pach::cmd {
 Oid resolve_object(Store &s, const std::string &spec);
 
 extern const char *const kUsage_ls_tree =
-	"usage: pach ls-tree [-r] <tree-ish>\n\n"
+	"usage: pach ls-tree [-r] <tree-ish> [--json]\n\n"
 	"List a tree as git ls-tree does: mode, type, id, name.\n";
 
 int cmd_ls_tree(Args &args)
@@ -20,8 +20,16 @@ int cmd_ls_tree(Args &args)
 		o = s.read_commit(o).tree;
 	else if (t != ObjType::tree)
 		die("not a tree object: '{}'", r[0]);
-	auto print = [](const std::string &p, const TreeEntry &e) {
-		fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), p);
+	bool first = true;
+	if (args.json)
+		fmt::print("[");
+	auto print = [&](const std::string &p, const TreeEntry &e) {
+		if (args.json)
+			fmt::print("{}{{\"mode\":\"{:06o}\",\"type\":\"{}\",\"id\":\"{}\",\"path\":{}}}", first ? "" : ",",
+				   e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), json_str(p));
+		else
+			fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), p);
+		first = false;
 	};
 	if (rec) {
 		walk_tree(s, o, [&](const std::string &p, const TreeEntry &e) {
@@ -33,6 +41,8 @@ int cmd_ls_tree(Args &args)
 		for (auto &e : s.read_tree(o))
 			print(e.name, e);
 	}
+	if (args.json)
+		fmt::print("]\n");
 	return 0;
 }
 

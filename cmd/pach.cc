@@ -87,7 +87,7 @@ std::vector<CommandInfo> command_infos()
 int complete_main(const std::vector<std::string> &words);
 
 static const char kMainUsage[] =
-	"usage: pach [-C <dir>] [-q] <command> [<args>]\n"
+	"usage: pach [-C <dir>] [-q | --no-progress | --progress] <command> [<args>]\n"
 	"\n"
 	"Version control for data, git-compatible. Common commands:\n"
 	"   init       create a store (.pach) in a directory\n"
@@ -199,8 +199,10 @@ int main(int argc, char **argv)
 				if (i + 1 >= a.size())
 					die_usage("option '-C' requires a directory");
 				c_dir = a[++i];
-			} else if (a[i] == "-q" || a[i] == "--quiet") {
+			} else if (a[i] == "-q" || a[i] == "--quiet" || a[i] == "--no-progress") {
 				Progress::set_quiet(true);
+			} else if (a[i] == "--progress") {
+				Progress::set_forced(true);
 			} else if (a[i] == "-h" || a[i] == "--help") {
 				fmt::print("{}", kMainUsage);
 				return 0;

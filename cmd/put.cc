@@ -7,7 +7,7 @@ void print_commit_result(Args &args, const porcelain::CommitResult &r);
 
 extern const char *const kUsage_put =
 	"usage: pach put <repo>[@<branch>][:/<path>] <src>... [-m <msg>] [--json]\n"
-	"   or: pach put <repo>[@<branch>]:/<file> - [-m <msg>]\n\n"
+	"   or: pach put <repo>[@<branch>]:/<file> - [-m <msg>] [--json]\n\n"
 	"Add or overwrite files and directories (never deletes), in one commit.\n"
 	"One directory source is merged into <path>; one file source is stored at\n"
 	"<path>, or inside it when <path> is an existing directory.  With several\n"

@@ -6,7 +6,7 @@ namespace pach::cmd {
 void print_commit_result(Args &args, const porcelain::CommitResult &r);
 
 extern const char *const kUsage_rm =
-	"usage: pach rm <repo>[@<branch>]:/<path>... [-r] [-m <msg>]\n\n"
+	"usage: pach rm <repo>[@<branch>]:/<path>... [-r] [-m <msg>] [--json]\n\n"
 	"Delete paths from a branch, in one commit.\n\n"
 	"    -r, --recursive   allow removing directories\n";
 

@@ -42,7 +42,7 @@ static std::vector<std::string> rel_paths(const porcelain::Worktree &wt, const A
 }
 
 extern const char *const kUsage_checkout =
-	"usage: pach checkout <repo>[@<branch>] [<dir>] [--link <mode>]\n"
+	"usage: pach checkout <repo>[@<branch>] [<dir>] [--link <mode>] [--json]\n"
 	"   or: pach checkout [<branch>] [--link <mode>]\n\n"
 	"The first form writes the branch's files into <dir> (default: ./<repo>)\n"
 	"and makes it a work tree: status, add, commit, diff, restore and log\n"

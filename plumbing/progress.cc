@@ -12,6 +12,7 @@
 namespace pach {
 
 static std::atomic<bool> g_quiet{false};
+static std::atomic<bool> g_force{false};
 
 std::string utc_timestamp(int64_t t)
 {
@@ -43,6 +44,22 @@ bool Progress::quiet()
 	return g_quiet;
 }
 
+void Progress::set_forced(bool f)
+{
+	g_force = f;
+}
+
+// As git's GIT_PROGRESS_DELAY: how long an operation runs before its
+// progress shows (fast ones print nothing).
+static std::chrono::milliseconds delay()
+{
+	static const long ms = [] {
+		const char *e = getenv("PACH_PROGRESS_DELAY");
+		return e && *e ? std::max(0L, strtol(e, nullptr, 10)) : 500L;
+	}();
+	return std::chrono::milliseconds(ms);
+}
+
 std::string human_bytes(uint64_t b)
 {
 	const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
@@ -57,7 +74,7 @@ std::string human_bytes(uint64_t b)
 
 Progress::Progress(std::string title, uint64_t total, bool bytes_too)
 	: title_(std::move(title)), total_(total), bytes_too_(bytes_too),
-	  enabled_(!g_quiet && isatty(2)), start_(std::chrono::steady_clock::now()), last_(start_)
+	  enabled_(!g_quiet && (g_force || isatty(2))), start_(std::chrono::steady_clock::now()), last_(start_)
 {
 }
 
@@ -75,7 +92,7 @@ void Progress::add(uint64_t n, uint64_t bytes)
 	bytes_ += bytes;
 	auto now = std::chrono::steady_clock::now();
 	// Stay quiet for the first half second: fast operations print nothing.
-	if (now - start_ < std::chrono::milliseconds(500) || now - last_ < std::chrono::milliseconds(100))
+	if (now - start_ < delay() || (now - last_ < std::chrono::milliseconds(100) && last_ != start_))
 		return;
 	last_ = now;
 	draw(false);
@@ -84,8 +101,11 @@ void Progress::add(uint64_t n, uint64_t bytes)
 void Progress::draw(bool final)
 {
 	std::string s = title_ + ": ";
-	if (total_bytes_ && bytes_too_)
-		s += fmt::format("{:3}% ({}/{})", std::min<uint64_t>(100, bytes_ * 100 / total_bytes_), n_, total_);
+	if (total_bytes_ && bytes_too_) {
+		s += fmt::format("{:3}%", std::min<uint64_t>(100, bytes_ * 100 / total_bytes_));
+		if (total_)
+			s += fmt::format(" ({}/{})", n_, total_);
+	}
 	else if (total_)
 		s += fmt::format("{:3}% ({}/{})", n_ * 100 / total_, n_, total_);
 	else
@@ -108,7 +128,7 @@ void Progress::done()
 		return;
 	finished_ = true;
 	std::lock_guard<std::mutex> g(mu_);
-	if (std::chrono::steady_clock::now() - start_ >= std::chrono::milliseconds(500))
+	if (std::chrono::steady_clock::now() - start_ >= delay())
 		draw(true);
 }
 

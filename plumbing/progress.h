@@ -1,5 +1,7 @@
-// Progress on long operations, git style: on a terminal only, to stderr,
-// redrawn at most a few times a second, with a final "done" line.
+// Progress on long operations, git style: on a terminal only (unless
+// --progress), to stderr, after PACH_PROGRESS_DELAY ms (500), redrawn at
+// most ten times a second, with a final "done" line.  -q and
+// --no-progress turn it off.
 #pragma once
 
 #include <chrono>
@@ -21,6 +23,8 @@ public:
 	void done();
 	static void set_quiet(bool q);
 	static bool quiet();
+	// --progress: show it even when stderr is not a terminal (as git).
+	static void set_forced(bool f);
 
 private:
 	void draw(bool final);
