@@ -1,6 +1,7 @@
 // pach's entry point: global options, the command table, and the one
 // place where errors become messages and exit codes.
 #include "cmd/cmd.h"
+#include "plumbing/fs.h"
 
 #include <algorithm>
 #include "plumbing/progress.h"
@@ -171,10 +172,23 @@ int cmd_help(Args &args)
 	const Command *c = find_command(r[0]);
 	if (!c)
 		die("'{}' is not a pach command. See 'pach help -a'", r[0]);
-	// Prefer the man page, like git; fall back to the usage text.
-	std::string man = "man pach-" + r[0] + " 2>/dev/null";
-	if (isatty(1) && system(man.c_str()) == 0)
-		return 0;
+	// Prefer the man page, like git: the one built beside this binary
+	// (a source tree), else installed next to it (PREFIX/share/man), else
+	// man's own search; fall back to the usage text.
+	if (isatty(1)) {
+		char exe[4096];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		std::string dir = n > 0 ? dirname_of(std::string(exe, (size_t)n)) : ".";
+		std::string page = "pach-" + r[0] + ".1";
+		std::string man = "man pach-" + r[0];
+		for (auto &p : {dir + "/build/man/" + page, dir + "/man/" + page, dir + "/../share/man/man1/" + page})
+			if (path_exists(p)) {
+				man = "man -l '" + p + "'";
+				break;
+			}
+		if (system((man + " 2>/dev/null").c_str()) == 0)
+			return 0;
+	}
 	fmt::print("{}", c->usage);
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/config.h"
 #include "plumbing/fs.h"
 #include "plumbing/progress.h"
 #include "plumbing/meta.h"
@@ -183,6 +184,18 @@ static std::string take_remote(Store &s, std::vector<std::string> &r)
 	return "";
 }
 
+// Remote defaults from config; the environment wins (as for git's
+// GIT_* variables over config).
+static void remote_config(Store *s)
+{
+	for (auto [key, env] : {std::pair<const char *, const char *>{"remote.jobs", "PACH_REMOTE_JOBS"},
+				{"remote.retrySeconds", "PACH_REMOTE_RETRY_SECONDS"},
+				{"remote.partSizeMB", "PACH_S3_PART_MB"}})
+		if (!getenv(env))
+			if (auto v = config_get(s, key))
+				setenv(env, v->c_str(), 1);
+}
+
 int cmd_push(Args &args)
 {
 	remote::PushOptions o;
@@ -190,6 +203,7 @@ int cmd_push(Args &args)
 	bool all = args.flag(0, "all");
 	auto r = args.rest(0);
 	Store &s = args.store();
+	remote_config(&s);
 	auto rc = remote::remote_pick(s, take_remote(s, r));
 	if (all && !r.empty())
 		args.usage_error("--all and branches do not go together");
@@ -220,6 +234,7 @@ int cmd_fetch(Args &args)
 {
 	auto r = args.rest(0, 1);
 	Store &s = args.store();
+	remote_config(&s);
 	auto rc = remote::remote_pick(s, r.empty() ? "" : r[0]);
 	TransferStats st;
 	auto ups = remote::fetch(s, rc, st);
@@ -240,6 +255,7 @@ int cmd_pull(Args &args)
 	o.force = args.flag('f', "force");
 	auto r = args.rest(0);
 	Store &s = args.store();
+	remote_config(&s);
 	auto rc = remote::remote_pick(s, take_remote(s, r));
 	o.what = r;
 	TransferStats st;
@@ -267,6 +283,7 @@ int cmd_pull(Args &args)
 
 int cmd_clone(Args &args)
 {
+	remote_config(nullptr);   // the user's defaults: there is no store yet
 	RemoteConfig c = config_from(args, "origin", "");
 	auto r = args.rest(1, 2);
 	c.url = r[0];

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/config.h"
 #include "plumbing/fs.h"
 #include "porcelain/maint.h"
 #include "porcelain/pipeline.h"
@@ -22,7 +23,7 @@ extern const char *const kUsage_run =
 	"input changed, reuse the output of the others.  Exit codes: 0 all\n"
 	"succeeded (or were up to date), 1 some datum failed, 128 error.\n\n"
 	"    --dry-run       show what would run, change nothing\n"
-	"    -j, --jobs <n>  datums in parallel (default: parallelism_spec)\n"
+	"    -j, --jobs <n>  datums in parallel (default: config run.jobs, else parallelism_spec)\n"
 	"    --reprocess     run every datum again\n"
 	"    --runtime <name>  local, bwrap, runc, crun, podman or docker, instead of the spec's\n"
 	"                      or the config's (pach.runtime) choice\n"
@@ -36,6 +37,9 @@ int cmd_run(Args &args)
 	std::string runtime = args.value(0, "runtime").value_or("");
 	auto names = args.rest(0);
 	Store &s = args.store();
+	if (jobs <= 0)
+		if (auto v = config_get(&s, "run.jobs"))
+			jobs = atoi(v->c_str());
 	auto all = porcelain::pipelines_in_dag_order(s);
 	std::set<std::string> want(names.begin(), names.end());
 	for (auto &n : want) {

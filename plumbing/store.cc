@@ -1,5 +1,7 @@
 #include "plumbing/store.h"
 
+#include "plumbing/config.h"
+
 #include "plumbing/error.h"
 
 #include <dirent.h>
@@ -353,10 +355,20 @@ static bool parse_date(const char *s, int64_t *when, int *tz)
 	return true;
 }
 
-static Signature make_sig(git_repository *repo, const char *name_env, const char *email_env, const char *date_env)
+static Signature make_sig(const Store &st, git_repository *repo, const char *name_env, const char *email_env,
+			  const char *date_env)
 {
 	Signature s;
 	const char *n = getenv(name_env), *e = getenv(email_env);
+	// pach's own config first (the store's, then ~/.config/pach/config),
+	// then git's (which also reads ~/.gitconfig).
+	std::string pn, pe;
+	if (!n)
+		if (auto v = config_get(&st, "user.name"))
+			pn = *v, n = pn.c_str();
+	if (!e)
+		if (auto v = config_get(&st, "user.email"))
+			pe = *v, e = pe.c_str();
 	git_config *cfg = nullptr;
 	if ((!n || !e) && git_repository_config_snapshot(&cfg, repo) == 0) {
 		GitConfig c(cfg);
@@ -390,12 +402,12 @@ static Signature make_sig(git_repository *repo, const char *name_env, const char
 
 Signature Store::author() const
 {
-	return make_sig(repo(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
+	return make_sig(*this, repo(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
 }
 
 Signature Store::committer() const
 {
-	return make_sig(repo(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
+	return make_sig(*this, repo(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
 }
 
 std::unique_ptr<FileLock> Store::lock_shared()

@@ -25,6 +25,41 @@ test_expect_success 'bad keys and missing keys: one fatal line, nothing written'
 	test_cmp before .pach/config
 '
 
+test_expect_success 'user.name/user.email: environment, then the store, then the user level' '
+	pach repo create r && mkdir d && echo 1 >d/f &&
+	pach config set --global user.name "Global Person" && pach config set --global user.email g@example.com &&
+	(unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL &&
+	 pach commit r d >/dev/null && git --git-dir=.pach log -1 --format="%an <%ae>|%cn" r/master >../who1 &&
+	 pach config set user.name "Store Person" && echo 2 >d/f && pach commit r d >/dev/null &&
+	 git --git-dir=.pach log -1 --format="%an <%ae>" r/master >../who2) &&
+	echo 3 >d/f && pach commit r d >/dev/null && git --git-dir=.pach log -1 --format="%an" r/master >who3 &&
+	test "$(cat ../who1)" = "Global Person <g@example.com>|Global Person" &&
+	test "$(cat ../who2)" = "Store Person <g@example.com>" && test "$(cat who3)" = "A U Thor" &&
+	rm -f ../who1 ../who2
+'
+
+test_expect_success 'run.jobs is the default for pach run -j' '
+	mkdir in && for i in 1 2 3 4; do echo $i >in/$i; done && pach repo create w && pach commit w in >/dev/null &&
+	cat >slow.yaml <<-\EOF &&
+	pipeline: {name: slow}
+	runtime: local
+	transform: {cmd: [sh, -c, "sleep 1; cp /pfs/w/* /pfs/out/"]}
+	input: {pfs: {repo: w, glob: "/*"}}
+	EOF
+	pach pipeline create -f slow.yaml 2>/dev/null && pach config set run.jobs 4 &&
+	start=$(date +%s) && pach run >/dev/null 2>&1 && end=$(date +%s) &&
+	test $((end - start)) -lt 4
+'
+
+command -v script >/dev/null && command -v man >/dev/null && test -f "$PACH_BUILD_DIR/build/man/pach-checkout.1" &&
+	test_set_prereq MAN
+test_expect_success MAN 'pach help CMD shows the man page on a terminal, the usage otherwise' '
+	MANPAGER=cat script -qec "pach help checkout" /dev/null >page && grep "PACH-CHECKOUT(1)" page &&
+	pach help checkout >usage && grep "^usage: pach checkout" usage && ! grep "PACH-CHECKOUT" usage &&
+	test_expect_code 129 pach checkout -h >h && test_cmp usage h
+'
+test_have_prereq MAN || say "# skipping the man page test: needs script, man and built pages (make doc)"
+
 test_expect_success 'an unknown command names the nearest one' '
 	test_fatal pach comit && grep "did you mean .commit." fatal.err &&
 	test_fatal pach pipe && grep "did you mean .pipeline." fatal.err &&
