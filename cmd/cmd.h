@@ -57,7 +57,8 @@ std::string user_cwd(const Args &args);
 	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
 	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version) X(pipeline) X(datums) X(run) X(job) X(datum) X(logs) \
 	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount) X(config) \
-	X(checkout) X(status) X(add) X(restore) X(completion)
+	X(checkout) X(status) X(add) X(restore) X(completion) \
+	X(reflog) X(reset) X(revert) X(rollback) X(snapshot)
 #define DECLARE(n) int cmd_##n(Args &args);
 PACH_COMMANDS(DECLARE)
 #undef DECLARE

@@ -55,6 +55,11 @@ static const Command kCommands[] = {
 	{"mount", cmd_mount, kUsage_mount},
 	{"unmount", cmd_unmount, kUsage_unmount},
 	{"config", cmd_config, kUsage_config},
+	{"reflog", cmd_reflog, kUsage_reflog},
+	{"reset", cmd_reset, kUsage_reset},
+	{"revert", cmd_revert, kUsage_revert},
+	{"rollback", cmd_rollback, kUsage_rollback},
+	{"snapshot", cmd_snapshot, kUsage_snapshot},
 	{"fsck", cmd_fsck, kUsage_fsck},
 	{"gc", cmd_gc, kUsage_gc},
 	{"hash-object", cmd_hash_object, kUsage_hash_object},
@@ -111,6 +116,8 @@ static const char kMainUsage[] =
 	"   push, fetch, pull, clone   share a store through a remote\n"
 	"   mount, unmount   every repo, branch and commit as files (FUSE)\n"
 	"   config     get and set options (store and user level)\n"
+	"   reflog, reset, revert   every branch update; move a branch back; undo a commit\n"
+	"   rollback, snapshot      the whole store back to a time or a named state\n"
 	"   completion shell completion for bash, zsh and fish\n"
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";

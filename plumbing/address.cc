@@ -1,4 +1,5 @@
 #include "plumbing/address.h"
+#include "plumbing/reflog.h"
 
 #include "plumbing/error.h"
 #include "plumbing/git.h"
@@ -84,7 +85,12 @@ Address parse_address(const std::string &s)
 		return a;
 	size_t pos = end;
 	if (s[pos] == '@') {
-		size_t colon = s.find(':', pos + 1);
+		// A reflog selector (@{2}, @{2026-11-27 10:00}) may hold a ':'.
+		size_t sel = s.find("@{", pos + 1), from = pos + 1;
+		if (sel != std::string::npos && s.find('}', sel) != std::string::npos &&
+		    (s.find(':', pos + 1) == std::string::npos || sel < s.find(':', pos + 1)))
+			from = s.find('}', sel);
+		size_t colon = s.find(':', from);
 		a.ref = s.substr(pos + 1, colon == std::string::npos ? std::string::npos : colon - pos - 1);
 		if (a.ref.empty())
 			die("malformed address '{}': empty branch or commit after '@'", s);
@@ -152,9 +158,56 @@ bool names_branch(const Store &s, const Address &a)
 	return valid_branch_name(base);
 }
 
+// branch@{N} (the value N updates ago) or branch@{time} (the value then),
+// from the branch's reflog; what follows the brace (~N, ^) applies after.
+static Oid resolve_selector(const Store &s, const Address &a, const std::string &ref)
+{
+	size_t at = ref.find("@{");
+	size_t close = ref.find('}', at);
+	if (close == std::string::npos)
+		die("malformed reflog selector in '{}'", a.str());
+	std::string branch = ref.substr(0, at), sel = ref.substr(at + 2, close - at - 2), rest = ref.substr(close + 1);
+	if (branch.empty())
+		branch = "master";
+	require_repo(s, a.repo);
+	check_branch_name(branch);
+	auto log = read_reflog(s, branch_ref(a.repo, branch));
+	if (log.empty())
+		die("no reflog for {}@{}", a.repo, branch);
+	std::optional<Oid> at_value;
+	if (!sel.empty() && std::all_of(sel.begin(), sel.end(), ::isdigit)) {
+		size_t n = std::stoul(sel);
+		if (n >= log.size())
+			die("log for {}@{} only has {} entries", a.repo, branch, log.size());
+		at_value = log[log.size() - 1 - n].new_oid;
+		if (!at_value)
+			die("{}@{}@{{{}}} is the branch's deletion", a.repo, branch, n);
+	} else {
+		auto t = parse_time(sel, time(nullptr));
+		if (!t)
+			die("invalid time '{}' in '{}'", sel, a.str());
+		auto v = ref_at(log, *t);
+		if (!v || !*v)
+			die("{}@{} did not exist at {}", a.repo, branch, sel);
+		at_value = **v;
+	}
+	if (rest.empty())
+		return *at_value;
+	std::string spec = at_value->hex() + rest;
+	git_object *o = nullptr;
+	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
+		die("'{}' does not exist in repo '{}'", ref, a.repo);
+	GitObject obj(o);
+	Oid id;
+	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
+	return id;
+}
+
 Oid resolve_commit(const Store &s, const Address &a)
 {
 	std::string ref = a.branch_or_default();
+	if (ref.find("@{") != std::string::npos)
+		return resolve_selector(s, a, ref);
 	std::string base, suffix;
 	split_suffix(ref, &base, &suffix);
 	if (base.empty())

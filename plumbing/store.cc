@@ -1,6 +1,7 @@
 #include "plumbing/store.h"
 
 #include "plumbing/config.h"
+#include "plumbing/reflog.h"
 
 #include "plumbing/error.h"
 
@@ -60,6 +61,9 @@ std::string Store::init(const std::string &dir)
 	// Ours are the only writers; never let a stray `git gc --auto` repack
 	// multi-GiB blobs behind our back.
 	git_config_set_int32(c, "gc.auto", 0);
+	// Every ref update is logged, pach's own refs too: undo (pach reflog,
+	// reset, rollback) reads these, and so does `git reflog`.
+	git_config_set_string(c, "core.logAllRefUpdates", "always");
 	mkdir_p(gd + "/pach");
 	return gd;
 }
@@ -191,9 +195,22 @@ std::optional<Oid> Store::ref(const std::string &name) const
 	return std::nullopt;
 }
 
+void Store::prepare_ref_update()
+{
+	if (ref_update_ready_)
+		return;
+	ref_update_ready_ = true;
+	ensure_reflogs_enabled(*this);
+	// libgit2 signs reflog entries with the repository's identity: make it
+	// the committer pach uses (environment, pach config, git config).
+	Signature c = committer();
+	git_repository_set_ident(repo(), c.name.c_str(), c.email.c_str());
+}
+
 bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
 		    const std::string &msg)
 {
+	prepare_ref_update();
 	git_reference *out = nullptr;
 	git_oid id = to_git(to);
 	int rc;
@@ -221,8 +238,9 @@ bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<
 	return true;
 }
 
-bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expected)
+bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expected, const std::string &msg)
 {
+	prepare_ref_update();
 	git_reference *r = nullptr;
 	int rc = git_reference_lookup(&r, repo(), name.c_str());
 	if (rc == GIT_ENOTFOUND)
@@ -231,10 +249,32 @@ bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expect
 	GitRef ref(r);
 	if (expected && (!git_reference_target(r) || from_git(git_reference_target(r)) != *expected))
 		return false;
+	Oid was = from_git(git_reference_target(r));
+	// git drops a deleted ref's log; pach keeps it, plus a line for the
+	// deletion, so the branch can be brought back (reflog, rollback).
+	std::string log_file = path("logs/" + name), log;
+	if (path_exists(log_file))
+		log = read_file_small(log_file);
 	rc = git_reference_delete(r);
 	if (rc == GIT_EMODIFIED)
 		return false;
 	git_check(rc, "unable to delete ref '" + name + "'");
+	if (!msg.empty()) {
+		try {
+			if (!log.empty())
+				write_file_atomic(log_file, log);
+			Signature c = committer();
+			ReflogEntry e;
+			e.old_oid = was;
+			e.who = c.name + " <" + c.email + ">";
+			e.when = time(nullptr);
+			e.tz_minutes = c.tz_minutes;
+			e.message = msg;
+			append_reflog(*this, name, e);
+		} catch (const Error &err) {
+			warning(std::string("could not keep the log of deleted ref ") + name + ": " + err.what());
+		}
+	}
 	return true;
 }
 

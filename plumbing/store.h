@@ -60,7 +60,9 @@ public:
 	// (nullopt: must not exist).  Returns false if someone else moved it.
 	bool cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
 		     const std::string &msg);
-	bool delete_ref(const std::string &name, const std::optional<Oid> &expected);
+	// With msg, the ref's log is kept and records the deletion (undoable);
+	// without, it goes, as in git (tracking refs, temporary refs).
+	bool delete_ref(const std::string &name, const std::optional<Oid> &expected, const std::string &msg = "");
 	std::vector<std::pair<std::string, Oid>> refs(const std::string &prefix) const;
 
 	// Objects.
@@ -86,6 +88,8 @@ private:
 	mutable std::once_flag lg2_once_;
 	mutable GitRepo repo_;
 	mutable GitOdb lg2odb_;
+	void prepare_ref_update();   // reflogs on, our identity in them
+	bool ref_update_ready_ = false;
 	std::unique_ptr<ObjectDb> odb_;
 };
 

@@ -1,4 +1,5 @@
 #include "porcelain/maint.h"
+#include "porcelain/undo.h"
 #include "porcelain/worktree.h"
 
 #include "plumbing/error.h"
@@ -27,9 +28,11 @@ struct Reach {
 
 // Every object reachable from every ref, each once.  Dies (or, with errs,
 // records) when one is missing.
-void reachable(Store &s, Reach &r, std::vector<std::string> *errs)
+void reachable(Store &s, Reach &r, std::vector<std::string> *errs, const std::vector<Oid> &extra = {})
 {
 	std::vector<std::pair<Oid, ObjType>> stack;
+	for (auto &oid : extra)
+		stack.push_back({oid, ObjType::none});
 	for (auto &[name, oid] : s.refs("refs/"))
 		stack.push_back({oid, ObjType::none});
 	// Work trees: their head and their index (staged, not committed).
@@ -320,7 +323,9 @@ GcReport gc(Store &s)
 	rep.packs_before = packs.size();
 
 	Reach r;
-	reachable(s, r, nullptr);
+	// Reflogs keep what they name until gc.reflogExpire (30 days): an
+	// undone commit, a rolled-back state, stays recoverable until then.
+	reachable(s, r, nullptr, reflog_roots(s, true));
 
 	// Keep large packs whose every object is reachable: rewriting a
 	// multi-GiB blob buys nothing.

@@ -61,7 +61,7 @@ void repo_delete(Store &s, const std::string &name, bool force)
 	if (!branches.empty() && !force)
 		die("repo '{}' has {} branch(es) with commits; use --force to delete it", name, branches.size());
 	for (auto &b : branches)
-		s.delete_ref(branch_ref(name, b.name), b.head);
+		s.delete_ref(branch_ref(name, b.name), b.head, "repo delete: " + name);
 	update_meta(s, "repo delete " + name, [&](ObjectWriter &w, const std::optional<Oid> &t) -> std::optional<Oid> {
 		if (!t || !lookup_path(s, *t, {"repos", name}))
 			return std::nullopt;
@@ -91,7 +91,7 @@ void branch_delete(Store &s, const std::string &repo, const std::string &name)
 {
 	require_repo(s, repo);
 	check_branch_name(name);
-	if (!s.delete_ref(branch_ref(repo, name), std::nullopt))
+	if (!s.delete_ref(branch_ref(repo, name), std::nullopt, "branch: deleted"))
 		die("branch '{}' not found in repo '{}'", name, repo);
 }
 

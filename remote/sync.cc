@@ -32,6 +32,8 @@ std::string ref_label(const std::string &ref)
 {
 	if (ref == kMetaRef)
 		return "(metadata)";
+	if (ref.compare(0, 20, "refs/pach/snapshots/") == 0)
+		return "snapshot " + ref.substr(20);
 	if (ref.compare(0, 11, "refs/heads/") == 0) {
 		std::string rest = ref.substr(11);
 		auto slash = rest.find('/');
@@ -431,6 +433,9 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 		}
 	}
 	add(kMetaRef);
+	// Snapshots travel too (they name states of every branch).
+	for (auto &[ref, oid] : s.refs("refs/pach/snapshots/"))
+		add(ref);
 
 	State st = read_state(*b);
 	judge(s, ups, st, o.force);
@@ -790,6 +795,22 @@ std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions 
 			if (!s.cas_ref(ref, r, u.old_oid, "pach pull " + rc.name))
 				die("branch '{}' moved during the pull; pull again", ref_label(ref));
 		out.push_back(u);
+	}
+	// Snapshots the remote has and we do not: ours to use (rollback --to).
+	// One of the same name with other content is left alone, and said.
+	for (auto &[t, oid] : s.refs(prefix + "pach/snapshots/")) {
+		std::string ref = "refs/" + t.substr(prefix.size());
+		auto mine = s.ref(ref);
+		if (!mine) {
+			s.cas_ref(ref, oid, std::nullopt, "pach pull " + rc.name);
+			RefUpdate u;
+			u.ref = ref;
+			u.new_oid = oid;
+			u.status = "created";
+			out.push_back(u);
+		} else if (*mine != oid) {
+			warning("snapshot '" + ref.substr(20) + "' differs from the remote's; keeping ours");
+		}
 	}
 	// The metadata (repos, pipelines, jobs) merges: both sides' repos and
 	// jobs are kept.
