@@ -453,7 +453,7 @@ std::vector<Oid> reflog_roots(Store &s, bool expire)
 		keep = *d;
 	}
 	int64_t now = time(nullptr);
-	int64_t cutoff = keep == INT64_MAX ? INT64_MIN : now - keep;
+	int64_t cutoff = keep == INT64_MAX ? INT64_MIN : keep == 0 ? INT64_MAX : now - keep;
 	std::vector<Oid> out;
 	for (auto &r : logged_refs(s)) {
 		if (expire)
