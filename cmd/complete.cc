@@ -325,7 +325,8 @@ struct Completer {
 			for (auto *sh : {"bash", "zsh", "fish"})
 				add(sh, cur);
 		} else if (ph.find("<key>") != std::string::npos) {
-			for (auto *k : {"pach.runtime", "checkout.link", "user.name", "user.email"})
+			for (auto *k : {"pach.runtime", "checkout.link", "user.name", "user.email", "run.jobs", "gc.reflogExpire",
+					"remote.jobs", "remote.retrySeconds", "remote.partSizeMB"})
 				add(k, cur);
 		}
 	}
@@ -342,7 +343,11 @@ struct Completer {
 			kind(cmd, "<pipeline>", cur);
 		else if (opt == "--job")
 			kind(cmd, "<job>", cur);
-		else if (opt == "--state")
+		else if (opt == "--to") {
+			if (Store *s = st())
+				for (auto &[ref, oid] : s->refs("refs/pach/snapshots/"))
+					add(ref.substr(20), cur);
+		} else if (opt == "--state")
 			for (auto *m : {"success", "skipped", "failed"})
 				add(m, cur);
 	}

@@ -50,6 +50,10 @@ test_expect_success PYTHON 'outputs match the documented shapes' '
 	pach config list --json|pach config list --json
 	pach ls-tree --json|pach ls-tree r/master --json
 	pach version --json|pach version --json
+	pach reflog --json|pach reflog --json
+	pach revert --json|pach revert r@master master --json
+	pach rollback --json|pach rollback --to "1 hour ago" --dry-run --json
+	pach snapshot, snapshot list --json|pach snapshot s1 >/dev/null && pach snapshot list --json
 	EOF
 	python3 - "$PACH_BUILD_DIR/Documentation/pach.adoc" <<-\PY
 	import json, re, subprocess, sys
