@@ -195,6 +195,38 @@ std::optional<Oid> Store::ref(const std::string &name) const
 	return std::nullopt;
 }
 
+// A ref's .lock is held open by its writer from creation to rename, so a
+// lock no process has open was left by one that died (kill -9 mid-update).
+// Only concluded when every process's descriptors could be read (as root,
+// or with no other user's processes); otherwise the user is asked.
+static bool lock_is_stale(const std::string &lock)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return false;
+	bool open_somewhere = false, unsure = false;
+	char buf[4096];
+	while (auto *p = readdir(proc)) {
+		if (!isdigit((unsigned char)p->d_name[0]))
+			continue;
+		std::string fds = std::string("/proc/") + p->d_name + "/fd";
+		DIR *d = opendir(fds.c_str());
+		if (!d) {
+			if (errno == EACCES)
+				unsure = true;
+			continue;
+		}
+		while (auto *f = readdir(d)) {
+			ssize_t n = readlinkat(dirfd(d), f->d_name, buf, sizeof buf - 1);
+			if (n > 0 && lock.compare(0, std::string::npos, buf, (size_t)n) == 0)
+				open_somewhere = true;
+		}
+		closedir(d);
+	}
+	closedir(proc);
+	return !open_somewhere && !unsure && path_exists(lock);
+}
+
 void Store::prepare_ref_update()
 {
 	if (ref_update_ready_)
@@ -224,6 +256,12 @@ bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<
 		// Someone holds the ref's .lock for the instant of their update.
 		if (rc == GIT_ELOCKED && attempt < 200) {
 			usleep(5000);
+			continue;
+		}
+		std::string lock = git_dir_ + "/" + name + ".lock";
+		if (rc == GIT_ELOCKED && attempt == 200 && lock_is_stale(lock)) {
+			warning("removing '" + lock + "', left by a pach or git process that was killed");
+			unlink(lock.c_str());
 			continue;
 		}
 		break;

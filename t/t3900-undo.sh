@@ -165,6 +165,20 @@ test_expect_success 'gc keeps rolled-back-from commits while the reflog names th
 	pach fsck >/dev/null
 '
 
+test_expect_success 'a rollback killed midway: the store is intact, rerunning it completes it' '
+	pach repo create many && mkdir m && echo 1 >m/x && pach commit many m >/dev/null &&
+	c1=$(git --git-dir=.pach rev-parse many/master) &&
+	for i in $(seq 1 400); do echo "create refs/heads/many/b$i $c1"; done | env -u GIT_COMMITTER_DATE git --git-dir=.pach update-ref --stdin &&
+	tick && T3=$(date +%s) && tick &&
+	echo 2 >m/x && pach commit many m >/dev/null && c2=$(git --git-dir=.pach rev-parse many/master) &&
+	for i in $(seq 1 400); do echo "update refs/heads/many/b$i $c2"; done | env -u GIT_COMMITTER_DATE git --git-dir=.pach update-ref --stdin &&
+	{ pach rollback --to "@$T3" many >/dev/null 2>&1 & } && pid=$! &&
+	sleep 0.3 && kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null;
+	pach fsck >/dev/null && git_fsck &&
+	pach rollback --to "@$T3" many >/dev/null &&
+	test "$(git --git-dir=.pach for-each-ref --format="%(objectname)" refs/heads/many/ | sort -u)" = "$c1"
+'
+
 test_expect_success 'snapshots travel with push and pull' '
 	pach config unset gc.reflogExpire && pach snapshot travel >/dev/null &&
 	mkdir rem && pach remote add o "file://$PWD/rem" && pach push >/dev/null 2>&1 &&
