@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/snapshot.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -24,19 +25,7 @@ int cmd_hash_object(Args &args)
 	auto one = [&](int fd, const std::string &what, uint64_t size) {
 		if (w)
 			return w->blob_from_fd(fd, size, what);
-		Sha1 h;
-		auto hdr = object_header(ObjType::blob, size);
-		h.update(hdr.data(), hdr.size());
-		std::vector<char> b(1 << 20);
-		uint64_t left = size;
-		while (left) {
-			size_t n = read_full(fd, b.data(), (size_t)std::min<uint64_t>(left, b.size()), what);
-			if (!n)
-				die("'{}' changed while pach was reading it", what);
-			h.update(b.data(), n);
-			left -= n;
-		}
-		return h.final();
+		return hash_fd(fd, size, what);
 	};
 	std::vector<Oid> out;
 	if (from_stdin) {

@@ -55,6 +55,34 @@ int cmd_reflog(Args &args)
 	return 0;
 }
 
+// The branch a command works on, and a commit named relative to it: an
+// id, <branch>~N, @{N} / @{time} of that branch, or <repo>@<ref>.
+static Address branch_arg(Args &args, const std::string &arg, const char *cmd)
+{
+	Address a = parse_address(arg);
+	if (a.has_path || a.ref.empty())
+		args.usage_error(std::string(cmd) + " needs <repo>@<branch>");
+	require_repo(args.store(), a.repo);
+	check_branch_name(a.ref);
+	return a;
+}
+
+static Oid commit_arg(Store &s, const Address &a, const std::string &arg)
+{
+	Address c;
+	if (arg.compare(0, 2, "@{") == 0)
+		c = parse_address(a.repo + "@" + a.ref + arg);
+	else if (arg.find('@') != std::string::npos && arg[0] != '@')
+		c = parse_address(arg);
+	else
+		c = parse_address(a.repo + "@" + arg);
+	if (c.repo != a.repo)
+		die("'{}' is not a commit of repo '{}'", arg, a.repo);
+	if (c.has_path)
+		die("'{}' names a path, not a commit", arg);
+	return resolve_commit(s, c);
+}
+
 extern const char *const kUsage_reset =
 	"usage: pach reset <repo>@<branch> <ref> [--force]\n\n"
 	"Move a branch to <ref>: a commit id, <branch>~N, or a reflog entry\n"
@@ -68,25 +96,9 @@ int cmd_reset(Args &args)
 {
 	bool force = args.flag('f', "force");
 	auto r = args.rest(2, 2);
-	Address a = parse_address(r[0]);
-	if (a.has_path || a.ref.empty())
-		args.usage_error("reset needs <repo>@<branch>");
+	Address a = branch_arg(args, r[0], "reset");
 	Store &s = args.store();
-	require_repo(s, a.repo);
-	check_branch_name(a.ref);
-	Address to;
-	if (r[1].compare(0, 2, "@{") == 0) {
-		to = parse_address(a.repo + "@" + a.ref + r[1]);
-	} else if (r[1].find('@') != std::string::npos && r[1].compare(0, 1, "@") != 0) {
-		to = parse_address(r[1]);
-		if (to.repo != a.repo)
-			die("cannot reset {}@{} to a commit of repo '{}'", a.repo, a.ref, to.repo);
-	} else {
-		to = parse_address(a.repo + "@" + r[1]);
-	}
-	if (to.has_path)
-		die("'{}' names a path; reset takes a commit", r[1]);
-	Oid target = resolve_commit(s, to);
+	Oid target = commit_arg(s, a, r[1]);
 	auto before = s.ref(branch_ref(a.repo, a.ref));
 	porcelain::reset_branch(s, a.repo, a.ref, target, force);
 	auto fed = porcelain::pipelines_fed_by(s, a.repo, a.ref);
@@ -113,17 +125,9 @@ extern const char *const kUsage_revert =
 int cmd_revert(Args &args)
 {
 	auto r = args.rest(2, 2);
-	Address a = parse_address(r[0]);
-	if (a.has_path || a.ref.empty())
-		args.usage_error("revert needs <repo>@<branch>");
+	Address a = branch_arg(args, r[0], "revert");
 	Store &s = args.store();
-	require_repo(s, a.repo);
-	check_branch_name(a.ref);
-	Address c = r[1].find('@') != std::string::npos && r[1][0] != '@' ? parse_address(r[1])
-									   : parse_address(a.repo + "@" + r[1]);
-	if (c.repo != a.repo)
-		die("commit '{}' is not in repo '{}'", r[1], a.repo);
-	Oid commit = resolve_commit(s, c);
+	Oid commit = commit_arg(s, a, r[1]);
 	Oid made = porcelain::revert_commit(s, a.repo, a.ref, commit);
 	if (args.json)
 		fmt::print("{{\"commit\":\"{}\",\"reverted\":\"{}\"}}\n", made.hex(), commit.hex());

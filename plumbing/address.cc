@@ -158,6 +158,22 @@ bool names_branch(const Store &s, const Address &a)
 	return valid_branch_name(base);
 }
 
+// start followed by ~N / ^ (git's revision suffixes).
+static Oid walk_suffix(const Store &s, const Oid &start, const std::string &suffix, const std::string &what,
+		       const std::string &repo)
+{
+	if (suffix.empty())
+		return start;
+	std::string spec = start.hex() + suffix;
+	git_object *o = nullptr;
+	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
+		die("'{}' does not exist in repo '{}' (history is not that deep)", what, repo);
+	GitObject obj(o);
+	Oid id;
+	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
+	return id;
+}
+
 // branch@{N} (the value N updates ago) or branch@{time} (the value then),
 // from the branch's reflog; what follows the brace (~N, ^) applies after.
 static Oid resolve_selector(const Store &s, const Address &a, const std::string &ref)
@@ -191,16 +207,7 @@ static Oid resolve_selector(const Store &s, const Address &a, const std::string 
 			die("{}@{} did not exist at {}", a.repo, branch, sel);
 		at_value = **v;
 	}
-	if (rest.empty())
-		return *at_value;
-	std::string spec = at_value->hex() + rest;
-	git_object *o = nullptr;
-	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
-		die("'{}' does not exist in repo '{}'", ref, a.repo);
-	GitObject obj(o);
-	Oid id;
-	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
-	return id;
+	return walk_suffix(s, *at_value, rest, ref, a.repo);
 }
 
 Oid resolve_commit(const Store &s, const Address &a)
@@ -235,16 +242,7 @@ Oid resolve_commit(const Store &s, const Address &a)
 		std::memcpy(id.b.data(), git_object_id(o)->id, 20);
 		start = id;
 	}
-	if (suffix.empty())
-		return *start;
-	std::string spec = start->hex() + suffix;
-	git_object *o = nullptr;
-	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
-		die("'{}' does not exist in repo '{}' (history is not that deep)", ref, a.repo);
-	GitObject obj(o);
-	Oid id;
-	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
-	return id;
+	return walk_suffix(s, *start, suffix, ref, a.repo);
 }
 
 } // namespace pach

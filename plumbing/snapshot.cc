@@ -376,6 +376,26 @@ std::optional<Oid> write_trees(ObjectWriter &w, Node &dir)
 	return w.tree(entries);
 }
 
+// Walk a directory, or classify a single file or symlink: what needs
+// hashing goes to work, symlinks to links.  False for anything else.
+bool walk_root(Walker &walker, Node &root, std::vector<Node *> &work, std::vector<Node *> &links)
+{
+	if (S_ISDIR(root.st.st_mode)) {
+		walker.walk(root);
+		trace_point("walk");
+		walker.collect(root, work, links);
+		return true;
+	}
+	if (!S_ISREG(root.st.st_mode) && !S_ISLNK(root.st.st_mode))
+		return false;
+	walker.classify(AT_FDCWD, root);
+	if (root.mode == kModeLink)
+		links.push_back(&root);
+	else if (root.need_hash)
+		work.push_back(&root);
+	return true;
+}
+
 // Only hashed files need new entries; cache hits are unchanged.
 void update_cache(StatCache &c, Node &dir, int64_t start)
 {
@@ -406,21 +426,9 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	root.dir_path = absolute_path(src);
 	Walker walker(s, cache);
 	std::vector<Node *> work, links;
-	if (S_ISDIR(root.st.st_mode)) {
-		root.name = root.dir_path;
-		walker.walk(root);
-		trace_point("walk");
-		walker.collect(root, work, links);
-	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
-		root.name = root.dir_path;
-		walker.classify(AT_FDCWD, root);
-		if (root.mode == kModeLink)
-			links.push_back(&root);
-		else if (root.need_hash)
-			work.push_back(&root);
-	} else {
+	root.name = root.dir_path;
+	if (!walk_root(walker, root, work, links))
 		die("'{}' is not a regular file, directory or symlink", src);
-	}
 	if (stats) {
 		stats->files += walker.files_;
 		stats->skipped += walker.skipped_;
@@ -479,18 +487,8 @@ std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string
 	root.name = root.dir_path;
 	Walker walker(s, cache);
 	std::vector<Node *> work, links;
-	if (S_ISDIR(root.st.st_mode)) {
-		walker.walk(root);
-		walker.collect(root, work, links);
-	} else if (S_ISREG(root.st.st_mode) || S_ISLNK(root.st.st_mode)) {
-		walker.classify(AT_FDCWD, root);
-		if (root.mode == kModeLink)
-			links.push_back(&root);
-		else if (root.need_hash)
-			work.push_back(&root);
-	} else {
+	if (!walk_root(walker, root, work, links))
 		return out;
-	}
 	for (auto *n : links)
 		n->oid = w ? w->blob(n->link.data(), n->link.size()) : hash_object(ObjType::blob, n->link.data(), n->link.size());
 	if (workers <= 0) {
