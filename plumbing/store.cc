@@ -239,10 +239,36 @@ void Store::prepare_ref_update()
 	git_repository_set_ident(repo(), c.name.c_str(), c.email.c_str());
 }
 
+// pach keeps the logs of deleted refs; one in the way of a new ref's log
+// (refs/heads/r/a's kept log when creating r/a/b, or r/a/b's when
+// creating r/a) is moved to pach/deleted-logs/, where it stays readable.
+static void clear_log_path(const Store &s, const std::string &name)
+{
+	auto move_aside = [&](const std::string &ref) {
+		std::string from = s.path("logs/" + ref);
+		std::string to = s.path("pach/deleted-logs/" + ref + "." + std::to_string(time(nullptr)));
+		for (int i = 2; path_exists(to); i++)
+			to = s.path("pach/deleted-logs/" + ref + "." + std::to_string(time(nullptr)) + "-" + std::to_string(i));
+		mkdir_p(dirname_of(to));
+		if (rename(from.c_str(), to.c_str()) < 0)
+			warning("could not move the old log '" + from + "' aside: " + strerror(errno));
+	};
+	for (size_t sl = name.find('/', 5); sl != std::string::npos; sl = name.find('/', sl + 1)) {
+		std::string up = name.substr(0, sl);
+		struct stat st;
+		if (lstat(s.path("logs/" + up).c_str(), &st) == 0 && S_ISREG(st.st_mode) && !s.ref(up))
+			move_aside(up);
+	}
+	if (is_dir(s.path("logs/" + name)))
+		move_aside(name);
+}
+
 bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<Oid> &expected,
 		    const std::string &msg)
 {
 	prepare_ref_update();
+	if (!expected)
+		clear_log_path(*this, name);
 	git_reference *out = nullptr;
 	git_oid id = to_git(to);
 	int rc;
@@ -299,8 +325,10 @@ bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expect
 	git_check(rc, "unable to delete ref '" + name + "'");
 	if (!msg.empty()) {
 		try {
-			if (!log.empty())
+			if (!log.empty()) {
+				mkdir_p(dirname_of(log_file));
 				write_file_atomic(log_file, log);
+			}
 			Signature c = committer();
 			ReflogEntry e;
 			e.old_oid = was;

@@ -70,7 +70,11 @@ test_expect_success 'revert that conflicts names the path and commits nothing' '
 test_expect_success 'a deleted branch keeps its reflog and can be reset back' '
 	pach branch r tmp master >/dev/null && pach branch -d r tmp >/dev/null &&
 	pach reflog r@tmp >out && head -1 out | grep "branch: deleted" &&
-	test_path_is_file .pach/logs/refs/heads/r/tmp && git_fsck
+	test_path_is_file .pach/logs/refs/heads/r/tmp && git_fsck &&
+	# a kept log in the way of a new branch (tmp -> tmp/x, then x/y -> x) is moved aside
+	pach branch r tmp/x master >/dev/null && pach branch -d r tmp/x >/dev/null &&
+	pach branch r tmp master >/dev/null && pach reflog r@tmp >out && test_line_count = 1 out &&
+	ls .pach/pach/deleted-logs/refs/heads/r >aside && test_line_count = 2 aside && git_fsck
 '
 
 # The store of the "Must show": three repos, two pipelines (raw -> clean -> stats).
