@@ -10,11 +10,12 @@ namespace pach::cmd {
 
 extern const char *const kUsage_diff =
 	"usage: pach diff <repo>@<a> [<repo>@<b>] [--name-status | --name-only | --stat | --json] [-- <path>...]\n"
-	"   or: pach diff [--staged] [--name-status | --name-only | --stat | --json] [<path>...]\n\n"
+	"   or: pach diff [--staged | --head] [--name-status | --name-only | --stat | --json] [<path>...]\n\n"
 	"Changes from commit <a> to commit <b>; with one commit, the changes it\n"
 	"made (against its first parent).  In a work tree, the second form shows\n"
 	"changes to tracked files not yet staged (files against the index, as\n"
-	"git diff), or with --staged what the next commit will change.\n";
+	"git diff), with --staged what the next commit will change, with --head\n"
+	"the files against the work tree's commit (staged or not, as git diff HEAD).\n";
 
 static int print_changes(Args &args, Store &s, const std::vector<porcelain::Change> &changes, bool ns, bool names,
 			 bool stat);
@@ -25,11 +26,14 @@ int cmd_diff(Args &args)
 	bool stat = args.flag(0, "stat");
 	bool names = args.flag(0, "name-only");
 	bool staged = args.flag(0, "staged") || args.flag(0, "cached");
+	bool head = args.flag(0, "head");
 	auto r = args.rest(0);
 	bool has_rev = false;
 	for (auto &x : r)
 		has_rev |= x.find('@') != std::string::npos;
-	if (staged || (!has_rev && !worktree_root(args).empty())) {
+	if (staged || head || (!has_rev && !worktree_root(args).empty())) {
+		if (staged && head)
+			args.usage_error("--staged and --head compare different things; give one");
 		if (has_rev)
 			args.usage_error("--staged compares the work tree's index with its commit; name no <repo>@<ref>");
 		auto wt = open_worktree(args, "diff");
@@ -52,8 +56,8 @@ int cmd_diff(Args &args)
 				});
 			}
 		} else {
-			for (auto &m : wt->unstaged(ps)) {
-				porcelain::Change c{m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
+			for (auto &m : wt->unstaged(ps, head)) {
+				porcelain::Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
 				if (m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
 					c.status = 'T';
 				if (m.work.mode)

@@ -83,6 +83,8 @@ int cmd_checkout(Args &args)
 			fmt::print(stderr, "Checked out {}@{} into '{}'\n", a.repo, branch, dir);
 		return 0;
 	}
+	if (r.empty() && worktree_root(args).empty())
+		args.usage_error("outside a work tree, checkout needs <repo>[@<branch>] [<dir>]");
 	auto wt = open_worktree(args, "checkout <branch>");
 	LinkMode m = pick_mode(args.store());
 	std::string target = r.empty() ? wt->state().branch : r[0];

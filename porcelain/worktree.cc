@@ -294,7 +294,9 @@ std::vector<StatusEntry> Worktree::status()
 	Oid ht = head_tree();
 	auto i = flat(st_.index);
 	auto h = ht == st_.index ? std::vector<WorktreeFile>() : flat(ht);
+	trace_point("index read");
 	auto w = scan(nullptr, "");
+	trace_point("work tree scanned");
 	for (auto &e : hashed_)
 		if (auto ie = find_in(i, e.path); ie && ie->oid == e.oid)
 			cache_->update(root_ + "/" + e.path, e.st, e.oid, e.start);
@@ -497,7 +499,8 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	check_branch_name(branch);
 	auto tip = s_.ref(branch_ref(st_.repo, branch));
 	if (!tip && !(branch == st_.branch && !st_.head))
-		die("branch '{}' of repo '{}' has no commits", branch, st_.repo);
+		die("branch '{}' not found in repo '{}' (create it with 'pach branch {} {}')", branch, st_.repo, st_.repo,
+		    branch);
 	Oid tt = tip ? s_.read_commit(*tip).tree : empty_tree_oid();
 	FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index)), t = to_map(flat(tt));
 	FileMap w = to_map(scan(nullptr, ""));
@@ -563,16 +566,22 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	save();
 }
 
-std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string> &paths)
+std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string> &paths, bool against_head)
 {
 	FileMap i = to_map(flat(st_.index));
+	// Against the commit: every path the commit or the index tracks.
+	FileMap base = against_head ? to_map(flat(head_tree())) : i;
+	if (against_head)
+		for (auto &[p, e] : i)
+			base.emplace(p, TreeEntry{});
 	std::vector<Modified> out;
 	std::vector<std::string> ps = paths.empty() ? std::vector<std::string>{""} : paths;
 	for (auto &rel : ps) {
 		FileMap w = to_map(scan(nullptr, rel));
-		for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel); ++it) {
+		for (auto it = base.lower_bound(rel); it != base.end() && under(it->first, rel); ++it) {
 			auto we = get(w, it->first);
-			if (same(we, &it->second))
+			const TreeEntry *old = it->second.mode ? &it->second : nullptr;
+			if (same(we, old))
 				continue;
 			out.push_back({it->first, it->second, we ? *we : TreeEntry{}});
 		}

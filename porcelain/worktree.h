@@ -78,7 +78,8 @@ public:
 		std::string path;
 		TreeEntry index, work;
 	};
-	std::vector<Modified> unstaged(const std::vector<std::string> &paths);
+	// against_head: files against the commit instead (git diff HEAD).
+	std::vector<Modified> unstaged(const std::vector<std::string> &paths, bool against_head = false);
 	Oid head_tree() const;
 
 	// Create a work tree of repo@branch in dir (which must be missing or

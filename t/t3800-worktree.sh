@@ -73,6 +73,8 @@ test_expect_success 'add stages; diff --staged; commit makes exactly the staged 
 	A  u/v/w
 	EOF
 	test_cmp want out && test_must_be_empty unstaged &&
+	(cd r && pach diff --head --name-status >../head) && printf "M\ta.txt\nD\td/b.txt\nA\tu/v/w\n" >want &&
+	test_cmp want head &&
 	printf "M\ta.txt\nD\td/b.txt\nA\tu/v/w\n" >want && test_cmp want staged &&
 	(cd r && pach commit -m second >../id) &&
 	test "$(cat id)" = "$(git --git-dir=.pach rev-parse r/master)" &&
