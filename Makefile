@@ -55,7 +55,8 @@ $(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ)
 
 unit-tests: $(BUILD)/unit-tests
 
-test: pach $(BUILD)/unit-tests
+# The man pages are built too: pach help shows them, and t0100 checks it.
+test: pach $(BUILD)/unit-tests doc
 	@./t/run-tests.sh $(BUILD)/unit-tests
 
 demo: pach
