@@ -502,7 +502,11 @@ std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string
 		flatten(root, "", out);
 	else
 		out.push_back({"", root.mode, root.oid, root.st, root.need_hash});
-	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	// Usually already in order (a depth-first walk is, unless a name sorts
+	// below '/' next to a directory it prefixes: "a.txt" and "a/").
+	auto by_path = [](auto &a, auto &b) { return a.path < b.path; };
+	if (!std::is_sorted(out.begin(), out.end(), by_path))
+		std::sort(out.begin(), out.end(), by_path);
 	return out;
 }
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <thread>
 
 namespace pach::porcelain {
 
@@ -155,7 +156,11 @@ std::vector<WorktreeFile> Worktree::flat(const Oid &tree) const
 			out.push_back({p, e});
 		return true;
 	});
-	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	// Usually already in order (a depth-first walk is, unless a name sorts
+	// below '/' next to a directory it prefixes: "a.txt" and "a/").
+	auto by_path = [](auto &a, auto &b) { return a.path < b.path; };
+	if (!std::is_sorted(out.begin(), out.end(), by_path))
+		std::sort(out.begin(), out.end(), by_path);
 	return out;
 }
 
@@ -171,18 +176,19 @@ std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub
 			n += f.hashed;
 		fprintf(stderr, "trace: work tree scan: %zu files, %zu hashed\n", files.size(), n);
 	}
+	out.reserve(files.size());
 	for (auto &f : files) {
-		std::string p = sub.empty() ? f.path : f.path.empty() ? sub : sub + "/" + f.path;
+		std::string p = sub.empty() ? std::move(f.path) : f.path.empty() ? sub : sub + "/" + f.path;
 		// Interrupted writes of ours are not content.
 		if (p.size() > 9 && p.compare(p.size() - 9, 9, ".pach-tmp") == 0)
 			continue;
-		out.push_back({p, TreeEntry{"", f.mode, f.oid}});
 		// Written blobs are safe to remember; hashed-only ones are
 		// remembered by the caller once it knows the store has them.
 		if (w && f.hashed && f.mode != kModeLink)
 			cache_->update(root_ + "/" + p, f.st, f.oid, start);
 		if (!w && f.hashed && f.mode != kModeLink)
 			hashed_.push_back({p, f.st, f.oid, start});
+		out.push_back({std::move(p), TreeEntry{"", f.mode, f.oid}});
 	}
 	return out;
 }
@@ -292,10 +298,29 @@ template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, co
 std::vector<StatusEntry> Worktree::status()
 {
 	Oid ht = head_tree();
-	auto i = flat(st_.index);
-	auto h = ht == st_.index ? std::vector<WorktreeFile>() : flat(ht);
-	trace_point("index read");
-	auto w = scan(nullptr, "");
+	// The trees are read while the directory is walked: one is object
+	// reads, the other stat calls.
+	std::vector<WorktreeFile> i, h;
+	std::exception_ptr err;
+	std::thread reader([&] {
+		try {
+			i = flat(st_.index);
+			if (!(ht == st_.index))
+				h = flat(ht);
+		} catch (...) {
+			err = std::current_exception();
+		}
+	});
+	std::vector<WorktreeFile> w;
+	try {
+		w = scan(nullptr, "");
+	} catch (...) {
+		reader.join();
+		throw;
+	}
+	reader.join();
+	if (err)
+		std::rethrow_exception(err);
 	trace_point("work tree scanned");
 	for (auto &e : hashed_)
 		if (auto ie = find_in(i, e.path); ie && ie->oid == e.oid)
