@@ -35,7 +35,8 @@ for i in range(20000):
     open('%s/f%05d.txt' % (d, i), 'w').write('file %d\n' % i * 20)
 "
 $PACH init >/dev/null && $PACH repo create images >/dev/null && $PACH commit images src -m data >/dev/null
-git init -q gitsrc && cp -r src/. gitsrc/ && git -C gitsrc add -A && git -C gitsrc commit -qm data
+git init -q gitsrc && git -C gitsrc config gc.auto 0 && cp -r src/. gitsrc/ && git -C gitsrc add -A &&
+	git -C gitsrc commit -qm data && git -C gitsrc gc -q   # packed, as a real repository
 
 echo "== 1. checkout of 20,000 files"
 # Fresh directories, alternating, nothing deleted in between: ext4 makes

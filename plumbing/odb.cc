@@ -162,11 +162,15 @@ namespace {
 // Inflates a zlib stream read from fd starting at an offset.
 class Inflater {
 public:
-	Inflater(int fd, uint64_t off, std::string what) : fd_(fd), off_(off), what_(std::move(what))
+	// size: the inflated size, to size the read-ahead (a 200-byte object
+	// reads a few hundred bytes, not 256 KiB); the stream may be longer
+	// than the guess, the read loop just goes on.
+	Inflater(int fd, uint64_t off, std::string what, uint64_t size = 1 << 18)
+		: fd_(fd), off_(off), what_(std::move(what)),
+		  cap_((size_t)std::min<uint64_t>(1 << 18, size + size / 512 + 64)), in_(new unsigned char[cap_])
 	{
 		if (inflateInit(&z_) != Z_OK)
 			die("unable to initialise zlib");
-		in_.resize(1 << 18);
 	}
 	~Inflater() { inflateEnd(&z_); }
 	// Returns bytes produced; 0 only at the end of the stream.
@@ -179,13 +183,13 @@ public:
 		z_.avail_out = (uInt)want;
 		while (z_.avail_out) {
 			if (z_.avail_in == 0) {
-				ssize_t r = pread(fd_, in_.data(), in_.size(), (off_t)off_);
+				ssize_t r = pread(fd_, in_.get(), cap_, (off_t)off_);
 				if (r < 0)
 					die_errno("unable to read '" + what_ + "'");
 				if (r == 0)
 					die("unexpected end of '{}'", what_);
 				off_ += (uint64_t)r;
-				z_.next_in = in_.data();
+				z_.next_in = in_.get();
 				z_.avail_in = (uInt)r;
 			}
 			int rc = inflate(&z_, Z_NO_FLUSH);
@@ -205,7 +209,8 @@ private:
 	uint64_t off_;
 	std::string what_;
 	z_stream z_{};
-	std::vector<unsigned char> in_;
+	size_t cap_;
+	std::unique_ptr<unsigned char[]> in_;
 	bool done_ = false;
 };
 
@@ -226,7 +231,7 @@ public:
 			stored_ = true;
 			off_ = data_off + 2;
 		} else {
-			z_ = std::make_unique<Inflater>(fd_, data_off, pack_->pack_path);
+			z_ = std::make_unique<Inflater>(fd_, data_off, pack_->pack_path, size);
 		}
 	}
 	size_t read(void *buf, size_t n) override
@@ -296,7 +301,7 @@ private:
 				die("unexpected end of '{}'", pack_->pack_path);
 			if ((h[0] & 0x06) != 0) {
 				stored_ = false;
-				z_ = std::make_unique<Inflater>(fd_, data_off_, pack_->pack_path);
+				z_ = std::make_unique<Inflater>(fd_, data_off_, pack_->pack_path, size_);
 				uint64_t skip = pos_;
 				std::vector<char> b(1 << 16);
 				while (skip) {
