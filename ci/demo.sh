@@ -50,6 +50,32 @@ run "$PACH" commit images@master photos -m "change one input"
 run "$PACH" run
 run "$PACH" diff shout@master~1 shout@master
 run "$PACH" show shout@master
+
+echo
+echo "--- a work tree, as in git:"
+run "$PACH" checkout images@master wt
+cd wt
+echo "a cat, relabelled" >cat.txt && echo "a fish" >fish.txt
+run "$PACH" status
+run "$PACH" diff
+run "$PACH" add cat.txt fish.txt
+run "$PACH" commit -m "relabel"
+run "$PACH" log --oneline
+cd ..
+run "$PACH" run
+
+echo
+echo "--- undo: reflog, snapshot, rollback of the whole store (and its undo):"
+run "$PACH" snapshot before-mistake
+echo "garbage" >photos/cat.txt
+run "$PACH" commit images@master photos -m "a mistake"
+run "$PACH" run
+run "$PACH" reflog images@master -n 3
+run "$PACH" rollback --to before-mistake
+run "$PACH" cat shout@master:/cat.txt
+run "$PACH" run
+run "$PACH" rollback --undo
+run "$PACH" cat images@master:/cat.txt
 rm -rf "$demo"
 echo
 echo "demo done."
