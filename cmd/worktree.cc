@@ -29,7 +29,11 @@ std::unique_ptr<porcelain::Worktree> open_worktree(Args &args, const char *what)
 		die("not in a work tree (or any of the parent directories); '{}' needs one: "
 		    "pach checkout <repo>@<branch> [<dir>]",
 		    what);
-	return std::make_unique<porcelain::Worktree>(args.store(), root);
+	auto wt = std::make_unique<porcelain::Worktree>(args.store(), root);
+	if (!wt->state().pending.empty())
+		warning("a checkout of '" + wt->state().pending + "' was interrupted; 'pach checkout " +
+			wt->state().pending + "' finishes it");
+	return wt;
 }
 
 static std::vector<std::string> rel_paths(const porcelain::Worktree &wt, const Args &args,

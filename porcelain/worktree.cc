@@ -127,6 +127,7 @@ Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 	st_.index = state["index"].empty() ? empty_tree_oid() : state_oid(state["index"], dir + "/state");
 	if (st_.repo.empty() || st_.branch.empty())
 		die("work tree state '{}/state' is damaged", dir);
+	st_.pending = state["pending"];
 	cache_ = std::make_unique<StatCache>(dir + "/statcache");
 	cache_->load();
 }
@@ -137,6 +138,8 @@ void Worktree::save()
 {
 	std::string body = fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", st_.repo, st_.branch,
 				       st_.head ? st_.head->hex() : "-", st_.index.hex(), root_);
+	if (!st_.pending.empty())
+		body += "pending " + st_.pending + "\n";
 	write_file_atomic(state_dir(s_, st_.id) + "/state", body);
 	cache_->save();
 }
@@ -531,6 +534,7 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	FileMap w = to_map(scan(nullptr, ""));
 	remember(i);
 	std::vector<std::string> changed, conflicts;
+	std::set<std::string> already;   // files that are the target's already
 	auto consider = [&](const std::string &p) {
 		auto he = get(h, p), te = get(t, p);
 		if (same(he, te))
@@ -538,11 +542,16 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 		auto ie = get(i, p), we = get(w, p);
 		if (same(ie, te) && same(we, te))
 			return;   // already what the target has
-		if (!same(ie, he) || !same(we, he)) {
+		// Each of index and file must be the current commit's version or
+		// the target's (a file already switched by an interrupted
+		// checkout is then simply kept).
+		if ((!same(ie, he) && !same(ie, te)) || (!same(we, he) && !same(we, te))) {
 			conflicts.push_back(p);
 			return;
 		}
 		changed.push_back(p);
+		if (same(we, te))
+			already.insert(p);
 	};
 	for (auto &[p, e] : h)
 		consider(p);
@@ -570,6 +579,10 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	Progress prog("Checking out files", changed.size(), true);
 	prog.set_total_bytes(total);
 	// Deletions first: a file may become a directory and the reverse.
+	// A crash from here on leaves the files between two commits: the
+	// state says so, and the same checkout finishes the job.
+	st_.pending = branch;
+	save();
 	for (auto &p : changed)
 		if (!get(t, p)) {
 			remove_file(root_, p);
@@ -578,7 +591,8 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 		}
 	for (auto &p : changed)
 		if (auto te = get(t, p)) {
-			write_file(m, {p, *te}, nullptr);
+			if (!already.count(p))
+				write_file(m, {p, *te}, nullptr);
 			i[p] = *te;
 			prog.add(1, te->mode == kModeLink ? 0 : 0);
 		}
@@ -587,6 +601,7 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	ow.finish();
 	st_.head = tip;
 	st_.branch = branch;
+	st_.pending.clear();
 	remember_written();
 	save();
 }

@@ -28,6 +28,7 @@ struct WorktreeState {
 	std::string id, repo, branch, path;
 	std::optional<Oid> head;   // nullopt: the branch had no commit yet
 	Oid index;                 // a tree
+	std::string pending;       // a checkout of this branch was cut short
 };
 
 // The work tree containing dir (or the current directory): its root, or

@@ -208,6 +208,16 @@ test_expect_success XFS 'on XFS, auto mode reflinks large files: extents shared,
 '
 test_have_prereq XFS || say "# skipping the XFS reflink test: needs root, mkfs.xfs, filefrag and a loop mount"
 
+test_expect_success 'a branch switch killed midway: the same checkout finishes it' '
+	pach repo create k && mkdir ka kb && for i in $(seq 1 3000); do echo "a$i" >ka/f$i; echo "b$i" >kb/f$i; done &&
+	pach commit k ka >/dev/null && pach branch k other master >/dev/null && pach commit k@other kb >/dev/null &&
+	pach checkout k@master kw 2>/dev/null &&
+	(cd kw && { pach checkout other 2>/dev/null & } && pid=$! && sleep 0.2 && kill -9 $pid; wait $pid; true) &&
+	(cd kw && pach checkout other 2>../err && pach status -s >../out) && test_must_be_empty out &&
+	pach get k@other kexp && diff -r -x .pach kexp kw &&
+	(cd kw && pach status -s 2>../err2) && test_must_be_empty err2
+'
+
 test_expect_success 'commands that need a work tree say so outside one' '
 	test_fatal pach status && grep "not in a work tree" fatal.err &&
 	test_fatal pach add x && test_fatal pach restore x &&
