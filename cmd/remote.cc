@@ -320,10 +320,14 @@ int cmd_clone(Args &args)
 		auto ups = remote::pull(s, c, o, ts);
 		if (!s.ref(kMetaRef))
 			die("'{}' holds no pach data", c.url);
-		size_t branches = 0;
-		for (auto &u : ups)
-			branches += u.ref != kMetaRef;
-		fmt::print("Cloned {} into {} ({} branches, {} in {} packs)\n", c.url, dir, branches, human_bytes(ts.bytes), ts.packs);
+		size_t branches = 0, snapshots = 0;
+		for (auto &u : ups) {
+			branches += u.ref.compare(0, 11, "refs/heads/") == 0;
+			snapshots += u.ref.compare(0, 20, "refs/pach/snapshots/") == 0;
+		}
+		fmt::print("Cloned {} into {} ({} branches{}, {} in {} packs)\n", c.url, dir, branches,
+			   snapshots ? fmt::format(", {} snapshot{}", snapshots, snapshots == 1 ? "" : "s") : "",
+			   human_bytes(ts.bytes), ts.packs);
 	} catch (...) {
 		// Leave nothing half-made behind, as git clone.
 		std::error_code ec;
