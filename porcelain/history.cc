@@ -225,6 +225,8 @@ static std::string header(const Change &c)
 		h += fmt::format("deleted file mode {:o}\n", c.old_e.mode);
 	else if (c.old_e.mode != c.new_e.mode)
 		h += fmt::format("old mode {:o}\nnew mode {:o}\n", c.old_e.mode, c.new_e.mode);
+	if (c.old_e.mode && c.new_e.mode && c.old_e.oid == c.new_e.oid)
+		return h;   // a mode change only: git prints no index line
 	std::string ao = c.old_e.mode ? c.old_e.oid.hex().substr(0, 7) : "0000000";
 	std::string bo = c.new_e.mode ? c.new_e.oid.hex().substr(0, 7) : "0000000";
 	h += "index " + ao + ".." + bo;
