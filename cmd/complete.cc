@@ -60,7 +60,11 @@ _pach_complete() {
 	while IFS= read -r c; do
 		[ -n "$c" ] || continue
 		case "$c" in *[@/:]) nospace=1 ;; esac
-		COMPREPLY+=("${c#"$pre"}")
+		c="${c#"$pre"}"
+		# Quoted for the command line (a path may hold spaces); ':' and
+		# '@' stay as they are.
+		printf -v c '%q' "$c"
+		COMPREPLY+=("$c")
 	done <<<"$out"
 	[ -n "$nospace" ] && compopt -o nospace 2>/dev/null
 	return 0
@@ -82,8 +86,8 @@ _pach() {
 		_files
 		return
 	fi
-	(( ${#bare} )) && compadd -Q -S '' -- "${bare[@]}"
-	(( ${#spaced} )) && compadd -Q -- "${spaced[@]}"
+	(( ${#bare} )) && compadd -S '' -- "${bare[@]}"
+	(( ${#spaced} )) && compadd -- "${spaced[@]}"
 	return 0
 }
 if (( $+functions[compdef] )); then

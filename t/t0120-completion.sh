@@ -5,6 +5,7 @@ test_description='shell completion: pach completion bash|zsh|fish over pach __co
 test_expect_success setup '
 	pach init && pach repo create images && pach repo create labels &&
 	mkdir -p src/raw && echo 1 >src/raw/one.png && echo 2 >src/raw/two.png && echo x >src/top.txt &&
+	echo 3 >"src/raw/my pic.png" &&
 	pach commit images src -m first >/dev/null && pach branch images dev master >/dev/null &&
 	mkdir rem && pach remote add origin "file://$PWD/rem" &&
 	cat >up.yaml <<-\EOF &&
@@ -46,7 +47,8 @@ test_expect_success 'bash: repos, repo@ -> branches, paths inside a commit' '
 	bash_complete "pach log images@d" >out && echo @dev >want && test_cmp want out &&
 	bash_complete "pach branch " >out && printf "images\nlabels\nupper\n" >want && test_cmp want out &&
 	bash_complete "pach ls images@master:/" >out && printf "/raw/\n/top.txt\n" >want && test_cmp want out &&
-	bash_complete "pach cat images@master:/raw/t" >out && echo /raw/two.png >want && test_cmp want out
+	bash_complete "pach cat images@master:/raw/t" >out && echo /raw/two.png >want && test_cmp want out &&
+	bash_complete "pach cat images@master:/raw/m" >out && echo "/raw/my\\ pic.png" >want && test_cmp want out
 '
 
 test_expect_success 'bash: subcommands, pipelines, remotes, job ids' '
@@ -112,7 +114,9 @@ test_expect_success TMUX 'interactive bash: pach com<TAB> and pach cat images@<T
 	tmux_keys C-u && tmux_keys "pach cat images@" Tab && tmux_keys "Z" &&
 	tmux_wait "^go> pach cat images@master:/Z$" &&
 	tmux_keys C-u && tmux_keys "pach cat images@master:/r" Tab && tmux_keys "Z" &&
-	tmux_wait "^go> pach cat images@master:/raw/Z$"
+	tmux_wait "^go> pach cat images@master:/raw/Z$" &&
+	tmux_keys C-u && tmux_keys "pach cat images@master:/raw/m" Tab && tmux_keys "Z" &&
+	tmux_wait "^go> pach cat images@master:/raw/my\\\\ pic.png Z$"
 	rc=$?; tmux_stop; test $rc = 0
 '
 
