@@ -130,6 +130,9 @@ Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 	st_.pending = state["pending"];
 	cache_ = std::make_unique<StatCache>(dir + "/statcache");
 	cache_->load();
+	// Moved (mv wt elsewhere): the state follows, so gc finds it again.
+	if (state["path"] != root)
+		save();
 }
 
 Worktree::~Worktree() = default;
@@ -718,9 +721,13 @@ std::vector<Oid> worktree_roots(const Store &s)
 			continue;
 		auto kv = read_kv(sd + "/state");
 		// A work tree whose directory is gone (or now belongs to another
-		// work tree) is forgotten, as `git worktree prune` does.
+		// work tree) is forgotten, as `git worktree prune` does -- after
+		// three months unused (gc.worktreePruneExpire in git), since a
+		// moved work tree is found again by its next command.
 		std::string marker = kv["path"] + "/.pach";
-		if (!is_worktree_file(marker) || read_kv(marker)["id"] != id) {
+		struct stat sst;
+		bool old = stat((sd + "/state").c_str(), &sst) == 0 && time(nullptr) - sst.st_mtime > 90 * 86400;
+		if ((!is_worktree_file(marker) || read_kv(marker)["id"] != id) && old) {
 			std::string cmd = sd;
 			for (auto f : {"state", "statcache", "lock"})
 				unlink((sd + "/" + f).c_str());

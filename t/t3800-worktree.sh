@@ -157,12 +157,14 @@ test_expect_success 'branch moved by someone else: commit refused (exit 2), chec
 	git_fsck
 '
 
-test_expect_success 'gc keeps staged blobs and forgets deleted work trees' '
+test_expect_success 'gc keeps staged blobs; forgets deleted work trees after three months unused' '
 	head -c 100000 /dev/urandom >r/staged.bin && (cd r && pach add staged.bin) &&
 	pach gc >/dev/null && pach fsck >/dev/null &&
 	(cd r && pach commit -m staged >/dev/null) && pach cat r@master:/staged.bin | cmp - r/staged.bin &&
 	pach checkout r@master gone && test "$(ls .pach/pach/worktrees | wc -l)" = 2 &&
-	rm -rf gone && pach gc >/dev/null && test "$(ls .pach/pach/worktrees | wc -l)" = 1 &&
+	rm -rf gone && pach gc >/dev/null && test "$(ls .pach/pach/worktrees | wc -l)" = 2 &&
+	touch -d "100 days ago" .pach/pach/worktrees/*/state && (cd r && pach status >/dev/null) &&
+	pach gc >/dev/null && test "$(ls .pach/pach/worktrees | wc -l)" = 1 &&
 	git_fsck
 '
 
