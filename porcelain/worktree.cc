@@ -131,8 +131,14 @@ Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 	cache_ = std::make_unique<StatCache>(dir + "/statcache");
 	cache_->load();
 	// Moved (mv wt elsewhere): the state follows, so gc finds it again.
-	if (state["path"] != root)
+	// Copied (cp -r): the original still answers to this id; refuse.
+	if (state["path"] != root) {
+		std::string orig = state["path"] + "/.pach";
+		if (!state["path"].empty() && is_worktree_file(orig) && read_kv(orig)["id"] == st_.id)
+			die("'{}' is a copy of the work tree at '{}'; make a new one with 'pach checkout {}@{} <dir>'", root,
+			    state["path"], st_.repo, st_.branch);
 		save();
+	}
 }
 
 Worktree::~Worktree() = default;

@@ -168,6 +168,13 @@ test_expect_success 'gc keeps staged blobs; forgets deleted work trees after thr
 	git_fsck
 '
 
+test_expect_success 'a moved work tree keeps working; a copy is refused while the original exists' '
+	pach checkout r@master mv1 2>/dev/null && mv mv1 mv2 && (cd mv2 && pach status -s >../out) &&
+	grep -q "path $PWD/mv2" .pach/pach/worktrees/*/state &&
+	cp -r mv2 cp1 && test_fatal sh -c "cd cp1 && pach status" && grep "is a copy of the work tree" fatal.err &&
+	(cd mv2 && pach status -s >/dev/null) && rm -rf mv2 cp1
+'
+
 test_expect_success 'an empty branch can be checked out and committed from' '
 	pach repo create fresh && pach checkout fresh@master fw &&
 	(cd fw && pach status >../out && echo hello >h && pach add h && pach commit -m start >/dev/null &&
