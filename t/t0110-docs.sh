@@ -27,6 +27,8 @@ test_expect_success PYTHON 'each command in the table: a page, and usage lines =
 	    usage = [re.sub(r"\s{2,}.*$", "", u) for u in usage]
 	    if usage != syn:
 	        bad.append("%s: usage %s != synopsis %s" % (c, usage, syn))
+	    if "*pach-%s*(1)::" % c not in open("%s/pach.adoc" % doc).read():
+	        bad.append("%s: not listed under COMMANDS in pach.adoc" % c)
 	if bad:
 	    sys.exit("\n".join(bad))
 	PY
