@@ -61,7 +61,6 @@ int cmd_checkout(Args &args)
 {
 	auto link = args.value(0, "link");
 	auto r = args.rest(0, 2);
-	std::optional<Store> none;
 	std::string mode = link ? *link : "";
 	auto pick_mode = [&](Store &s) {
 		if (mode.empty())

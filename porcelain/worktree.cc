@@ -452,7 +452,7 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 	return c;
 }
 
-void Worktree::write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp)
+void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
 {
 	std::string dest = root_ + "/" + f.path;
 	auto slash = dest.rfind('/');
@@ -466,7 +466,6 @@ void Worktree::write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp
 	last_dir_ = parent;
 	struct stat st;
 	m.write(f.entry, dest, &st);
-	(void)stamp;
 	written_.push_back({f.path, st, f.entry.oid, 0});
 }
 
@@ -525,7 +524,7 @@ void Worktree::restore(const std::vector<std::string> &paths, bool staged)
 	}
 	Materialiser m(s_, LinkMode::automatic, root_);
 	for (auto &f : todo)
-		write_file(m, f, nullptr);
+		write_file(m, f);
 	remember(i);
 	remember_written();
 	save();
@@ -600,10 +599,11 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 		}
 	for (auto &p : changed)
 		if (auto te = get(t, p)) {
+			uint64_t before = m.linked + m.copied;
 			if (!already.count(p))
-				write_file(m, {p, *te}, nullptr);
+				write_file(m, {p, *te});
 			i[p] = *te;
-			prog.add(1, te->mode == kModeLink ? 0 : 0);
+			prog.add(1, m.linked + m.copied - before);
 		}
 	prog.done();
 	st_.index = build(ow, from_map(i));
@@ -701,7 +701,7 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 	prog.set_total_bytes(total);
 	for (auto &f : files) {
 		uint64_t before = m.linked + m.copied;
-		wt.write_file(m, f, nullptr);
+		wt.write_file(m, f);
 		prog.add(1, m.linked + m.copied - before);
 	}
 	prog.done();
@@ -734,7 +734,6 @@ std::vector<Oid> worktree_roots(const Store &s)
 		struct stat sst;
 		bool old = stat((sd + "/state").c_str(), &sst) == 0 && time(nullptr) - sst.st_mtime > 90 * 86400;
 		if ((!is_worktree_file(marker) || read_kv(marker)["id"] != id) && old) {
-			std::string cmd = sd;
 			for (auto f : {"state", "statcache", "lock"})
 				unlink((sd + "/" + f).c_str());
 			rmdir(sd.c_str());

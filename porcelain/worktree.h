@@ -93,7 +93,7 @@ private:
 	std::vector<WorktreeFile> flat(const Oid &tree) const;
 	std::vector<WorktreeFile> scan(ObjectWriter *w, const std::string &under);
 	Oid build(ObjectWriter &w, const std::vector<WorktreeFile> &files);
-	void write_file(Materialiser &m, const WorktreeFile &f, int64_t *stamp);
+	void write_file(Materialiser &m, const WorktreeFile &f);
 	// Files hashed or written by this process, to enter in the stat cache
 	// once safe (see remember and remember_written).
 	struct Seen {
