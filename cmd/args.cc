@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 
 #include "plumbing/progress.h"
 
@@ -146,22 +147,7 @@ Store &Args::store()
 
 std::string json_str(const std::string &s)
 {
-	std::string o = "\"";
-	for (unsigned char c : s) {
-		switch (c) {
-		case '"': o += "\\\""; break;
-		case '\\': o += "\\\\"; break;
-		case '\n': o += "\\n"; break;
-		case '\t': o += "\\t"; break;
-		case '\r': o += "\\r"; break;
-		default:
-			if (c < 0x20)
-				o += fmt::format("\\u{:04x}", c);
-			else
-				o += (char)c;
-		}
-	}
-	return o + "\"";
+	return json_string(s);
 }
 
 std::string short_oid(const Oid &o)

@@ -53,6 +53,23 @@ void check_branch_name(const std::string &n)
 		die("invalid branch name '{}'", n);
 }
 
+bool valid_store_ref(const std::string &ref)
+{
+	if (ref == kMetaRef)
+		return true;
+	if (ref.size() > 1024)
+		return false;
+	if (ref.compare(0, 11, "refs/heads/") == 0) {
+		std::string rest = ref.substr(11);
+		auto slash = rest.find('/');
+		return slash != std::string::npos && valid_repo_name(rest.substr(0, slash)) &&
+		       valid_branch_name(rest.substr(slash + 1));
+	}
+	if (ref.compare(0, 20, "refs/pach/snapshots/") == 0)
+		return valid_branch_name(ref.substr(20));
+	return false;
+}
+
 std::string branch_ref(const std::string &repo, const std::string &branch)
 {
 	return "refs/heads/" + repo + "/" + branch;

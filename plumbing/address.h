@@ -32,6 +32,11 @@ bool valid_branch_name(const std::string &n);
 void check_repo_name(const std::string &n);
 void check_branch_name(const std::string &n);
 
+// A ref pach keeps and sends to remotes: a branch (refs/heads/<repo>/<branch>),
+// the metadata ref or a snapshot (refs/pach/snapshots/<name>), each part
+// by the rules above.  Anything else from outside is refused.
+bool valid_store_ref(const std::string &ref);
+
 std::string branch_ref(const std::string &repo, const std::string &branch);
 
 // Resolve the ref part of an address to a commit.  A branch name wins over

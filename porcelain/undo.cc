@@ -13,6 +13,9 @@
 
 #include <git2.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -342,6 +345,56 @@ static bool in_scope(const std::string &ref, const std::vector<std::string> &rep
 	return false;
 }
 
+// The rollbacks made here, oldest first, as "<snapshot commit> <name>"
+// lines in .pach/pach/rollbacks.  Only these drive `--undo`: snapshots
+// travel with push and pull, and one received from a remote (whatever
+// its "changed" lines say) must never decide what an undo moves.
+static std::string rollbacks_file(const Store &s)
+{
+	return s.path("pach/rollbacks");
+}
+
+static void record_local_rollback(Store &s, const SnapshotInfo &snap)
+{
+	mkdir_p(s.path("pach"));
+	std::string p = rollbacks_file(s);
+	Fd f(::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+	if (!f)
+		die_errno("unable to open '" + p + "'");
+	std::string line = snap.commit.hex() + " " + snap.name + "\n";
+	write_full(f.get(), line.data(), line.size(), p);
+	fsync_or_die(f.get(), p);
+}
+
+static std::optional<SnapshotInfo> last_local_rollback(const Store &s)
+{
+	std::string text;
+	try {
+		text = read_file_small(rollbacks_file(s));
+	} catch (const Error &) {
+		return std::nullopt;
+	}
+	std::vector<std::pair<std::string, std::string>> recs;
+	size_t i = 0;
+	while (i < text.size()) {
+		size_t e = text.find('\n', i);
+		if (e == std::string::npos)
+			break;   // a line cut short by a crash
+		std::string line = text.substr(i, e - i);
+		i = e + 1;
+		if (line.size() > 41 && line[40] == ' ')
+			recs.push_back({line.substr(0, 40), line.substr(41)});
+	}
+	for (auto it = recs.rbegin(); it != recs.rend(); ++it) {
+		if (!valid_branch_name(it->second))
+			continue;
+		auto sn = snapshot_get(s, it->second);
+		if (sn && sn->commit.hex() == it->first && !sn->changed.empty())
+			return sn;
+	}
+	return std::nullopt;
+}
+
 RollbackResult rollback(Store &s, const RollbackTarget &t, const std::vector<std::string> &repos, bool dry_run)
 {
 	for (auto &r : repos) {
@@ -362,9 +415,7 @@ RollbackResult rollback(Store &s, const RollbackTarget &t, const std::vector<std
 	if (t.undo || !t.snapshot.empty()) {
 		std::optional<SnapshotInfo> snap;
 		if (t.undo) {
-			for (auto &sn : snapshot_list(s))
-				if (!sn.changed.empty())
-					snap = sn;   // the newest a rollback saved
+			snap = last_local_rollback(s);
 			if (!snap)
 				die("no rollback to undo");
 			what = "undo of the rollback saved as '" + snap->name + "'";
@@ -429,7 +480,9 @@ RollbackResult rollback(Store &s, const RollbackTarget &t, const std::vector<std
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(buf, sizeof buf, "before-rollback-%Y%m%dT%H%M%SZ", &tm);
-	res.saved = snapshot_create(s, buf, "rollback to " + what, changed, true).name;
+	auto saved = snapshot_create(s, buf, "rollback to " + what, changed, true);
+	res.saved = saved.name;
+	record_local_rollback(s, saved);
 	std::string msg = "rollback: to " + what;
 	for (auto &c : res.changes) {
 		bool ok = c.to ? s.cas_ref(c.ref, *c.to, c.from, msg) : s.delete_ref(c.ref, c.from, msg);

@@ -63,21 +63,21 @@ public:
 	explicit FileBackend(std::string url, std::string root) : url_(std::move(url)), root_(std::move(root)) {}
 	std::string describe() const override { return url_; }
 
-	std::optional<Object> get(const std::string &key) override
+	std::optional<Object> get(const std::string &key, uint64_t max) override
 	{
 		requests_++;
 		std::string p = path(key);
-		Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-		if (!f) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				return std::nullopt;
-			die_errno("unable to read '" + p + "'");
-		}
+		Fd f = open_regular(p);
+		if (!f)
+			return std::nullopt;
 		Object o;
 		char buf[65536];
 		ssize_t n;
-		while ((n = ::read(f.get(), buf, sizeof buf)) > 0)
+		while ((n = ::read(f.get(), buf, sizeof buf)) > 0) {
+			if (o.data.size() + (size_t)n > max)
+				die("remote '{}': '{}' is larger than {} bytes", url_, key, max);
 			o.data.append(buf, (size_t)n);
+		}
 		if (n < 0)
 			die_errno("unable to read '" + p + "'");
 		o.etag = sha256_hex(o.data.data(), o.data.size());
@@ -89,9 +89,9 @@ public:
 	{
 		requests_++;
 		std::string p = path(key);
-		Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+		Fd f = open_regular(p);
 		if (!f)
-			die_errno("unable to read '" + p + "'");
+			die("remote '{}': '{}' is missing", url_, key);
 		std::vector<char> buf(1 << 20);
 		while (len) {
 			ssize_t n = pread(f.get(), buf.data(), std::min<uint64_t>(len, buf.size()), (off_t)off);
@@ -111,7 +111,7 @@ public:
 	{
 		requests_++;
 		struct stat st;
-		if (::stat(path(key).c_str(), &st) < 0)
+		if (::lstat(path(key).c_str(), &st) < 0 || !S_ISREG(st.st_mode))
 			return std::nullopt;
 		return (uint64_t)st.st_size;
 	}
@@ -179,16 +179,37 @@ public:
 
 private:
 	std::string path(const std::string &key) const { return root_ + "/" + key; }
-	static std::optional<std::string> read_quiet(const std::string &p)
+	// The remote's file at p, opened without following a symlink and
+	// without blocking on a FIFO; anything but a regular file is refused.
+	// An empty Fd: absent.
+	Fd open_regular(const std::string &p) const
 	{
-		Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+		Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+		if (!f) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return f;
+			die_errno("unable to read '" + p + "'");
+		}
+		struct stat st;
+		if (fstat(f.get(), &st) < 0 || !S_ISREG(st.st_mode))
+			die("remote '{}': '{}' is not a regular file", url_, p.substr(root_.size() + 1));
+		int fl = fcntl(f.get(), F_GETFL);
+		fcntl(f.get(), F_SETFL, fl & ~O_NONBLOCK);
+		return f;
+	}
+	std::optional<std::string> read_quiet(const std::string &p) const
+	{
+		Fd f = open_regular(p);
 		if (!f)
 			return std::nullopt;
 		std::string s;
 		char buf[65536];
 		ssize_t n;
-		while ((n = ::read(f.get(), buf, sizeof buf)) > 0)
+		while ((n = ::read(f.get(), buf, sizeof buf)) > 0) {
+			if (s.size() + (size_t)n > kMaxSmall)
+				die("remote '{}': '{}' is larger than {} bytes", url_, p.substr(root_.size() + 1), kMaxSmall);
 			s.append(buf, (size_t)n);
+		}
 		return s;
 	}
 

@@ -40,9 +40,11 @@ public:
 	// The remote as the user wrote it, never with credentials.
 	virtual std::string describe() const = 0;
 	// A small object whole (nullopt: absent).  Dies when the container
-	// (bucket, directory) itself is missing, naming it.
-	virtual std::optional<Object> get(const std::string &key) = 0;
-	// Bytes [off, off+len) of key into fd at fd_off.
+	// (bucket, directory) itself is missing, naming it, or when the object
+	// is larger than `max` bytes (a remote is not trusted to be small).
+	static constexpr uint64_t kMaxSmall = 64ull << 20;
+	virtual std::optional<Object> get(const std::string &key, uint64_t max = kMaxSmall) = 0;
+	// Bytes [off, off+len) of key into fd at fd_off; never more than len.
 	virtual void get_range(const std::string &key, uint64_t off, uint64_t len, int fd, uint64_t fd_off,
 			       const OnBytes &progress = nullptr) = 0;
 	virtual std::optional<uint64_t> size(const std::string &key) = 0;

@@ -186,6 +186,10 @@ struct Sink {
 	uint64_t fd_off = 0, written = 0;
 	std::string text;
 	bool to_fd = false;
+	// A server is not trusted to send what was asked for: at most this
+	// many bytes are taken (to the fd or the text), then the transfer stops.
+	uint64_t limit = Backend::kMaxSmall, fd_limit = UINT64_MAX;
+	bool over = false;
 	const OnBytes *progress = nullptr;
 };
 
@@ -218,6 +222,10 @@ size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
 	Sink *s = (Sink *)ud;
 	size_t len = size * n;
+	if (s->to_fd ? s->written + len > s->fd_limit : s->text.size() + len > s->limit) {
+		s->over = true;
+		return 0;
+	}
 	if (s->to_fd) {
 		if (pwrite(s->fd, p, len, (off_t)(s->fd_off + s->written)) != (ssize_t)len)
 			return 0;
@@ -226,8 +234,7 @@ size_t write_cb(char *p, size_t size, size_t n, void *ud)
 			(*s->progress)(len);
 		return len;
 	}
-	if (s->text.size() < (64u << 20))
-		s->text.append(p, len);
+	s->text.append(p, len);
 	return len;
 }
 
@@ -321,10 +328,13 @@ public:
 	std::string describe() const override { return url_; }
 	int parallelism() const override { return jobs_; }
 
-	std::optional<Object> get(const std::string &key) override
+	std::optional<Object> get(const std::string &key, uint64_t max) override
 	{
 		Sink sink;
+		sink.limit = max;
 		auto r = call("GET", key, {}, {}, nullptr, sink);
+		if (sink.over)
+			die("remote '{}': '{}' is larger than {} bytes", name_, key, max);
 		if (r.status == 404 && code(r) != "NoSuchBucket")
 			return std::nullopt;
 		check(r, "GET", key);
@@ -353,6 +363,7 @@ public:
 		Sink sink;
 		sink.fd = fd;
 		sink.fd_off = fd_off;
+		sink.fd_limit = len;
 		sink.progress = &count;
 		std::map<std::string, std::string> h = {
 			{"range", "bytes=" + std::to_string(off) + "-" + std::to_string(off + len - 1)}};
@@ -360,6 +371,8 @@ public:
 			sink.written = 0;
 			attempt_bytes = 0;
 		});
+		if (sink.over)
+			die("remote '{}': GET {}: the server sent more than the {} bytes asked for", name_, key, len);
 		check(r, "GET", key);
 		if (sink.written != len)
 			die("remote '{}': GET {}: got {} bytes of {}", name_, key, sink.written, len);
@@ -372,7 +385,13 @@ public:
 		if (r.status == 404)
 			return std::nullopt;
 		check(r, "HEAD", key);
-		return (uint64_t)atoll(r.headers["content-length"].c_str());
+		const std::string &cl = r.headers["content-length"];
+		char *end = nullptr;
+		errno = 0;
+		unsigned long long n = strtoull(cl.c_str(), &end, 10);
+		if (cl.empty() || !isdigit((unsigned char)cl[0]) || *end || errno)
+			die("remote '{}': HEAD {}: bad Content-Length '{}'", name_, key, cl.substr(0, 40));
+		return (uint64_t)n;
 	}
 
 	PutStatus put(const std::string &key, const std::string &data, const PutCondition &c) override
@@ -646,6 +665,8 @@ private:
 			if (rewind)
 				rewind();
 			Response r = once(method, key, q, extra, body, sink, payload_hash);
+			if (sink.over)   // more than asked for: not worth another try
+				return r;
 			bool retry = !r.transport.empty() || r.status == 429 || r.status >= 500 ||
 				     (r.status == 400 && code(r) == "RequestTimeout");
 			if (r.status == 501)

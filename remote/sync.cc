@@ -6,6 +6,7 @@
 #include "plumbing/meta.h"
 #include "plumbing/pack_writer.h"
 #include "plumbing/progress.h"
+#include "plumbing/quote.h"
 #include "remote/download.h"
 #include "remote/walk.h"
 
@@ -90,6 +91,33 @@ struct State {
 	std::map<std::string, Oid> refs;
 };
 
+// A decimal number of at most 19 digits (no sign, no spaces).
+std::optional<uint64_t> parse_size(const std::string &t)
+{
+	if (t.empty() || t.size() > 19 || (t.size() > 1 && t[0] == '0'))
+		return std::nullopt;
+	uint64_t v = 0;
+	for (char c : t) {
+		if (c < '0' || c > '9')
+			return std::nullopt;
+		v = v * 10 + (uint64_t)(c - '0');
+	}
+	return v;
+}
+
+bool is_pack_name(const std::string &n)
+{
+	if (n.size() != 40)
+		return false;
+	for (char c : n)
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	return true;
+}
+
+// The remote's state is hostile input: its pack names become local file
+// names and its refs become local refs.  Every line must be one pach
+// writes, exactly; anything else refuses the whole remote.
 State read_state(Backend &b)
 {
 	State st;
@@ -98,30 +126,52 @@ State read_state(Backend &b)
 		return st;
 	st.exists = true;
 	st.etag = o->etag;
-	size_t i = 0;
-	bool first = true;
-	while (i < o->data.size()) {
-		size_t e = o->data.find('\n', i);
+	const std::string &d = o->data;
+	size_t i = 0, lineno = 0;
+	auto bad = [&](const std::string &line, const char *why) {
+		die("remote '{}': bad state (line {}: {}): '{}'", b.describe(), lineno, why,
+		    quote_path(line.substr(0, 80)));
+	};
+	while (i < d.size()) {
+		size_t e = d.find('\n', i);
 		if (e == std::string::npos)
-			e = o->data.size();
-		std::string line = o->data.substr(i, e - i);
+			e = d.size();
+		std::string line = d.substr(i, e - i);
 		i = e + 1;
-		if (first) {
+		lineno++;
+		if (lineno == 1) {
 			if (line != "pach-remote 1")
-				die("remote '{}' holds something pach does not understand ('{}')", b.describe(), line.substr(0, 40));
-			first = false;
+				die("remote '{}' holds something pach does not understand ('{}')", b.describe(),
+				    quote_path(line.substr(0, 40)));
 			continue;
 		}
 		if (line.compare(0, 5, "pack ") == 0) {
 			auto sp = line.find(' ', 5);
-			st.packs[line.substr(5, sp - 5)] = (uint64_t)atoll(line.c_str() + sp + 1);
-		} else if (line.compare(0, 4, "ref ") == 0 && line.size() > 46) {
-			auto oid = Oid::from_hex(line.substr(4, 40));
-			if (!oid)
-				die("remote '{}': bad state line '{}'", b.describe(), line);
-			st.refs[line.substr(45)] = *oid;
+			if (sp == std::string::npos)
+				bad(line, "no size");
+			std::string name = line.substr(5, sp - 5);
+			auto size = parse_size(line.substr(sp + 1));
+			if (!is_pack_name(name))
+				bad(line, "a pack name is 40 lowercase hex digits");
+			if (!size || *size < 32)
+				bad(line, "bad pack size");
+			if (!st.packs.emplace(name, *size).second)
+				bad(line, "pack listed twice");
+		} else if (line.compare(0, 4, "ref ") == 0) {
+			auto oid = line.size() > 45 && line[44] == ' ' ? Oid::from_hex(line.substr(4, 40)) : std::nullopt;
+			if (!oid || line.substr(4, 40) != oid->hex())
+				bad(line, "bad object id");
+			std::string ref = line.substr(45);
+			if (!valid_store_ref(ref))
+				bad(line, "not a ref pach keeps");
+			if (!st.refs.emplace(ref, *oid).second)
+				bad(line, "ref listed twice");
+		} else if (!(line.empty() && i >= d.size())) {
+			bad(line, "unknown line");
 		}
 	}
+	if (lineno == 0)
+		die("remote '{}' holds an empty state", b.describe());
 	return st;
 }
 
@@ -616,9 +666,18 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 			std::string tmp = s.path("pach/tmp");
 			mkdir_p(tmp);
 			TempFile idx(tmp, "idx_");
+			// Sizes as the remote stores them, not as its state claims:
+			// a pack is downloaded only at the size it really has, and an
+			// idx only as big as an index of such a pack can be.
+			auto psz = b->size("packs/" + name + ".pack");
+			if (!psz || *psz != size)
+				die("remote '{}': pack {} is listed with {} bytes but {}", rc.name, name, size,
+				    psz ? fmt::format("has {}", *psz) : std::string("is missing"));
 			auto isz = b->size("packs/" + name + ".idx");
 			if (!isz)
 				die("remote '{}': pack {} is listed but its index is missing", rc.name, name);
+			if (*isz < 1072 || *isz > 1072 + (size / 2) * 36)   // idx v2: 1032 + 28-36 per object + 40
+				die("remote '{}': the index of pack {} has an impossible size ({} bytes)", rc.name, name, *isz);
 			b->get_range("packs/" + name + ".idx", 0, *isz, idx.fd(), 0);
 			idx.close_fd();
 			bool missing = false;
