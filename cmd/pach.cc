@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 {
 	trace_point("start");
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	std::vector<std::string> a(argv + 1, argv + argc);
 	std::string c_dir;
 	size_t i = 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <vector>
 
@@ -15,62 +16,115 @@
 
 namespace pach {
 
-static void export_entry(const Store &s, const TreeEntry &e, const std::string &dest, CheckoutStats &st,
-			 const std::function<void(uint64_t)> &on_file, bool empty)
+namespace {
+
+struct Frame {
+	Fd dir;
+	std::vector<TreeEntry> kids;
+	size_t next = 0;
+	std::string path;   // for messages
+	int depth = 0;
+};
+
+// The directory `name` beneath dirfd, made if missing; a symlink or file
+// there is an error, never a way elsewhere.
+Fd enter_dir(int dirfd, const std::string &name, const std::string &display)
 {
-	if (e.is_dir()) {
-		if (mkdir(dest.c_str(), 0777) < 0 && errno != EEXIST)
-			die_errno("unable to create directory '" + dest + "'");
-		if (!is_dir(dest))
-			die("'{}' exists and is not a directory", dest);
-		for (auto &k : s.read_tree(e.oid))
-			export_entry(s, k, dest + "/" + k.name, st, on_file, empty);
-		return;
+	if (::mkdirat(dirfd, name.c_str(), 0777) < 0 && errno != EEXIST)
+		die_errno("unable to create directory '" + display + "'");
+	Fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (!d) {
+		struct stat st;
+		if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			die("'{}' is a symbolic link; refusing to write through it", display);
+		die("'{}' exists and is not a directory", display);
 	}
-	struct stat old;
-	if (lstat(dest.c_str(), &old) == 0) {
-		if (S_ISDIR(old.st_mode))
-			die("'{}' exists and is a directory", dest);
-		unlink(dest.c_str());
-	}
-	if (e.mode == kModeLink) {
-		std::string target = s.odb().read_small(e.oid);
-		if (symlink(target.c_str(), dest.c_str()) < 0)
-			die_errno("unable to create symlink '" + dest + "'");
-		st.files++;
-		if (on_file)
-			on_file(0);
-		return;
-	}
-	// Write under a temporary name so a half-written file never has the
-	// final name.
-	std::string tmp = dest + ".pach-tmp";
-	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
-	if (!fd)
-		die_errno("unable to create '" + dest + "'");
-	uint64_t bytes = 0;
-	if (!empty) {
-		try {
-			bytes = copy_blob(s, e.oid, fd.get(), dest);
-		} catch (...) {
-			unlink(tmp.c_str());
-			throw;
+	return d;
+}
+
+void export_tree(const Store &s, Fd top, const TreeEntry &root, const std::string &display, CheckoutStats &st,
+		 const std::function<void(uint64_t)> &on_file, bool empty)
+{
+	Materialiser m(s, LinkMode::copy, "");
+	std::vector<Frame> stack;
+	stack.push_back({std::move(top), s.read_tree(root.oid), 0, display, 0});
+	while (!stack.empty()) {
+		Frame &f = stack.back();
+		if (f.next == f.kids.size()) {
+			stack.pop_back();
+			continue;
 		}
+		const TreeEntry &k = f.kids[f.next++];
+		std::string path = f.path + "/" + k.name;
+		if (k.is_dir()) {
+			if (f.depth + 1 > kMaxTreeDepth)
+				die("'{}' is nested more than {} directories deep; refusing to write it", path, kMaxTreeDepth);
+			Fd d = enter_dir(f.dir.get(), k.name, path);
+			int depth = f.depth + 1;
+			auto kids = s.read_tree(k.oid);
+			stack.push_back({std::move(d), std::move(kids), 0, path, depth});   // f is invalid now
+			continue;
+		}
+		if (k.mode == kModeGitlink)
+			continue;
+		uint64_t bytes = m.write(k, f.dir.get(), k.name, path, nullptr, empty);
+		st.files++;
+		st.bytes += bytes;
+		if (on_file)
+			on_file(bytes);
 	}
-	fd.close();
-	if (rename(tmp.c_str(), dest.c_str()) < 0)
-		die_errno("unable to rename '" + tmp + "'");
-	st.files++;
-	st.bytes += bytes;
-	if (on_file)
-		on_file(bytes);
+}
+
+} // namespace
+
+CheckoutStats checkout_at(const Store &s, const TreeEntry &e, int dirfd, const std::string &rel,
+			  const std::string &display, const std::function<void(uint64_t)> &on_file, bool empty)
+{
+	CheckoutStats st;
+	auto slash = rel.rfind('/');
+	std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+	std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
+	Fd pd = open_dir_beneath_or_die(dirfd, parent, kBeneathCreate, display);
+	std::string path = display + "/" + rel;
+	if (e.is_dir()) {
+		export_tree(s, enter_dir(pd.get(), base, path), e, path, st, on_file, empty);
+	} else if (e.mode != kModeGitlink) {
+		Materialiser m(s, LinkMode::copy, "");
+		st.bytes = m.write(e, pd.get(), base, path, nullptr, empty);
+		st.files = 1;
+		if (on_file)
+			on_file(st.bytes);
+	}
+	return st;
 }
 
 CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &dest,
 		       const std::function<void(uint64_t)> &on_file, bool empty)
 {
+	// dest is the user's own path: it may lead through their symlinks.
+	// Below it, nothing from the tree is followed.
 	CheckoutStats st;
-	export_entry(s, e, dest, st, on_file, empty);
+	if (e.is_dir()) {
+		if (::mkdir(dest.c_str(), 0777) < 0 && errno != EEXIST)
+			die_errno("unable to create directory '" + dest + "'");
+		Fd d(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!d)
+			die("'{}' exists and is not a directory", dest);
+		export_tree(s, std::move(d), e, dest, st, on_file, empty);
+		return st;
+	}
+	std::string parent = dirname_of(dest);
+	std::string base = dest.substr(dest.rfind('/') == std::string::npos ? 0 : dest.rfind('/') + 1);
+	Fd pd(::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!pd)
+		die_errno("unable to open directory '" + parent + "'");
+	if (base.empty() || base == "." || base == "..")
+		die("'{}' exists and is a directory", dest);
+	Materialiser m(s, LinkMode::copy, "");
+	st.bytes = m.write(e, pd.get(), base, dest, nullptr, empty);
+	st.files = 1;
+	if (on_file)
+		on_file(st.bytes);
 	return st;
 }
 
@@ -161,7 +215,8 @@ std::string Materialiser::cached(const TreeEntry &e)
 	    (uint64_t)st.st_size == r->size())
 		return p;
 	std::string tmp = p + ".tmp" + std::to_string(getpid());
-	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	unlink(tmp.c_str());
+	Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
 	if (!fd)
 		die_errno("unable to create '" + tmp + "'");
 	try {
@@ -179,53 +234,71 @@ std::string Materialiser::cached(const TreeEntry &e)
 	return p;
 }
 
-uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct stat *st)
+// The temporary name a file is written under before it replaces `name`:
+// it ends in ".pach-tmp", which no tree may hold (reserved_name).
+static std::string temp_name(const std::string &name)
+{
+	return (name.size() > 200 ? name.substr(0, 200) : name) + ".pach-tmp";
+}
+
+uint64_t Materialiser::write(const TreeEntry &e, int dirfd, const std::string &name, const std::string &display,
+			     struct stat *st, bool empty)
 {
 	struct stat old;
-	bool fresh = lstat(dest.c_str(), &old) < 0 && errno == ENOENT;
+	bool fresh = fstatat(dirfd, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 	if (!fresh && S_ISDIR(old.st_mode))
-		die("'{}' exists and is a directory", dest);
+		die("'{}' exists and is a directory", display);
 	// Replacing a file: write a temporary and rename it over, so the old
 	// content stays whole until the new one is.  A new file is written in
 	// place (as git's checkout does): nothing was there to protect.
-	std::string tmp = fresh ? dest : dest + ".pach-tmp";
+	// Either way it is created exclusively, never through a symlink.
+	std::string tmp = fresh ? name : temp_name(name);
 	if (!fresh)
-		unlink(tmp.c_str());
+		unlinkat(dirfd, tmp.c_str(), 0);
 	uint64_t bytes = 0;
 	bool have_st = false;
 	if (e.mode == kModeLink) {
+		auto r = s_.odb().open(e.oid);
+		if (!r)
+			die("object {} is missing (for '{}')", e.oid.hex(), display);
+		if (r->size() >= PATH_MAX)
+			die("symbolic link '{}' has a target of {} bytes; refusing to create it", display, r->size());
+		r.reset();
 		std::string target = s_.odb().read_small(e.oid);
-		if (symlink(target.c_str(), tmp.c_str()) < 0)
-			die_errno("unable to create symlink '" + dest + "'");
+		if (target.empty() || target.find('\0') != std::string::npos)
+			die("symbolic link '{}' has an invalid target", display);
+		if (symlinkat(target.c_str(), dirfd, tmp.c_str()) < 0)
+			die_errno("unable to create symlink '" + display + "'");
 	} else {
 		auto r = s_.odb().open(e.oid);
 		if (!r)
-			die("object {} is missing (for '{}')", e.oid.hex(), dest);
-		uint64_t size = r->size();
+			die("object {} is missing (for '{}')", e.oid.hex(), display);
+		uint64_t size = empty ? 0 : r->size();
 		bool via_cache = mode_ != LinkMode::copy && size >= kLinkMin;
 		if (via_cache && mode_ == LinkMode::hardlink) {
 			r.reset();
-			if (link(cached(e).c_str(), tmp.c_str()) < 0)
-				die_errno("unable to link '" + dest + "'");
+			if (linkat(AT_FDCWD, cached(e).c_str(), dirfd, tmp.c_str(), 0) < 0)
+				die_errno("unable to link '" + display + "'");
 			linked += size;
 		} else {
-			Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e.mode == kModeExec ? 0777 : 0666));
+			Fd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				       e.mode == kModeExec ? 0777 : 0666));
 			if (!fd)
-				die_errno("unable to create '" + dest + "'");
+				die_errno("unable to create '" + display + "'");
 			try {
 				if (via_cache) {
 					r.reset();
 					Fd src(::open(cached(e).c_str(), O_RDONLY | O_CLOEXEC));
 					if (!src || ioctl(fd.get(), FICLONE, src.get()) < 0)
-						die_errno("unable to reflink '" + dest + "'");
+						die_errno("unable to reflink '" + display + "'");
 					linked += size;
-				} else {
+				} else if (size) {
 					std::vector<char> buf((size_t)std::min<uint64_t>(size + 1, 1 << 20));
 					for (;;) {
 						size_t n = r->read(buf.data(), buf.size());
 						if (!n)
 							break;
-						write_full(fd.get(), buf.data(), n, dest);
+						write_full(fd.get(), buf.data(), n, display);
 					}
 					copied += size;
 				}
@@ -234,16 +307,20 @@ uint64_t Materialiser::write(const TreeEntry &e, const std::string &dest, struct
 				if (fresh && st && fstat(fd.get(), st) == 0)
 					have_st = true;
 			} catch (...) {
-				unlink(tmp.c_str());
+				unlinkat(dirfd, tmp.c_str(), 0);
 				throw;
 			}
 		}
 		bytes = size;
 	}
-	if (!fresh && rename(tmp.c_str(), dest.c_str()) < 0)
-		die_errno("unable to rename '" + tmp + "'");
-	if (st && !have_st && lstat(dest.c_str(), st) < 0)
-		die_errno("unable to stat '" + dest + "'");
+	if (!fresh && renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0) {
+		int err = errno;
+		unlinkat(dirfd, tmp.c_str(), 0);
+		errno = err;
+		die_errno("unable to rename '" + display + ".pach-tmp'");
+	}
+	if (st && !have_st && fstatat(dirfd, name.c_str(), st, AT_SYMLINK_NOFOLLOW) < 0)
+		die_errno("unable to stat '" + display + "'");
 	return bytes;
 }
 

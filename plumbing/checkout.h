@@ -19,8 +19,16 @@ struct CheckoutStats {
 
 // on_file(bytes) is called after each file (0 for symlinks).  With
 // `empty`, regular files are created empty (Pachyderm's empty_files).
+// dest is the user's path (it may lead through their symlinks); nothing
+// below it is ever written through a symlink, a tree deeper than
+// kMaxTreeDepth is refused, and the walk keeps no recursion on the stack.
 CheckoutStats checkout(const Store &s, const TreeEntry &e, const std::string &dest,
 		       const std::function<void(uint64_t)> &on_file = nullptr, bool empty = false);
+// The same at `rel` beneath the open directory dirfd (directories on the
+// way are made, none followed); display + "/" + rel names it in messages.
+CheckoutStats checkout_at(const Store &s, const TreeEntry &e, int dirfd, const std::string &rel,
+			  const std::string &display, const std::function<void(uint64_t)> &on_file = nullptr,
+			  bool empty = false);
 
 // How a work tree gets its large files.  copy streams from the pack;
 // reflink and hardlink go through a cache of extracted blobs in the store
@@ -43,9 +51,12 @@ public:
 
 	// dest_dir: where files will be written (probed for reflink support).
 	Materialiser(const Store &s, LinkMode m, const std::string &dest_dir);
-	// Write a file or symlink entry at dest, replacing what is there; st
+	// Write a file or symlink entry as `name` in the directory dirfd,
+	// replacing a file or symlink there (never writing through one); st
 	// gets the written file's lstat.  Returns the bytes written or linked.
-	uint64_t write(const TreeEntry &e, const std::string &dest, struct stat *st);
+	// With `empty`, a regular file is created empty.
+	uint64_t write(const TreeEntry &e, int dirfd, const std::string &name, const std::string &display,
+		       struct stat *st, bool empty = false);
 	LinkMode mode() const { return mode_; }
 	uint64_t linked = 0, copied = 0;
 

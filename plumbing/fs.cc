@@ -3,6 +3,7 @@
 #include "plumbing/error.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,6 +179,68 @@ FileLock::FileLock(const std::string &path, Mode m, bool wait)
 		die_errno("unable to lock '" + path + "'");
 	}
 	held_ = true;
+}
+
+Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display)
+{
+	Fd cur(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+	if (!cur)
+		die_errno("unable to open '" + display + "'");
+	size_t i = 0;
+	while (i < rel.size()) {
+		size_t j = rel.find('/', i);
+		if (j == std::string::npos)
+			j = rel.size();
+		std::string c = rel.substr(i, j - i);
+		i = j + 1;
+		if (c.empty())
+			continue;
+		if (c == "." || c == "..")
+			die("invalid path '{}'", rel);
+		for (int attempt = 0;; attempt++) {
+			Fd next(::openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+			if (next) {
+				cur = std::move(next);
+				break;
+			}
+			int err = errno;
+			if (attempt > 2)
+				errno = err, die_errno("unable to open directory '" + display + "/" + rel.substr(0, j) + "'");
+			if (err == ENOENT) {
+				if (!(flags & kBeneathCreate))
+					return Fd();
+				if (::mkdirat(cur.get(), c.c_str(), 0777) < 0 && errno != EEXIST)
+					die_errno("unable to create directory '" + display + "/" + rel.substr(0, j) + "'");
+			} else if (err == ENOTDIR || err == ELOOP) {
+				// A file or symlink where a directory belongs.
+				if (!(flags & kBeneathReplace))
+					return Fd();
+				if (::unlinkat(cur.get(), c.c_str(), 0) < 0 && errno != ENOENT)
+					die_errno("unable to remove '" + display + "/" + rel.substr(0, j) + "'");
+			} else {
+				errno = err;
+				die_errno("unable to open directory '" + display + "/" + rel.substr(0, j) + "'");
+			}
+		}
+	}
+	return cur;
+}
+
+Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display)
+{
+	Fd f = open_dir_beneath(dirfd, rel, flags, display);
+	if (!f)
+		die("'{}' is beyond a symbolic link or not a directory; refusing to write there", display + "/" + rel);
+	return f;
+}
+
+void raise_fd_limit()
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 1 << 16);
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 bool path_exists(const std::string &p)

@@ -89,6 +89,22 @@ private:
 	bool held_ = false;
 };
 
+// Paths from data become paths on disk only through these: every
+// component is opened relative to its parent's descriptor with O_NOFOLLOW,
+// so a symlink in the way is an error (or, with kReplace, is removed and
+// replaced by a directory), never a way out of `dirfd`.
+enum : unsigned { kBeneathCreate = 1, kBeneathReplace = 2 };
+// The directory `rel` ('/'-separated, no "." or ".." components) beneath
+// dirfd.  An empty Fd when a component is missing (without kBeneathCreate)
+// or is not a directory (without kBeneathReplace); `display` names the
+// path in errors.
+Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display);
+// As above, but dies naming display + "/" + rel when it cannot.
+Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display);
+// Raise the soft limit on open files to the hard limit (deep trees are
+// written holding a descriptor per level).
+void raise_fd_limit();
+
 bool path_exists(const std::string &p);
 bool is_dir(const std::string &p);
 void mkdir_p(const std::string &p, mode_t mode = 0777);

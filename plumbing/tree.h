@@ -28,8 +28,32 @@ struct TreeEntry {
 bool tree_entry_less(const TreeEntry &a, const TreeEntry &b);
 void sort_tree(std::vector<TreeEntry> &v);
 std::string serialize_tree(const std::vector<TreeEntry> &sorted);
-// Dies naming `what` if the tree is malformed.
+// Dies naming `what` if the tree is malformed, or if it has an entry
+// git's fsck --strict (or pach) would refuse: a bad name (see
+// entry_name_problem), a bad or zero-padded mode, a null id, duplicate
+// entries, entries out of order, a .gitmodules symlink.  Every tree pach
+// reads for output, editing or running passes through here, so such an
+// entry never becomes a path.
 std::vector<TreeEntry> parse_tree(const std::string &raw, const std::string &what);
+// For gc and fsck, which must walk bad trees too.
+std::vector<TreeEntry> parse_tree_unchecked(const std::string &raw, const std::string &what);
+// What git fsck --strict says of the tree, as "msgId: text" lines (one per
+// kind), plus pach's own "pach: ..." refusals.  Empty: a good tree.
+std::vector<std::string> fsck_tree(const std::string &raw, const std::string &what);
+
+// Deepest nesting of directories pach writes out or walks by path (git's
+// core.maxTreeDepth default).
+constexpr int kMaxTreeDepth = 2048;
+// Longest entry name pach reads or writes (NAME_MAX of Linux filesystems).
+constexpr size_t kMaxNameBytes = 255;
+// ".git" as git, HFS+ (ignorable code points, any case) or NTFS ("git~1",
+// trailing dots and spaces) would see it.
+bool is_dotgit(const std::string &n);
+// ".pach" (any case) and the suffixes of pach's temporary files.
+bool reserved_name(const std::string &n);
+// Why a name cannot be a tree entry ("" if it can): git fsck's message id
+// and text, or "pach: ..." for pach's own reserved names and limits.
+std::string entry_name_problem(const std::string &n);
 // The mode git would record for a file with these st_mode bits.
 uint32_t git_mode_of(uint32_t st_mode);
 const Oid &empty_tree_oid();
@@ -47,7 +71,7 @@ template <class F> void for_each_component(const std::string &p, F fn)
 	}
 }
 
-// A name git's fsck accepts in a tree ("", ".", "..", ".git" and '/' are not).
+// A name pach accepts in a tree it reads or writes (entry_name_problem).
 bool valid_tree_name(const std::string &n);
 
 } // namespace pach

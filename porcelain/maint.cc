@@ -4,6 +4,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/progress.h"
+#include "plumbing/quote.h"
 #include "plumbing/stat_cache.h"
 
 #include <dirent.h>
@@ -65,7 +66,10 @@ void reachable(Store &s, Reach &r, std::vector<std::string> *errs, const std::ve
 					for (auto &pa : ci.parents)
 						stack.push_back({pa, ObjType::commit});
 				} else if (t == ObjType::tree) {
-					for (auto &e : parse_tree(raw, o.hex())) {
+					if (errs)
+						for (auto &p : fsck_tree(raw, o.hex()))
+							errs->push_back(fmt::format("tree {}: {}", o.hex(), quote_path(p)));
+					for (auto &e : parse_tree_unchecked(raw, o.hex())) {
 						if (e.mode == kModeGitlink)
 							continue;
 						stack.push_back({e.oid, e.is_dir() ? ObjType::tree : ObjType::blob});

@@ -9,6 +9,7 @@
 #include "porcelain/commit.h"
 #include "porcelain/maint.h"
 
+#include <fcntl.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -454,18 +455,20 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 
 void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
 {
-	std::string dest = root_ + "/" + f.path;
-	auto slash = dest.rfind('/');
-	std::string parent = dest.substr(0, slash);
-	if (parent != last_dir_ && !is_dir(parent)) {
-		struct stat st;
-		if (lstat(parent.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-			unlink(parent.c_str());
-		mkdir_p(parent);
+	auto slash = f.path.rfind('/');
+	std::string parent = slash == std::string::npos ? "" : f.path.substr(0, slash);
+	std::string name = slash == std::string::npos ? f.path : f.path.substr(slash + 1);
+	if (!last_dir_fd_ || parent != last_dir_) {
+		// A file or symlink where the new tree has a directory is replaced
+		// (checkout already refused if it held local changes).
+		Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!root)
+			die_errno("unable to open '" + root_ + "'");
+		last_dir_fd_ = open_dir_beneath_or_die(root.get(), parent, kBeneathCreate | kBeneathReplace, root_);
+		last_dir_ = parent;
 	}
-	last_dir_ = parent;
 	struct stat st;
-	m.write(f.entry, dest, &st);
+	m.write(f.entry, last_dir_fd_.get(), name, root_ + "/" + f.path, &st);
 	written_.push_back({f.path, st, f.entry.oid, 0});
 }
 
@@ -479,15 +482,30 @@ void Worktree::remember_written()
 	written_.clear();
 }
 
+// Remove a file of the work tree, and the directories it leaves empty
+// (git has no empty directories).  Nothing beyond a symlink is touched: a
+// file "under" a symlink is not in the work tree.
 static void remove_file(const std::string &root, const std::string &rel)
 {
-	std::string p = root + "/" + rel;
-	if (unlink(p.c_str()) < 0 && errno != ENOENT)
-		die_errno("unable to remove '" + p + "'");
-	// Directories left empty go too (git has no empty directories).
-	for (auto slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/', slash - 1)) {
-		if (rmdir((root + "/" + rel.substr(0, slash)).c_str()) < 0 || slash == 0)
+	Fd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!rootfd)
+		die_errno("unable to open '" + root + "'");
+	auto slash = rel.rfind('/');
+	std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+	Fd pd = open_dir_beneath(rootfd.get(), parent, 0, root);
+	if (!pd)
+		return;
+	std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+	if (unlinkat(pd.get(), name.c_str(), 0) < 0 && errno != ENOENT)
+		die_errno("unable to remove '" + root + "/" + rel + "'");
+	while (!parent.empty()) {
+		auto s2 = parent.rfind('/');
+		std::string up = s2 == std::string::npos ? "" : parent.substr(0, s2);
+		std::string dir = s2 == std::string::npos ? parent : parent.substr(s2 + 1);
+		Fd ud = open_dir_beneath(rootfd.get(), up, 0, root);
+		if (!ud || unlinkat(ud.get(), dir.c_str(), AT_REMOVEDIR) < 0)
 			break;
+		parent = up;
 	}
 }
 
@@ -594,6 +612,7 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 	for (auto &p : changed)
 		if (!get(t, p)) {
 			remove_file(root_, p);
+			last_dir_fd_ = Fd();
 			i.erase(p);
 			prog.add(1);
 		}

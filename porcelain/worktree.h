@@ -105,7 +105,10 @@ private:
 	void remember(const std::map<std::string, TreeEntry> &known);
 	void remember_written();
 	std::vector<Seen> hashed_, written_;
-	std::string last_dir_;   // write_file: the last directory known to exist
+	// write_file: the last directory written to, open (never reached
+	// through a symlink: see open_dir_beneath).
+	std::string last_dir_;
+	Fd last_dir_fd_;
 	std::vector<WorktreeFile> index_files_;   // kept by status()
 
 	Store &s_;

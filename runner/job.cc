@@ -371,13 +371,20 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				} unbind{binds};
 				for (auto &f : d.files) {
 					std::string rel = f.path == "/" ? "" : f.path;
+					// Input names are repo names and tree paths are checked
+					// names; still, nothing here follows a symlink a datum's
+					// earlier file may have made.
 					std::string target = pfs + "/" + f.input + rel;
-					mkdir_p(dirname_of(target));
+					Fd pfs_fd(::open(pfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+					if (!pfs_fd)
+						die_errno("unable to open '" + pfs + "'");
 					if (f.lazy && !f.empty_files && lazy.active() && f.commit) {
+						Fd parent = open_dir_beneath_or_die(pfs_fd.get(), dirname_of(f.input + rel),
+										    kBeneathCreate, pfs);
 						lazy.bind(f.repo, *f.commit, rel, f.entry.is_dir(), target);
 						binds.push_back(target);
 					} else {
-						checkout(s, f.entry, target, nullptr, f.empty_files);
+						checkout_at(s, f.entry, pfs_fd.get(), f.input + rel, pfs, nullptr, f.empty_files);
 					}
 					ps.env[f.input] = "/pfs/" + f.input + rel;
 					if (f.commit)
