@@ -48,6 +48,8 @@ void export_tree(const Store &s, Fd top, const TreeEntry &root, const std::strin
 	Materialiser m(s, LinkMode::copy, "");
 	std::vector<Frame> stack;
 	stack.push_back({std::move(top), s.read_tree(root.oid), 0, display, 0});
+	WalkBudget budget("tree " + root.oid.hex());
+	budget.take(stack.back().kids.size());
 	while (!stack.empty()) {
 		Frame &f = stack.back();
 		if (f.next == f.kids.size()) {
@@ -62,6 +64,7 @@ void export_tree(const Store &s, Fd top, const TreeEntry &root, const std::strin
 			Fd d = enter_dir(f.dir.get(), k.name, path);
 			int depth = f.depth + 1;
 			auto kids = s.read_tree(k.oid);
+			budget.take(kids.size());
 			stack.push_back({std::move(d), std::move(kids), 0, path, depth});   // f is invalid now
 			continue;
 		}

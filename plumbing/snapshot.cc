@@ -53,6 +53,7 @@ struct Node {
 	bool skip = false;  // special file, or became a directory
 	int dfd = -1;       // open fd of the parent directory, or -1
 	std::string link;   // a symlink's target
+	int depth = 0;
 	std::vector<Node> kids;
 
 	// Files keep no path of their own (20,000 fewer allocations for a
@@ -185,6 +186,10 @@ private:
 			if (type == DT_DIR) {
 				k.mode = kModeDir;
 				k.dir_path = dir.dir_path + "/" + n;
+				// What pach writes it must read back (see kMaxTreeDepth).
+				k.depth = dir.depth + 1;
+				if (k.depth > kMaxTreeDepth)
+					die("'{}' is nested more than {} directories deep", k.dir_path, kMaxTreeDepth);
 			} else {
 				nfiles++;
 			}

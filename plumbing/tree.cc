@@ -309,6 +309,14 @@ const Oid &empty_tree_oid()
 	return o;
 }
 
+void WalkBudget::take(uint64_t n)
+{
+	used_ += n;
+	if (used_ > kMaxWalkEntries)
+		die("{} expands to more than {} entries (a tree naming the same subtree many times?); refusing to walk it",
+		    what_, kMaxWalkEntries);
+}
+
 bool valid_tree_name(const std::string &n)
 {
 	return n.find('\0') == std::string::npos && entry_name_problem(n).empty();

@@ -44,6 +44,19 @@ std::vector<std::string> fsck_tree(const std::string &raw, const std::string &wh
 // Deepest nesting of directories pach writes out or walks by path (git's
 // core.maxTreeDepth default).
 constexpr int kMaxTreeDepth = 2048;
+// Most entries one walk of a tree visits.  A tree can name one subtree
+// many times (a "tree bomb": 40 levels of two entries each naming the same
+// tree expand to 2^40 files from 40 objects); walks stop here, with an
+// error, instead of running for ever.  Ten times the 10-million-file
+// repos pach is built for.
+constexpr uint64_t kMaxWalkEntries = 100'000'000;
+struct WalkBudget {
+	explicit WalkBudget(std::string what) : what_(std::move(what)) {}
+	void take(uint64_t n);   // dies past kMaxWalkEntries
+private:
+	uint64_t used_ = 0;
+	std::string what_;
+};
 // Longest entry name pach reads or writes (NAME_MAX of Linux filesystems).
 constexpr size_t kMaxNameBytes = 255;
 // ".git" as git, HFS+ (ignorable code points, any case) or NTFS ("git~1",

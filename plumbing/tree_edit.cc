@@ -185,11 +185,31 @@ Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over)
 void walk_tree(const Store &s, const Oid &root, const std::function<bool(const std::string &, const TreeEntry &)> &fn,
 	       const std::string &prefix)
 {
-	for (auto &e : s.read_tree(root)) {
-		std::string p = prefix.empty() ? e.name : prefix + "/" + e.name;
-		bool descend = fn(p, e);
-		if (e.is_dir() && descend)
-			walk_tree(s, e.oid, fn, p);
+	// An explicit stack (a tree's depth is data), pre-order as before.
+	struct Frame {
+		std::vector<TreeEntry> kids;
+		size_t next = 0;
+		std::string prefix;
+	};
+	std::vector<Frame> stack;
+	stack.push_back({s.read_tree(root), 0, prefix});
+	WalkBudget budget("tree " + root.hex());
+	budget.take(stack.back().kids.size());
+	while (!stack.empty()) {
+		Frame &f = stack.back();
+		if (f.next == f.kids.size()) {
+			stack.pop_back();
+			continue;
+		}
+		const TreeEntry &e = f.kids[f.next++];
+		std::string p = f.prefix.empty() ? e.name : f.prefix + "/" + e.name;
+		if (fn(p, e) && e.is_dir()) {
+			if (stack.size() >= (size_t)kMaxTreeDepth)
+				die("'{}' is nested more than {} directories deep", p, kMaxTreeDepth);
+			auto kids = s.read_tree(e.oid);
+			budget.take(kids.size());
+			stack.push_back({std::move(kids), 0, std::move(p)});   // f is invalid now
+		}
 	}
 }
 

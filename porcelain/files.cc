@@ -94,8 +94,13 @@ std::vector<FileEntry> glob(const Store &s, const Address &a, const std::string 
 	if (g.match("/"))
 		out.push_back({"/", TreeEntry{"", kModeDir, root}, 0});
 	int maxd = g.max_depth();
+	WalkBudget budget("tree " + root.hex());
 	std::function<void(const Oid &, const std::string &, int)> rec = [&](const Oid &t, const std::string &pre, int depth) {
-		for (auto &e : s.read_tree(t)) {
+		if (depth >= kMaxTreeDepth)
+			die("'{}' is nested more than {} directories deep", pre, kMaxTreeDepth);
+		auto kids = s.read_tree(t);
+		budget.take(kids.size());
+		for (auto &e : kids) {
 			std::string p = pre + "/" + e.name;
 			if (g.match(p))
 				out.push_back({e.is_dir() ? p + "/" : p, e, 0});

@@ -1,4 +1,5 @@
 #include "porcelain/history.h"
+#include "plumbing/tree_edit.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -57,15 +58,26 @@ static void emit_all(const Store &s, const TreeEntry &e, const std::string &path
 		out.push_back(c);
 		return;
 	}
-	for (auto &k : s.read_tree(e.oid))
-		emit_all(s, k, path + "/" + k.name, status, paths, out);
+	walk_tree(s, e.oid, [&](const std::string &p, const TreeEntry &k) {
+		std::string full = path + "/" + p;
+		if (!wanted(full, k.is_dir(), paths))
+			return false;
+		if (!k.is_dir()) {
+			Change c{status, full, {}, {}};
+			(status == 'A' ? c.new_e : c.old_e) = k;
+			out.push_back(c);
+		}
+		return true;
+	});
 }
 
 static void diff_rec(const Store &s, const Oid &a, const Oid &b, const std::string &prefix,
-		     const std::vector<std::string> &paths, std::vector<Change> &out)
+		     const std::vector<std::string> &paths, std::vector<Change> &out, int depth = 0)
 {
 	if (a == b)
 		return;
+	if (depth >= kMaxTreeDepth)
+		die("'{}' is nested more than {} directories deep", prefix, kMaxTreeDepth);
 	auto ea = s.read_tree(a), eb = s.read_tree(b);
 	// Match by name: the two lists are in git order, but a name may be a
 	// file on one side and a directory on the other, so use a map walk.
@@ -87,7 +99,7 @@ static void diff_rec(const Store &s, const Oid &a, const Oid &b, const std::stri
 			if (x.oid != y.oid || x.mode != y.mode) {
 				if (x.is_dir() && y.is_dir()) {
 					if (wanted(p, true, paths))
-						diff_rec(s, x.oid, y.oid, p, paths, out);
+						diff_rec(s, x.oid, y.oid, p, paths, out, depth + 1);
 				} else if (x.is_dir() || y.is_dir()) {
 					emit_all(s, x, p, 'D', paths, out);
 					emit_all(s, y, p, 'A', paths, out);

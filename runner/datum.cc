@@ -79,8 +79,13 @@ pfs_matches(const Store &s, const std::string &input, const std::string &repo, c
 	if (g.match("/", &groups) && !s.read_tree(root).empty())
 		add("/", TreeEntry{"", kModeDir, root}, groups);
 	int maxd = g.max_depth();
+	WalkBudget budget("tree " + root.hex());
 	std::function<void(const Oid &, const std::string &, int)> rec = [&](const Oid &t, const std::string &pre, int depth) {
-		for (auto &e : s.read_tree(t)) {
+		if (depth >= kMaxTreeDepth)
+			die("'{}' is nested more than {} directories deep", pre, kMaxTreeDepth);
+		auto kids = s.read_tree(t);
+		budget.take(kids.size());
+		for (auto &e : kids) {
 			std::string p = pre + "/" + e.name;
 			if (g.match(p, &groups))
 				add(p, e, groups);

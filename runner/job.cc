@@ -55,15 +55,18 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 	Dir root;
 	std::map<std::string, std::string> owner; // path -> datum id
 	for (auto &[datum, tree] : trees) {
-		std::function<void(const Oid &, Dir &, const std::string &)> add = [&](const Oid &t, Dir &d,
-										    const std::string &prefix) {
+		std::function<void(const Oid &, Dir &, const std::string &, int)> add = [&](const Oid &t, Dir &d,
+											 const std::string &prefix, int depth) {
+			if (depth >= kMaxTreeDepth)
+				die("datum {} writes '{}', nested more than {} directories deep", datum.substr(0, 12), prefix,
+				    kMaxTreeDepth);
 			for (auto &e : w.read_tree(t)) {
 				std::string p = prefix + "/" + e.name;
 				if (e.is_dir()) {
 					if (d.files.count(e.name))
 						die("datums {} and {} both write '{}'", owner[p], datum, p);
 					owner.emplace(p, datum);
-					add(e.oid, d.dirs[e.name], p);
+					add(e.oid, d.dirs[e.name], p, depth + 1);
 					continue;
 				}
 				auto it = owner.find(p);
@@ -75,7 +78,7 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 				d.files[e.name] = e;
 			}
 		};
-		add(tree, root, "");
+		add(tree, root, "", 0);
 	}
 	std::function<Oid(const Dir &)> build = [&](const Dir &d) {
 		std::vector<TreeEntry> v;
@@ -102,6 +105,8 @@ std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base,
 	std::function<void(const Oid &, std::vector<std::string> &, bool)> rec = [&](const Oid &x,
 										   std::vector<std::string> &path,
 										   bool remove) {
+		if (path.size() >= (size_t)kMaxTreeDepth)
+			die("a datum's output is nested more than {} directories deep", kMaxTreeDepth);
 		for (auto &e : w.read_tree(x)) {
 			path.push_back(e.name);
 			if (e.is_dir())
