@@ -150,6 +150,23 @@ void pipeline_save(Store &s, const std::vector<runner::PipelineSpec> &specs, boo
 				check(ch);
 		};
 		check(sp.input);
+		// Ticks are commits (and `overwrite` empties the branch): a cron
+		// input writes only into a repo made for cron ticks.
+		std::function<void(const runner::Input &)> cron = [&](const runner::Input &in) {
+			for (auto &ch : in.children)
+				cron(ch);
+			if (in.kind != runner::Input::cron)
+				return;
+			const std::string &r = in.cron_in.repo;
+			if (all.count(r) && r != sp.name)
+				die("{}:{}: field 'input.cron.repo': '{}' is the output of a pipeline", sp.file, in.line, r);
+			if (auto info = repo_info(s, r);
+			    info && info->description.compare(0, 22, "cron ticks of pipeline") != 0)
+				die("{}:{}: field 'input.cron.repo': repo '{}' exists and does not hold cron ticks; "
+				    "refusing to write ticks into it",
+				    sp.file, in.line, r);
+		};
+		cron(sp.input);
 	}
 	check_acyclic(all);
 

@@ -274,7 +274,10 @@ void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, co
 			return;
 		}
 		if (base.compare(0, 4, ".wh.") == 0) {
-			remove_all(parent + "/" + base.substr(4));
+			std::string gone = base.substr(4);
+			if (gone.empty() || gone == "." || gone == "..")
+				die("'{}': refusing whiteout '{}'", what, e.name);
+			remove_all(parent + "/" + gone);
 			consume();
 			return;
 		}
@@ -299,8 +302,22 @@ void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, co
 			return;
 		}
 		if (e.type == '1') {
-			std::string target = root + "/" + clean(e.link, what);
-			if (link(target.c_str(), path.c_str()) < 0)
+			// The target is resolved inside the root without following
+			// any symlink (an earlier entry "x -> /etc" must not make
+			// "x/shadow" a host file), and must be a regular file there.
+			std::string target = clean(e.link, what);
+			auto ts = target.rfind('/');
+			Fd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+			if (!rootfd)
+				die_errno("unable to open '" + root + "'");
+			Fd tdir = open_dir_beneath(rootfd.get(), ts == std::string::npos ? "" : target.substr(0, ts), 0, root);
+			Fd pdir = open_dir_beneath(rootfd.get(), dir, 0, root);
+			std::string tbase = ts == std::string::npos ? target : target.substr(ts + 1);
+			struct stat tst;
+			if (!tdir || !pdir || target.empty() || fstatat(tdir.get(), tbase.c_str(), &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(tst.st_mode))
+				die("'{}': hard link '{}' to '{}' does not name a file of the image", what, e.name, e.link);
+			if (linkat(tdir.get(), tbase.c_str(), pdir.get(), base.c_str(), 0) < 0)
 				die_errno("unable to link '" + path + "'");
 			consume();
 			return;
@@ -437,8 +454,13 @@ void unpack_into(Store &s, const Blobs &blobs, const std::vector<std::string> &l
 	std::string tmp = cache + ".tmp-" + std::to_string(getpid());
 	remove_all(tmp);
 	mkdir_p(tmp + "/rootfs");
-	for (auto &l : layers)
-		blobs.apply(l, tmp + "/rootfs");
+	try {
+		for (auto &l : layers)
+			blobs.apply(l, tmp + "/rootfs");
+	} catch (...) {
+		remove_all(tmp);   // a refused or broken image leaves nothing behind
+		throw;
+	}
 	// Mount points the runtimes need, even in a read-only root.
 	for (const char *d : {"/pfs", "/tmp", "/proc", "/dev"})
 		mkdir_p(tmp + "/rootfs" + d);

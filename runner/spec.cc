@@ -122,6 +122,9 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		if (!valid_repo_name(p.repo))
 			c.fail(v["repo"], f + ".repo", "invalid repo name '" + p.repo + "'");
 		p.name = v["name"] ? c.str(v["name"], f + ".name") : p.repo;
+		// The name becomes /pfs/<name> and an environment variable.
+		if (!valid_repo_name(p.name))
+			c.fail(v["name"], f + ".name", "invalid input name '" + p.name + "': use letters, digits, '_' and '-'");
 		if (v["branch"]) {
 			p.branch = c.str(v["branch"], f + ".branch");
 			if (!valid_branch_name(p.branch))
@@ -154,6 +157,8 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		if (!v["name"])
 			c.fail(v, f + ".name", "missing");
 		cr.name = c.str(v["name"], f + ".name");
+		if (!valid_repo_name(cr.name))
+			c.fail(v["name"], f + ".name", "invalid input name '" + cr.name + "': use letters, digits, '_' and '-'");
 		if (!v["spec"])
 			c.fail(v, f + ".spec", "missing");
 		cr.spec = c.str(v["spec"], f + ".spec");
@@ -162,8 +167,11 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		} catch (const Error &e) {
 			c.fail(v["spec"], f + ".spec", e.what());
 		}
-		if (v["repo"])
+		if (v["repo"]) {
 			cr.repo = c.str(v["repo"], f + ".repo");
+			if (!valid_repo_name(cr.repo))
+				c.fail(v["repo"], f + ".repo", "invalid repo name '" + cr.repo + "'");
+		}
 		if (v["start"])
 			cr.start = c.str(v["start"], f + ".start");
 		if (v["overwrite"])

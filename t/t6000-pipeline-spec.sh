@@ -92,6 +92,18 @@ test_expect_success 'errors name the file, line and field' '
 	test_fatal pach pipeline create -f nosuchfile.yaml
 '
 
+test_expect_success 'input names are names, not paths; cron never writes into a repo of data' '
+	for n in "../../x" "a/b" "." ".." "" "x y"; do
+		printf "pipeline: {name: pn}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: images, glob: /, name: \"%s\"}}\n" "$n" >pn.yaml &&
+		check_error pn.yaml "^fatal: pn.yaml:3: field .input.pfs.name.: invalid input name" || return 1
+	done &&
+	printf "pipeline: {name: pc}\ntransform: {image: x, cmd: [sh]}\ninput: {cron: {name: \"../t\", spec: \"@every 1h\"}}\n" >pc.yaml &&
+	check_error pc.yaml "invalid input name" &&
+	printf "pipeline: {name: pc}\ntransform: {image: x, cmd: [sh]}\ninput: {cron: {name: t, repo: images, spec: \"@every 1h\", overwrite: true}}\n" >pc.yaml &&
+	check_error pc.yaml "repo .images. exists and does not hold cron ticks" &&
+	pach ls images >/dev/null && test_fatal pach pipeline inspect pn && test_fatal pach pipeline inspect pc
+'
+
 test_expect_success 'a cycle in the DAG is refused' '
 	printf "pipeline: {name: ca}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: cb, glob: /}}\n---\npipeline: {name: cb}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: ca, glob: /}}\n" >cycle.yaml &&
 	check_error cycle.yaml "cycle in the pipeline graph"

@@ -14,7 +14,8 @@ command -v python3 >/dev/null && test_set_prereq PYTHON
 make_image() {
 	python3 - "$busybox" "$1" "$2" <<-\PY
 	import gzip, io, json, sys, tarfile
-	busybox, out, evil = sys.argv[1], sys.argv[2], sys.argv[3] == "evil"
+	busybox, out, variant = sys.argv[1], sys.argv[2], sys.argv[3]
+	evil = variant != "good"
 	def layer(entries, gz=False):
 	    buf = io.BytesIO()
 	    with tarfile.open(fileobj=buf, mode="w") as t:
@@ -26,6 +27,9 @@ make_image() {
 	            elif kind == "link":
 	                ti.type, ti.linkname = tarfile.SYMTYPE, data
 	                t.addfile(ti)
+	            elif kind == "hard":
+	                ti.type, ti.linkname = tarfile.LNKTYPE, data
+	                t.addfile(ti)
 	            else:
 	                ti.size, ti.mode = len(data), 0o755
 	                t.addfile(ti, io.BytesIO(data))
@@ -36,12 +40,18 @@ make_image() {
 	l1 += [("bin/" + a, "link", "busybox") for a in ["sh", "ls", "cat", "cp", "echo", "pwd", "id"]]
 	l1 += [("etc", "dir", None), ("etc/a", "file", b"a\n"), ("etc/b", "file", b"b\n"),
 	       ("opq", "dir", None), ("opq/x", "file", b"x\n")]
-	if evil:
+	if variant == "evil":
 	    l1.append(("../../escaped", "file", b"boo\n"))
+	if variant == "hardlink":
+	    # A symlink out of the root, then a hard link through it.
+	    import os
+	    l1 += [("esc", "link", os.getcwd() + "/sentinel"), ("stolen", "hard", "esc/victim")]
 	l2 = [("etc/.wh.a", "file", b""), ("opq/.wh..wh..opq", "file", b""), ("opq/y", "file", b"y\n")]
+	if variant == "whiteout":
+	    l2.append(("etc/.wh...", "file", b""))
 	# A real config names its layers by digest (rootfs.diff_ids): so does this one.
 	config = json.dumps({"config": {"Env": ["GREETING=from-image", "PATH=/bin"], "WorkingDir": "/etc", "User": "4321:77"},
-	                     "rootfs": {"type": "layers", "diff_ids": ["evil" if evil else "good"]}}).encode()
+	                     "rootfs": {"type": "layers", "diff_ids": [variant]}}).encode()
 	manifest = json.dumps([{"Config": "config.json", "RepoTags": ["t:latest"],
 	                        "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode()
 	if out.endswith(".oci"):
@@ -104,6 +114,19 @@ test_expect_success BWRAP,BUSYBOX,PYTHON 'a path leaving the image root is refus
 	pach pipeline create -f evil.yaml &&
 	test_fatal pach run evil && grep "leaves the image root" fatal.err &&
 	test_path_is_missing ../escaped && test_path_is_missing ../../escaped
+'
+
+test_expect_success BWRAP,BUSYBOX,PYTHON 'a hard link through a symlink, a whiteout of "..": refused, nothing outside touched' '
+	mkdir -p sentinel && echo keep >sentinel/victim &&
+	make_image hl.tar hardlink && make_image wh.tar whiteout &&
+	sed "s|img.tar|hl.tar|; s|name: img}|name: hl}|" img.yaml >hl.yaml &&
+	sed "s|img.tar|wh.tar|; s|name: img}|name: wh}|" img.yaml >wh.yaml &&
+	pach pipeline create -f hl.yaml -f wh.yaml &&
+	ls -la .pach/pach >before &&
+	test_fatal pach run hl && grep "does not name a file of the image" fatal.err &&
+	test "$(stat -c %h sentinel/victim)" = 1 && test "$(cat sentinel/victim)" = keep &&
+	test_fatal pach run wh && grep "refusing whiteout" fatal.err &&
+	ls -la .pach/pach >after && test_cmp before after && test_path_is_dir .pach/pach/images
 '
 
 test_expect_success BWRAP,BUSYBOX,PYTHON 'OCI layouts: oci:DIR:TAG and oci-archive:FILE' '
