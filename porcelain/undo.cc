@@ -5,6 +5,8 @@
 #include "plumbing/error.h"
 #include "plumbing/git.h"
 #include "plumbing/meta.h"
+#include "plumbing/number.h"
+#include "plumbing/quote.h"
 #include "plumbing/tree_edit.h"
 #include "porcelain/commit.h"
 #include "porcelain/history.h"
@@ -240,30 +242,58 @@ static std::vector<std::pair<std::string, Oid>> snapshot_refs_now(const Store &s
 	return refs;
 }
 
-static SnapshotInfo parse_snapshot(const Store &s, const std::string &name, const Oid &commit)
+SnapshotInfo parse_snapshot_text(const std::string &name, const std::string &text)
 {
+	// Snapshots travel with pull: every line is checked, and a ref a
+	// rollback would move must be one pach keeps.
 	SnapshotInfo info;
 	info.name = name;
-	info.commit = commit;
-	CommitInfo c = s.read_commit(commit);
-	auto e = lookup_path(s, c.tree, {"refs"});
-	if (!e)
-		die("snapshot '{}' is damaged (no refs file)", name);
-	std::istringstream in(s.odb().read_small(e->oid));
-	std::string line;
-	while (std::getline(in, line)) {
-		if (line.compare(0, 5, "time ") == 0)
-			info.when = std::stoll(line.substr(5));
-		else if (line.compare(0, 5, "note ") == 0)
+	size_t i = 0, lineno = 0;
+	auto bad = [&](const std::string &line) {
+		die("snapshot '{}' is damaged (line {}: '{}')", quote_path(name), lineno, quote_path(line.substr(0, 80)));
+	};
+	while (i < text.size()) {
+		size_t e = text.find('\n', i);
+		if (e == std::string::npos)
+			e = text.size();
+		std::string line = text.substr(i, e - i);
+		i = e + 1;
+		lineno++;
+		if (line.compare(0, 5, "time ") == 0) {
+			auto t = parse_int64(line.substr(5));
+			if (!t)
+				bad(line);
+			info.when = *t;
+		} else if (line.compare(0, 5, "note ") == 0) {
 			info.note = line.substr(5);
-		else if (line.compare(0, 8, "changed ") == 0)
+		} else if (line.compare(0, 8, "changed ") == 0) {
+			if (!valid_store_ref(line.substr(8)))
+				bad(line);
 			info.changed.push_back(line.substr(8));
-		else if (line.compare(0, 4, "ref ") == 0 && line.size() > 46) {
-			auto o = Oid::from_hex(line.substr(4, 40));
-			if (o)
-				info.refs[line.substr(45)] = *o;
+		} else if (line.compare(0, 4, "ref ") == 0) {
+			auto o = line.size() > 45 && line[44] == ' ' ? Oid::from_hex(line.substr(4, 40)) : std::nullopt;
+			if (!o || !valid_store_ref(line.substr(45)))
+				bad(line);
+			info.refs[line.substr(45)] = *o;
+		} else if (!line.empty() && line[0] != '#') {
+			bad(line);
 		}
 	}
+	return info;
+}
+
+static SnapshotInfo parse_snapshot(const Store &s, const std::string &name, const Oid &commit)
+{
+	CommitInfo c = s.read_commit(commit);
+	auto e = lookup_path(s, c.tree, {"refs"});
+	if (!e || e->is_dir())
+		die("snapshot '{}' is damaged (no refs file)", quote_path(name));
+	auto r = s.odb().open(e->oid);
+	if (!r || r->size() > (64u << 20))
+		die("snapshot '{}' is damaged (its refs file is missing or too big)", quote_path(name));
+	r.reset();
+	SnapshotInfo info = parse_snapshot_text(name, s.odb().read_small(e->oid));
+	info.commit = commit;
 	return info;
 }
 

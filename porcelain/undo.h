@@ -55,6 +55,8 @@ constexpr const char *kSnapshotPrefix = "refs/pach/snapshots/";
 SnapshotInfo snapshot_create(Store &s, const std::string &name, const std::string &note = "",
 			     const std::vector<std::string> &changed = {}, bool unique = false);
 std::vector<SnapshotInfo> snapshot_list(const Store &s);   // oldest first
+// A snapshot's "refs" file (dies naming the snapshot on any bad line).
+SnapshotInfo parse_snapshot_text(const std::string &name, const std::string &text);
 std::optional<SnapshotInfo> snapshot_get(const Store &s, const std::string &name);
 
 struct RollbackChange {

@@ -6,6 +6,7 @@
 #include "plumbing/meta.h"
 #include "plumbing/pack_writer.h"
 #include "plumbing/progress.h"
+#include "plumbing/number.h"
 #include "plumbing/quote.h"
 #include "remote/download.h"
 #include "remote/walk.h"
@@ -91,18 +92,11 @@ struct State {
 	std::map<std::string, Oid> refs;
 };
 
-// A decimal number of at most 19 digits (no sign, no spaces).
 std::optional<uint64_t> parse_size(const std::string &t)
 {
-	if (t.empty() || t.size() > 19 || (t.size() > 1 && t[0] == '0'))
+	if (t.size() > 1 && t[0] == '0')
 		return std::nullopt;
-	uint64_t v = 0;
-	for (char c : t) {
-		if (c < '0' || c > '9')
-			return std::nullopt;
-		v = v * 10 + (uint64_t)(c - '0');
-	}
-	return v;
+	return parse_uint64(t);
 }
 
 bool is_pack_name(const std::string &n)

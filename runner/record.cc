@@ -1,6 +1,8 @@
 // Job records: their text form (a header, and datum lines sharded by
 // datum id), and reading them back from the metadata ref.
 #include "runner/job.h"
+#include "plumbing/number.h"
+#include "plumbing/quote.h"
 
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
@@ -119,6 +121,13 @@ static void parse_datum_line(JobRecord &j, std::string_view line, bool files = t
 	size_t first_file = sharded ? 9 : 8;
 	if (f.size() < first_file)
 		return;
+	// Job records travel with pull: a datum id is hex (it names shards
+	// and scratch directories), a state one pach writes.
+	auto hex = [](std::string_view x) {
+		return x.size() >= 2 && x.size() <= 64 && x.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+	};
+	if (!hex(f[1]) || !(f[3] == "success" || f[3] == "failed" || f[3] == "skipped" || f[3] == "recovered"))
+		die("job record {} has a bad datum line", quote_path(j.id));
 	DatumRecord d;
 	d.id = f[1];
 	d.hash = f[2];
@@ -126,7 +135,7 @@ static void parse_datum_line(JobRecord &j, std::string_view line, bool files = t
 	d.out_tree = parse_opt(f[4]);
 	d.log = parse_opt(f[5]);
 	d.secs = atof(std::string(f[6]).c_str());
-	d.attempts = atoi(std::string(f[7]).c_str());
+	d.attempts = (int)std::min<uint64_t>(parse_uint64(f[7]).value_or(0), 1000000);
 	if (sharded) {
 		d.origin = f[8];
 		d.line = line;
@@ -170,9 +179,9 @@ JobRecord parse_job(const std::string &text)
 		else if (k == "state")
 			j.state = v;
 		else if (k == "started")
-			j.started = atoll(v.c_str());
+			j.started = parse_int64(v).value_or(0);
 		else if (k == "finished")
-			j.finished = atoll(v.c_str());
+			j.finished = parse_int64(v).value_or(0);
 		else if (k == "salt")
 			j.salt = v;
 		else if (k == "spec")
@@ -185,11 +194,11 @@ JobRecord parse_job(const std::string &text)
 		else if (k == "error")
 			j.error = unesc(v);
 		else if (k == "datums")
-			j.n_datums = (size_t)atoll(v.c_str());
+			j.n_datums = (size_t)parse_uint64(v).value_or(0);
 		else if (k == "count") {
 			auto s2 = v.find(' ');
 			if (s2 != std::string::npos)
-				j.counts[v.substr(0, s2)] = (size_t)atoll(v.c_str() + s2 + 1);
+				j.counts[v.substr(0, s2)] = (size_t)parse_uint64(v.substr(s2 + 1)).value_or(0);
 		}
 	}
 	if (!j.datums.empty()) {
