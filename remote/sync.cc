@@ -82,16 +82,6 @@ std::string tracking_ref(const std::string &remote, const std::string &ref)
 
 namespace {
 
-constexpr const char *kStateKey = "state";
-constexpr const char *kLockKey = "lock";
-
-struct State {
-	bool exists = false;
-	std::string etag;
-	std::map<std::string, uint64_t> packs;   // name -> size
-	std::map<std::string, Oid> refs;
-};
-
 std::optional<uint64_t> parse_size(const std::string &t)
 {
 	if (t.size() > 1 && t[0] == '0')
@@ -109,21 +99,18 @@ bool is_pack_name(const std::string &n)
 	return true;
 }
 
+} // namespace
+
 // The remote's state is hostile input: its pack names become local file
 // names and its refs become local refs.  Every line must be one pach
 // writes, exactly; anything else refuses the whole remote.
-State read_state(Backend &b)
+State parse_state(const std::string &d, const std::string &where)
 {
 	State st;
-	auto o = b.get(kStateKey);
-	if (!o)
-		return st;
 	st.exists = true;
-	st.etag = o->etag;
-	const std::string &d = o->data;
 	size_t i = 0, lineno = 0;
 	auto bad = [&](const std::string &line, const char *why) {
-		die("remote '{}': bad state (line {}: {}): '{}'", b.describe(), lineno, why,
+		die("remote '{}': bad state (line {}: {}): '{}'", where, lineno, why,
 		    quote_path(line.substr(0, 80)));
 	};
 	while (i < d.size()) {
@@ -135,7 +122,7 @@ State read_state(Backend &b)
 		lineno++;
 		if (lineno == 1) {
 			if (line != "pach-remote 1")
-				die("remote '{}' holds something pach does not understand ('{}')", b.describe(),
+				die("remote '{}' holds something pach does not understand ('{}')", where,
 				    quote_path(line.substr(0, 40)));
 			continue;
 		}
@@ -165,7 +152,22 @@ State read_state(Backend &b)
 		}
 	}
 	if (lineno == 0)
-		die("remote '{}' holds an empty state", b.describe());
+		die("remote '{}' holds an empty state", where);
+	return st;
+}
+
+namespace {
+
+constexpr const char *kStateKey = "state";
+constexpr const char *kLockKey = "lock";
+
+State read_state(Backend &b)
+{
+	auto o = b.get(kStateKey);
+	if (!o)
+		return State{};
+	State st = parse_state(o->data, b.describe());
+	st.etag = o->etag;
 	return st;
 }
 

@@ -14,10 +14,22 @@
 #include "plumbing/store.h"
 #include "remote/backend.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
 namespace pach::remote {
+
+// The remote's state object, parsed.  It is hostile input: pack names
+// become local file names and refs local refs, so parse_state accepts
+// exactly the lines pach writes and dies, naming `where`, on anything else.
+struct State {
+	bool exists = false;
+	std::string etag;
+	std::map<std::string, uint64_t> packs;   // name (40 hex) -> size
+	std::map<std::string, Oid> refs;         // valid_store_ref names
+};
+State parse_state(const std::string &data, const std::string &where);
 
 struct RefUpdate {
 	std::string ref;                 // refs/heads/<repo>/<branch> or refs/pach/meta

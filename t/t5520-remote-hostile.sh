@@ -4,6 +4,7 @@ test_description='a hostile remote: its state names no local path, hangs nothing
 
 # A directory nothing may touch, and its listing.
 sentinel_ls() { (cd "$TRASH_DIRECTORY" && find sentinel -exec stat -c '%n %s %Y %f' {} + | sort); }
+# good_pack: a pack of the remote that B lacks (so B would download it).
 # evil_copy: a fresh copy of the good remote to spoil.
 evil_copy() { rm -rf "$TRASH_DIRECTORY/evil" && cp -r "$TRASH_DIRECTORY/remote" "$TRASH_DIRECTORY/evil"; }
 # refused CMD...: one fatal line, in B nothing changed, the sentinel intact.
@@ -25,8 +26,9 @@ test_expect_success 'setup: a good remote, a clone of it, a sentinel directory' 
 	pach clone "file://$TRASH_DIRECTORY/remote" B >/dev/null &&
 	(cd B && pach remote add evil "file://$TRASH_DIRECTORY/evil") &&
 	(cd A && echo two >g && pach put data g && pach push >/dev/null) &&
-	good_pack=$(sed -n "s/^pack \([0-9a-f]*\) .*/\1/p" remote/state | tail -n 1) && test -n "$good_pack" &&
-	echo "$good_pack" >good_pack
+	for q in $(sed -n "s/^pack \([0-9a-f]*\) .*/\1/p" remote/state); do
+		test -f B/.pach/objects/pack/pack-$q.pack || good_pack=$q
+	done && test -n "$good_pack" && echo "$good_pack" >good_pack
 '
 
 test_expect_success 'pack names that are paths are refused' '
