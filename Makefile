@@ -5,6 +5,8 @@
 #   make doc        man pages from Documentation/pach-*.adoc
 #   make install PREFIX=/usr/local
 #   make asan       build with AddressSanitizer/UBSan into build-asan/
+#   make fuzz       libFuzzer targets (clang, ASan+UBSan) into build-fuzz/;
+#                   make fuzz-run FUZZ_SECONDS=N runs each for N seconds
 
 PREFIX ?= /usr/local
 # Build on every core unless told otherwise (GNU make 4.3 honours this).
@@ -56,7 +58,7 @@ $(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ)
 unit-tests: $(BUILD)/unit-tests
 
 # The man pages are built too: pach help shows them, and t0100 checks it.
-test: pach $(BUILD)/unit-tests doc
+test: pach $(BUILD)/unit-tests doc fuzz
 	@./t/run-tests.sh $(BUILD)/unit-tests
 
 demo: pach
@@ -64,6 +66,28 @@ demo: pach
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined" OPT="-O1 -g" build-asan/pach build-asan/unit-tests
+
+# Fuzzing: the library built again with clang, libFuzzer and sanitizers.
+FUZZ_CXX ?= clang++
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SRC := $(wildcard fuzz/*_fuzz.cc)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%_fuzz.cc=$(FUZZ_BUILD)/%-fuzz)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.cc=$(FUZZ_BUILD)/%.o)
+FUZZ_SECONDS ?= 10
+
+$(FUZZ_BUILD)/%.o: %.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(PKG_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%-fuzz: $(FUZZ_BUILD)/fuzz/%_fuzz.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lpthread
+
+fuzz: $(FUZZ_BIN)
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_SRC:%.cc=$(FUZZ_BUILD)/%.o)
+
+fuzz-run: fuzz
+	@./fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
 
 MAN_SRC := $(wildcard Documentation/pach*.adoc)
 MAN_OUT := $(MAN_SRC:Documentation/%.adoc=$(BUILD)/man/%.1)
@@ -80,7 +104,7 @@ install: pach doc
 	install -m 644 $(MAN_OUT) $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-asan pach t/trash* t/results
+	rm -rf build build-asan build-fuzz pach t/trash* t/results
 
-.PHONY: all deps test demo doc install clean asan unit-tests
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+.PHONY: all deps test demo doc install clean asan unit-tests fuzz fuzz-run
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

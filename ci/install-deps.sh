@@ -8,7 +8,7 @@ PKGS="g++ make pkg-config git libgit2-dev libssl-dev zlib1g-dev libcurl4-openssl
 libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev doctest-dev asciidoctor
 bubblewrap busybox-static runc podman
 python3-swift memcached eatmydata awscli
-xfsprogs tmux zsh fish"
+xfsprogs tmux zsh fish clang"
 if [ -n "$PACH_DEPS_EXTRA" ]; then
 	PKGS="$PKGS $PACH_DEPS_EXTRA"
 fi

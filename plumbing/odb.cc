@@ -34,11 +34,34 @@ PackIndex::PackIndex(const std::string &idx_path) : path_(idx_path)
 	if (m == MAP_FAILED)
 		die_errno("unable to map '" + idx_path + "'");
 	map_ = static_cast<const unsigned char *>(m);
+	try {
+		check();
+	} catch (...) {
+		munmap(m, len_);   // no destructor runs for a throwing constructor
+		map_ = nullptr;
+		throw;
+	}
+}
+
+void PackIndex::check()
+{
+	const std::string &idx_path = path_;
 	if (std::memcmp(map_, "\377tOc", 4) || be32(map_ + 4) != 2)
 		die("pack index '{}' is not version 2", idx_path);
 	n_ = be32(map_ + 8 + 255 * 4);
 	if ((uint64_t)8 + 1024 + 28ull * n_ + 40 > len_)
 		die("pack index '{}' is truncated", idx_path);
+	// Lookups trust the fan-out table: it must only ever grow, up to n.
+	uint32_t prev = 0;
+	for (int k = 0; k < 256; k++) {
+		uint32_t v = be32(map_ + 8 + 4 * k);
+		if (v < prev)
+			die("pack index '{}' is corrupt (fan-out table)", idx_path);
+		prev = v;
+	}
+	// At most one large offset per object, and nothing else.
+	if ((uint64_t)8 + 1024 + 36ull * n_ + 40 < len_)
+		die("pack index '{}' is corrupt (trailing bytes)", idx_path);
 }
 
 PackIndex::~PackIndex()

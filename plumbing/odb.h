@@ -21,6 +21,7 @@ namespace pach {
 
 class PackIndex {
 public:
+	// Dies if the file is not a sound idx v2 (size, fan-out).
 	explicit PackIndex(const std::string &idx_path);
 	~PackIndex();
 	PackIndex(const PackIndex &) = delete;
@@ -35,6 +36,7 @@ public:
 	const unsigned char *data() const { return map_; }
 
 private:
+	void check();
 	std::string path_;
 	const unsigned char *map_ = nullptr;
 	size_t len_ = 0;

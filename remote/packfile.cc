@@ -132,6 +132,10 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 	if (memcmp(hdr, "PACK", 4) != 0 || hdr[7] != 2 || hdr[4] || hdr[5] || hdr[6])
 		die("{}: not a version 2 pack", what);
 	uint32_t count = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
+	// Every object takes at least 9 bytes (a header byte, an empty zlib
+	// stream): a count beyond that is a lie, not a reason to allocate.
+	if (count > (size - 32) / 9)
+		die("{}: claims {} objects in {} bytes", what, count, size);
 	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> entries;
 	entries.reserve(count);
 	bool deltas = false;
@@ -176,6 +180,11 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 		z_stream z{};
 		if (inflateInit2(&z, -15) != Z_OK)
 			die("{}: zlib failed", what);
+		// Ended on every way out, a truncated pack's die() included.
+		struct End {
+			z_stream &z;
+			~End() { inflateEnd(&z); }
+		} end{z};
 		uint64_t got = 0;
 		int zr = Z_OK;
 		while (zr != Z_STREAM_END) {
@@ -186,7 +195,6 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 			z.avail_out = (uInt)out.size();
 			zr = inflate(&z, Z_NO_FLUSH);
 			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-				inflateEnd(&z);
 				die("{}: corrupt data in the object at {}", what, off);
 			}
 			size_t used = (size_t)(z.next_in - in.data());
@@ -196,11 +204,9 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 				h.update(out.data(), produced);
 			got += produced;
 			if (zr == Z_BUF_ERROR && !used && !produced) {
-				inflateEnd(&z);
 				die("{}: corrupt data in the object at {}", what, off);
 			}
 		}
-		inflateEnd(&z);
 		for (int k = 0; k < 4; k++) // the Adler-32 trailer
 			in.byte();
 		if (got != sz)

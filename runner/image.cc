@@ -1,4 +1,5 @@
 #include "runner/image.h"
+#include "plumbing/number.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -163,6 +164,9 @@ template <class F> void each_entry(Source &src, const std::string &what, F fn)
 		e.link = field(h + 157, 100);
 		uint64_t padded = (e.size + 511) / 512 * 512;
 		if (e.type == 'L' || e.type == 'K' || e.type == 'x' || e.type == 'g') {
+			// Names and attributes, read whole: bounded (memory is).
+			if (e.size > (1u << 20))
+				die("'{}': a {} KiB extended header; refusing it", what, e.size >> 10);
 			std::string data(e.size, '\0');
 			if (!src.read(data.data(), e.size))
 				die("'{}' is truncated", what);
@@ -177,8 +181,9 @@ template <class F> void each_entry(Source &src, const std::string &what, F fn)
 					size_t sp = data.find(' ', i);
 					if (sp == std::string::npos)
 						break;
-					size_t len = (size_t)atol(data.c_str() + i);
-					if (!len)
+					auto n = parse_uint64(std::string_view(data).substr(i, sp - i));
+					size_t len = n ? (size_t)*n : 0;
+					if (len <= sp + 1 - i || len > data.size() - i)
 						break;
 					std::string kv = data.substr(sp + 1, len - (sp + 1 - i) - 1);
 					auto eq = kv.find('=');
@@ -197,8 +202,12 @@ template <class F> void each_entry(Source &src, const std::string &what, F fn)
 			e.name = pax["path"];
 		if (pax.count("linkpath"))
 			e.link = pax["linkpath"];
-		if (pax.count("size"))
-			e.size = std::stoull(pax["size"]), padded = (e.size + 511) / 512 * 512;
+		if (pax.count("size")) {
+			auto n = parse_uint64(pax["size"]);
+			if (!n || *n > (1ull << 50))
+				die("'{}': bad size in a pax header", what);
+			e.size = *n, padded = (e.size + 511) / 512 * 512;
+		}
 		long_name.clear();
 		long_link.clear();
 		pax.clear();

@@ -54,7 +54,9 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 	};
 	Dir root;
 	std::map<std::string, std::string> owner; // path -> datum id
-	for (auto &[datum, tree] : trees) {
+	for (auto &dt : trees) {
+		const auto &datum = dt.first;   // named, not bound: lambdas capture it (clang 14)
+		const auto &tree = dt.second;
 		std::function<void(const Oid &, Dir &, const std::string &, int)> add = [&](const Oid &t, Dir &d,
 											 const std::string &prefix, int depth) {
 			if (depth >= kMaxTreeDepth)

@@ -364,12 +364,35 @@ ParseResult parse_specs(const std::string &text, const std::string &file)
 {
 	ParseResult r;
 	Ctx c{file, &r.warnings};
+	// Documents are split here and loaded one by one: yaml-cpp 0.7's
+	// LoadAll loops for ever (allocating) on some malformed input, which
+	// its Load does not.  Each document keeps its lines' numbers (blank
+	// lines stand in for the ones before it).
 	std::vector<YAML::Node> docs;
-	try {
-		docs = YAML::LoadAll(text);
-	} catch (const YAML::ParserException &e) {
-		die("{}:{}: {}", file, e.mark.line + 1, e.msg);
+	size_t line = 0, start_line = 0, start = 0, i = 0;
+	auto load = [&](size_t end) {
+		std::string doc = std::string(start_line, '\n') + text.substr(start, end - start);
+		try {
+			docs.push_back(YAML::Load(doc));
+		} catch (const YAML::ParserException &e) {
+			die("{}:{}: {}", file, e.mark.line + 1, e.msg);
+		}
+	};
+	while (i <= text.size()) {
+		size_t e = text.find('\n', i);
+		if (e == std::string::npos)
+			e = text.size();
+		bool sep = text.compare(i, 3, "---") == 0 && (e == i + 3 || text[i + 3] == ' ' || text[i + 3] == '\t' ||
+							     text[i + 3] == '\r');
+		if (sep) {
+			load(i);
+			start = i;   // the "---" line itself starts the next document
+			start_line = line;
+		}
+		i = e + 1;
+		line++;
 	}
+	load(text.size());
 	std::set<std::string> names;
 	for (auto &d : docs) {
 		if (d.IsNull())

@@ -18,6 +18,18 @@ if [ -x "$unit" ] || [ -x "../$unit" ]; then
 	echo "unit tests: ${up:-0} passed, ${uf:-?} failed"
 fi
 
+# The fuzz targets (make fuzz), each for PACH_FUZZ_SECONDS (default 10)
+# from its seed corpus and past findings: each target is one test.
+if [ -x ../build-fuzz/tree-fuzz ] && [ "${PACH_FUZZ_SECONDS:-10}" != 0 ]; then
+	echo "*** fuzzing: each target for ${PACH_FUZZ_SECONDS:-10} s"
+	out=$(../fuzz/run.sh "${PACH_FUZZ_SECONDS:-10}" build-fuzz 2>&1)
+	echo "$out"
+	fp=$(echo "$out" | grep -c ' ok$')
+	ff=$(echo "$out" | grep -c 'FAILED')
+	passed=$((passed + fp))
+	failed=$((failed + ff))
+fi
+
 for t in t[0-9][0-9][0-9][0-9]-*.sh; do
 	[ -f "$t" ] || continue
 	echo "*** $t"
