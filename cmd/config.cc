@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "plumbing/config.h"
 
 namespace pach::cmd {
@@ -39,7 +40,7 @@ int cmd_config(Args &args)
 		}
 		if (!v)
 			return 1;   // as git config: not set
-		fmt::print("{}\n", *v);
+		fmt::print("{}\n", redact_url(*v));
 		return 0;
 	}
 	if (verb == "set") {
@@ -68,7 +69,7 @@ int cmd_config(Args &args)
 		for (auto &f : files)
 			if (!f.empty())
 				for (auto &e : config_list_file(f))
-					all.push_back(e);
+					all.push_back({e.first, redact_url(e.second)});   // never echo a typed secret
 		if (args.json) {
 			std::string o = "[";
 			for (auto &[k, v] : all)

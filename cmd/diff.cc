@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
 #include "porcelain/worktree.h"
@@ -125,9 +126,9 @@ static int print_changes(Args &args, Store &s, const std::vector<porcelain::Chan
 	if (ns || names) {
 		for (auto &c : changes) {
 			if (ns)
-				fmt::print("{}\t{}\n", c.status, c.path);
+				fmt::print("{}\t{}\n", c.status, quote_path(c.path));
 			else
-				fmt::print("{}\n", c.path);
+				fmt::print("{}\n", quote_path(c.path));
 		}
 		return 0;
 	}
@@ -138,7 +139,7 @@ static int print_changes(Args &args, Store &s, const std::vector<porcelain::Chan
 		for (auto &c : changes) {
 			auto ls = porcelain::line_stat(s, c);
 			if (ls.binary) {
-				fmt::print(" {:<{}} | Bin {} -> {} bytes\n", c.path, width, ls.old_size, ls.new_size);
+				fmt::print(" {:<{}} | Bin {} -> {} bytes\n", quote_path(c.path), width, ls.old_size, ls.new_size);
 				continue;
 			}
 			add += ls.added;
@@ -146,7 +147,7 @@ static int print_changes(Args &args, Store &s, const std::vector<porcelain::Chan
 			size_t n = ls.added + ls.removed;
 			std::string bar = std::string(std::min<size_t>(ls.added, 40), '+') +
 					  std::string(std::min<size_t>(ls.removed, 40), '-');
-			fmt::print(" {:<{}} | {:>4} {}\n", c.path, width, n, bar);
+			fmt::print(" {:<{}} | {:>4} {}\n", quote_path(c.path), width, n, bar);
 		}
 		fmt::print(" {} file{} changed, {} insertion{}(+), {} deletion{}(-)\n", changes.size(),
 			   changes.size() == 1 ? "" : "s", add, add == 1 ? "" : "s", del, del == 1 ? "" : "s");

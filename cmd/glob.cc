@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "porcelain/files.h"
 
 namespace pach::cmd {
@@ -21,7 +22,7 @@ int cmd_glob(Args &args)
 		return 0;
 	}
 	for (auto &f : m)
-		fmt::print("{}\n", f.path);
+		fmt::print("{}\n", quote_path(f.path));
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "porcelain/files.h"
 
 namespace pach::cmd {
@@ -31,7 +32,7 @@ int cmd_ls(Args &args)
 		return 0;
 	}
 	for (auto &f : entries) {
-		std::string shown = f.path + (f.e.is_dir() ? "/" : "");
+		std::string shown = quote_path(f.path + (f.e.is_dir() ? "/" : ""));
 		if (lng)
 			fmt::print("{:06o} {:<7} {} {:>12} {}\n", f.e.mode, kind(f.e), f.e.oid.hex(),
 				   f.e.is_dir() ? std::string("-") : std::to_string(f.size), shown);

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "plumbing/tree_edit.h"
 
 namespace pach::cmd {
@@ -28,7 +29,7 @@ int cmd_ls_tree(Args &args)
 			fmt::print("{}{{\"mode\":\"{:06o}\",\"type\":\"{}\",\"id\":\"{}\",\"path\":{}}}", first ? "" : ",",
 				   e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), json_str(p));
 		else
-			fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), p);
+			fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), quote_path(p));
 		first = false;
 	};
 	if (rec) {

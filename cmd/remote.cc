@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "plumbing/config.h"
 #include "plumbing/fs.h"
 #include "plumbing/progress.h"
@@ -126,13 +127,13 @@ int cmd_remote(Args &args)
 			std::string o = "[";
 			for (auto &c : all)
 				o += fmt::format("{}{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{}}}",
-						 o.size() > 1 ? "," : "", json_str(c.name), json_str(c.url), json_str(c.endpoint),
+						 o.size() > 1 ? "," : "", json_str(c.name), json_str(redact_url(c.url)), json_str(redact_url(c.endpoint)),
 						 json_str(c.region), c.path_style ? "true" : "false");
 			fmt::print("{}]\n", o);
 			return 0;
 		}
 		for (auto &c : all)
-			fmt::print("{}\t{}\n", c.name, c.url);
+			fmt::print("{}\t{}\n", c.name, quote_path(redact_url(c.url)));
 		return 0;
 	}
 	if (r[0] == "remove" || r[0] == "rm") {
@@ -150,7 +151,7 @@ int cmd_remote(Args &args)
 		auto refs = s.refs("refs/pach/remotes/" + c->name + "/");
 		if (args.json) {
 			std::string o = fmt::format("{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{},\"refs\":[",
-						    json_str(c->name), json_str(c->url), json_str(c->endpoint), json_str(c->region),
+						    json_str(c->name), json_str(redact_url(c->url)), json_str(redact_url(c->endpoint)), json_str(c->region),
 						    c->path_style ? "true" : "false");
 			for (size_t i = 0; i < refs.size(); i++)
 				o += fmt::format("{}{{\"ref\":{},\"oid\":\"{}\"}}", i ? "," : "",
@@ -158,9 +159,9 @@ int cmd_remote(Args &args)
 			fmt::print("{}]}}\n", o);
 			return 0;
 		}
-		fmt::print("remote {}\n  URL: {}\n", c->name, c->url);
+		fmt::print("remote {}\n  URL: {}\n", c->name, quote_path(redact_url(c->url)));
 		if (!c->endpoint.empty())
-			fmt::print("  Endpoint: {}\n", c->endpoint);
+			fmt::print("  Endpoint: {}\n", quote_path(redact_url(c->endpoint)));
 		if (!c->region.empty())
 			fmt::print("  Region: {}\n", c->region);
 		if (c->path_style)
@@ -217,7 +218,7 @@ int cmd_push(Args &args)
 		if (!any_status(ups, false))
 			fmt::print("Everything up to date\n");
 		else {
-			fmt::print("To {}\n", rc.url);
+			fmt::print("To {}\n", quote_path(redact_url(rc.url)));
 			print_updates(ups, "", false);
 		}
 	}
@@ -243,7 +244,7 @@ int cmd_fetch(Args &args)
 		return 0;
 	}
 	if (any_status(ups, false)) {
-		fmt::print("From {}\n", rc.url);
+		fmt::print("From {}\n", quote_path(redact_url(rc.url)));
 		print_updates(ups, rc.name + "/", false);
 	}
 	return 0;

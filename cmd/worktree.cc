@@ -1,6 +1,7 @@
 // Work tree commands: checkout, status, add, restore (and the work tree
 // forms of commit, diff and log, which live with their commands).
 #include "cmd/cmd.h"
+#include "plumbing/quote.h"
 #include "plumbing/address.h"
 #include "plumbing/config.h"
 #include "plumbing/progress.h"
@@ -135,7 +136,7 @@ int cmd_status(Args &args)
 	}
 	if (shrt) {
 		for (auto &e : v)
-			fmt::print("{}{} {}\n", e.staged, e.unstaged, e.path);
+			fmt::print("{}{} {}\n", e.staged, e.unstaged, quote_path(e.path));
 		return 0;
 	}
 	fmt::print("On branch {}@{}\n", st.repo, st.branch);
@@ -154,14 +155,14 @@ int cmd_status(Args &args)
 		fmt::print("\nChanges to be committed:\n  (use \"pach restore --staged <file>...\" to unstage)\n");
 		for (auto &e : v)
 			if (e.staged != ' ' && e.staged != '?')
-				fmt::print("\t{}{}\n", word(e.staged), e.path);
+				fmt::print("\t{}{}\n", word(e.staged), quote_path(e.path));
 	}
 	if (any_unstaged) {
 		fmt::print("\nChanges not staged for commit:\n  (use \"pach add <file>...\" to stage, \"pach restore "
 			   "<file>...\" to discard)\n");
 		for (auto &e : v)
 			if (e.unstaged != ' ' && e.unstaged != '?')
-				fmt::print("\t{}{}\n", word(e.unstaged), e.path);
+				fmt::print("\t{}{}\n", word(e.unstaged), quote_path(e.path));
 	}
 	if (any_untracked) {
 		// Whole untracked directories are shown once, as git does.
@@ -177,7 +178,7 @@ int cmd_status(Args &args)
 					break;
 				}
 			if (shown != last)
-				fmt::print("\t{}\n", shown);
+				fmt::print("\t{}\n", quote_path(shown));
 			last = shown;
 		}
 	}

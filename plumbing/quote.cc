@@ -121,4 +121,33 @@ std::string json_string(std::string_view s)
 	return o + '"';
 }
 
+// The userinfo of scheme://[userinfo@]host/...: from after "://" to the
+// last '@' before the first '/', '?' or '#'.
+static size_t userinfo_end(std::string_view url, size_t *start)
+{
+	size_t sch = url.find("://");
+	if (sch == std::string_view::npos)
+		return std::string_view::npos;
+	*start = sch + 3;
+	size_t end = url.find_first_of("/?#", *start);
+	std::string_view auth = url.substr(*start, end == std::string_view::npos ? std::string_view::npos : end - *start);
+	size_t at = auth.rfind('@');
+	return at == std::string_view::npos ? std::string_view::npos : *start + at;
+}
+
+bool url_has_credentials(std::string_view url)
+{
+	size_t start;
+	return userinfo_end(url, &start) != std::string_view::npos;
+}
+
+std::string redact_url(std::string_view url)
+{
+	size_t start;
+	size_t at = userinfo_end(url, &start);
+	if (at == std::string_view::npos)
+		return std::string(url);
+	return std::string(url.substr(0, start)) + "***" + std::string(url.substr(at));
+}
+
 } // namespace pach

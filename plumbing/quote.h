@@ -23,4 +23,9 @@ bool needs_quoting(std::string_view s);
 std::string json_string(std::string_view s);
 bool valid_utf8(std::string_view s);
 
+// A URL with any credentials typed into it ("scheme://user:secret@host")
+// replaced by "scheme://***@host", for every message and listing.
+std::string redact_url(std::string_view url);
+bool url_has_credentials(std::string_view url);
+
 } // namespace pach

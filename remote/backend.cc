@@ -2,6 +2,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "plumbing/quote.h"
 #include "remote/s3.h"
 #include "remote/sigv4.h"
 
@@ -220,6 +221,9 @@ private:
 
 std::string check_url(const std::string &url)
 {
+	if (url_has_credentials(url))
+		return "credentials in a URL are not accepted: give them through AWS_ACCESS_KEY_ID and "
+		       "AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials";
 	if (url.compare(0, 7, "file://") == 0) {
 		if (url.size() <= 7 || url[7] != '/')
 			return "a file remote needs an absolute path (file:///path)";
@@ -232,10 +236,10 @@ std::string check_url(const std::string &url)
 			return "no bucket in '" + url + "' (s3://bucket/prefix)";
 		for (char c : bucket)
 			if (!(isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_'))
-				return "bad bucket name '" + bucket + "'";
+				return "bad bucket name '" + quote_path(bucket) + "'";
 		return "";
 	}
-	return "unsupported URL '" + url + "' (expected s3://bucket/prefix or file:///path)";
+	return "unsupported URL '" + quote_path(redact_url(url)) + "' (expected s3://bucket/prefix or file:///path)";
 }
 
 std::unique_ptr<Backend> open_backend(const RemoteConfig &c)

@@ -1,4 +1,5 @@
 #include "remote/remotes.h"
+#include "plumbing/quote.h"
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
@@ -86,12 +87,14 @@ std::optional<RemoteConfig> remote_get(Store &s, const std::string &name)
 void remote_add(Store &s, const RemoteConfig &c)
 {
 	if (!valid_name(c.name))
-		die("'{}' is not a valid remote name (letters, digits, '-', '_', '.')", c.name);
+		die("'{}' is not a valid remote name (letters, digits, '-', '_', '.')", quote_path(c.name));
 	std::string bad = check_url(c.url);
 	if (!bad.empty())
 		die("{}", bad);
+	if (url_has_credentials(c.endpoint))
+		die("credentials in the endpoint URL are not accepted (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
 	if (!c.endpoint.empty() && c.endpoint.compare(0, 7, "http://") != 0 && c.endpoint.compare(0, 8, "https://") != 0)
-		die("bad endpoint '{}' (expected http://host[:port] or https://host)", c.endpoint);
+		die("bad endpoint '{}' (expected http://host[:port] or https://host)", quote_path(c.endpoint));
 	if (remote_get(s, c.name))
 		die("remote '{}' already exists", c.name);
 	Config cfg(s);

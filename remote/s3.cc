@@ -1,4 +1,5 @@
 #include "remote/s3.h"
+#include "plumbing/quote.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -277,8 +278,13 @@ struct Endpoint {
 	std::string scheme, host;   // host may carry :port
 };
 
-Endpoint parse_endpoint(const std::string &url, const std::string &remote)
+Endpoint parse_endpoint(const std::string &url_in, const std::string &remote)
 {
+	if (url_has_credentials(url_in))
+		die("remote '{}': credentials in the endpoint URL are not accepted (use AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY)",
+		    remote);
+	const std::string url = quote_path(url_in);
 	Endpoint e;
 	auto p = url.find("://");
 	if (p == std::string::npos)
