@@ -300,6 +300,12 @@ int parent_of(const char *path, Node &pn, std::string &name)
 	std::string parent = slash == 0 ? "/" : p.substr(0, slash);
 	if (name.compare(0, 4, ".wh.") == 0)
 		return -EINVAL;   // reserved for the staging area's deletions
+	if (name.size() > kMaxNameBytes)
+		return -ENAMETOOLONG;
+	// What cannot be read back from a commit (.git, .pach, *.pach-tmp)
+	// is never written into one.
+	if (!valid_tree_name(name))
+		return -EINVAL;
 	int r = fs()->resolve(parent.c_str(), pn);
 	if (r)
 		return r;

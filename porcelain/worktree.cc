@@ -1,4 +1,5 @@
 #include "porcelain/worktree.h"
+#include "plumbing/quote.h"
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
@@ -389,6 +390,16 @@ void Worktree::add(const std::vector<std::string> &paths)
 	ObjectWriter w(s_);
 	FileMap i = to_map(flat(st_.index));
 	for (auto &rel : paths) {
+		// As git: a path through a symlink is not in the work tree.
+		for (auto sl = rel.find('/'); sl != std::string::npos; sl = rel.find('/', sl + 1)) {
+			struct stat st;
+			if (lstat((root_ + "/" + rel.substr(0, sl)).c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+				die("pathspec '{}' is beyond a symbolic link", quote_path(rel));
+		}
+		for_each_component(rel, [&](const std::string &c) {
+			if (!c.empty() && !valid_tree_name(c))
+				die("'{}' cannot be stored ('{}' is reserved)", quote_path(rel), quote_path(c));
+		});
 		auto found = scan(&w, rel);
 		bool tracked = false;
 		for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel);)

@@ -88,6 +88,24 @@ test_expect_success 'a work tree: removing a file under a path that became a sym
 	(cd wtr && pach checkout rm2 >/dev/null 2>&1); test "$(cat sentinel/x)" = keep && rm sentinel/x
 '
 
+test_expect_success 'what pach writes it would read back: put, add and commit refuse or skip reserved names' '
+	echo x >y && for n in .git/config .GIT/hooks/x .pach x.pach-tmp d/.git/config ".git\\040/x"; do
+		test_fatal pach put "data@master:/$n" y || { echo >&4 "$n"; return 1; }
+	done &&
+	mkdir -p src/.git src/.pach src/ok && echo bad >src/.git/config && echo bad >src/.pach/x &&
+	echo good >src/ok/f && echo tmp >src/ok/f.pach-tmp &&
+	pach commit data@cm src >/dev/null 2>&1 && pach ls -r data@cm >ls.out && test_line_count = 1 ls.out &&
+	grep "/ok/f$" ls.out
+'
+
+test_expect_success 'pach add refuses paths beyond a symlink, as git does' '
+	pach checkout data@master wta >/dev/null && mkdir -p outside && echo secret >outside/s &&
+	ln -s "$TRASH_DIRECTORY/outside" wta/l &&
+	(cd wta && test_fatal pach add l/s && grep "beyond a symbolic link" fatal.err &&
+	 test_fatal pach add .git && pach status --json >st.json) &&
+	! grep -q "\"l/s\"" wta/st.json
+'
+
 test_expect_success 'a tree 100,000 levels deep: one clear line, no crash' '
 	pach init deep >/dev/null && cd deep && pach repo create data && echo ok >f && pach put data f >/dev/null &&
 	x=$(blob pwned) &&

@@ -30,6 +30,15 @@ test_expect_success FUSE 'create, overwrite, append, delete, mkdir, rename, chmo
 	ls $m >names && printf "a.txt\nlink\nnew.txt\nnewdir\nsub\n" >want && test_cmp want names
 '
 
+test_expect_success FUSE 'names a commit cannot hold (.git, .pach, *.pach-tmp) are refused' '
+	for n in .git .GIT .pach x.pach-tmp; do
+		! mkdir "mnt/images/master/$n" 2>err && grep -i "invalid argument" err &&
+		test_must_fail touch "mnt/images/master/$n" || return 1
+	done &&
+	test_must_fail mv mnt/images/master/newdir mnt/images/master/.git &&
+	! mkdir "mnt/images/master/$(printf "%0256d" 0)" 2>err && grep -i "too long" err
+'
+
 test_expect_success FUSE 'nothing is committed yet; the changes are staged on disk' '
 	test "$(git --git-dir=.pach log --format=%s -1 images/master)" = base &&
 	find .pach/pach/mounts -path "*upper*" -name new.txt | grep -q . &&
