@@ -5,6 +5,7 @@
 #   make doc        man pages from Documentation/pach-*.adoc
 #   make install PREFIX=/usr/local
 #   make asan       build with AddressSanitizer/UBSan into build-asan/
+#   make asan-test  the whole test suite against that build
 #   make fuzz       libFuzzer targets (clang, ASan+UBSan) into build-fuzz/;
 #                   make fuzz-run FUZZ_SECONDS=N runs each for N seconds
 
@@ -67,6 +68,14 @@ demo: pach
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined" OPT="-O1 -g" build-asan/pach build-asan/unit-tests
 
+# The whole suite against the sanitized build (no fuzzing: make fuzz has
+# its own sanitizers).  Leak reports are off: a command's process-lifetime
+# caches are not leaks; any other report fails the command, hence its test.
+asan-test: asan
+	cd t && PACH_TEST_BUILD_DIR=../build-asan PACH_FUZZ_SECONDS=0 \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		./run-tests.sh ../build-asan/unit-tests
+
 # Fuzzing: the library built again with clang, libFuzzer and sanitizers.
 FUZZ_CXX ?= clang++
 FUZZ_BUILD := build-fuzz
@@ -106,5 +115,5 @@ install: pach doc
 clean:
 	rm -rf build build-asan build-fuzz pach t/trash* t/results
 
-.PHONY: all deps test demo doc install clean asan unit-tests fuzz fuzz-run
+.PHONY: all deps test demo doc install clean asan asan-test unit-tests fuzz fuzz-run
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

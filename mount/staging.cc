@@ -2,6 +2,7 @@
 // changes and how they become commits, and unmounting (which also finds
 // the store a mount served from the mount table).
 #include "mount/mount.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -127,6 +128,7 @@ std::vector<std::string> commit_staged(Store &s, const std::string &dir, const s
 			auto r = porcelain::commit_edit(s, repo, branch, m + (m.back() == '\n' ? "" : "\n"), edit);
 			if (r.commit)
 				out.push_back(repo + "@" + branch + " " + r.commit->hex());
+			crash_point("mount-committed");   // committed, still staged
 			std::filesystem::remove_all(bd.path(), ec);
 		}
 		std::filesystem::remove(rd.path(), ec);

@@ -1,4 +1,5 @@
 #include "plumbing/store.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/config.h"
 #include "plumbing/reflog.h"
@@ -696,6 +697,7 @@ void ObjectWriter::finish()
 		t.join();
 	if (err)
 		std::rethrow_exception(err);
+	crash_point("objects-sealed");   // packs durable under temp names
 	for (auto &p : sealed_)
 		p->publish();
 	for (auto &sl : slots_) {
@@ -705,6 +707,7 @@ void ObjectWriter::finish()
 	}
 	sealed_.clear();
 	s_.refresh_objects();
+	crash_point("objects-published");   // visible, no ref moved yet
 }
 
 } // namespace pach

@@ -1,4 +1,5 @@
 #include "porcelain/maint.h"
+#include "plumbing/crash.h"
 #include "porcelain/undo.h"
 #include "porcelain/worktree.h"
 
@@ -366,12 +367,14 @@ GcReport gc(Store &s)
 		if (std::find(keep.begin(), keep.end(), p) == keep.end())
 			before_objs += p->idx->count();
 	// The new pack is durable; now the old ones can go.
+	crash_point("gc-packed");
 	for (auto &p : packs) {
 		if (std::find(keep.begin(), keep.end(), p) != keep.end())
 			continue;
 		if (fresh && p->name == "pack-" + fresh->hex())
 			continue;
 		remove_pack(packdir, p->name);
+		crash_point("gc-removing");
 	}
 	if (DIR *d = opendir(objdir.c_str())) {
 		while (struct dirent *e = readdir(d)) {

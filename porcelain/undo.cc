@@ -1,4 +1,5 @@
 #include "porcelain/undo.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/address.h"
 #include "plumbing/config.h"
@@ -516,6 +517,7 @@ RollbackResult rollback(Store &s, const RollbackTarget &t, const std::vector<std
 	std::string msg = "rollback: to " + what;
 	for (auto &c : res.changes) {
 		bool ok = c.to ? s.cas_ref(c.ref, *c.to, c.from, msg) : s.delete_ref(c.ref, c.from, msg);
+		crash_point("rollback-ref");
 		if (!ok)
 			die_conflict("{} moved during the rollback; the state before is saved as snapshot '{}' "
 				     "('pach rollback --undo' restores it)",

@@ -1,4 +1,5 @@
 #include "porcelain/worktree.h"
+#include "plumbing/crash.h"
 #include "plumbing/quote.h"
 
 #include "plumbing/address.h"
@@ -632,6 +633,7 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 			uint64_t before = m.linked + m.copied;
 			if (!already.count(p))
 				write_file(m, {p, *te});
+			crash_point("checkout-file");
 			i[p] = *te;
 			prog.add(1, m.linked + m.copied - before);
 		}

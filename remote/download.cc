@@ -1,4 +1,5 @@
 #include "remote/download.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -166,6 +167,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 			uint64_t off = c.index * kChunk, len = std::min(kChunk, x.size - off);
 			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
 			x.wm->mark(c.index);
+			crash_point("fetch-chunk");
 			std::lock_guard<std::mutex> g(log_mu);
 			Fd l(::open(x.done_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
 			std::string line = std::to_string(c.index) + "\n";
@@ -207,6 +209,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 		stats.bytes += x.size;
 	}
 	s.refresh_objects();
+	crash_point("fetch-stored");   // packs verified and in place, refs not moved
 }
 
 

@@ -2,6 +2,7 @@
 // remote has, and merge the metadata (repos, pipelines, job records)
 // three-way, so both sides' repos and jobs are kept.
 #include "remote/sync.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
@@ -93,6 +94,7 @@ std::optional<Oid> merge_trees(const Store &s, ObjectWriter &w, const std::optio
 std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions &o, TransferStats &stats)
 {
 	fetch(s, rc, stats);
+	crash_point("pull-fetched");
 	std::string prefix = "refs/pach/remotes/" + rc.name + "/";
 	std::vector<std::pair<std::string, Oid>> theirs;   // local ref -> remote commit
 	for (auto &[t, oid] : s.refs(prefix + "heads/")) {

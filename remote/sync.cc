@@ -1,4 +1,5 @@
 #include "remote/sync.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
@@ -567,6 +568,7 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 			c.kind = st.exists ? PutCondition::matches : PutCondition::absent;
 			c.etag = st.etag;
 		}
+		crash_point("push-uploaded");   // packs on the remote, its state not yet
 		PutStatus ps = b->put(kStateKey, text, c);
 		if (ps == PutStatus::not_implemented) {
 			// No conditional PUT here: take the lock, then check and write.

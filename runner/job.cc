@@ -1,4 +1,5 @@
 #include "runner/job.h"
+#include "plumbing/crash.h"
 
 #include "plumbing/address.h"
 #include "plumbing/checkout.h"
@@ -468,6 +469,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 					if (e)
 						r.out_tree = e->oid;
 					r.state = "success";
+					crash_point("run-datum");
 				} else {
 					r.state = "failed";
 				}
@@ -543,6 +545,7 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				Oid c = w.commit(*tree, parents, s.committer(), s.committer(), msg);
 				w.finish();
 				trace_point("output written");
+				crash_point("run-output");   // output commit written, branch not moved
 				if (!s.cas_ref(out_ref, c, head, "pach run: job " + job.id))
 					die("output branch '{}' of '{}' moved during the job; run again", spec.output_branch,
 					    spec.name);

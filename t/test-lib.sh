@@ -9,7 +9,8 @@
 # -i/--immediate stops at the first failure, --debug keeps the trash dir.
 
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
-PACH_BUILD_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
+# PACH_TEST_BUILD_DIR picks another build of pach (make asan-test).
+PACH_BUILD_DIR=$(cd "${PACH_TEST_BUILD_DIR:-$TEST_DIRECTORY/..}" && pwd)
 PATH="$PACH_BUILD_DIR:$PATH"
 export PATH
 
