@@ -83,6 +83,25 @@ test_expect_success 'a pack that is a FIFO: refused, no hang' '
 	rm evil/packs/$p.pack && mkfifo evil/packs/$p.pack && refused pach fetch evil
 '
 
+test_expect_success 'a remote branch whose tree holds "..": fetch refuses it, tracking refs unchanged' '
+	rm -rf H && pach init H >/dev/null && (cd H && pach repo create data) &&
+	x=$(printf pwned | git --git-dir=H/.pach hash-object -w --stdin) &&
+	raw_tree() { python3 -c "import sys; sys.stdout.buffer.write(sys.argv[1].encode() + b\"\\0\" + bytes.fromhex(sys.argv[2]))" "$1" "$2" |
+		git --git-dir=H/.pach hash-object -t tree --literally -w --stdin; } &&
+	sub=$(raw_tree "100644 x" $x) && top=$(raw_tree "40000 .." $sub) &&
+	c=$(git --git-dir=H/.pach commit-tree -m evil $top) &&
+	evil_copy && printf "%s\n" $c | git --git-dir=H/.pach pack-objects --revs -q pk >/dev/null &&
+	sum=$(tail -c 20 pk-*.pack | od -An -tx1 | tr -d " \n") &&
+	mv pk-*.pack evil/packs/$sum.pack && mv pk-*.idx evil/packs/$sum.idx &&
+	{ cat remote/state && echo "pack $sum $(stat -c %s evil/packs/$sum.pack)" &&
+	  echo "ref $c refs/heads/data/evil"; } >evil/state &&
+	git --git-dir=B/.pach for-each-ref >refs.before &&
+	(cd B && test_fatal pach fetch evil) && grep "hasDotdot" B/fatal.err &&
+	git --git-dir=B/.pach for-each-ref >refs.after && test_cmp refs.before refs.after &&
+	! git --git-dir=B/.pach rev-parse -q --verify refs/pach/remotes/evil/heads/data/evil &&
+	(cd B && pach gc >/dev/null && pach fsck >/dev/null)
+'
+
 test_expect_success 'a snapshot received by pull does not drive rollback --undo' '
 	pach init P >/dev/null && (cd P && pach repo create d && echo 1 >f && pach put d f &&
 	pach remote add origin "file://$TRASH_DIRECTORY/r2" && pach push >/dev/null) &&
