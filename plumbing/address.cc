@@ -1,4 +1,5 @@
 #include "plumbing/address.h"
+#include "plumbing/number.h"
 #include "plumbing/reflog.h"
 
 #include "plumbing/error.h"
@@ -209,7 +210,7 @@ static Oid resolve_selector(const Store &s, const Address &a, const std::string 
 		die("no reflog for {}@{}", a.repo, branch);
 	std::optional<Oid> at_value;
 	if (!sel.empty() && std::all_of(sel.begin(), sel.end(), ::isdigit)) {
-		size_t n = std::stoul(sel);
+		size_t n = (size_t)parse_uint64(sel).value_or(SIZE_MAX);
 		if (n >= log.size())
 			die("log for {}@{} only has {} entries", a.repo, branch, log.size());
 		at_value = log[log.size() - 1 - n].new_oid;

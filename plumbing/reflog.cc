@@ -1,4 +1,5 @@
 #include "plumbing/reflog.h"
+#include "plumbing/number.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -201,7 +202,7 @@ std::optional<int64_t> parse_time(const std::string &in, int64_t now)
 	if (s == "yesterday")
 		return now - 86400;
 	if (s[0] == '@' && s.size() > 1 && std::all_of(s.begin() + 1, s.end(), ::isdigit))
-		return std::stoll(s.substr(1));
+		return parse_int64(s.substr(1));   // nullopt past INT64_MAX
 	// "<n> <unit> ago" / "<n>.<unit>.ago"
 	for (const char *ago : {" ago", ".ago", "_ago"}) {
 		size_t n = strlen(ago);
@@ -268,7 +269,12 @@ std::optional<int64_t> parse_duration(const std::string &s)
 	if (s == "now" || s == "all")
 		return 0;
 	if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit))
-		return std::stoll(s) * 86400;
+	{
+		auto d = parse_int64(s);
+		if (!d || *d > INT64_MAX / 86400)
+			return std::nullopt;
+		return *d * 86400;
+	}
 	std::string t = s;
 	if (t.size() > 4 && (t.compare(t.size() - 4, 4, " ago") == 0 || t.compare(t.size() - 4, 4, ".ago") == 0))
 		t = t.substr(0, t.size() - 4);
