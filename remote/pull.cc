@@ -38,6 +38,10 @@ std::optional<Oid> merge_trees(const Store &s, ObjectWriter &w, const std::optio
 			       const std::optional<Oid> &ours, const std::optional<Oid> &theirs, const std::string &path,
 			       std::vector<std::string> &conflicts)
 {
+	// The metadata is a few levels deep (jobs/<pipeline>/<id>/...): a
+	// remote's deeper tree is refused, never recursed into without end.
+	if (std::count(path.begin(), path.end(), '/') > 64)
+		die("the remote's metadata is nested too deeply at '{}'; nothing was merged", path);
 	if (ours == theirs)
 		return ours;
 	if (base == ours)

@@ -189,18 +189,24 @@ bool have_commit(const Store &s, const Oid &o)
 }
 
 // Every tree and blob below a tree, into `out` (skipping what is in `skip`).
-void tree_closure(const Store &s, const Oid &tree, const OidSet &skip, OidSet &seen, std::vector<Oid> *out)
+// An explicit stack: a tree's depth is data (it may have come from a remote).
+void tree_closure(const Store &s, const Oid &root, const OidSet &skip, OidSet &seen, std::vector<Oid> *out)
 {
-	if (skip.count(tree) || !seen.insert(tree).second)
-		return;
-	if (out)
-		out->push_back(tree);
-	for (auto &e : s.read_tree(tree)) {
-		if (e.is_dir()) {
-			tree_closure(s, e.oid, skip, seen, out);
-		} else if (!skip.count(e.oid) && seen.insert(e.oid).second) {
-			if (out)
-				out->push_back(e.oid);
+	std::vector<Oid> stack{root};
+	while (!stack.empty()) {
+		Oid tree = stack.back();
+		stack.pop_back();
+		if (skip.count(tree) || !seen.insert(tree).second)
+			continue;
+		if (out)
+			out->push_back(tree);
+		auto kids = s.read_tree(tree);
+		// Reversed onto the stack: subtrees come out in tree order, as before.
+		for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+			if (it->is_dir())
+				stack.push_back(it->oid);
+			else if (!skip.count(it->oid) && seen.insert(it->oid).second && out)
+				out->push_back(it->oid);
 		}
 	}
 }
