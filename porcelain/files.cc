@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
 
@@ -94,21 +95,12 @@ std::vector<FileEntry> glob(const Store &s, const Address &a, const std::string 
 	if (g.match("/"))
 		out.push_back({"/", TreeEntry{"", kModeDir, root}, 0});
 	int maxd = g.max_depth();
-	WalkBudget budget("tree " + root.hex());
-	std::function<void(const Oid &, const std::string &, int)> rec = [&](const Oid &t, const std::string &pre, int depth) {
-		if (depth >= kMaxTreeDepth)
-			die("'{}' is nested more than {} directories deep", pre, kMaxTreeDepth);
-		auto kids = s.read_tree(t);
-		budget.take(kids.size());
-		for (auto &e : kids) {
-			std::string p = pre + "/" + e.name;
-			if (g.match(p))
-				out.push_back({e.is_dir() ? p + "/" : p, e, 0});
-			if (e.is_dir() && (maxd < 0 || depth + 1 < maxd))
-				rec(e.oid, p, depth + 1);
-		}
-	};
-	rec(root, "", 0);
+	walk_tree(s, root, [&](const std::string &rel, const TreeEntry &e) {
+		std::string p = "/" + rel;
+		if (g.match(p))
+			out.push_back({e.is_dir() ? p + "/" : p, e, 0});
+		return maxd < 0 || (int)std::count(rel.begin(), rel.end(), '/') + 1 < maxd;
+	});
 	return out;
 }
 

@@ -1,4 +1,5 @@
 #include "runner/datum.h"
+#include "plumbing/tree_edit.h"
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
@@ -79,21 +80,12 @@ pfs_matches(const Store &s, const std::string &input, const std::string &repo, c
 	if (g.match("/", &groups) && !s.read_tree(root).empty())
 		add("/", TreeEntry{"", kModeDir, root}, groups);
 	int maxd = g.max_depth();
-	WalkBudget budget("tree " + root.hex());
-	std::function<void(const Oid &, const std::string &, int)> rec = [&](const Oid &t, const std::string &pre, int depth) {
-		if (depth >= kMaxTreeDepth)
-			die("'{}' is nested more than {} directories deep", pre, kMaxTreeDepth);
-		auto kids = s.read_tree(t);
-		budget.take(kids.size());
-		for (auto &e : kids) {
-			std::string p = pre + "/" + e.name;
-			if (g.match(p, &groups))
-				add(p, e, groups);
-			if (e.is_dir() && (maxd < 0 || depth + 1 < maxd))
-				rec(e.oid, p, depth + 1);
-		}
-	};
-	rec(root, "", 0);
+	walk_tree(s, root, [&](const std::string &rel, const TreeEntry &e) {
+		std::string p = "/" + rel;
+		if (g.match(p, &groups))
+			add(p, e, groups);
+		return maxd < 0 || (int)std::count(rel.begin(), rel.end(), '/') + 1 < maxd;
+	});
 	return out;
 }
 
