@@ -71,7 +71,8 @@ asan:
 # The whole suite against the sanitized build (no fuzzing: make fuzz has
 # its own sanitizers).  Leak reports are off: a command's process-lifetime
 # caches are not leaks; any other report fails the command, hence its test.
-asan-test: asan
+asan-test: asan doc
+	ln -sfn ../$(BUILD)/man build-asan/man   # pach help finds pages beside the binary
 	cd t && PACH_TEST_BUILD_DIR=../build-asan PACH_FUZZ_SECONDS=0 \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		./run-tests.sh ../build-asan/unit-tests

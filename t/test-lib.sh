@@ -9,9 +9,10 @@
 # -i/--immediate stops at the first failure, --debug keeps the trash dir.
 
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
-# PACH_TEST_BUILD_DIR picks another build of pach (make asan-test).
-PACH_BUILD_DIR=$(cd "${PACH_TEST_BUILD_DIR:-$TEST_DIRECTORY/..}" && pwd)
-PATH="$PACH_BUILD_DIR:$PATH"
+PACH_BUILD_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
+# PACH_TEST_BUILD_DIR: the directory of another pach binary to test (make
+# asan-test); sources, docs and scripts still come from PACH_BUILD_DIR.
+PATH="$(cd "${PACH_TEST_BUILD_DIR:-$PACH_BUILD_DIR}" && pwd):$PATH"
 export PATH
 
 for arg in "$@"; do
