@@ -1,4 +1,5 @@
 #include "runner/runtime.h"
+#include "plumbing/number.h"
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
@@ -455,27 +456,34 @@ UserIds resolve_user(const std::string &user, const std::string &root)
 	};
 	if (u.empty())
 		die("bad user '{}'", user);
+	// Ids from the spec or the image's own /etc files: strictly parsed.
+	auto id = [&](const std::string &t) {
+		auto v = parse_uint64(t);
+		if (!v || *v >= 0xffffffffu)
+			die("bad user or group id '{}' (for user '{}')", t.substr(0, 40), user);
+		return (unsigned)*v;
+	};
 	UserIds ids;
 	if (numeric(u)) {
-		ids.uid = (unsigned)std::stoul(u);
+		ids.uid = id(u);
 		auto f = find("/etc/passwd", u, true);
 		if (f.size() >= 4 && numeric(f[3]))
-			ids.gid = (unsigned)std::stoul(f[3]);
+			ids.gid = id(f[3]);
 	} else {
 		auto f = find("/etc/passwd", u, false);
 		if (f.size() < 4 || !numeric(f[2]) || !numeric(f[3]))
 			die("user '{}' is not in {}/etc/passwd", u, root == "/" ? "" : root);
-		ids.uid = (unsigned)std::stoul(f[2]);
-		ids.gid = (unsigned)std::stoul(f[3]);
+		ids.uid = id(f[2]);
+		ids.gid = id(f[3]);
 	}
 	if (!g.empty()) {
 		if (numeric(g)) {
-			ids.gid = (unsigned)std::stoul(g);
+			ids.gid = id(g);
 		} else {
 			auto f = find("/etc/group", g, false);
 			if (f.size() < 3 || !numeric(f[2]))
 				die("group '{}' is not in {}/etc/group", g, root == "/" ? "" : root);
-			ids.gid = (unsigned)std::stoul(f[2]);
+			ids.gid = id(f[2]);
 		}
 	}
 	return ids;
