@@ -73,7 +73,7 @@ asan:
 # caches are not leaks; any other report fails the command, hence its test.
 asan-test: asan doc
 	ln -sfn ../$(BUILD)/man build-asan/man   # pach help finds pages beside the binary
-	cd t && PACH_TEST_BUILD_DIR=../build-asan PACH_FUZZ_SECONDS=0 \
+	cd t && PACH_TEST_BUILD_DIR=../build-asan PACH_FUZZ_SECONDS=0 PACH_TEST_TIMEOUT_SCALE=10 \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		./run-tests.sh ../build-asan/unit-tests
 

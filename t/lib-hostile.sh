@@ -25,7 +25,7 @@ sentinel_ls() { (cd "$TRASH_DIRECTORY" && find sentinel -exec stat -c '%n %s %Y 
 # no_escape CMD...: CMD fails with one fatal line and the sentinel is as before.
 no_escape() {
 	sentinel_ls >before.sentinel &&
-	timeout 60 "$@" >fatal.out 2>fatal.err; code=$?
+	test_timeout 60 "$@" >fatal.out 2>fatal.err; code=$?
 	test $code != 0 && test $code != 124 && test $code -le 129 || { echo >&4 "exit $code: $*"; cat fatal.err >&4; return 1; }
 	test "$(wc -l <fatal.err)" = 1 && grep -q "^fatal: " fatal.err || { echo >&4 "stderr of $*:"; cat fatal.err >&4; return 1; }
 	sentinel_ls >after.sentinel && test_cmp before.sentinel after.sentinel

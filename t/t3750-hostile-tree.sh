@@ -133,7 +133,7 @@ test_expect_success 'a tree 100,000 levels deep: one clear line, no crash' '
 	evil_branch "$(cat deep.oid)" deep && set -f && pach remote add o "file://$TRASH_DIRECTORY/deep-remote" &&
 	for cmd in "get data@deep:/ outd" "ls -r data@deep" "glob data@deep /**" "checkout data@deep wtd" \
 		   "diff data@master data@deep" "fsck" "gc" "push o"; do
-		timeout 120 pach $cmd >cmd.out 2>err; code=$?
+		test_timeout 120 pach $cmd >cmd.out 2>err; code=$?
 		test $code != 124 && test $code -le 129 || { echo >&4 "pach $cmd: exit $code"; cat err >&4; return 1; }
 		test $code = 0 || { test "$(wc -l <err)" = 1 && grep -q "^fatal:" err; } || { echo >&4 "pach $cmd"; cat err >&4; return 1; }
 	done && cd ..

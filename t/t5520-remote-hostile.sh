@@ -10,7 +10,7 @@ evil_copy() { rm -rf "$TRASH_DIRECTORY/evil" && cp -r "$TRASH_DIRECTORY/remote" 
 # refused CMD...: one fatal line, in B nothing changed, the sentinel intact.
 refused() {
 	(cd B && store_state >../before.store) && sentinel_ls >before.sentinel &&
-	(cd B && timeout 20 "$@" >../fatal.out 2>../fatal.err); code=$?
+	(cd B && test_timeout 20 "$@" >../fatal.out 2>../fatal.err); code=$?
 	test $code != 0 && test $code != 124 || { echo >&4 "exit $code: $*"; cat fatal.err >&4; return 1; }
 	test "$(wc -l <fatal.err)" = 1 && grep -q "^fatal: " fatal.err || { cat fatal.err >&4; return 1; }
 	(cd B && store_state >../after.store) && test_cmp before.store after.store &&

@@ -152,6 +152,9 @@ test_fatal() {
 }
 
 test_cmp() { diff -u "$@"; }
+# test_timeout SECONDS CMD...: timeout(1), scaled by PACH_TEST_TIMEOUT_SCALE
+# (a sanitized build is several times slower); 124 means it hung.
+test_timeout() { _tt_secs=$1; shift; timeout $((_tt_secs * ${PACH_TEST_TIMEOUT_SCALE:-1})) "$@"; }
 test_line_count() {
 	n=$(wc -l <"$3")
 	if ! [ "$n" "$1" "$2" ]; then
