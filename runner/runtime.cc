@@ -4,6 +4,7 @@
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 
+#include <sstream>
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -437,7 +438,22 @@ UserIds resolve_user(const std::string &user, const std::string &root)
 	};
 	// NAME:x:ID:GID:... lines; returns the fields of the matching line.
 	auto find = [&](const std::string &file, const std::string &key, bool by_id) -> std::vector<std::string> {
-		std::ifstream in(root + file);
+		// The image's own file: no symlink followed (an image's
+		// /etc/passwd -> /etc/shadow would read the host's), a regular
+		// file of sane size, read whole.
+		std::string text;
+		{
+			Fd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+			Fd etc = rootfd ? open_dir_beneath(rootfd.get(), "etc", 0, root) : Fd();
+			Fd f(etc ? ::openat(etc.get(), file.substr(5).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+				 : -1);
+			struct stat st;
+			if (f && fstat(f.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (16 << 20)) {
+				text.resize((size_t)st.st_size);
+				text.resize(read_full(f.get(), text.data(), text.size(), root + file));
+			}
+		}
+		std::istringstream in(text);
 		std::string line;
 		while (std::getline(in, line)) {
 			std::vector<std::string> f;
