@@ -24,6 +24,14 @@ extern const char *const kUsage_unmount =
 	"writable mount staged, one commit per branch.  A mount still in use is\n"
 	"reported and left alone.\n";
 
+static void report(const mount::CommitReport &rep)
+{
+	for (auto &w : rep.warnings)
+		fmt::print(stderr, "warning: {}\n", w);
+	for (auto &l : rep.committed)
+		fmt::print("committed {}\n", l);
+}
+
 int cmd_mount(Args &args)
 {
 	mount::Options o;
@@ -35,11 +43,10 @@ int cmd_mount(Args &args)
 		auto r = args.rest(1, 1);
 		std::string gd = mount::mounted_store(r[0]);
 		Store s(gd.empty() ? args.store().git_dir() : gd);
-		auto done = mount::commit_staged(s, r[0], msg);
-		if (done.empty())
+		auto rep = mount::commit_staged(s, r[0], msg);
+		report(rep);
+		if (rep.committed.empty())
 			fmt::print("nothing staged under '{}'\n", r[0]);
-		for (auto &l : done)
-			fmt::print("committed {}\n", l);
 		return 0;
 	}
 	if (!msg.empty())
@@ -67,8 +74,7 @@ int cmd_unmount(Args &args)
 	else if (!args.c_dir.empty() || getenv("PACH_DIR"))
 		s = std::make_unique<Store>(args.store().git_dir());
 	if (s)
-		for (auto &l : mount::commit_staged(*s, r[0], msg))
-			fmt::print("committed {}\n", l);
+		report(mount::commit_staged(*s, r[0], msg));
 	return 0;
 }
 

@@ -12,7 +12,10 @@
 #include "plumbing/fs.h"
 #include "plumbing/tree_edit.h"
 #include "mount/mount.h"
+#include "mount/overlay.h"
+#include "mount/partial.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -51,12 +55,19 @@ struct Node {
 	bool fixed = false;     // under @commit: never changes
 	// Writable mounts, under a branch: where it is, and its staged copy.
 	std::string branch, rel;    // rel: "a/b" inside the branch ("" = its root)
-	std::string upper;          // the staged file or directory, if any
-	bool lower = false;         // e is what the branch's commit has there
+	bool lower = false;         // the commit (below the overlay) has this name: removing it needs a whiteout
+	bool lower_below = false;   // a directory whose committed entries (e) show through
+	std::shared_ptr<Fd> udir;   // the staged directory that holds it (the branch's root: the root), if any
+	bool in_upper = false;      // staged: ust is its lstat
+	struct stat ust {};
 };
 
 struct Handle {
 	Fd fd;                // a staged file (writable mounts)
+	std::shared_ptr<PartialFile> part;       // its chunk map, if partial
+	std::pair<dev_t, ino_t> ino{};
+	bool writer = false;  // counted as open for writing
+	std::string path;     // as opened (nullpath_ok gives none to calls with a handle)
 	Oid oid;
 	uint64_t ahead = 0;   // where the next read-ahead hint is due
 	uint64_t hinted = 0;  // content hinted up to here
@@ -127,6 +138,8 @@ public:
 			const char *e = p;
 			while (*e && *e != '/')
 				e++;
+			if ((size_t)(e - p) > kMaxNameBytes)
+				return -ENAMETOOLONG;
 			if (e > p)
 				parts.emplace_back(p, e);
 			p = e;
@@ -210,7 +223,11 @@ public:
 	// Writable mounts: the staged copy of a branch is an overlay, as
 	// overlayfs and OCI layers do it: files and directories written here,
 	// ".wh.NAME" for a deleted NAME, ".wh..wh..opq" in a directory that
-	// hides what the commit has below it.
+	// hides what the commit has below it, ".wh..wh..base" (a tree id) in
+	// a directory that shows that tree below it instead (one renamed from
+	// elsewhere).  Every access is relative to a directory descriptor, so
+	// no path grows past what the branch itself holds and nothing staged
+	// is reached through a symlink.
 	std::string upper_root(const std::string &repo, const std::string &branch) const
 	{
 		std::string b;
@@ -221,91 +238,158 @@ public:
 
 	int merged(Node &n, const std::vector<std::string> &parts, size_t used)
 	{
-		std::string up = upper_root(n.repo, n.branch);
+		Fd cur(::open(upper_root(n.repo, n.branch).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 		bool lower_ok = true;
-		bool have_upper = is_dir(up);
-		n.upper = have_upper ? up : "";
 		n.lower = true;
+		n.lower_below = true;
+		if (cur) {
+			n.in_upper = fstat(cur.get(), &n.ust) == 0;
+			n.udir = std::make_shared<Fd>(::fcntl(cur.get(), F_DUPFD_CLOEXEC, 0));
+		}
 		std::string rel;
 		for (size_t k = used; k < parts.size(); k++) {
-			std::string parent = up + (rel.empty() ? "" : "/" + rel);
 			const std::string &name = parts[k];
 			rel += (rel.empty() ? "" : "/") + name;
 			struct stat st;
-			if (lower_ok && have_upper && (::lstat((parent + "/.wh." + name).c_str(), &st) == 0 ||
-						       ::lstat((parent + "/.wh..wh..opq").c_str(), &st) == 0))
+			if (lower_ok && cur && fstatat(cur.get(), (".wh." + name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
 				lower_ok = false;
 			if (lower_ok) {
-				if (!n.e.is_dir()) {
+				const TreeEntry *x = n.e.is_dir() ? tree(n.e.oid)->find(name) : nullptr;
+				if (x)
+					n.e = *x;
+				else
 					lower_ok = false;
-				} else {
-					const TreeEntry *x = tree(n.e.oid)->find(name);
-					if (x)
-						n.e = *x;
-					else
-						lower_ok = false;
-				}
 			}
-			bool in_upper = have_upper && ::lstat((up + "/" + rel).c_str(), &st) == 0;
-			if (in_upper && !S_ISDIR(st.st_mode) && k + 1 < parts.size())
-				return -ENOTDIR;
+			// (".wh." names are the overlay's own, never shown)
+			bool in_upper = cur && name.compare(0, 4, ".wh.") != 0 &&
+					fstatat(cur.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 			if (!in_upper && !lower_ok)
 				return -ENOENT;
-			if (!in_upper)
-				have_upper = false;   // nothing staged below either
-			n.upper = in_upper ? up + "/" + rel : "";
+			if (k + 1 < parts.size() && (in_upper ? !S_ISDIR(st.st_mode) : !n.e.is_dir()))
+				return -ENOTDIR;
+			n.lower = lower_ok;
+			n.in_upper = in_upper;
+			n.udir = cur ? std::make_shared<Fd>(std::move(cur)) : nullptr;
+			if (in_upper) {
+				n.ust = st;
+				if (S_ISDIR(st.st_mode)) {
+					cur = Fd(::openat(n.udir->get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+					if (!cur)
+						return -errno;
+					Oid base;
+					Marker m = read_marker(cur.get(), &base);
+					if (m == Marker::opaque) {
+						lower_ok = false;
+					} else if (m == Marker::base) {
+						n.e = TreeEntry{name, kModeDir, base};
+						lower_ok = true;
+					}
+				}
+			}
+			n.lower_below = lower_ok;
 		}
 		n.rel = rel;
-		n.lower = lower_ok;
 		return 0;
 	}
 
-	// The staged directory for a directory node, made on first use.
-	std::string upper_dir(const Node &n)
+	// The staged directory `rel` of a branch, made (as the committed
+	// directories look: 0755, the mount's owner) if missing.
+	Fd upper_dir(const Node &n, const std::string &rel)
 	{
-		std::string d = upper_root(n.repo, n.branch) + (n.rel.empty() ? "" : "/" + n.rel);
-		mkdir_p(d);
-		return d;
+		std::string root = upper_root(n.repo, n.branch);
+		mkdir_p(root, 0755);
+		Fd r(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+		if (!r)
+			die_errno("unable to open '" + root + "'");
+		return open_dir_beneath_or_die(r.get(), rel, kBeneathCreate, root, 0755);
+	}
+	static std::string parent_rel(const std::string &rel)
+	{
+		auto s = rel.rfind('/');
+		return s == std::string::npos ? "" : rel.substr(0, s);
+	}
+	static std::string base_name(const std::string &rel)
+	{
+		auto s = rel.rfind('/');
+		return rel.empty() ? "." : s == std::string::npos ? rel : rel.substr(s + 1);
+	}
+	// Re-read a node's staged entry after it changed.
+	void restat(Node &n)
+	{
+		n.in_upper = n.udir && fstatat(n.udir->get(), base_name(n.rel).c_str(), &n.ust, AT_SYMLINK_NOFOLLOW) == 0;
 	}
 
-	// Make the staged copy of what n names (a file, link or directory).
-	int copy_up(Node &n)
+	// Make the staged copy of what n names: a directory, a symlink, or a
+	// file.  A big file is not copied: it is made sparse, with a map of
+	// which chunks of the blob it holds yet (mount/partial.h); `empty`
+	// (an open with O_TRUNC) makes it empty.
+	int copy_up(Node &n, bool empty = false)
 	{
-		if (!n.upper.empty())
+		if (n.in_upper)
 			return 0;
-		if (n.rel.empty())
-			return -EISDIR;
-		std::string parent_rel = n.rel.find('/') == std::string::npos ? "" : n.rel.substr(0, n.rel.rfind('/'));
-		std::string dir = upper_root(n.repo, n.branch) + (parent_rel.empty() ? "" : "/" + parent_rel);
-		mkdir_p(dir);
-		std::string up = upper_root(n.repo, n.branch) + "/" + n.rel;
+		if (n.rel.empty()) {
+			Fd d = upper_dir(n, "");
+			n.udir = std::make_shared<Fd>(std::move(d));
+			restat(n);
+			return 0;
+		}
+		n.udir = std::make_shared<Fd>(upper_dir(n, parent_rel(n.rel)));
+		std::string name = base_name(n.rel);
+		int dfd = n.udir->get();
 		if (n.e.is_dir()) {
-			if (::mkdir(up.c_str(), 0755) < 0 && errno != EEXIST)
+			if (::mkdirat(dfd, name.c_str(), 0755) < 0 && errno != EEXIST)
+				return -errno;
+		} else if (n.e.mode == kModeLink) {
+			if (::symlinkat(link_target(n.e.oid).c_str(), dfd, name.c_str()) < 0 && errno != EEXIST)
 				return -errno;
 		} else {
-			checkout(s_, n.e, up);
+			Fd f(::openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, n.e.mode == kModeExec ? 0755 : 0644));
+			if (!f)
+				return -errno;
+			uint64_t size = empty ? 0 : blob_size(n.e.oid);
+			bool lazy = size >= Partial::kMin && Partial::fresh(n.e.oid, size).save(f.get());
+			if (lazy) {
+				if (::ftruncate(f.get(), (off_t)size) < 0)
+					return -errno;
+			} else if (size) {
+				copy_blob(s_, n.e.oid, f.get(), n.rel);
+			}
+			std::string proc = "/proc/self/fd/" + std::to_string(f.get());
+			if (::linkat(AT_FDCWD, proc.c_str(), dfd, name.c_str(), AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
+				return -errno;
 		}
-		n.upper = up;
-		return 0;
+		restat(n);
+		return n.in_upper ? 0 : -EIO;
 	}
 
+	// ".wh.NAME" in the staged parent: the committed NAME is gone.
 	void whiteout(const Node &n)
 	{
-		std::string rel = n.rel, name = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-		std::string parent_rel = rel.size() > name.size() ? rel.substr(0, rel.size() - name.size() - 1) : "";
-		std::string dir = upper_root(n.repo, n.branch) + (parent_rel.empty() ? "" : "/" + parent_rel);
-		mkdir_p(dir);
-		Fd(::open((dir + "/.wh." + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		Fd d = upper_dir(n, parent_rel(n.rel));
+		Fd(::openat(d.get(), (".wh." + base_name(n.rel)).c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+	}
+
+	// A staged directory that shows nothing any more (only whiteouts and
+	// markers are left in it): remove it.
+	static int remove_hollow_dir(int dirfd, const std::string &name)
+	{
+		Fd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+		if (!d)
+			return -errno;
+		for (auto &x : list_dir(d.get()))
+			if (x.compare(0, 4, ".wh.") == 0 && ::unlinkat(d.get(), x.c_str(), 0) < 0)
+				return -errno;
+		return ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) < 0 ? -errno : 0;
 	}
 
 	int remove_entry(const Node &n, bool dir)
 	{
-		if (!n.upper.empty()) {
-			std::error_code ec;
-			if (dir)
-				std::filesystem::remove_all(n.upper, ec);
-			else if (::unlink(n.upper.c_str()) < 0)
-				return -errno;
+		if (n.in_upper) {
+			std::string name = base_name(n.rel);
+			int r = dir ? remove_hollow_dir(n.udir->get(), name)
+				    : (::unlinkat(n.udir->get(), name.c_str(), 0) < 0 ? -errno : 0);
+			if (r)
+				return r;
 		}
 		if (n.lower)
 			whiteout(n);
@@ -316,28 +400,66 @@ public:
 	// deleted, plus what was staged.
 	std::set<std::string> merged_names(const Node &n)
 	{
-		std::set<std::string> out;
-		std::set<std::string> gone;
-		bool opaque = false;
-		if (!n.upper.empty()) {
-			struct stat st;
-			opaque = !n.rel.empty() && ::lstat((n.upper + "/.wh..wh..opq").c_str(), &st) == 0;
-			std::error_code ec;
-			for (auto &d : std::filesystem::directory_iterator(n.upper, ec)) {
-				std::string name = d.path().filename().string();
-				if (name.compare(0, 4, ".wh.") == 0) {
-					if (name != ".wh..wh..opq")
-						gone.insert(name.substr(4));
-				} else {
+		std::set<std::string> out, gone;
+		if (n.in_upper && S_ISDIR(n.ust.st_mode)) {
+			Fd d(::openat(n.udir->get(), base_name(n.rel).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+			for (auto &name : d ? list_dir(d.get()) : std::vector<std::string>{}) {
+				if (!is_overlay_name(name))
 					out.insert(name);
-				}
+				else if (is_whiteout(name))
+					gone.insert(name.substr(4));
 			}
 		}
-		if (n.lower && n.e.is_dir() && !opaque)
+		if (n.lower_below && n.e.is_dir())
 			for (auto &e : tree(n.e.oid)->v)
 				if (!gone.count(e.name))
 					out.insert(e.name);
 		return out;
+	}
+
+	// Open staged files, by inode: those written to are kept across a
+	// commit; partial ones share one map.
+	using Ino = std::pair<dev_t, ino_t>;
+	void add_writer(const Ino &i, int d)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		if ((writers_[i] += d) <= 0)
+			writers_.erase(i);
+	}
+	bool open_for_write(const Ino &i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		return writers_.count(i) > 0;
+	}
+	std::shared_ptr<PartialFile> partial(int fd)
+	{
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			return nullptr;
+		Ino key{st.st_dev, st.st_ino};
+		std::lock_guard<std::mutex> g(mu_);
+		if (auto p = partials_[key].lock())
+			return p;
+		auto map = Partial::load(fd);
+		if (!map) {
+			partials_.erase(key);
+			return nullptr;
+		}
+		auto p = std::make_shared<PartialFile>();
+		p->map = std::move(map);
+		partials_[key] = p;
+		return p;
+	}
+
+	// Held shared by every operation on what is staged, exclusively by a
+	// commit: a commit sees no half-done operation, and no write is lost
+	// to the clean-up after it.
+	std::shared_mutex stage_mu;
+	const std::string &stage() const { return stage_; }
+	void forget_branches()
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		branches_.clear();
 	}
 
 	bool writable() const { return writable_; }
@@ -471,6 +593,8 @@ private:
 	std::unordered_map<Oid, uint64_t, OidHash> sizes_;
 	std::unordered_map<Oid, CommitInfo, OidHash> commits_;
 	std::unordered_map<std::string, Oid> last_open_;
+	std::map<Ino, int> writers_;
+	std::map<Ino, std::weak_ptr<PartialFile>> partials_;
 	std::string stage_;
 	bool writable_ = false;
 	std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const std::set<std::string>>>>

@@ -7,7 +7,6 @@
 #include "plumbing/fs.h"
 #include "plumbing/tree_edit.h"
 #include "plumbing/checkout.h"
-#include "porcelain/commit.h"
 
 #include <fuse.h>
 #include <fcntl.h>
@@ -27,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 namespace pach::mount {
@@ -51,15 +51,20 @@ template <class F> int guarded(F f)
 	}
 }
 
-void fill_stat(const Node &n, struct stat *st)
+using Shared = std::shared_lock<std::shared_mutex>;
+
+// Inode numbers: a staged entry's own (hard links share it; ext4's fit
+// in 32 bits), else one derived from the path, with the top bit set.
+ino_t path_ino(std::string_view path) { return (ino_t)(std::hash<std::string_view>()(path) | (1ull << 63)); }
+
+void fill_stat(const Node &n, struct stat *st, std::string_view path)
 {
-	if (!n.upper.empty() && ::lstat(n.upper.c_str(), st) == 0) {
-		st->st_uid = getuid();
-		st->st_gid = getgid();
-		st->st_ino = 0;
+	if (n.in_upper) {
+		*st = n.ust;
 		return;
 	}
 	memset(st, 0, sizeof *st);
+	st->st_ino = path_ino(path);
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = n.mtime;
@@ -80,14 +85,25 @@ void fill_stat(const Node &n, struct stat *st)
 	st->st_blocks = (st->st_size + 511) / 512;
 }
 
-int op_getattr(const char *path, struct stat *st, struct fuse_file_info *)
+Handle *handle(struct fuse_file_info *fi) { return fi ? (Handle *)fi->fh : nullptr; }
+
+int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	return guarded([&] {
+		// An open staged file: its own attributes (also once unlinked).
+		if (Handle *h = handle(fi); h && h->fd) {
+			if (fstat(h->fd.get(), st) < 0)
+				return -errno;
+			return 0;
+		}
+		if (!path && !(path = handle(fi) ? handle(fi)->path.c_str() : nullptr))
+			return -ENOENT;
+		Shared lk(fs()->stage_mu);
 		Node n;
 		int r = fs()->resolve(path, n);
 		if (r)
 			return r;
-		fill_stat(n, st);
+		fill_stat(n, st, path);
 		return 0;
 	});
 }
@@ -95,17 +111,18 @@ int op_getattr(const char *path, struct stat *st, struct fuse_file_info *)
 int op_readlink(const char *path, char *buf, size_t size)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
 		Node n;
 		int r = fs()->resolve(path, n);
 		if (r)
 			return r;
 		std::string t;
-		if (!n.upper.empty()) {
-			char b[4096];
-			ssize_t k = ::readlink(n.upper.c_str(), b, sizeof b);
+		if (n.in_upper) {
+			std::vector<char> b(PATH_MAX + 1);
+			ssize_t k = ::readlinkat(n.udir->get(), Fs::base_name(n.rel).c_str(), b.data(), b.size());
 			if (k < 0)
 				return -errno;
-			t.assign(b, (size_t)k);
+			t.assign(b.data(), (size_t)k);
 		} else {
 			if (n.kind != Node::k_entry || n.e.mode != kModeLink)
 				return -EINVAL;
@@ -118,9 +135,24 @@ int op_readlink(const char *path, char *buf, size_t size)
 	});
 }
 
-int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info *, enum fuse_readdir_flags flags)
+// With nullpath_ok, readdir gets no path: opendir keeps it.
+int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	fi->fh = (uint64_t) new std::string(path);
+	return 0;
+}
+
+int op_releasedir(const char *, struct fuse_file_info *fi)
+{
+	delete (std::string *)fi->fh;
+	return 0;
+}
+
+int op_readdir(const char *, void *buf, fuse_fill_dir_t fill, off_t, struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	return guarded([&] {
+		const char *path = ((std::string *)fi->fh)->c_str();
+		Shared lk(fs()->stage_mu);
 		Node n;
 		int r = fs()->resolve(path, n);
 		if (r)
@@ -161,7 +193,7 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 					Node c = n;
 					c.e = e;
 					struct stat st;
-					fill_stat(c, &st);
+					fill_stat(c, &st, std::string(path) + "/" + e.name);
 					fill(buf, e.name.c_str(), &st, 0, FUSE_FILL_DIR_PLUS);
 				} else {
 					fill(buf, e.name.c_str(), nullptr, 0, (fuse_fill_dir_flags)0);
@@ -172,10 +204,38 @@ int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t, struct 
 	});
 }
 
+// An open staged file: its descriptor, its chunk map if partial, and
+// whether it counts as open for writing (kept across a commit).
+int open_staged(Node &n, int flags, bool writing, struct fuse_file_info *fi)
+{
+	auto h = std::make_unique<Handle>();
+	h->fd = Fd(::openat(n.udir->get(), Fs::base_name(n.rel).c_str(),
+			    (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC));
+	if (!h->fd)
+		return -errno;
+	h->part = fs()->partial(h->fd.get());
+	if (flags & O_TRUNC) {
+		int r = h->part ? h->part->truncate(h->fd.get(), 0) : (::ftruncate(h->fd.get(), 0) < 0 ? -errno : 0);
+		if (r)
+			return r;
+	}
+	if (writing) {
+		struct stat st;
+		if (fstat(h->fd.get(), &st) < 0)
+			return -errno;
+		h->ino = {st.st_dev, st.st_ino};
+		h->writer = true;
+		fs()->add_writer(h->ino, 1);
+	}
+	fi->fh = (uint64_t)h.release();
+	return 0;
+}
+
 int op_open(const char *path, struct fuse_file_info *fi)
 {
 	return guarded([&] {
 		bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+		Shared lk(fs()->stage_mu);
 		Node n;
 		int r = fs()->resolve(path, n);
 		if (r)
@@ -184,19 +244,14 @@ int op_open(const char *path, struct fuse_file_info *fi)
 			return -EROFS;
 		if (n.kind != Node::k_entry)
 			return -EISDIR;
-		if (writing && (r = fs()->copy_up(n)) != 0)
+		if (writing && (r = fs()->copy_up(n, fi->flags & O_TRUNC)) != 0)
 			return r;
-		if (!n.upper.empty()) {
-			auto h = std::make_unique<Handle>();
-			h->fd = Fd(::open(n.upper.c_str(), (fi->flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC));
-			if (!h->fd)
-				return -errno;
-			fi->fh = (uint64_t)h.release();
-			return 0;
-		}
+		if (n.in_upper)
+			return open_staged(n, fi->flags, writing, fi);
 		if (n.e.is_dir())
 			return -EISDIR;
 		auto h = std::make_unique<Handle>();
+		h->path = path;
 		h->oid = n.e.oid;
 		h->r = fs()->store().odb().open(n.e.oid);
 		if (!h->r)
@@ -218,6 +273,8 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 	return guarded([&] {
 		Handle *h = (Handle *)fi->fh;
 		if (h->fd) {
+			if (h->part)
+				return (int)h->part->pread(fs()->store(), h->fd.get(), buf, size, (uint64_t)off);
 			ssize_t k = pread(h->fd.get(), buf, size, off);
 			return k < 0 ? -errno : (int)k;
 		}
@@ -260,29 +317,22 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 			}
 			return (int)got;
 		}
-		if (h->r->position() != pos && !h->r->seek(pos)) {
-			if (pos < h->r->position())
-				h->r = fs()->store().odb().open(h->oid);
-			h->r->skip(pos - h->r->position());
-		}
-		size_t got = 0;
-		while (got < size) {
-			size_t k = h->r->read(buf + got, size - got);
-			if (!k)
-				break;
-			got += k;
-		}
-		return (int)got;
+		return (int)blob_pread(fs()->store(), h->oid, h->r, buf, size, pos);
 	});
 }
 
 int op_write(const char *, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	Handle *h = (Handle *)fi->fh;
-	if (!h->fd)
-		return -EBADF;
-	ssize_t k = pwrite(h->fd.get(), buf, size, off);
-	return k < 0 ? -errno : (int)k;
+	return guarded([&] {
+		Handle *h = (Handle *)fi->fh;
+		if (!h->fd)
+			return -EBADF;
+		Shared lk(fs()->stage_mu);
+		if (h->part)
+			return (int)h->part->pwrite(fs()->store(), h->fd.get(), buf, size, (uint64_t)off);
+		ssize_t k = pwrite(h->fd.get(), buf, size, off);
+		return k < 0 ? -errno : (int)k;
+	});
 }
 
 int op_fsync(const char *, int, struct fuse_file_info *fi)
@@ -298,10 +348,10 @@ int parent_of(const char *path, Node &pn, std::string &name)
 	auto slash = p.find_last_of('/');
 	name = p.substr(slash + 1);
 	std::string parent = slash == 0 ? "/" : p.substr(0, slash);
-	if (name.compare(0, 4, ".wh.") == 0)
-		return -EINVAL;   // reserved for the staging area's deletions
 	if (name.size() > kMaxNameBytes)
 		return -ENAMETOOLONG;
+	if (name.compare(0, 4, ".wh.") == 0)
+		return -EINVAL;   // reserved for the staging area's deletions
 	// What cannot be read back from a commit (.git, .pach, *.pach-tmp)
 	// is never written into one.
 	if (!valid_tree_name(name))
@@ -312,57 +362,106 @@ int parent_of(const char *path, Node &pn, std::string &name)
 	if (pn.kind != Node::k_entry || pn.fixed || !fs()->writable())
 		return -EROFS;
 	struct stat st;
-	fill_stat(pn, &st);
+	fill_stat(pn, &st, "");
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+// The staged directory a new name goes into (made if missing), with a
+// deletion of that name there undone; `was_deleted` says if it was.
+Fd new_name_dir(Node &pn, const std::string &name, bool *was_deleted = nullptr)
+{
+	Fd d = fs()->upper_dir(pn, pn.rel);
+	bool gone = ::unlinkat(d.get(), (".wh." + name).c_str(), 0) == 0;
+	if (was_deleted)
+		*was_deleted = gone;
+	return d;
+}
+
+// A new entry belongs to the caller (the group of a set-group-ID
+// directory, as Linux does), with the mode asked for: the kernel already
+// applied the caller's umask, the mount's own is 0.
+int own_new(int dirfd, const std::string &name, mode_t mode, bool is_link)
+{
+	auto *c = fuse_get_context();
+	struct stat pst;
+	if (fstat(dirfd, &pst) < 0)
+		return -errno;
+	gid_t gid = (pst.st_mode & S_ISGID) ? pst.st_gid : c->gid;
+	if (fchownat(dirfd, name.c_str(), c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+		return -errno;
+	if (is_link)
+		return 0;
+	if (S_ISDIR(mode) && (pst.st_mode & S_ISGID))
+		mode |= S_ISGID;
+	return fchmodat(dirfd, name.c_str(), mode & 07777, 0) < 0 ? -errno : 0;
 }
 
 int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
 		Node pn;
 		std::string name;
 		int r = parent_of(path, pn, name);
 		if (r)
 			return r;
-		std::string dir = fs()->upper_dir(pn);
-		::unlink((dir + "/.wh." + name).c_str());
-		auto h = std::make_unique<Handle>();
-		h->fd = Fd(::open((dir + "/" + name).c_str(), fi->flags | O_CREAT | O_CLOEXEC, mode & 0777));
-		if (!h->fd)
+		Fd dir = new_name_dir(pn, name);
+		Fd f(::openat(dir.get(), name.c_str(), (fi->flags & ~O_TRUNC) | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode & 07777));
+		if (!f)
 			return -errno;
+		if ((r = own_new(dir.get(), name, mode, false)) != 0)
+			return r;
+		struct stat st;
+		if (fstat(f.get(), &st) < 0)
+			return -errno;
+		auto h = std::make_unique<Handle>();
+		h->fd = std::move(f);
+		h->ino = {st.st_dev, st.st_ino};
+		h->writer = true;
+		fs()->add_writer(h->ino, 1);
 		fi->fh = (uint64_t)h.release();
 		return 0;
 	});
 }
 
-int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
-	return guarded([&] {
-		if (fi && ((Handle *)fi->fh)->fd)
-			return ftruncate(((Handle *)fi->fh)->fd.get(), size) < 0 ? -errno : 0;
-		Node n;
-		int r = fs()->resolve(path, n);
-		if (!r && (r = fs()->copy_up(n)) == 0 && ::truncate(n.upper.c_str(), size) < 0)
-			r = -errno;
-		return r;
-	});
-}
-
-// An existing entry of a writable branch (not its root), with its attributes.
-int writable_entry(const char *path, Node &n, struct stat &st)
+// An existing entry of a writable branch (its root only if allow_root).
+int writable_entry(const char *path, Node &n, struct stat &st, bool allow_root = false)
 {
 	int r = fs()->resolve(path, n);
 	if (r)
 		return r;
-	if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || n.rel.empty())
-		return -EROFS;
-	fill_stat(n, &st);
+	if (n.kind != Node::k_entry || n.fixed || !fs()->writable() || (n.rel.empty() && !allow_root))
+		return n.rel.empty() && n.kind == Node::k_entry && !n.fixed && fs()->writable() ? -EBUSY : -EROFS;
+	fill_stat(n, &st, "");
 	return 0;
+}
+
+int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	return guarded([&] {
+		Shared lk(fs()->stage_mu);
+		if (Handle *h = handle(fi); h && h->fd)
+			return h->part ? h->part->truncate(h->fd.get(), (uint64_t)size)
+				       : (ftruncate(h->fd.get(), size) < 0 ? -errno : 0);
+		if (!path && !(path = handle(fi) ? handle(fi)->path.c_str() : nullptr))
+			return -ENOENT;
+		Node n;
+		struct stat st;
+		int r = writable_entry(path, n, st);
+		if (r || (r = fs()->copy_up(n, size == 0)) != 0)
+			return r;
+		Fd f(::openat(n.udir->get(), Fs::base_name(n.rel).c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+		if (!f)
+			return -errno;
+		auto part = fs()->partial(f.get());
+		return part ? part->truncate(f.get(), (uint64_t)size) : (ftruncate(f.get(), size) < 0 ? -errno : 0);
+	});
 }
 
 int op_unlink(const char *path)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
 		Node n;
 		struct stat st;
 		int r = writable_entry(path, n, st);
@@ -374,9 +473,12 @@ int op_unlink(const char *path)
 	});
 }
 
-int op_mkdir(const char *path, mode_t mode)
+// A new name (directory, node, symlink) in a writable branch: made by
+// make(dirfd, name, was_deleted) in the staged parent.
+template <class F> int make_new(const char *path, F make)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
 		Node pn, n;
 		std::string name;
 		int r = parent_of(path, pn, name);
@@ -384,20 +486,39 @@ int op_mkdir(const char *path, mode_t mode)
 			return r;
 		if (fs()->resolve(path, n) == 0)
 			return -EEXIST;
-		std::string dir = fs()->upper_dir(pn);
-		bool was_deleted = ::unlink((dir + "/.wh." + name).c_str()) == 0;
-		if (::mkdir((dir + "/" + name).c_str(), mode & 0777) < 0)
+		bool was_deleted = false;
+		Fd dir = new_name_dir(pn, name, &was_deleted);
+		return make(dir.get(), name, was_deleted);
+	});
+}
+
+int op_mkdir(const char *path, mode_t mode)
+{
+	return make_new(path, [&](int dir, const std::string &name, bool was_deleted) {
+		if (::mkdirat(dir, name.c_str(), mode & 07777) < 0)
 			return -errno;
 		// A deleted directory made again starts empty.
 		if (was_deleted)
-			Fd(::open((dir + "/" + name + "/.wh..wh..opq").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-		return 0;
+			write_opaque(dir, name);
+		return own_new(dir, name, S_IFDIR | (mode & 07777), false);
+	});
+}
+
+int op_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	// FIFOs, sockets and devices live in the mount only: a commit cannot
+	// hold them (it says so, and leaves them out).
+	return make_new(path, [&](int dir, const std::string &name, bool) {
+		if (::mknodat(dir, name.c_str(), mode, rdev) < 0)
+			return -errno;
+		return own_new(dir, name, mode, false);
 	});
 }
 
 int op_rmdir(const char *path)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
 		Node n;
 		struct stat st;
 		int r = writable_entry(path, n, st);
@@ -415,30 +536,50 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	return guarded([&] {
 		if (flags & ~RENAME_NOREPLACE)
-			return -EINVAL;
+			return -EINVAL;   // RENAME_EXCHANGE, RENAME_WHITEOUT
+		Shared lk(fs()->stage_mu);
 		Node nf, nt, pn;
 		std::string name;
-		struct stat st;
+		struct stat st, tt;
 		int r = writable_entry(from, nf, st);
 		if (r)
 			return r;
-		if (S_ISDIR(st.st_mode))
-			return -EXDEV;   // mv copies directories then
 		if ((r = parent_of(to, pn, name)) != 0)
 			return r;
-		if (fs()->resolve(to, nt) == 0) {
+		bool dir = S_ISDIR(st.st_mode), exists = fs()->resolve(to, nt) == 0;
+		if (exists) {
 			if (flags & RENAME_NOREPLACE)
 				return -EEXIST;
-			struct stat tt;
-			fill_stat(nt, &tt);
-			if (S_ISDIR(tt.st_mode))
+			fill_stat(nt, &tt, "");
+			if (nf.in_upper && nt.in_upper && st.st_dev == tt.st_dev && nf.ust.st_ino == nt.ust.st_ino)
+				return 0;   // two names of one file: nothing to do
+			if (dir && !S_ISDIR(tt.st_mode))
+				return -ENOTDIR;
+			if (!dir && S_ISDIR(tt.st_mode))
 				return -EISDIR;
+			if (dir && !fs()->merged_names(nt).empty())
+				return -ENOTEMPTY;
 		}
 		if ((r = fs()->copy_up(nf)) != 0)
 			return r;
-		std::string dir = fs()->upper_dir(pn);
-		::unlink((dir + "/.wh." + name).c_str());
-		if (::rename(nf.upper.c_str(), (dir + "/" + name).c_str()) < 0)
+		std::string src = Fs::base_name(nf.rel);
+		if (dir) {
+			// What the moved directory shows of the commit goes with it:
+			// its tree (or nothing, for one made here).
+			Fd d(::openat(nf.udir->get(), src.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+			if (!d)
+				return -errno;
+			if (read_marker(d.get(), nullptr) == Marker::none) {
+				if (nf.lower_below && nf.e.is_dir())
+					write_base(nf.udir->get(), src, nf.e.oid);
+				else
+					write_opaque(nf.udir->get(), src);
+			}
+		}
+		Fd dst = new_name_dir(pn, name);
+		if (exists && dir && nt.in_upper && (r = Fs::remove_hollow_dir(dst.get(), name)) != 0)
+			return r;
+		if (::renameat(nf.udir->get(), src.c_str(), dst.get(), name.c_str()) < 0)
 			return -errno;
 		if (nf.lower)
 			fs()->whiteout(nf);
@@ -446,54 +587,87 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 	});
 }
 
-int op_chmod(const char *path, mode_t mode, struct fuse_file_info *)
+int op_link(const char *from, const char *to)
 {
 	return guarded([&] {
-		Node n;
-		int r = fs()->resolve(path, n);
+		Shared lk(fs()->stage_mu);
+		Node nf, nt, pn;
+		std::string name;
+		struct stat st;
+		int r = writable_entry(from, nf, st);
 		if (r)
 			return r;
-		if (n.kind != Node::k_entry || n.fixed || !fs()->writable())
-			return -EROFS;
-		if ((r = fs()->copy_up(n)) != 0)
+		if (S_ISDIR(st.st_mode))
+			return -EPERM;
+		if ((r = parent_of(to, pn, name)) != 0)
 			return r;
-		return ::chmod(n.upper.c_str(), mode & 07777) < 0 ? -errno : 0;
+		if (fs()->resolve(to, nt) == 0)
+			return -EEXIST;
+		// Both names share the staged inode; a commit holds the blob twice.
+		if ((r = fs()->copy_up(nf)) != 0)
+			return r;
+		Fd dst = new_name_dir(pn, name);
+		return ::linkat(nf.udir->get(), Fs::base_name(nf.rel).c_str(), dst.get(), name.c_str(), 0) < 0 ? -errno : 0;
 	});
 }
 
-int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *)
+// chmod, chown, utimens: on the staged copy (made first; cheap).
+template <class F> int set_attr(const char *path, struct fuse_file_info *fi, F f)
 {
 	return guarded([&] {
+		Shared lk(fs()->stage_mu);
+		if (Handle *h = handle(fi); h && h->fd)
+			return f(h->fd.get(), "", AT_EMPTY_PATH);
+		if (!path && !(path = handle(fi) ? handle(fi)->path.c_str() : nullptr))
+			return -ENOENT;
 		Node n;
-		int r = fs()->resolve(path, n);
-		if (r)
+		struct stat st;
+		int r = writable_entry(path, n, st, true);
+		if (r || (r = fs()->copy_up(n)) != 0)
 			return r;
-		// git keeps no times; a staged file keeps what it is told.
-		if (!n.upper.empty() && utimensat(AT_FDCWD, n.upper.c_str(), tv, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		return 0;
+		return f(n.udir->get(), Fs::base_name(n.rel).c_str(), AT_SYMLINK_NOFOLLOW);
+	});
+}
+
+int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return set_attr(path, fi, [&](int dfd, const char *name, int fl) {
+		// fchmodat has no AT_SYMLINK_NOFOLLOW; a symlink is never asked.
+		int r = fl & AT_EMPTY_PATH ? fchmod(dfd, mode & 07777) : fchmodat(dfd, name, mode & 07777, 0);
+		return r < 0 ? -errno : 0;
+	});
+}
+
+int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	return set_attr(path, fi, [&](int dfd, const char *name, int fl) {
+		return fchownat(dfd, name, uid, gid, fl) < 0 ? -errno : 0;
+	});
+}
+
+int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	return set_attr(path, fi, [&](int dfd, const char *name, int fl) {
+		int r = fl & AT_EMPTY_PATH ? futimens(dfd, tv) : utimensat(dfd, name, tv, fl);
+		return r < 0 ? -errno : 0;
 	});
 }
 
 int op_symlink(const char *target, const char *path)
 {
-	return guarded([&] {
-		Node pn, n;
-		std::string name;
-		int r = parent_of(path, pn, name);
-		if (r)
-			return r;
-		if (fs()->resolve(path, n) == 0)
-			return -EEXIST;
-		std::string dir = fs()->upper_dir(pn);
-		::unlink((dir + "/.wh." + name).c_str());
-		return ::symlink(target, (dir + "/" + name).c_str()) < 0 ? -errno : 0;
+	return make_new(path, [&](int dir, const std::string &name, bool) {
+		if (::symlinkat(target, dir, name.c_str()) < 0)
+			return -errno;
+		return own_new(dir, name, S_IFLNK, true);
 	});
 }
 
 int op_release(const char *, struct fuse_file_info *fi)
 {
-	delete (Handle *)fi->fh;
+	Handle *h = (Handle *)fi->fh;
+	if (h->writer)
+		fs()->add_writer(h->ino, -1);
+	delete h;
 	return 0;
 }
 
@@ -512,7 +686,18 @@ void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = 1;
 	cfg->attr_timeout = 1;
 	cfg->negative_timeout = 1;
-	cfg->use_ino = 0;
+	cfg->use_ino = 1;
+	// An unlinked file that is still open is renamed .fuse_hiddenN by
+	// libfuse until closed (so fstat on it works); commits leave those out.
+	cfg->hard_remove = 0;
+	cfg->nullpath_ok = 1;
+	if (fs()->writable()) {
+		// Staged files change under other names (hard links) and by
+		// commits: attributes are asked for each time, and cached pages
+		// of a file are dropped when it is opened again (keep_cache).
+		cfg->attr_timeout = 0;
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	}
 	conn->max_readahead = 1 << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
@@ -552,7 +737,9 @@ int serve(Store &s, const Options &o)
 	static struct fuse_operations ops;
 	ops.getattr = op_getattr;
 	ops.readlink = op_readlink;
+	ops.opendir = op_opendir;
 	ops.readdir = op_readdir;
+	ops.releasedir = op_releasedir;
 	ops.open = op_open;
 	ops.read = op_read;
 	ops.release = op_release;
@@ -566,8 +753,11 @@ int serve(Store &s, const Options &o)
 		ops.rmdir = op_rmdir;
 		ops.rename = op_rename;
 		ops.chmod = op_chmod;
+		ops.chown = op_chown;
 		ops.utimens = op_utimens;
 		ops.symlink = op_symlink;
+		ops.link = op_link;
+		ops.mknod = op_mknod;
 	}
 	ops.statfs = op_statfs;
 	ops.init = op_init;
@@ -583,13 +773,31 @@ int serve(Store &s, const Options &o)
 	Fs ctx(s, o);
 	std::string stage = stage_dir(s, o.dir);
 	ctx.set_stage(stage, o.writable);
+	std::unique_ptr<FileLock> serving;
+	std::unique_ptr<CommitServer> server;
 	if (o.writable) {
 		mkdir_p(stage + "/upper");
+		// Held while this mount serves: a commit from outside waits.
+		serving = std::make_unique<FileLock>(stage + "/lock", FileLock::exclusive);
 		write_file_atomic(stage + "/dir", absolute_path(o.dir) + "\n");
 		std::error_code ec;
 		if (!std::filesystem::is_empty(stage + "/upper", ec))
 			fprintf(stderr, "pach mount: changes staged by an earlier mount of '%s' are back; "
 					"'pach unmount' commits them\n", o.dir.c_str());
+		// New entries get the modes asked for: the kernel applied the
+		// caller's umask already.
+		umask(0);
+		server = std::make_unique<CommitServer>(stage, [&](const std::string &msg) {
+			std::unique_lock<std::shared_mutex> lk(ctx.stage_mu);
+			// Files open for writing stay staged (their later writes go
+			// into the next commit); so do FIFOs and the like, which no
+			// commit holds but the mount still shows.
+			auto rep = commit_stage(s, stage, msg, [&](const struct stat &st) {
+				return !S_ISREG(st.st_mode) || ctx.open_for_write({st.st_dev, st.st_ino});
+			});
+			ctx.forget_branches();
+			return rep;
+		});
 	}
 	struct fuse *f = fuse_new(&args, &ops, sizeof ops, &ctx);
 	if (!f)
@@ -603,8 +811,11 @@ int serve(Store &s, const Options &o)
 		fuse_destroy(f);
 		die("unable to go to the background");
 	}
+	if (server)
+		server->start();
 	fuse_set_signal_handlers(fuse_get_session(f));
 	int r = fuse_loop_mt(f, 0);
+	server.reset();
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	fuse_unmount(f);
 	fuse_destroy(f);

@@ -9,7 +9,11 @@
 
 #include "plumbing/store.h"
 
+#include <sys/stat.h>
+
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pach::mount {
@@ -24,10 +28,35 @@ struct Options {
 // Where a writable mount of `dir` stages its changes:
 // .pach/pach/mounts/<hash of the absolute dir>/upper/<repo>/<branch>/...
 std::string stage_dir(const Store &s, const std::string &dir);
-// Turn what was staged for `dir` into one commit per branch (message
-// `msg`, or one naming the branch), and clear it.  Returns
-// "repo@branch <commit>" lines.
-std::vector<std::string> commit_staged(Store &s, const std::string &dir, const std::string &msg);
+struct CommitReport {
+	std::vector<std::string> committed;   // "repo@branch <commit>"
+	std::vector<std::string> warnings;    // what a commit cannot hold (FIFOs, sockets, devices)
+};
+// Turn what is staged in `stage` into one commit per branch (message
+// `msg`, or one naming the branch), then clear it, but for files that
+// keep(st) names (open for writing in a live mount: their later writes
+// go into the next commit).
+CommitReport commit_stage(Store &s, const std::string &stage, const std::string &msg,
+			  const std::function<bool(const struct stat &)> &keep);
+// What `pach mount --commit` and `pach unmount` do: a live mount of
+// `dir` is asked to commit (it knows which files are open); otherwise
+// the staged changes are committed here, under the stage's lock.
+CommitReport commit_staged(Store &s, const std::string &dir, const std::string &msg);
+
+// The mount's end of that request: <stage>/ctl, a Unix socket that only
+// root and the mount's owner may use.
+class CommitServer {
+public:
+	using Handler = std::function<CommitReport(const std::string &msg)>;
+	CommitServer(const std::string &stage, Handler h);   // binds
+	~CommitServer();
+	void start();   // serves from a thread (call after going to the background)
+
+private:
+	int fd_ = -1;
+	Handler h_;
+	std::thread t_;
+};
 // The store (.pach) a pach mount on dir serves, from the mount table; "".
 std::string mounted_store(const std::string &dir);
 

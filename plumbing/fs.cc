@@ -181,7 +181,7 @@ FileLock::FileLock(const std::string &path, Mode m, bool wait)
 	held_ = true;
 }
 
-Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display)
+Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display, mode_t mode)
 {
 	Fd cur(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
 	if (!cur)
@@ -209,7 +209,7 @@ Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std
 			if (err == ENOENT) {
 				if (!(flags & kBeneathCreate))
 					return Fd();
-				if (::mkdirat(cur.get(), c.c_str(), 0777) < 0 && errno != EEXIST)
+				if (::mkdirat(cur.get(), c.c_str(), mode) < 0 && errno != EEXIST)
 					die_errno("unable to create directory '" + display + "/" + rel.substr(0, j) + "'");
 			} else if (err == ENOTDIR || err == ELOOP) {
 				// A file or symlink where a directory belongs.
@@ -226,9 +226,9 @@ Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std
 	return cur;
 }
 
-Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display)
+Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display, mode_t mode)
 {
-	Fd f = open_dir_beneath(dirfd, rel, flags, display);
+	Fd f = open_dir_beneath(dirfd, rel, flags, display, mode);
 	if (!f)
 		die("'{}' is beyond a symbolic link or not a directory; refusing to write there", display + "/" + rel);
 	return f;

@@ -98,9 +98,12 @@ enum : unsigned { kBeneathCreate = 1, kBeneathReplace = 2 };
 // dirfd.  An empty Fd when a component is missing (without kBeneathCreate)
 // or is not a directory (without kBeneathReplace); `display` names the
 // path in errors.
-Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display);
+// Directories it makes get `mode` (less the umask).
+Fd open_dir_beneath(int dirfd, const std::string &rel, unsigned flags, const std::string &display,
+		    mode_t mode = 0777);
 // As above, but dies naming display + "/" + rel when it cannot.
-Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display);
+Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, const std::string &display,
+			   mode_t mode = 0777);
 // Raise the soft limit on open files to the hard limit (deep trees are
 // written holding a descriptor per level).
 void raise_fd_limit();
