@@ -1,16 +1,24 @@
 #!/bin/sh
-# bench/mount.sh — pach mount figures (issue 5), one run:
+# bench/mount.sh — pach mount figures (issues 5 and 18), one run:
 #   1. sequential read of a 1 GiB file through the mount vs the same bytes
 #      from a plain file: both cold (page cache dropped first) and warm
 #   2. reading the last MiB of that file through a fresh mount
 #   3. ls -R of a 20,000-file commit through a fresh mount
-# Needs root (FUSE, dropping the page cache).
+#   4. fio: random 4 KiB reads, 4 jobs, cold cache (32k reads); sequential
+#      1 MiB reads, warm; mount vs the plain file
+#   5. writable mount: the first 1-byte write into the committed 1 GiB
+#      file; 512 MiB written + fsync vs a plain file; the unmount's commit
+#      of those 512 MiB vs `pach commit` of the same file
+#   6. pjdfstest (POSIX conformance) in a writable branch, when
+#      PJDFSTEST=<its built source tree> is given (it is not packaged)
+# Needs root (FUSE, dropping the page cache); installs fio if missing.
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PACH=${PACH:-$ROOT/pach}
 M="python3 $ROOT/bench/measure.py"
 B=${BENCH_DIR:-/tmp/pach-bench-mount}
 [ -x "$PACH" ] || { echo "build pach first (make)"; exit 1; }
+command -v fio >/dev/null || PACH_DEPS_EXTRA=fio sh "$ROOT/ci/install-deps.sh"
 rm -rf "$B" && mkdir -p "$B" && cd "$B"
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 secs() { echo "$1" | cut -d' ' -f1; }
@@ -92,3 +100,79 @@ for r in 1 2 3; do
 done
 echo "($n files)"
 echo "RESULT 3  ls -R: $(secs "$best") s  (ceiling 1.0)"
+
+echo
+echo "== 4. fio on the read-only mount vs the plain file"
+# IOPS / bandwidth from fio's JSON summary.
+fio_iops() { python3 -c "import json,sys; j=json.load(sys.stdin); print(j['jobs'][0]['read']['iops'])"; }
+fio_bw() { python3 -c "import json,sys; j=json.load(sys.stdin); print(j['jobs'][0]['read']['bw'])"; }
+rand() { fio --name=rr --filename="$1" --readonly --rw=randread --bs=4k --numjobs=4 --number_ios=8192 \
+	--ioengine=psync --group_reporting --output-format=json --randseed=$2; }
+seqr() { fio --name=sr --filename="$1" --readonly --rw=read --bs=1M --numjobs=1 --size=1g --invalidate=0 \
+	--ioengine=psync --output-format=json; }
+best_plain=0 best_mount=0
+for r in 1 2 3; do
+	drop; x=$(rand ../big/big.bin $r | fio_iops); best_plain=$(python3 -c "print(max($best_plain, $x))")
+	mount_it; drop; x=$(rand "$file" $r | fio_iops); fusermount3 -u "$mnt"
+	best_mount=$(python3 -c "print(max($best_mount, $x))")
+done
+echo "random 4 KiB, cold: plain $best_plain IOPS, mount $best_mount IOPS"
+echo "RESULT 4a random 4 KiB reads, 4 jobs, cold: $(ratio $best_mount $best_plain) x plain file  (floor 0.9)"
+mount_it
+seqr ../big/big.bin >/dev/null; seqr "$file" >/dev/null
+best_plain=0 best_mount=0
+for r in 1 2 3; do
+	x=$(seqr ../big/big.bin | fio_bw); best_plain=$(python3 -c "print(max($best_plain, $x))")
+	x=$(seqr "$file" | fio_bw); best_mount=$(python3 -c "print(max($best_mount, $x))")
+done
+fusermount3 -u "$mnt"
+echo "sequential 1 MiB, warm: plain $((best_plain / 1024)) MiB/s, mount $((best_mount / 1024)) MiB/s"
+echo "RESULT 4b sequential 1 MiB reads, warm: $(ratio $best_mount $best_plain) x plain file  (floor 0.6)"
+
+echo
+echo "== 5. writes through a writable mount"
+wmount() { $PACH mount -w "$mnt" && i=0 && while [ ! -d "$mnt/big" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; }
+best=
+for r in 1 2 3; do
+	wmount
+	best=$(min_of "$best" "$($M "dd if=/dev/zero of=$file bs=1 count=1 seek=$((r * 100000007)) conv=notrunc 2>/dev/null")")
+	$PACH mount --commit "$mnt" >/dev/null
+	fusermount3 -u "$mnt"
+done
+echo "RESULT 5a first 1-byte write into a committed 1 GiB file: $(python3 -c "print(f'{$(secs "$best")*1000:.1f}')") ms  (ceiling 50)"
+head -c 536870912 /dev/urandom >../src512 && cat ../src512 >/dev/null
+mkdir -p ../plainw
+best_plain= best_mount=
+for r in 1 2 3; do
+	rm -f ../plainw/f; sync
+	best_plain=$(min_of "$best_plain" "$($M "dd if=../src512 of=../plainw/f bs=1M conv=fsync 2>/dev/null")")
+	wmount; sync
+	best_mount=$(min_of "$best_mount" "$($M "dd if=../src512 of=$mnt/big/master/w$r.bin bs=1M conv=fsync 2>/dev/null")")
+	if [ $r -lt 3 ]; then rm "$mnt/big/master/w$r.bin"; $PACH mount --commit "$mnt" >/dev/null; fusermount3 -u "$mnt"; fi
+done
+echo "512 MiB + fsync: plain $(secs "$best_plain") s, mount $(secs "$best_mount") s"
+echo "RESULT 5b sequential write of 512 MiB + fsync: $(ratio $(secs "$best_plain") $(secs "$best_mount")) x plain file  (floor 0.8)"
+um=$($M "$PACH unmount $mnt")
+mkdir -p ../c512 && cp ../src512 ../c512/w.bin && $PACH repo create c512 >/dev/null
+pc=$($M "$PACH -q commit c512 ../c512")
+echo "unmount with 512 MiB staged: $(secs "$um") s; pach commit of the same file: $(secs "$pc") s"
+echo "RESULT 5c unmount commit of 512 MiB: $(ratio $(secs "$um") $(secs "$pc")) x the time of pach commit  (ceiling 1.0)"
+
+if [ -n "$PJDFSTEST" ] && [ -x "$PJDFSTEST/pjdfstest" ]; then
+	echo
+	echo "== 6. pjdfstest in a writable branch"
+	wmount
+	total=0 failed=0
+	for g in open mkdir rmdir truncate ftruncate symlink chmod utimensat link rename unlink chown mkfifo mknod; do
+		out=$(cd "$mnt/big/master" && prove -r "$PJDFSTEST/tests/$g" 2>&1 || true)
+		t=$(echo "$out" | sed -n 's/.*Tests=\([0-9]*\).*/\1/p')
+		f=$(echo "$out" | sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' | awk '{s+=$1} END {print s+0}')
+		echo "$g: $t checks, $f failed"
+		total=$((total + t)); failed=$((failed + f))
+	done
+	fusermount3 -u "$mnt"
+	echo "RESULT 6  pjdfstest: $failed of $total checks failed"
+else
+	echo
+	echo "(6. pjdfstest skipped: set PJDFSTEST to a built pjdfstest source tree)"
+fi

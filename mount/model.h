@@ -71,6 +71,8 @@ struct Handle {
 	Oid oid;
 	uint64_t ahead = 0;   // where the next read-ahead hint is due
 	uint64_t hinted = 0;  // content hinted up to here
+	uint64_t next = 0;    // where the last read ended
+	int run = 0;          // reads in a row that went on from the last
 	std::unique_ptr<ObjectReader> r;
 	std::mutex mu;
 	// Sequential reads of stored data: a thread reads the pack ahead of

@@ -256,10 +256,6 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		h->r = fs()->store().odb().open(n.e.oid);
 		if (!h->r)
 			return -EIO;
-		std::vector<std::pair<uint64_t, size_t>> first;
-		int pfd = -1;
-		if (h->r->file_ranges(0, 1, first, &pfd))
-			posix_fadvise(pfd, 0, 0, POSIX_FADV_SEQUENTIAL);   // a larger read-ahead window
 		// A commit's files never change; a branch's file may keep the
 		// kernel's cached pages while it is still the same object.
 		fi->keep_cache = n.fixed || fs()->same_as_last_open(path, n.e.oid);
@@ -288,13 +284,23 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 		std::vector<std::pair<uint64_t, size_t>> ranges;
 		int fd = -1;
 		if (h->r->file_ranges(pos, size, ranges, &fd)) {
-			if (pos > h->done)
+			// Sequential: this read starts near where the last one ended
+			// (the kernel's read-ahead requests arrive a little out of
+			// order).  Random reads get no prefetch and no hints: 32 MiB
+			// read ahead of each would swamp the disk.
+			bool seq = pos + (2 << 20) >= h->next && pos <= h->next + (2 << 20);
+			h->run = seq ? h->run + 1 : 0;
+			h->next = std::max(h->next, pos + size);
+			if (!seq)
+				h->next = pos + size;
+			if (h->run >= 2 && pos > h->done)
 				h->done = pos;   // jumped ahead: prefetch from here
-			h->want = pos + (32 << 20);
-			if (!h->prefetch.joinable() && pos > 0)
+			if (h->run >= 2)
+				h->want = pos + (32 << 20);
+			if (!h->prefetch.joinable() && pos > 0 && h->run >= 2)
 				h->start_prefetch();   // reading on past the start: sequential
 			h->cv.notify_all();
-			if (pos >= h->ahead) {
+			if (h->run >= 2 && pos >= h->ahead) {
 				// The kernel caps each hint at its read-ahead size, so
 				// the next 32 MiB are hinted in 512 KiB pieces.
 				std::vector<std::pair<uint64_t, size_t>> next;

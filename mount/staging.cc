@@ -366,6 +366,10 @@ CommitReport commit_staged(Store &s, const std::string &dir, const std::string &
 		return {};
 	int c = connect_ctl(sd.get());
 	if (c >= 0) {
+		// What the kernel still holds of writes made so far (the mount
+		// caches writes) reaches the stage before the commit.
+		if (Fd m{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)})
+			syncfs(m.get());
 		Fd conn(c);
 		send_all(c, "commit\n" + msg);
 		::shutdown(c, SHUT_WR);
