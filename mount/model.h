@@ -67,6 +67,9 @@ struct Handle {
 	std::shared_ptr<PartialFile> part;       // its chunk map, if partial
 	std::pair<dev_t, ino_t> ino{};
 	bool writer = false;  // counted as open for writing
+	bool direct = false;  // opened with direct I/O (Fs::opened)
+	bool setid = false;   // direct, and set-ID bits to clear on a write
+	std::atomic<uint64_t> wend{0};  // where the last write ended
 	std::string path;     // as opened (nullpath_ok gives none to calls with a handle)
 	Oid oid;
 	uint64_t ahead = 0;   // where the next read-ahead hint is due
@@ -421,17 +424,51 @@ public:
 
 	// Open staged files, by inode: those written to are kept across a
 	// commit; partial ones share one map.
+	//
+	// A file opened write-only while nothing else has it open is written
+	// with direct I/O: the kernel hands the caller's pages to us instead
+	// of first copying them into its cache of the file (a sequential
+	// write then costs two copies, not three, and half the memory).
+	// Direct writes do not update pages the kernel has cached: a writer
+	// that finds the file open already writes through the cache, and
+	// while a direct writer has readers beside it (tail -f) each of its
+	// writes drops the file's cached pages.  Readers are never direct
+	// (mmap must work).  Pages cached by earlier opens are dropped when a
+	// file is opened: keep_cache is off for staged files.
 	using Ino = std::pair<dev_t, ino_t>;
-	void add_writer(const Ino &i, int d)
+	struct Opens {
+		int writers = 0, cached = 0, direct = 0;
+	};
+	// Counts an open; returns whether it is to use direct I/O.
+	bool opened(const Ino &i, bool writer, bool write_only)
 	{
 		std::lock_guard<std::mutex> g(mu_);
-		if ((writers_[i] += d) <= 0)
-			writers_.erase(i);
+		Opens &o = opens_[i];
+		bool direct = write_only && o.cached == 0;
+		o.writers += writer;
+		(direct ? o.direct : o.cached)++;
+		return direct;
+	}
+	void closed(const Ino &i, bool writer, bool direct)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		Opens &o = opens_[i];
+		o.writers -= writer;
+		(direct ? o.direct : o.cached)--;
+		if (o.cached <= 0 && o.direct <= 0)
+			opens_.erase(i);
+	}
+	bool cached_opens(const Ino &i)
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		auto it = opens_.find(i);
+		return it != opens_.end() && it->second.cached > 0;
 	}
 	bool open_for_write(const Ino &i)
 	{
 		std::lock_guard<std::mutex> g(mu_);
-		return writers_.count(i) > 0;
+		auto it = opens_.find(i);
+		return it != opens_.end() && it->second.writers > 0;
 	}
 	std::shared_ptr<PartialFile> partial(int fd)
 	{
@@ -595,7 +632,7 @@ private:
 	std::unordered_map<Oid, uint64_t, OidHash> sizes_;
 	std::unordered_map<Oid, CommitInfo, OidHash> commits_;
 	std::unordered_map<std::string, Oid> last_open_;
-	std::map<Ino, int> writers_;
+	std::map<Ino, Opens> opens_;
 	std::map<Ino, std::weak_ptr<PartialFile>> partials_;
 	std::string stage_;
 	bool writable_ = false;

@@ -204,9 +204,26 @@ int op_readdir(const char *, void *buf, fuse_fill_dir_t fill, off_t, struct fuse
 	});
 }
 
+// Hands an open staged file to the kernel, counted among the file's
+// opens (Fs::opened decides direct I/O).
+int staged_handle(std::unique_ptr<Handle> h, const char *path, int flags, bool writing, struct fuse_file_info *fi)
+{
+	struct stat st;
+	if (fstat(h->fd.get(), &st) < 0)
+		return -errno;
+	h->ino = {st.st_dev, st.st_ino};
+	h->writer = writing;
+	h->path = path;
+	h->direct = fs()->opened(h->ino, writing, (flags & O_ACCMODE) == O_WRONLY);
+	h->setid = h->direct && (st.st_mode & (S_ISUID | S_ISGID));
+	fi->direct_io = h->direct;
+	fi->fh = (uint64_t)h.release();
+	return 0;
+}
+
 // An open staged file: its descriptor, its chunk map if partial, and
 // whether it counts as open for writing (kept across a commit).
-int open_staged(Node &n, int flags, bool writing, struct fuse_file_info *fi)
+int open_staged(Node &n, const char *path, int flags, bool writing, struct fuse_file_info *fi)
 {
 	auto h = std::make_unique<Handle>();
 	h->fd = Fd(::openat(n.udir->get(), Fs::base_name(n.rel).c_str(),
@@ -219,16 +236,7 @@ int open_staged(Node &n, int flags, bool writing, struct fuse_file_info *fi)
 		if (r)
 			return r;
 	}
-	if (writing) {
-		struct stat st;
-		if (fstat(h->fd.get(), &st) < 0)
-			return -errno;
-		h->ino = {st.st_dev, st.st_ino};
-		h->writer = true;
-		fs()->add_writer(h->ino, 1);
-	}
-	fi->fh = (uint64_t)h.release();
-	return 0;
+	return staged_handle(std::move(h), path, flags, writing, fi);
 }
 
 int op_open(const char *path, struct fuse_file_info *fi)
@@ -247,7 +255,7 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		if (writing && (r = fs()->copy_up(n, fi->flags & O_TRUNC)) != 0)
 			return r;
 		if (n.in_upper)
-			return open_staged(n, fi->flags, writing, fi);
+			return open_staged(n, path, fi->flags, writing, fi);
 		if (n.e.is_dir())
 			return -EISDIR;
 		auto h = std::make_unique<Handle>();
@@ -327,6 +335,20 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 	});
 }
 
+// A write by another user clears the set-user-ID bit, and set-group-ID
+// with group execute (as Linux does; for direct writes the kernel leaves
+// it to us).
+void drop_setid(Handle *h)
+{
+	struct stat st;
+	h->setid = false;
+	if (fstat(h->fd.get(), &st) < 0)
+		return;
+	mode_t m = st.st_mode & 07777, kill = S_ISUID | ((m & S_IXGRP) ? S_ISGID : 0);
+	if (m & kill)
+		fchmod(h->fd.get(), m & ~kill);
+}
+
 int op_write(const char *, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	return guarded([&] {
@@ -334,10 +356,24 @@ int op_write(const char *, const char *buf, size_t size, off_t off, struct fuse_
 		if (!h->fd)
 			return -EBADF;
 		Shared lk(fs()->stage_mu);
+		if (h->setid && fuse_get_context()->uid != 0)
+			drop_setid(h);
+		ssize_t k = h->part ? h->part->pwrite(fs()->store(), h->fd.get(), buf, size, (uint64_t)off)
+				    : pwrite(h->fd.get(), buf, size, off);
+		if (k <= 0)
+			return k < 0 ? (h->part ? (int)k : -errno) : 0;
+		if (h->direct && fs()->cached_opens(h->ino))
+			fuse_invalidate_path(fuse_get_context()->fuse, h->path.c_str());
 		if (h->part)
-			return (int)h->part->pwrite(fs()->store(), h->fd.get(), buf, size, (uint64_t)off);
-		ssize_t k = pwrite(h->fd.get(), buf, size, off);
-		return k < 0 ? -errno : (int)k;
+			return (int)k;
+		// A file written from start to end (cp, dd, a program saving its
+		// output) has each 16 MiB it completes sent on to the disk: an
+		// fsync or a commit then finds little left to wait for, where a
+		// plain file's writer would have the whole file to flush.
+		uint64_t end = (uint64_t)off + (uint64_t)k, block = 16 << 20;
+		if (h->wend.exchange(end) == (uint64_t)off && end / block != (uint64_t)off / block && off >= (off_t)block)
+			sync_file_range(h->fd.get(), (off_t)(end / block - 1) * block, (off_t)block, SYNC_FILE_RANGE_WRITE);
+		return (int)k;
 	});
 }
 
@@ -417,16 +453,9 @@ int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 			return -errno;
 		if ((r = own_new(dir.get(), name, mode, false)) != 0)
 			return r;
-		struct stat st;
-		if (fstat(f.get(), &st) < 0)
-			return -errno;
 		auto h = std::make_unique<Handle>();
 		h->fd = std::move(f);
-		h->ino = {st.st_dev, st.st_ino};
-		h->writer = true;
-		fs()->add_writer(h->ino, 1);
-		fi->fh = (uint64_t)h.release();
-		return 0;
+		return staged_handle(std::move(h), path, fi->flags, true, fi);
 	});
 }
 
@@ -671,8 +700,8 @@ int op_symlink(const char *target, const char *path)
 int op_release(const char *, struct fuse_file_info *fi)
 {
 	Handle *h = (Handle *)fi->fh;
-	if (h->writer)
-		fs()->add_writer(h->ino, -1);
+	if (h->fd)
+		fs()->closed(h->ino, h->writer, h->direct);
 	delete h;
 	return 0;
 }

@@ -469,31 +469,31 @@ CommitServer::~CommitServer()
 
 void unmount(const std::string &dir)
 {
-	// fusermount3 knows the mount table and does the privileged part.
-	std::string err_path = "/tmp/pach-unmount-" + std::to_string(getpid());
+	// fusermount3 knows the mount table and does the privileged part;
+	// what it says comes back through a pipe.
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die_errno("unable to create a pipe");
+	Fd rd(p[0]), wr(p[1]);
 	pid_t pid = fork();
 	if (pid < 0)
 		die_errno("unable to fork");
 	if (pid == 0) {
-		int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			dup2(fd, 1);
-		}
+		dup2(wr.get(), 2);
+		dup2(wr.get(), 1);
 		execlp("fusermount3", "fusermount3", "-u", "--", dir.c_str(), (char *)nullptr);
 		_exit(127);
 	}
-	int status = 0;
-	waitpid(pid, &status, 0);
+	wr = Fd();
 	std::string msg;
-	{
-		Fd f(::open(err_path.c_str(), O_RDONLY | O_CLOEXEC));
-		char b[1024];
-		ssize_t n;
-		while (f && (n = ::read(f.get(), b, sizeof b)) > 0)
+	char b[1024];
+	ssize_t n;
+	while ((n = ::read(rd.get(), b, sizeof b)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && msg.size() < 4096)
 			msg.append(b, (size_t)n);
-		::unlink(err_path.c_str());
-	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)

@@ -204,6 +204,41 @@ print(c.recv(4096).decode())
 " "$s" >reply 2>&1; grep "only root and the mount" reply || grep -i "permission denied" reply
 '
 
+test_expect_success FUSE 'a reader open beside a write-only writer sees every write (direct I/O keeps no stale pages)' '
+	python3 - $m/log.txt <<-\EOF &&
+	import mmap, os, sys
+	f = sys.argv[1]
+	w = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+	os.write(w, b"one\n")
+	r = os.open(f, os.O_RDONLY)
+	assert os.pread(r, 100, 0) == b"one\n"
+	os.write(w, b"two\n")   # into the page the reader has read
+	assert os.pread(r, 100, 0) == b"one\ntwo\n", os.pread(r, 100, 0)
+	m = mmap.mmap(r, 0, prot=mmap.PROT_READ)
+	assert m[:] == b"one\ntwo\n"
+	os.close(w); os.close(r)
+	# a reader first, then a write-only writer: it writes through the cache
+	r = os.open(f, os.O_RDONLY)
+	assert os.pread(r, 100, 0) == b"one\ntwo\n"
+	w = os.open(f, os.O_WRONLY | os.O_APPEND)
+	os.write(w, b"three\n")
+	assert os.pread(r, 100, 0) == b"one\ntwo\nthree\n"
+	os.close(w); os.close(r)
+	EOF
+	printf "one\ntwo\nthree\n" >want && test_cmp want $m/log.txt &&
+	dd if=/dev/urandom of=big2.bin bs=1M count=40 2>/dev/null &&
+	dd if=big2.bin of=$m/big2.bin bs=1M conv=fsync 2>/dev/null && cmp big2.bin $m/big2.bin
+'
+
+test_expect_success FUSE,OTHER_USER 'a write by another user clears set-user-ID (and set-group-ID with group execute)' '
+	mkdir -m 777 $m/setid && for mode in 4777 2777 6777 2767; do
+		: >$m/setid/f$mode && chmod $mode $m/setid/f$mode &&
+		setpriv --reuid=nobody --regid=nogroup --clear-groups dd if=/dev/zero of=$m/setid/f$mode bs=1 count=1 conv=notrunc 2>/dev/null ||
+		return 1
+	done &&
+	test "$(stat -c %a $m/setid/f4777 $m/setid/f2777 $m/setid/f6777 $m/setid/f2767)" = "$(printf "777\n777\n777\n2767")"
+'
+
 test_expect_success FUSE 'unmount' '
 	pach unmount mnt && test -z "$(ls mnt)"
 '
