@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <tuple>
 
 namespace pach::runner {
 
@@ -124,12 +125,22 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 	};
 	switch (in.kind) {
 	case Input::pfs: {
+		// Each file carries its own keys, so a join or group above it,
+		// however deep, keys it by its own input's join_on / group_by.
+		const PfsInput &p = in.pfs_in;
 		std::vector<Datum> out;
-		for (auto &[f, groups] : pfs_matches(s, in.pfs_in.name, in.pfs_in.repo, in.pfs_in.branch, in.pfs_in.glob,
-						     commit_of(in.pfs_in.repo, in.pfs_in.branch))) {
+		for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
 			out.push_back(Datum{{f}});
-			out.back().files[0].empty_files = in.pfs_in.empty_files;
-			out.back().files[0].lazy = in.pfs_in.lazy;
+			DatumFile &file = out.back().files[0];
+			file.empty_files = p.empty_files;
+			file.lazy = p.lazy;
+			file.outer_join = p.outer_join;
+			file.has_join_on = !p.join_on.empty();
+			file.has_group_by = !p.group_by.empty();
+			if (file.has_join_on)
+				file.join_key = Glob::expand(p.join_on, groups);
+			if (file.has_group_by)
+				file.group_key = Glob::expand(p.group_by, groups);
 		}
 		return out;
 	}
@@ -156,22 +167,23 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 	}
 	case Input::join:
 	case Input::group: {
+		// As Pachyderm's key tasks do: every file of every child datum is
+		// keyed by its own input's join_on (group_by), so a group over a
+		// join or a cross splits the child's datums into their files.  A
+		// file reached through several child datums counts once.
 		bool join = in.kind == Input::join;
-		// key -> per child input, the files with that key (in child order)
-		std::map<std::string, std::vector<std::vector<DatumFile>>> by_key;
-		for (size_t i = 0; i < in.children.size(); i++) {
-			const PfsInput &p = in.children[i].pfs_in;
-			for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
-				DatumFile file = f;
-				file.empty_files = p.empty_files;
-				file.lazy = p.lazy;
-				std::string key = Glob::expand(join ? p.join_on : p.group_by, groups);
-				(join ? file.join_key : file.group_key) = key;
-				auto &slot = by_key[key];
-				slot.resize(in.children.size());
-				slot[i].push_back(file);
-			}
-		}
+		std::map<std::string, std::vector<std::vector<DatumFile>>> by_key;   // key -> per child, its files
+		std::set<std::tuple<std::string, size_t, std::string, std::string>> seen;
+		for (size_t i = 0; i < in.children.size(); i++)
+			for (auto &d : compute_datums(s, in.children[i], commits))
+				for (auto &f : d.files) {
+					const std::string &key = join ? f.join_key : f.group_key;
+					if (!seen.insert({key, i, f.input, f.path}).second)
+						continue;
+					auto &slot = by_key[key];
+					slot.resize(in.children.size());
+					slot[i].push_back(f);
+				}
 		std::vector<Datum> out;
 		for (auto &[key, per_input] : by_key) {
 			if (!join) {
@@ -183,16 +195,17 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 				out.push_back(std::move(d));
 				continue;
 			}
+			// join: one file of each child per datum; a key some child
+			// lacks gives the combinations of its outer_join files only.
 			bool all = std::all_of(per_input.begin(), per_input.end(), [](auto &v) { return !v.empty(); });
 			std::vector<std::vector<Datum>> parts;
-			for (size_t i = 0; i < per_input.size(); i++) {
-				// A key some input lacks keeps only the outer_join inputs' files.
-				if (!all && (!in.children[i].pfs_in.outer_join || per_input[i].empty()))
-					continue;
+			for (auto &files : per_input) {
 				std::vector<Datum> p;
-				for (auto &f : per_input[i])
-					p.push_back(Datum{{f}});
-				parts.push_back(std::move(p));
+				for (auto &f : files)
+					if (all || f.outer_join)
+						p.push_back(Datum{{f}});
+				if (!p.empty())
+					parts.push_back(std::move(p));
 			}
 			if (parts.empty())
 				continue;

@@ -19,7 +19,8 @@ struct DatumFile {
 	std::optional<Oid> commit;
 	std::string path;     // "/dir/file" (no trailing slash; "/" for the root)
 	TreeEntry entry;      // what the path is: blob or tree, with its oid
-	std::string join_key, group_key;
+	std::string join_key, group_key;   // from its own input's join_on / group_by
+	bool has_join_on = false, has_group_by = false, outer_join = false;
 	bool empty_files = false; // shown as empty files (names only)
 	bool lazy = false;        // read through a FUSE mount, not copied
 };

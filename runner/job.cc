@@ -10,6 +10,7 @@
 #include "plumbing/snapshot.h"
 #include "plumbing/tree_edit.h"
 #include "runner/image.h"
+#include "runner/outlinks.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -198,6 +199,33 @@ std::string configured_runtime(const Store &s)
 	return v.value_or("");
 }
 
+} // namespace
+
+std::string pipeline_image(const Store &s, const PipelineSpec &spec)
+{
+	if (!spec.transform.image.empty())
+		return spec.transform.image;
+	return config_get(&s, "pach.defaultImage").value_or("");
+}
+
+std::string pipeline_runtime(const Store &s, const PipelineSpec &spec, const std::string &image,
+			     const std::string &override_name)
+{
+	std::string asked = !override_name.empty() ? override_name : spec.runtime;
+	if (image.empty()) {
+		// Pachyderm runs such a spec in its default user image; with no
+		// image configured here it runs on the host.
+		if (!asked.empty() && asked != "local")
+			die("pipeline '{}' has no transform.image (Pachyderm would run {}): runtime '{}' needs one; set "
+			    "pach.defaultImage, or run it with --runtime local",
+			    spec.name, kPachydermDefaultImage, asked);
+		return "local";
+	}
+	return runtime_name(override_name, spec.runtime, image, configured_runtime(s));
+}
+
+namespace {
+
 void rm_rf(const std::string &p)
 {
 	std::error_code ec;
@@ -221,15 +249,23 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	auto datums = compute_datums(s, spec.input, commits);
 	trace_point("datums computed");
 
-	// The image is part of the transform: its digest salts every datum.
-	std::string rt_name = runtime_name(o.runtime, spec.runtime, spec.transform.image, configured_runtime(s));
+	// The image is part of the transform: its digest salts every datum,
+	// whichever runtime runs them (a dry run with another runtime agrees).
+	std::string image_ref = pipeline_image(s, spec);
+	std::string rt_name = pipeline_runtime(s, spec, image_ref, o.runtime);
 	std::optional<Image> image;
+	std::string digest;
 	if (rt_name != "local") {
-		if (spec.transform.image.empty())
-			die("pipeline '{}': runtime '{}' needs transform.image", spec.name, rt_name);
-		image = resolve_image(s, spec.transform.image, false, rt_name);
+		image = resolve_image(s, image_ref, false, rt_name);
+		digest = image->digest;
+	} else if (!image_ref.empty()) {
+		try {
+			digest = resolve_image(s, image_ref, false, "").digest;
+		} catch (const Error &) {
+			digest = image_ref;   // a named image with no engine here to ask
+		}
 	}
-	std::string dsalt = image ? salt + image->digest : salt;
+	std::string dsalt = salt + digest;
 
 	// Datums whose hash succeeded last time are reused, not run.
 	auto prev = last_job(s, spec.name, false);
@@ -312,11 +348,15 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	double job_timeout = parse_duration(spec.job_timeout);
 	auto job_start = std::chrono::steady_clock::now();
 	if (image)
-		image = resolve_image(s, spec.transform.image, true, rt_name);
+		image = resolve_image(s, image_ref, true, rt_name);
 	std::unique_ptr<Runtime> runtime = make_runtime(rt_name, image ? image->rootfs : "");
 	Runtime *rt = runtime.get();
 	if (rt->name() == "local" && !to_run.empty())
-		warning("pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
+		warning(image_ref.empty() ? fmt::format("pipeline '{}' has no transform.image (Pachyderm would run {}): it "
+							"runs on this host with the 'local' runtime, without isolation "
+							"(set pach.defaultImage to run an image instead)",
+							spec.name, kPachydermDefaultImage)
+					  : "pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
 	if ((!spec.memory.empty() || !spec.cpu.empty()) && !rt->enforces_limits() && !to_run.empty())
 		warning(fmt::format("pipeline '{}': resource_limits are not enforced by the '{}' runtime (runc, crun, "
 				    "podman and docker enforce them)",
@@ -365,6 +405,9 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				for (auto &[k, v] : spec.transform.env)
 					ps.env[k] = v;
 				ps.env["PACH_JOB_ID"] = job.id;
+				// In Pachyderm 2 a job's output commit has the job's id;
+				// pach's output commit is made at the end and records it.
+				ps.env["PACH_OUTPUT_COMMIT_ID"] = job.id;
 				ps.env["PACH_DATUM_ID"] = r.id;
 				ps.env["PPS_PIPELINE_NAME"] = spec.name;
 				ps.env["PFS"] = pfs;
@@ -397,6 +440,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 					ps.env[f.input] = "/pfs/" + f.input + rel;
 					if (f.commit)
 						ps.env[f.input + "_COMMIT"] = f.commit->hex();
+					if (f.has_join_on)
+						ps.env["PACH_DATUM_" + f.input + "_JOIN_ON"] = f.join_key;
+					if (f.has_group_by)
+						ps.env["PACH_DATUM_" + f.input + "_GROUP_BY"] = f.group_key;
 				}
 				ps.cwd = spec.transform.working_dir;
 				if (ps.cwd.empty() && image)
@@ -466,10 +513,24 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 				} else if (ok) {
 					StatCache none(dir + "/no-cache");
 					auto e = snapshot(s, w, out, none, nullptr, 1);
-					if (e)
-						r.out_tree = e->oid;
-					r.state = "success";
-					crash_point("run-datum");
+					auto links = resolve_out_links(s, w, out, e ? std::optional<Oid>(e->oid) : std::nullopt, d,
+								       image && is_dir(image->rootfs) ? image->rootfs : "", slot);
+					if (links.error.empty()) {
+						r.out_tree = links.tree;
+						r.state = "success";
+						crash_point("run-datum");
+					} else {
+						// Refused: the datum fails, its log says why.
+						std::string note = "pach: " + links.error + "\n";
+						Fd lf(::open(logf.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+						if (lf)
+							write_full(lf.get(), note.data(), note.size(), logf);
+						if (::stat(logf.c_str(), &st) == 0) {
+							Fd rf(::open(logf.c_str(), O_RDONLY | O_CLOEXEC));
+							r.log = w.blob_from_fd(rf.get(), (uint64_t)st.st_size, logf, slot);
+						}
+						r.state = "failed";
+					}
 				} else {
 					r.state = "failed";
 				}

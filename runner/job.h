@@ -82,6 +82,16 @@ struct RunOptions {
 	std::string runtime;      // override the spec's runtime
 };
 
+// Pachyderm's default user image, for a transform without one.
+inline constexpr const char *kPachydermDefaultImage = "ubuntu:20.04";
+// The image a pipeline runs: its transform's, else the config key
+// pach.defaultImage; "" when neither is set (it then runs on the host).
+std::string pipeline_image(const Store &s, const PipelineSpec &spec);
+// The runtime it runs with: --runtime, the spec's, pach.runtime, else the
+// first that works here; "local" for no image (dies if one was asked for).
+std::string pipeline_runtime(const Store &s, const PipelineSpec &spec, const std::string &image,
+			     const std::string &override_name);
+
 // Run one pipeline (its spec and transform hash as stored).  Returns the
 // job record (also stored unless dry_run).
 JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &salt, const RunOptions &o);

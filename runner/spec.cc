@@ -17,6 +17,23 @@ namespace pach::runner {
 
 namespace {
 
+// Protobuf's JSON mapping, which Pachyderm reads specs with, takes each
+// field under its lowerCamelCase JSON name and its proto (snake_case)
+// name: "joinOn" and "join_on" are one field.
+std::string snake_case(const std::string &k)
+{
+	std::string out;
+	for (char ch : k) {
+		if (ch >= 'A' && ch <= 'Z') {
+			out += '_';
+			out += (char)(ch - 'A' + 'a');
+		} else {
+			out += ch;
+		}
+	}
+	return out;
+}
+
 struct Ctx {
 	std::string file;
 	std::vector<std::string> *warnings;
@@ -33,18 +50,6 @@ struct Ctx {
 	void warn(const YAML::Node &n, const std::string &msg) const
 	{
 		warnings->push_back(fmt::format("{}: warning: {}", where(n), msg));
-	}
-	// Warn about every key of map `n` not in `known`.
-	void check_keys(const YAML::Node &n, const std::string &prefix, std::initializer_list<const char *> known) const
-	{
-		for (auto it = n.begin(); it != n.end(); ++it) {
-			std::string k = it->first.as<std::string>();
-			bool ok = false;
-			for (const char *x : known)
-				ok |= k == x;
-			if (!ok)
-				warn(it->first, fmt::format("field '{}{}' is not supported by pach yet (ignored)", prefix, k));
-		}
 	}
 	std::string str(const YAML::Node &n, const std::string &field) const
 	{
@@ -68,6 +73,14 @@ struct Ctx {
 			fail(n, field, "expected a number");
 		}
 	}
+	int64_t integer64(const YAML::Node &n, const std::string &field) const
+	{
+		try {
+			return n.as<int64_t>();
+		} catch (const YAML::Exception &) {
+			fail(n, field, "expected a number");
+		}
+	}
 	std::vector<std::string> strings(const YAML::Node &n, const std::string &field) const
 	{
 		if (!n.IsSequence())
@@ -77,13 +90,98 @@ struct Ctx {
 			v.push_back(str(x, field));
 		return v;
 	}
-	// A map that must be a map.
 	void need_map(const YAML::Node &n, const std::string &field) const
 	{
 		if (!n.IsMap())
 			fail(n, field, "expected a mapping");
 	}
 };
+
+// A mapping of the spec, read by proto field name whatever the spelling;
+// messages name fields as the user wrote them.
+struct Fields {
+	const Ctx &c;
+	YAML::Node n;
+	std::string path;   // e.g. "input.pfs", as spelled; "" at the top
+
+	Fields(const Ctx &ctx, YAML::Node node, std::string at) : c(ctx), n(node), path(std::move(at))
+	{
+		c.need_map(n, path.empty() ? "(document)" : path);
+		std::set<std::string> seen;
+		for (auto it = n.begin(); it != n.end(); ++it) {
+			if (!it->first.IsScalar())
+				c.fail(it->first, path, "expected field names");
+			std::string k = it->first.as<std::string>();
+			if (!seen.insert(snake_case(k)).second)
+				c.fail(it->first, join(k), "given twice (as " + snake_case(k) + " and in camelCase)");
+		}
+	}
+	std::string join(const std::string &k) const { return path.empty() ? k : path + "." + k; }
+	// The key as written, or "" when absent.
+	std::string key(const std::string &snake) const
+	{
+		for (auto it = n.begin(); it != n.end(); ++it) {
+			std::string k = it->first.as<std::string>();
+			if (snake_case(k) == snake)
+				return k;
+		}
+		return "";
+	}
+	YAML::Node operator[](const std::string &snake) const
+	{
+		std::string k = key(snake);
+		return k.empty() ? YAML::Node() : n[k];
+	}
+	bool has(const std::string &snake) const { return !key(snake).empty(); }
+	// The field's name for messages: as written, else in proto form.
+	std::string name(const std::string &snake) const
+	{
+		std::string k = key(snake);
+		return join(k.empty() ? snake : k);
+	}
+	[[noreturn]] void missing(const std::string &snake) const { c.fail(n, name(snake), "missing"); }
+	Fields sub(const std::string &snake) const { return Fields(c, (*this)[snake], name(snake)); }
+	std::string str(const std::string &snake) const { return c.str((*this)[snake], name(snake)); }
+	bool boolean(const std::string &snake) const { return c.boolean((*this)[snake], name(snake)); }
+	int integer(const std::string &snake) const { return c.integer((*this)[snake], name(snake)); }
+	std::vector<std::string> strings(const std::string &snake) const { return c.strings((*this)[snake], name(snake)); }
+	// Every field must be known: `known` are read, `ignored` are
+	// Pachyderm's but mean nothing to pach (a warning says why).
+	void check(std::initializer_list<const char *> known,
+		   std::initializer_list<std::pair<const char *, const char *>> ignored = {}) const
+	{
+		for (auto it = n.begin(); it != n.end(); ++it) {
+			std::string k = it->first.as<std::string>(), sk = snake_case(k);
+			bool ok = false;
+			for (const char *x : known)
+				ok |= sk == x;
+			if (ok)
+				continue;
+			const char *why = nullptr;
+			for (auto &[x, w] : ignored)
+				if (sk == x)
+					why = w;
+			c.warn(it->first, why ? fmt::format("field '{}' {} (ignored)", join(k), why)
+					      : fmt::format("field '{}' is not supported by pach (ignored)", join(k)));
+		}
+	}
+};
+
+// Pachyderm 2.5+ puts repos and pipelines in projects; pach has one
+// namespace.  Only the default project is accepted, so two projects'
+// repos are never merged into one.
+void check_project(const Fields &m)
+{
+	if (!m.has("project"))
+		return;
+	YAML::Node p = m["project"];
+	std::string name = p.IsMap() ? (Fields(m.c, p, m.name("project")).has("name")
+						? Fields(m.c, p, m.name("project")).str("name") : "")
+				     : m.str("project");
+	if (!name.empty() && name != "default")
+		m.c.fail(p, m.name("project"), "project '" + name + "': pach has no projects (repos and pipelines "
+					       "share one namespace); use the default project or leave it out");
+}
 
 Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field);
 
@@ -97,6 +195,87 @@ std::vector<Input> parse_list(const Ctx &c, const YAML::Node &n, const std::stri
 	return v;
 }
 
+void parse_pfs(const Fields &v, PfsInput &p)
+{
+	const Ctx &c = v.c;
+	v.check({"name", "repo", "branch", "glob", "lazy", "empty_files", "join_on", "outer_join", "group_by", "project"},
+		{{"repo_type", "is not supported by pach: inputs are data repos"},
+		 {"commit", "is not supported by pach: inputs follow their branch"},
+		 {"s3", "is not supported by pach: inputs are files under /pfs"},
+		 {"trigger", "is not supported by pach: every run reads the branch head"}});
+	check_project(v);
+	if (!v.has("repo"))
+		v.missing("repo");
+	p.repo = v.str("repo");
+	if (!valid_repo_name(p.repo))
+		c.fail(v["repo"], v.name("repo"), "invalid repo name '" + p.repo + "'");
+	p.name = v.has("name") ? v.str("name") : p.repo;
+	// The name becomes /pfs/<name> and an environment variable.
+	if (!valid_repo_name(p.name))
+		c.fail(v["name"], v.name("name"), "invalid input name '" + p.name + "': use letters, digits, '_' and '-'");
+	if (v.has("branch")) {
+		p.branch = v.str("branch");
+		if (!valid_branch_name(p.branch))
+			c.fail(v["branch"], v.name("branch"), "invalid branch name '" + p.branch + "'");
+	}
+	if (!v.has("glob"))
+		v.missing("glob");
+	p.glob = v.str("glob");
+	try {
+		Glob g(p.glob);
+	} catch (const Error &e) {
+		c.fail(v["glob"], v.name("glob"), e.what());
+	}
+	if (v.has("lazy"))
+		p.lazy = v.boolean("lazy");
+	if (v.has("empty_files"))
+		p.empty_files = v.boolean("empty_files");
+	if (v.has("outer_join"))
+		p.outer_join = v.boolean("outer_join");
+	if (v.has("join_on"))
+		p.join_on = v.str("join_on");
+	if (v.has("group_by"))
+		p.group_by = v.str("group_by");
+}
+
+void parse_cron(const Fields &v, CronInput &cr)
+{
+	const Ctx &c = v.c;
+	v.check({"name", "repo", "spec", "start", "overwrite", "project"});
+	check_project(v);
+	if (!v.has("name"))
+		v.missing("name");
+	cr.name = v.str("name");
+	if (!valid_repo_name(cr.name))
+		c.fail(v["name"], v.name("name"), "invalid input name '" + cr.name + "': use letters, digits, '_' and '-'");
+	if (!v.has("spec"))
+		v.missing("spec");
+	cr.spec = v.str("spec");
+	try {
+		check_cron_spec(cr.spec);
+	} catch (const Error &e) {
+		c.fail(v["spec"], v.name("spec"), e.what());
+	}
+	if (v.has("repo")) {
+		cr.repo = v.str("repo");
+		if (!valid_repo_name(cr.repo))
+			c.fail(v["repo"], v.name("repo"), "invalid repo name '" + cr.repo + "'");
+	}
+	if (v.has("start"))
+		cr.start = v.str("start");
+	if (v.has("overwrite"))
+		cr.overwrite = v.boolean("overwrite");
+}
+
+// Every pfs input below `in` (through nested cross, union, join, group).
+void pfs_leaves(Input &in, std::vector<Input *> &out)
+{
+	if (in.kind == Input::pfs)
+		out.push_back(&in);
+	for (auto &ch : in.children)
+		pfs_leaves(ch, out);
+}
+
 Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 {
 	c.need_map(n, field);
@@ -104,95 +283,37 @@ Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field)
 		c.fail(n, field, "expected exactly one of pfs, cross, union, join, group, cron");
 	Input in;
 	in.line = n.Mark().line + 1;
-	std::string kind = n.begin()->first.as<std::string>();
+	std::string written = n.begin()->first.as<std::string>(), kind = snake_case(written);
 	YAML::Node v = n.begin()->second;
-	std::string f = field + "." + kind;
+	std::string f = field + "." + written;
 	if (kind == "pfs") {
 		in.kind = Input::pfs;
-		c.need_map(v, f);
-		c.check_keys(v, f + ".", {"name", "repo", "branch", "glob", "lazy", "empty_files", "join_on", "outer_join",
-					  "group_by", "repo_type", "commit", "s3", "trigger"});
-		for (const char *unsupported : {"repo_type", "commit", "s3", "trigger"})
-			if (v[unsupported])
-				c.warn(v[unsupported], fmt::format("field '{}.{}' is not supported by pach yet (ignored)", f, unsupported));
-		PfsInput &p = in.pfs_in;
-		if (!v["repo"])
-			c.fail(v, f + ".repo", "missing");
-		p.repo = c.str(v["repo"], f + ".repo");
-		if (!valid_repo_name(p.repo))
-			c.fail(v["repo"], f + ".repo", "invalid repo name '" + p.repo + "'");
-		p.name = v["name"] ? c.str(v["name"], f + ".name") : p.repo;
-		// The name becomes /pfs/<name> and an environment variable.
-		if (!valid_repo_name(p.name))
-			c.fail(v["name"], f + ".name", "invalid input name '" + p.name + "': use letters, digits, '_' and '-'");
-		if (v["branch"]) {
-			p.branch = c.str(v["branch"], f + ".branch");
-			if (!valid_branch_name(p.branch))
-				c.fail(v["branch"], f + ".branch", "invalid branch name '" + p.branch + "'");
-		}
-		if (!v["glob"])
-			c.fail(v, f + ".glob", "missing");
-		p.glob = c.str(v["glob"], f + ".glob");
-		try {
-			Glob g(p.glob);
-		} catch (const Error &e) {
-			c.fail(v["glob"], f + ".glob", e.what());
-		}
-		if (v["lazy"])
-			p.lazy = c.boolean(v["lazy"], f + ".lazy");
-		if (v["empty_files"])
-			p.empty_files = c.boolean(v["empty_files"], f + ".empty_files");
-		// Accepted, not honoured yet: say so rather than pretend.
-		if (v["outer_join"])
-			p.outer_join = c.boolean(v["outer_join"], f + ".outer_join");
-		if (v["join_on"])
-			p.join_on = c.str(v["join_on"], f + ".join_on");
-		if (v["group_by"])
-			p.group_by = c.str(v["group_by"], f + ".group_by");
+		parse_pfs(Fields(c, v, f), in.pfs_in);
 	} else if (kind == "cron") {
 		in.kind = Input::cron;
-		c.need_map(v, f);
-		c.check_keys(v, f + ".", {"name", "repo", "spec", "start", "overwrite"});
-		CronInput &cr = in.cron_in;
-		if (!v["name"])
-			c.fail(v, f + ".name", "missing");
-		cr.name = c.str(v["name"], f + ".name");
-		if (!valid_repo_name(cr.name))
-			c.fail(v["name"], f + ".name", "invalid input name '" + cr.name + "': use letters, digits, '_' and '-'");
-		if (!v["spec"])
-			c.fail(v, f + ".spec", "missing");
-		cr.spec = c.str(v["spec"], f + ".spec");
-		try {
-			check_cron_spec(cr.spec);
-		} catch (const Error &e) {
-			c.fail(v["spec"], f + ".spec", e.what());
-		}
-		if (v["repo"]) {
-			cr.repo = c.str(v["repo"], f + ".repo");
-			if (!valid_repo_name(cr.repo))
-				c.fail(v["repo"], f + ".repo", "invalid repo name '" + cr.repo + "'");
-		}
-		if (v["start"])
-			cr.start = c.str(v["start"], f + ".start");
-		if (v["overwrite"])
-			cr.overwrite = c.boolean(v["overwrite"], f + ".overwrite");
+		parse_cron(Fields(c, v, f), in.cron_in);
 	} else if (kind == "cross" || kind == "union" || kind == "join" || kind == "group") {
 		in.kind = kind == "cross" ? Input::cross : kind == "union" ? Input::union_ : kind == "join" ? Input::join
 											: Input::group;
 		in.children = parse_list(c, v, f);
+		// Every file of a join (group) is keyed by its own pfs input's
+		// join_on (group_by), however deep: a group over a join re-keys
+		// the join's files by their group_by.
 		if (in.kind == Input::join || in.kind == Input::group) {
 			for (size_t i = 0; i < in.children.size(); i++) {
-				auto &ch = in.children[i];
-				std::string key = in.kind == Input::join ? "join_on" : "group_by";
-				if (ch.kind != Input::pfs)
-					c.fail(v[i], fmt::format("{}[{}]", f, i), "a " + kind + " takes pfs inputs");
-				if ((in.kind == Input::join ? ch.pfs_in.join_on : ch.pfs_in.group_by).empty())
-					c.fail(v[i], fmt::format("{}[{}].pfs.{}", f, i, key), "missing (every " + kind +
-												     " input needs one)");
+				std::vector<Input *> leaves;
+				pfs_leaves(in.children[i], leaves);
+				if (leaves.empty())
+					c.fail(v[i], fmt::format("{}[{}]", f, i), "a " + kind + " takes pfs inputs (cron has no key)");
+				for (Input *l : leaves)
+					if ((in.kind == Input::join ? l->pfs_in.join_on : l->pfs_in.group_by).empty())
+						c.fail(v[i], fmt::format("{}[{}]", f, i),
+						       fmt::format("input '{}' has no {} (every input of a {} needs one)", l->pfs_in.name,
+								   in.kind == Input::join ? "join_on" : "group_by", kind));
 			}
 		}
 	} else {
-		c.fail(n, field, "unknown input type '" + kind + "' (expected pfs, cross, union, join, group or cron)");
+		c.fail(n, field, "unknown input type '" + written + "' (expected pfs, cross, union, join, group or cron)");
 	}
 	return in;
 }
@@ -226,74 +347,111 @@ std::vector<std::string> datum_names(const Ctx &c, const Input &in, const YAML::
 	}
 }
 
+void parse_transform(const Fields &t, PipelineSpec &s)
+{
+	const Ctx &c = t.c;
+	t.check({"image", "cmd", "stdin", "env", "working_dir", "user", "accept_return_code", "err_cmd", "err_stdin"},
+		{{"secrets", "is not supported by pach: pass values through env"},
+		 {"image_pull_secrets", "is not supported by pach: images are local files"},
+		 {"debug", "is not supported by pach"},
+		 {"dockerfile", "is not supported by pach"},
+		 {"memory_volume", "is not supported by pach"},
+		 {"datum_batching", "is not supported by pach: each datum is one run of cmd"}});
+	if (t.has("image"))
+		s.transform.image = t.str("image");
+	if (!t.has("cmd"))
+		t.missing("cmd");
+	s.transform.cmd = t.strings("cmd");
+	if (s.transform.cmd.empty())
+		c.fail(t["cmd"], t.name("cmd"), "empty");
+	if (t.has("stdin"))
+		s.transform.stdin_lines = t.strings("stdin");
+	if (t.has("err_cmd"))
+		s.transform.err_cmd = t.strings("err_cmd");
+	if (t.has("err_stdin"))
+		s.transform.err_stdin = t.strings("err_stdin");
+	if (t.has("env")) {
+		// Variable names are the user's, not fields: kept as written.
+		YAML::Node env = t["env"];
+		c.need_map(env, t.name("env"));
+		for (auto it = env.begin(); it != env.end(); ++it)
+			s.transform.env[it->first.as<std::string>()] =
+				c.str(it->second, t.name("env") + "." + it->first.as<std::string>());
+	}
+	if (t.has("working_dir"))
+		s.transform.working_dir = t.str("working_dir");
+	if (t.has("user")) {
+		s.transform.user = t.str("user");
+		if (s.transform.user.empty() || s.transform.user[0] == ':' || s.transform.user.back() == ':')
+			c.fail(t["user"], t.name("user"), "bad user '" + s.transform.user + "' (e.g. 1000, 1000:100, nobody)");
+	}
+	if (t.has("accept_return_code")) {
+		YAML::Node a = t["accept_return_code"];
+		if (!a.IsSequence())
+			c.fail(a, t.name("accept_return_code"), "expected a list of numbers");
+		for (auto x : a)
+			s.transform.accept_return_code.push_back(c.integer(x, t.name("accept_return_code")));
+	}
+}
+
 PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 {
 	PipelineSpec s;
 	s.file = c.file;
 	s.line = doc.Mark().line + 1;
-	c.need_map(doc, "(document)");
-	c.check_keys(doc, "", {"pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries",
-			       "datum_timeout", "job_timeout", "output_branch", "resource_limits", "reprocess_spec",
-			       "runtime", "network"});
-	if (!doc["pipeline"] || !doc["pipeline"]["name"])
-		c.fail(doc, "pipeline.name", "missing");
-	c.need_map(doc["pipeline"], "pipeline");
-	c.check_keys(doc["pipeline"], "pipeline.", {"name", "project"});
-	s.name = c.str(doc["pipeline"]["name"], "pipeline.name");
+	Fields d(c, doc, "");
+	d.check({"pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries", "datum_timeout",
+		 "job_timeout", "output_branch", "resource_limits", "reprocess_spec", "runtime", "network", "spout",
+		 "datum_set_spec"},
+		{{"resource_requests", "only reserves room on a Kubernetes node; pach runs here"},
+		 {"sidecar_resource_limits", "is not supported by pach: there is no sidecar"},
+		 {"sidecar_resource_requests", "is not supported by pach: there is no sidecar"},
+		 {"autoscaling", "is not supported by pach: there are no workers to scale"},
+		 {"scheduling_spec", "is not supported by pach: there is no Kubernetes"},
+		 {"pod_spec", "is not supported by pach: there is no Kubernetes"},
+		 {"pod_patch", "is not supported by pach: there is no Kubernetes"},
+		 {"metadata", "is not supported by pach: there is no Kubernetes"},
+		 {"tolerations", "is not supported by pach: there is no Kubernetes"},
+		 {"standby", "is not supported by pach: nothing runs between runs"},
+		 {"cache_size", "is not supported by pach"},
+		 {"max_queue_size", "is not supported by pach"},
+		 {"salt", "is not supported by pach: the transform itself salts datums"},
+		 {"s3_out", "is not supported by pach: output is the files written to /pfs/out"},
+		 {"egress", "is not supported by pach: push the output repo with pach push"},
+		 {"service", "is not supported by pach: it runs batch jobs"},
+		 {"tf_job", "is not supported by pach"},
+		 {"spec_commit", "is not supported by pach"},
+		 {"enable_stats", "is not supported by pach: every datum's log and timing are kept"}});
+	if (!d.has("pipeline"))
+		d.missing("pipeline");
+	Fields pl = d.sub("pipeline");
+	pl.check({"name", "project"});
+	check_project(pl);
+	if (!pl.has("name"))
+		pl.missing("name");
+	s.name = pl.str("name");
 	if (!valid_repo_name(s.name))
-		c.fail(doc["pipeline"]["name"], "pipeline.name", "invalid name '" + s.name + "': use letters, digits, '_' and '-'");
-	if (doc["description"])
-		s.description = c.str(doc["description"], "description");
+		c.fail(pl["name"], pl.name("name"), "invalid name '" + s.name + "': use letters, digits, '_' and '-'");
+	if (d.has("description"))
+		s.description = d.str("description");
+	if (d.has("spout"))
+		c.fail(d["spout"], d.name("spout"), "spout pipelines are not supported by pach: it runs batch jobs over "
+						    "committed data (commit what a spout would emit with pach put or pach "
+						    "commit, or use a cron input)");
 
-	YAML::Node t = doc["transform"];
-	if (!t)
-		c.fail(doc, "transform", "missing");
-	c.need_map(t, "transform");
-	c.check_keys(t, "transform.", {"image", "cmd", "stdin", "env", "working_dir", "user", "accept_return_code",
-				       "err_cmd", "err_stdin"});
-	if (doc["runtime"])
-		s.runtime = c.str(doc["runtime"], "runtime");
+	if (!d.has("transform"))
+		d.missing("transform");
+	parse_transform(d.sub("transform"), s);
+	if (d.has("runtime"))
+		s.runtime = d.str("runtime");
 	if (!s.runtime.empty() && !known_runtime(s.runtime))
-		c.fail(doc["runtime"], "runtime", "unknown runtime '" + s.runtime +
-							  "' (expected runc, crun, bwrap, docker, podman or local)");
-	if (t["image"])
-		s.transform.image = c.str(t["image"], "transform.image");
-	if (s.transform.image.empty() && s.runtime != "local")
-		c.fail(t, "transform.image", "missing (only the 'local' runtime runs without an image)");
-	if (!t["cmd"])
-		c.fail(t, "transform.cmd", "missing");
-	s.transform.cmd = c.strings(t["cmd"], "transform.cmd");
-	if (s.transform.cmd.empty())
-		c.fail(t["cmd"], "transform.cmd", "empty");
-	if (t["stdin"])
-		s.transform.stdin_lines = c.strings(t["stdin"], "transform.stdin");
-	if (t["err_cmd"])
-		s.transform.err_cmd = c.strings(t["err_cmd"], "transform.err_cmd");
-	if (t["err_stdin"])
-		s.transform.err_stdin = c.strings(t["err_stdin"], "transform.err_stdin");
-	if (t["env"]) {
-		c.need_map(t["env"], "transform.env");
-		for (auto it = t["env"].begin(); it != t["env"].end(); ++it)
-			s.transform.env[it->first.as<std::string>()] = c.str(it->second, "transform.env." + it->first.as<std::string>());
-	}
-	if (t["working_dir"])
-		s.transform.working_dir = c.str(t["working_dir"], "transform.working_dir");
-	if (t["user"]) {
-		s.transform.user = c.str(t["user"], "transform.user");
-		if (s.transform.user.empty() || s.transform.user[0] == ':' || s.transform.user.back() == ':')
-			c.fail(t["user"], "transform.user", "bad user '" + s.transform.user + "' (e.g. 1000, 1000:100, nobody)");
-	}
-	if (t["accept_return_code"]) {
-		if (!t["accept_return_code"].IsSequence())
-			c.fail(t["accept_return_code"], "transform.accept_return_code", "expected a list of numbers");
-		for (auto x : t["accept_return_code"])
-			s.transform.accept_return_code.push_back(c.integer(x, "transform.accept_return_code"));
-	}
+		c.fail(d["runtime"], d.name("runtime"), "unknown runtime '" + s.runtime +
+								"' (expected runc, crun, bwrap, docker, podman or local)");
 
-	if (!doc["input"])
-		c.fail(doc, "input", "missing");
-	s.input = parse_input(c, doc["input"], "input");
-	datum_names(c, s.input, doc["input"]);
+	if (!d.has("input"))
+		d.missing("input");
+	s.input = parse_input(c, d["input"], d.name("input"));
+	datum_names(c, s.input, d["input"]);
 	// Cron repos default to <pipeline>_<name>.
 	std::function<void(Input &)> fix = [&](Input &in) {
 		if (in.kind == Input::cron && in.cron_in.repo.empty())
@@ -303,55 +461,68 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	};
 	fix(s.input);
 
-	if (doc["parallelism_spec"]) {
-		YAML::Node p = doc["parallelism_spec"];
-		c.need_map(p, "parallelism_spec");
-		c.check_keys(p, "parallelism_spec.", {"constant"});
-		if (p["constant"])
-			s.parallelism = c.integer(p["constant"], "parallelism_spec.constant");
-		if (s.parallelism < 1)
-			c.fail(p["constant"], "parallelism_spec.constant", "must be at least 1");
+	if (d.has("parallelism_spec")) {
+		Fields p = d.sub("parallelism_spec");
+		p.check({"constant"}, {{"coefficient", "is not supported by pach: there is no cluster to scale with"}});
+		if (p.has("constant")) {
+			s.parallelism = p.integer("constant");
+			if (s.parallelism < 1)
+				c.fail(p["constant"], p.name("constant"), "must be at least 1");
+		}
 	}
-	if (doc["datum_tries"]) {
-		s.datum_tries = c.integer(doc["datum_tries"], "datum_tries");
+	if (d.has("datum_set_spec")) {
+		Fields p = d.sub("datum_set_spec");
+		p.check({"number", "size_bytes", "per_worker"});
+		c.warn(d["datum_set_spec"], fmt::format("field '{}' only groups datums into tasks for a cluster; pach runs "
+							"them one by one here (checked, otherwise ignored)", d.name("datum_set_spec")));
+		for (auto [key, dst] : {std::pair<const char *, int64_t *>{"number", &s.datum_set.number},
+					{"size_bytes", &s.datum_set.size_bytes}, {"per_worker", &s.datum_set.per_worker}}) {
+			if (!p.has(key))
+				continue;
+			*dst = c.integer64(p[key], p.name(key));
+			if (*dst < 0)
+				c.fail(p[key], p.name(key), "must not be negative");
+		}
+	}
+	if (d.has("datum_tries")) {
+		s.datum_tries = d.integer("datum_tries");
 		if (s.datum_tries < 1)
-			c.fail(doc["datum_tries"], "datum_tries", "must be at least 1");
+			c.fail(d["datum_tries"], d.name("datum_tries"), "must be at least 1");
 	}
 	for (auto [key, dst] : {std::pair<const char *, std::string *>{"datum_timeout", &s.datum_timeout},
 				{"job_timeout", &s.job_timeout}}) {
-		if (!doc[key])
+		if (!d.has(key))
 			continue;
-		*dst = c.str(doc[key], key);
+		*dst = d.str(key);
 		if (parse_duration(*dst) < 0)
-			c.fail(doc[key], key, "bad duration '" + *dst + "' (e.g. 30s, 5m, 1h30m)");
+			c.fail(d[key], d.name(key), "bad duration '" + *dst + "' (e.g. 30s, 5m, 1h30m)");
 	}
-	if (doc["output_branch"]) {
-		s.output_branch = c.str(doc["output_branch"], "output_branch");
+	if (d.has("output_branch")) {
+		s.output_branch = d.str("output_branch");
 		if (!valid_branch_name(s.output_branch))
-			c.fail(doc["output_branch"], "output_branch", "invalid branch name '" + s.output_branch + "'");
+			c.fail(d["output_branch"], d.name("output_branch"), "invalid branch name '" + s.output_branch + "'");
 	}
-	if (doc["resource_limits"]) {
-		YAML::Node r = doc["resource_limits"];
-		c.need_map(r, "resource_limits");
-		c.check_keys(r, "resource_limits.", {"memory", "cpu"});
-		if (r["memory"]) {
-			s.memory = c.str(r["memory"], "resource_limits.memory");
+	if (d.has("resource_limits")) {
+		Fields r = d.sub("resource_limits");
+		r.check({"memory", "cpu"}, {{"gpu", "is not supported by pach"}, {"disk", "is not supported by pach"}});
+		if (r.has("memory")) {
+			s.memory = r.str("memory");
 			if (parse_memory(s.memory) < 0)
-				c.fail(r["memory"], "resource_limits.memory", "bad size '" + s.memory + "' (e.g. 512Mi, 1G)");
+				c.fail(r["memory"], r.name("memory"), "bad size '" + s.memory + "' (e.g. 512Mi, 1G)");
 		}
-		if (r["cpu"]) {
-			s.cpu = c.str(r["cpu"], "resource_limits.cpu");
+		if (r.has("cpu")) {
+			s.cpu = r.str("cpu");
 			if (parse_cpu(s.cpu) < 0)
-				c.fail(r["cpu"], "resource_limits.cpu", "bad cpu count '" + s.cpu + "' (e.g. 0.5, 2, 500m)");
+				c.fail(r["cpu"], r.name("cpu"), "bad cpu count '" + s.cpu + "' (e.g. 0.5, 2, 500m)");
 		}
 	}
-	if (doc["reprocess_spec"]) {
-		s.reprocess_spec = c.str(doc["reprocess_spec"], "reprocess_spec");
+	if (d.has("reprocess_spec")) {
+		s.reprocess_spec = d.str("reprocess_spec");
 		if (s.reprocess_spec != "until_success" && s.reprocess_spec != "every_job")
-			c.fail(doc["reprocess_spec"], "reprocess_spec", "expected until_success or every_job");
+			c.fail(d["reprocess_spec"], d.name("reprocess_spec"), "expected until_success or every_job");
 	}
-	if (doc["network"])
-		s.network = c.boolean(doc["network"], "network");
+	if (d.has("network"))
+		s.network = d.boolean("network");
 	YAML::Emitter e;
 	e << doc;
 	s.source = std::string(e.c_str()) + "\n";

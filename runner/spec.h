@@ -4,6 +4,7 @@
 // field pach does not support yet.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct PipelineSpec {
 	std::string output_branch = "master";
 	std::string memory, cpu;                  // resource_limits
 	std::string reprocess_spec = "until_success";
+	struct {
+		int64_t number = 0, size_bytes = 0, per_worker = 0;   // 0: not set
+	} datum_set;                              // datum_set_spec (read; used by scale-out)
 	// pach's own additions
 	std::string runtime;                      // runc, crun, bwrap, docker, podman, local
 	bool network = false;

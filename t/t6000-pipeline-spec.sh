@@ -77,8 +77,8 @@ check_error() {
 }
 
 test_expect_success 'errors name the file, line and field' '
-	printf "pipeline:\n  name: p1\ntransform:\n  cmd: [sh]\ninput:\n  pfs: {repo: images, glob: /}\n" >noimage.yaml &&
-	check_error noimage.yaml "^fatal: noimage.yaml:4: field .transform.image.: missing" &&
+	printf "pipeline:\n  name: p1\ntransform:\n  image: x\ninput:\n  pfs: {repo: images, glob: /}\n" >nocmd.yaml &&
+	check_error nocmd.yaml "^fatal: nocmd.yaml:4: field .transform.cmd.: missing" &&
 	printf "pipeline: {name: p2}\ntransform: {image: x, cmd: [sh]}\ninput:\n  pfs:\n    repo: nosuch\n    glob: /\n" >norepo.yaml &&
 	check_error norepo.yaml "^fatal: norepo.yaml:4: field .input.pfs.repo.: repo .nosuch. not found" &&
 	printf "pipeline: {name: p3}\ntransform: {image: x, cmd: [sh]}\ninput:\n  pfs:\n    repo: images\n    glob: \"/[ab\"\n" >badglob.yaml &&

@@ -75,6 +75,32 @@ test_expect_success 'group: one datum per key, whatever holds it' '
 	printf "ja:/1-w.txt ja:/1-x.txt jb:/1.csv\nja:/2-y.txt jb:/2.csv\nja:/3-z.txt\njb:/4.csv\n" >want && test_cmp want out
 '
 
+test_expect_success 'a group over a join re-keys every joined file by its own group_by' '
+	spec gj "{group: [{join: [{pfs: {repo: ja, glob: \"/(*)-(*).txt\", join_on: \"\$1\", group_by: \"\$2\"}}, {pfs: {repo: jb, glob: \"/(*).csv\", join_on: \"\$1\", group_by: \"\$1\"}}]}]}" &&
+	datums gj.yaml >out &&
+	printf "ja:/1-w.txt\nja:/1-x.txt\nja:/2-y.txt\njb:/1.csv\njb:/2.csv\n" >want && test_cmp want out
+'
+
+test_expect_success 'a group over a join and a plain input shares one key space' '
+	spec gj2 "{group: [{join: [{pfs: {repo: ja, glob: \"/(*)-(*).txt\", join_on: \"\$1\", group_by: \"\$1\"}}, {pfs: {repo: jb, glob: \"/(*).csv\", join_on: \"\$1\", group_by: \"\$1\"}}]}, {pfs: {name: jb2, repo: jb, glob: \"/(*).csv\", group_by: \"\$1\"}}]}" &&
+	datums gj2.yaml >out &&
+	printf "ja:/1-w.txt ja:/1-x.txt jb2:/1.csv jb:/1.csv\nja:/2-y.txt jb2:/2.csv jb:/2.csv\njb2:/4.csv\n" >want && test_cmp want out
+'
+
+test_expect_success 'a group over a cross and a union; a join over a union' '
+	spec gc "{group: [{cross: [{pfs: {repo: ja, glob: \"/(*)-*.txt\", group_by: \"\$1\"}}, {pfs: {repo: jb, glob: \"/(4).csv\", group_by: \"\$1\"}}]}]}" &&
+	datums gc.yaml >out &&
+	printf "ja:/1-w.txt ja:/1-x.txt\nja:/2-y.txt\nja:/3-z.txt\njb:/4.csv\n" >want && test_cmp want out &&
+	spec ju "{join: [{union: [{pfs: {repo: ja, glob: \"/(1)-*.txt\", join_on: \"\$1\"}}, {pfs: {repo: ja, name: ja2, glob: \"/(3)-*.txt\", join_on: \"\$1\"}}]}, {pfs: {repo: jb, glob: \"/(*).csv\", join_on: \"\$1\"}}]}" &&
+	datums ju.yaml >out &&
+	printf "ja:/1-w.txt jb:/1.csv\nja:/1-x.txt jb:/1.csv\n" >want && test_cmp want out
+'
+
+test_expect_success 'every input under a join (group) needs its key, however deep' '
+	spec deep "{group: [{join: [{pfs: {repo: ja, glob: \"/(*)\", join_on: \"\$1\"}}, {pfs: {repo: jb, glob: \"/(*)\", join_on: \"\$1\", group_by: \"\$1\"}}]}]}" &&
+	test_fatal pach datums -f deep.yaml && grep "input .ja. has no group_by" fatal.err
+'
+
 test_expect_success 'datum ids are stable and content-independent' '
 	spec s1 "{pfs: {repo: a, glob: \"/*\"}}" &&
 	pach datums -f s1.yaml >before &&
