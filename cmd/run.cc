@@ -23,7 +23,7 @@ extern const char *const kUsage_run =
 	"input changed, reuse the output of the others.  Exit codes: 0 all\n"
 	"succeeded (or were up to date), 1 some datum failed, 128 error.\n\n"
 	"    --dry-run       show what would run, change nothing\n"
-	"    -j, --jobs <n>  datums in parallel (default: config run.jobs, else parallelism_spec)\n"
+	"    -j, --jobs <n>  datums in parallel (default: config run.jobs, else parallelism_spec, else one per core)\n"
 	"    --reprocess     run every datum again\n"
 	"    --runtime <name>  local, bwrap, runc, crun, podman or docker, instead of the spec's\n"
 	"                      or the config's (pach.runtime) choice\n"

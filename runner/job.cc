@@ -342,7 +342,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	ObjectWriter w(s);
 	std::string work = s.path("pach/work/" + job.id);
 	mkdir_p(work);
-	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism;
+	// Datums in parallel: -j (or run.jobs), the spec's constant, else
+	// one per core.
+	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism > 0 ? spec.parallelism
+								   : (int)std::max(1u, std::thread::hardware_concurrency());
 	parallel = std::max(1, std::min<int>(parallel, (int)std::max<size_t>(1, to_run.size())));
 	double datum_timeout = parse_duration(spec.datum_timeout);
 	double job_timeout = parse_duration(spec.job_timeout);

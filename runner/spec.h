@@ -48,7 +48,7 @@ struct PipelineSpec {
 	std::string name, description;
 	Transform transform;
 	Input input;
-	int parallelism = 1;
+	int parallelism = 0;                      // parallelism_spec.constant; 0: not set (all cores)
 	int datum_tries = 3;
 	std::string datum_timeout, job_timeout;   // Go durations: "30s", "1h5m"
 	std::string output_branch = "master";

@@ -155,6 +155,24 @@ test_expect_success 'group example: PACH_DATUM_<input>_GROUP_BY names the group'
 	pach ls grp >names && printf "/1\n/2\n/4\n" >want && test_cmp want names
 '
 
+test_expect_success 'datums run one per core unless the spec or -j says otherwise' '
+	mkdir meet && cat >par.yaml <<-EOF &&
+	pipeline: {name: par}
+	transform:
+	  cmd: [sh]
+	  stdin:
+	  - "n=\$(basename \$fruits); touch \"\$MEET/\$n\"; i=0"
+	  - "while [ \$(ls \"\$MEET\" | wc -l) -lt 2 ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done"
+	  - "ls \"\$MEET\" | wc -l >/pfs/out/\$n"
+	  env: {MEET: "$PWD/meet"}
+	input: {pfs: {repo: fruits, glob: "/*.jpeg"}}
+	EOF
+	pach pipeline create -f par.yaml && pach run par >/dev/null 2>&1 &&
+	if [ "$(nproc)" -ge 2 ]; then
+		test "$(pach cat par:/apple.jpeg)" = 2 && test "$(pach cat par:/banana.jpeg)" = 2
+	fi
+'
+
 test_expect_success 'symlinks in /pfs/out into an input are stored as what they point to, by id' '
 	cat >shuffle.yaml <<-\EOF &&
 	pipeline: {name: shuffle}
