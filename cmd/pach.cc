@@ -10,6 +10,8 @@
 #include <cstring>
 #include <iostream>
 #include <signal.h>
+#include <system_error>
+#include <unistd.h>
 
 namespace pach::cmd {
 
@@ -207,6 +209,13 @@ const char *const kUsage_help = "usage: pach help [-a] [<command>]\n";
 using namespace pach;
 using namespace pach::cmd;
 
+// A last message to standard error, which may be closed too: never throws.
+static void say(const std::string &line)
+{
+	std::string l = line + "\n";
+	(void)!::write(STDERR_FILENO, l.data(), l.size());
+}
+
 int main(int argc, char **argv)
 {
 	trace_point("start");
@@ -253,23 +262,26 @@ int main(int argc, char **argv)
 		args.c_dir = c_dir;
 		int rc = c->fn(args);
 		trace_point("done");
-		if (fflush(stdout) != 0 && errno != EPIPE)
-			die_errno("unable to write to standard output");
+		if (fflush(stdout) != 0)
+			return errno == EPIPE ? (int)Exit::pipe : (say("fatal: unable to write to standard output"), 128);
 		return rc;
 	} catch (const Error &e) {
-		fflush(stdout);
-		if (*e.what()) {
-			if (e.code == Exit::usage)
-				fmt::print(stderr, "usage: {}\n", e.what());
-			else
-				fmt::print(stderr, "fatal: {}\n", e.what());
-		}
+		if (fflush(stdout) != 0 && errno == EPIPE && e.code != Exit::usage)
+			return (int)Exit::pipe;
+		if (*e.what())
+			say((e.code == Exit::usage ? "usage: " : "fatal: ") + std::string(e.what()));
 		return (int)e.code;
 	} catch (const std::bad_alloc &) {
-		fmt::print(stderr, "fatal: out of memory\n");
+		say("fatal: out of memory");
+		return 128;
+	} catch (const std::system_error &e) {
+		// fmt::print's write to a closed standard output.
+		if (e.code().value() == EPIPE)
+			return (int)Exit::pipe;
+		say(std::string("fatal: ") + e.what());
 		return 128;
 	} catch (const std::exception &e) {
-		fmt::print(stderr, "fatal: {}\n", e.what());
+		say(std::string("fatal: ") + e.what());
 		return 128;
 	}
 }

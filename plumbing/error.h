@@ -16,6 +16,8 @@ enum class Exit : int {
 	conflict = 2,   // a concurrent update won; retry after fetching/rereading
 	fatal = 128,    // git's die()
 	usage = 129,    // git's usage_with_options()
+	pipe = 141,     // standard output was closed (`pach log | head`): as a
+			// process killed by SIGPIPE, quietly, as git ends
 };
 
 struct Error : std::runtime_error {

@@ -36,6 +36,15 @@ void Fd::close()
 	fd_ = -1;
 }
 
+void die_write(int fd, const std::string &what)
+{
+	// Whoever read our output has gone (`pach cat f | head`): stop
+	// quietly, as git does.
+	if (errno == EPIPE && fd == STDOUT_FILENO)
+		throw Error(Exit::pipe, "");
+	die_errno("unable to write '" + what + "'");
+}
+
 void write_full(int fd, const void *buf, size_t n, const std::string &what)
 {
 	auto p = static_cast<const char *>(buf);
@@ -44,7 +53,7 @@ void write_full(int fd, const void *buf, size_t n, const std::string &what)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			die_errno("unable to write '" + what + "'");
+			die_write(fd, what);
 		}
 		p += w;
 		n -= (size_t)w;

@@ -29,6 +29,9 @@ private:
 
 // Write all of buf or die naming `what`.
 void write_full(int fd, const void *buf, size_t n, const std::string &what);
+// Dies for a failed write to fd (errno set); a closed standard output
+// ends the command quietly (Exit::pipe).
+[[noreturn]] void die_write(int fd, const std::string &what);
 // Read up to n bytes, retrying on EINTR and short reads; returns bytes read.
 size_t read_full(int fd, void *buf, size_t n, const std::string &what);
 void fsync_or_die(int fd, const std::string &what);

@@ -299,7 +299,7 @@ public:
 					continue;
 				if (errno == EINVAL || errno == ENOSYS)
 					break; // not sendfile-able: read and write below
-				die_errno("unable to write '" + what + "'");
+				die_write(fd, what);
 			}
 			if (k == 0)
 				die("unexpected end of '{}'", pack_->pack_path);
