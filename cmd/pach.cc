@@ -124,6 +124,43 @@ static const char kMainUsage[] =
 	"\n"
 	"'pach help -a' lists every command; 'pach <command> -h' shows its options.\n";
 
+// pachctl's verb-noun commands: most are pach commands under another
+// name (their arguments pass through unchanged); the rest get the pach
+// command that does the job, as a hint.
+struct PachctlForm {
+	const char *verb, *noun;
+	std::vector<const char *> pach;   // the pach command it runs, or empty
+	const char *hint;                 // what to type instead, when not run
+};
+static const PachctlForm kPachctl[] = {
+	{"create", "repo", {"repo", "create"}, nullptr},
+	{"list", "repo", {"repo", "list"}, nullptr},
+	{"inspect", "repo", {"repo", "inspect"}, nullptr},
+	{"delete", "repo", {"repo", "delete"}, nullptr},
+	{"create", "pipeline", {"pipeline", "create"}, nullptr},
+	{"update", "pipeline", {"pipeline", "update"}, nullptr},
+	{"list", "pipeline", {"pipeline", "list"}, nullptr},
+	{"inspect", "pipeline", {"pipeline", "inspect"}, nullptr},
+	{"delete", "pipeline", {"pipeline", "delete"}, nullptr},
+	{"list", "job", {"job", "list"}, nullptr},
+	{"inspect", "job", {"job", "inspect"}, nullptr},
+	{"list", "datum", {"datum", "list"}, nullptr},
+	{"list", "commit", {"log"}, nullptr},
+	{"inspect", "commit", {"show"}, nullptr},
+	{"list", "file", {"ls"}, nullptr},
+	{"list", "branch", {"branch"}, nullptr},
+	{"glob", "file", {}, "pach glob <repo>[@<ref>] <pattern>"},
+	{"get", "file", {}, "pach cat <repo>[@<ref>]:/<path>' (or 'pach get <repo>[@<ref>]:/<path> <dest>"},
+	{"put", "file", {}, "pach put <repo>[@<branch>]:/<path> <file>...' ('-' reads standard input"},
+	{"inspect", "file", {}, "pach ls -l <repo>[@<ref>]:/<path>"},
+	{"delete", "file", {}, "pach rm <repo>[@<branch>]:/<path>"},
+	{"diff", "file", {}, "pach diff <repo>@<a> <repo>@<b> [-- <path>]"},
+	{"create", "branch", {}, "pach branch <repo> <name> [<start>]"},
+	{"delete", "branch", {}, "pach branch -d <repo> <name>"},
+	{"restart", "datum", {}, "pach run <pipeline>' (failed datums run again on every run; 'pach run --reprocess' reruns all"},
+	{"delete", "commit", {}, "pach reset <repo>@<branch> <commit>^' (or 'pach revert"},
+};
+
 // The command nearest to a mistyped one (edit distance, as git's
 // help.autocorrect), or "" when none is close.
 static std::string nearest_command(const std::string &n)
@@ -251,7 +288,27 @@ int main(int argc, char **argv)
 		}
 		if (a[i] == "__complete")
 			return complete_main(std::vector<std::string>(a.begin() + (long)i + 1, a.end()));
+		// put, get, glob and diff are pach commands too: "file" there is
+		// pachctl's only when an address follows (`put file r@b:/p`).
+		bool is_pach = find_command(a[i]) != nullptr;
+		if (!is_pach || (i + 2 < a.size() && a[i + 1] == "file" &&
+				 (a[i + 2].find('@') != std::string::npos || a[i + 2].find(":/") != std::string::npos)))
+			for (auto &f : kPachctl) {
+				bool with_noun = *f.noun && i + 1 < a.size() && a[i + 1] == f.noun;
+				if (a[i] != f.verb || (*f.noun && !with_noun))
+					continue;
+				if (f.pach.empty())
+					die("'{}{}{}' is pachctl's; did you mean '{}'?", f.verb, *f.noun ? " " : "", f.noun, f.hint);
+				a.erase(a.begin() + (long)i, a.begin() + (long)i + 2);
+				a.insert(a.begin() + (long)i, f.pach.begin(), f.pach.end());
+				break;
+			}
 		const Command *c = find_command(a[i]);
+		for (const char *verb : {"create", "list", "inspect", "delete", "update", "restart"})
+			if (!c && a[i] == verb)
+				die("'{}' is a pachctl verb; pach puts the noun first: 'pach repo {}', 'pach pipeline {}', "
+				    "'pach job {}'... (see 'pach help -a')",
+				    verb, verb, verb, verb);
 		if (!c) {
 			std::string near = nearest_command(a[i]);
 			if (!near.empty())

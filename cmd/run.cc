@@ -106,9 +106,10 @@ int cmd_run(Args &args)
 		size_t ran = job.count("success") + job.count("failed") + job.count("recovered");
 		failed |= job.state == "failure";
 		if (args.json) {
-			json += fmt::format("{}{{\"pipeline\":{},\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},\"processed\":{},"
-					    "\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}}}",
-					    json.size() > 1 ? "," : "", json_str(p.spec.name), job.id, job.state,
+			// "id" as in every other job listing; "job" kept for scripts.
+			json += fmt::format("{}{{\"pipeline\":{},\"id\":\"{}\",\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},"
+					    "\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}}}",
+					    json.size() > 1 ? "," : "", json_str(p.spec.name), job.id, job.id, job.state,
 					    job.datums.size(), ran, job.count("skipped"), job.count("failed"),
 					    job.output ? json_str(job.output->hex()) : "null", json_str(job.error));
 			continue;
