@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "porcelain/pipeline.h"
 #include "porcelain/repo.h"
 
 namespace pach::cmd {
@@ -73,7 +74,18 @@ int cmd_repo(Args &args)
 		return 0;
 	}
 	if (sub == "delete") {
+		// Pipelines reading it are named: without --force the delete is
+		// refused; with it, their next run fails until it is back.
+		std::string readers;
+		for (auto &p : porcelain::pipeline_list(args.store()))
+			for (auto &[input, repo] : runner::input_repos(p.spec))
+				if (repo == name() && readers.find("'" + p.spec.name + "'") == std::string::npos)
+					readers += (readers.empty() ? "'" : ", '") + p.spec.name + "'";
+		if (!readers.empty() && !force)
+			die("repo '{}' is read by pipeline(s) {}: delete or update them first, or use --force", name(), readers);
 		porcelain::repo_delete(args.store(), name(), force);
+		if (!readers.empty())
+			warning(fmt::format("pipeline(s) {} read repo '{}': their runs fail until it exists again", readers, name()));
 		fmt::print("deleted repo '{}'\n", r[1]);
 		return 0;
 	}

@@ -246,7 +246,13 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	auto commits = resolve_inputs(s, spec);
 	for (auto &[k, v] : commits)
 		job.inputs.push_back({k, v ? v->hex() : "-"});
-	auto datums = compute_datums(s, spec.input, commits);
+	// An input repo that is gone is not an empty input: the job fails
+	// rather than commit an output of nothing.
+	std::string gone;
+	for (auto &[name, repo] : input_repos(spec))
+		if (!repo_exists(s, repo))
+			gone += (gone.empty() ? "" : ", ") + ("'" + repo + "'");
+	auto datums = gone.empty() ? compute_datums(s, spec.input, commits) : std::vector<Datum>{};
 	trace_point("datums computed");
 
 	// The image is part of the transform: its digest salts every datum,
@@ -562,7 +568,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	if (err)
 		std::rethrow_exception(err);
 
-	if (job.count("failed")) {
+	if (!gone.empty()) {
+		job.state = "failure";
+		job.error = fmt::format("input repo {} does not exist (deleted?): recreate it, or update the pipeline", gone);
+	} else if (job.count("failed")) {
 		job.state = "failure";
 		job.error = fmt::format("{} datum(s) failed", job.count("failed"));
 	} else {

@@ -208,4 +208,14 @@ test_expect_success 'a link out of /pfs fails its datum with a clear message; ho
 	test_must_fail pach rev-parse escape@master
 '
 
+test_expect_success 'deleting a repo pipelines read names them; their run then fails, committing nothing' '
+	pach repo create gone && pach put gone s/STOREID1.txt >/dev/null &&
+	printf "pipeline: {name: reader}\ntransform: {cmd: [sh, -c, \"cp \$gone /pfs/out/\"]}\ninput: {pfs: {repo: gone, glob: \"/*\"}}\n" >reader.yaml &&
+	pach pipeline create -f reader.yaml && pach run reader >/dev/null 2>&1 && head=$(pach rev-parse reader@master) &&
+	test_fatal pach repo delete gone && grep "read by pipeline(s) .reader." fatal.err &&
+	pach repo delete gone --force 2>err && grep "warning: pipeline(s) .reader. read repo .gone." err &&
+	test_expect_code 1 pach run reader >out 2>err && grep "input repo .gone. does not exist" err &&
+	test "$(pach rev-parse reader@master)" = "$head"
+'
+
 test_done
