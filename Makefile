@@ -47,7 +47,21 @@ $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(BUILD)/pach: $(CMD_OBJ) $(LIB_OBJ)
+# The manual's text is built into the binary: `pach help <command>` shows
+# the whole page without `make doc` or `make install`.
+$(BUILD)/gen/manpages.cc: $(wildcard Documentation/pach*.adoc) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '#include "cmd/manpages.h"'; echo 'namespace pach::cmd {'; \
+	  echo 'const ManPage kManPages[] = {'; \
+	  for f in $(sort $(wildcard Documentation/pach*.adoc)); do \
+	    if grep -q ')PACHDOC"' $$f; then echo "$$f: holds the raw string delimiter" >&2; exit 1; fi; \
+	    printf '{"%s", R"PACHDOC(' $$(basename $$f .adoc); cat $$f; echo ')PACHDOC"},'; \
+	  done; echo '{nullptr, nullptr}};'; echo '}'; } >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/manpages.o: $(BUILD)/gen/manpages.cc
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/pach: $(CMD_OBJ) $(LIB_OBJ) $(BUILD)/gen/manpages.o
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 pach: $(BUILD)/pach

@@ -1,6 +1,7 @@
 // pach's entry point: global options, the command table, and the one
 // place where errors become messages and exit codes.
 #include "cmd/cmd.h"
+#include "cmd/manpages.h"
 #include "plumbing/fs.h"
 
 #include <algorithm>
@@ -234,6 +235,16 @@ int cmd_help(Args &args)
 			}
 		if (system((man + " 2>/dev/null").c_str()) == 0)
 			return 0;
+	}
+	// No man page at hand (or not a terminal): the page built into this
+	// binary, as plain text, through a pager on a terminal.
+	if (const char *page = find_manpage("pach-" + r[0])) {
+		std::string text = render_manpage(page);
+		FILE *pager = isatty(1) ? popen("${PAGER:-less -FRX} 2>/dev/null || cat", "w") : nullptr;
+		fputs(text.c_str(), pager ? pager : stdout);
+		if (pager)
+			pclose(pager);
+		return 0;
 	}
 	fmt::print("{}", c->usage);
 	return 0;
