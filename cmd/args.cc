@@ -19,7 +19,9 @@ Args::Args(std::vector<std::string> argv, const char *usage) : a_(std::move(argv
 			break;
 		}
 	for (size_t i = 0; i < dashdash_; i++) {
-		if (a_[i] == "-h" || a_[i] == "--help") {
+		// -h is help, except for a command whose usage makes it an
+		// option of its own (ls -h: human sizes, as GNU ls).
+		if ((a_[i] == "-h" && !std::strstr(usage_, "-h, --human-readable")) || a_[i] == "--help") {
 			fmt::print("{}", usage_);
 			fflush(stdout);
 			throw Error(Exit::usage, "");

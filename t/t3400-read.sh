@@ -16,6 +16,14 @@ test_expect_success 'ls lists a directory, -r recursive, -l long' '
 	pach ls --json r | python3 -c "import json,sys; assert len(json.load(sys.stdin))==6"
 '
 
+test_expect_success 'ls -h gives human sizes (and --help the usage)' '
+	mkdir hs && head -c 1536 /dev/zero >hs/k && head -c 20971520 /dev/zero >hs/m && echo x >hs/b &&
+	pach repo create hs && pach commit hs hs >/dev/null &&
+	pach ls -h hs >out && awk "{print \$4, \$5}" out >sizes &&
+	printf "2 /b\n1.5K /k\n20M /m\n" >want && test_cmp want sizes &&
+	test_expect_code 129 pach ls --help >usage && grep "human-readable" usage
+'
+
 test_expect_success 'cat streams a file; directories and missing paths fail' '
 	test "$(pach cat r:/dir1/a.2)" = 3 &&
 	test_fatal pach cat r:/dir1 &&
