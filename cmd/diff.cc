@@ -91,6 +91,10 @@ int cmd_diff(Args &args)
 		Address b = parse_address(revs[1]);
 		if (b.repo != a.repo)
 			die("cannot diff across repos ('{}' and '{}')", a.repo, b.repo);
+		// A path on either side (A B:/dir, as pachctl diff file) restricts
+		// the diff to it.
+		if (b.has_path && !(a.has_path && a.path_str() == b.path_str()))
+			paths.push_back(b.path_str());
 		ta = s.read_commit(ca).tree;
 		tb = s.read_commit(resolve_commit(s, b)).tree;
 	} else {

@@ -41,7 +41,9 @@ test_expect_success 'diff with one commit shows what it changed' '
 
 test_expect_success 'diff --stat and paths' '
 	pach diff r@master~2 r@master --stat >out && grep "t *| *2 +-" out &&
-	pach diff r@master~2 r@master --name-status -- t >out && printf "M\tt\n" >want && test_cmp want out
+	pach diff r@master~2 r@master --name-status -- t >out && printf "M\tt\n" >want && test_cmp want out &&
+	pach diff r@master~2 r@master:/t --name-status >out && test_cmp want out &&
+	pach diff r@master~2:/t r@master --name-status >out && test_cmp want out
 '
 
 test_expect_success 'diff --name-status agrees with git' '
