@@ -10,7 +10,7 @@ extern const char *const kUsage_ls =
 	"usage: pach ls <repo>[@<ref>][:/<path>] [-r] [-l] [-h] [--json]\n\n"
 	"    -r, --recursive   list every file below the path\n"
 	"    -l, --long        mode, type, object id and size\n"
-	"    -h, --human-readable  sizes as 1.5K, 20M, 3.1G (implies -l; --help for help)\n";
+	"    -h, --human-readable  the long listing, sizes as 1.5K, 20M, 3.1G\n";
 
 // 1023, 1.5K, 20M, 3.1G: as ls -h (powers of 1024, one decimal under 10).
 static std::string human(uint64_t n)

@@ -5,6 +5,7 @@
 #include "plumbing/address.h"
 #include "plumbing/config.h"
 #include "plumbing/progress.h"
+#include "porcelain/repo.h"
 #include "porcelain/worktree.h"
 
 #include <unistd.h>
@@ -48,19 +49,22 @@ static std::vector<std::string> rel_paths(const porcelain::Worktree &wt, const A
 
 extern const char *const kUsage_checkout =
 	"usage: pach checkout <repo>[@<branch>] [<dir>] [--link <mode>] [--json]\n"
-	"   or: pach checkout [<branch>] [--link <mode>]\n\n"
+	"   or: pach checkout [<branch>] [--link <mode>]\n"
+	"   or: pach checkout -b <new-branch> [<start>] [--link <mode>]\n\n"
 	"The first form writes the branch's files into <dir> (default: ./<repo>)\n"
 	"and makes it a work tree: status, add, commit, diff, restore and log\n"
 	"then work there without naming the repo.  Inside a work tree, the second\n"
 	"form switches to another branch of the same repo (or, with no branch,\n"
 	"brings the current one up to date), keeping local changes to files the\n"
-	"switch does not touch and refusing to overwrite any other.\n\n"
+	"switch does not touch and refusing to overwrite any other.  With -b it\n"
+	"first creates the branch at <start> (default: the work tree's commit).\n\n"
 	"    --link <mode>   auto (default), copy, reflink or hardlink: how files of\n"
 	"                    1 MiB or more are materialised (config: checkout.link)\n";
 
 int cmd_checkout(Args &args)
 {
 	auto link = args.value(0, "link");
+	auto create = args.value('b', nullptr);
 	auto r = args.rest(0, 2);
 	std::string mode = link ? *link : "";
 	auto pick_mode = [&](Store &s) {
@@ -68,6 +72,21 @@ int cmd_checkout(Args &args)
 			mode = config_get(&s, "checkout.link").value_or("auto");
 		return parse_link_mode(mode);
 	};
+	if (create) {
+		// git's checkout -b: a new branch where the work tree is (or at
+		// <start>), then the switch, which keeps every local change.
+		if (r.size() > 1)
+			args.usage_error("checkout -b takes <new-branch> [<start>]");
+		auto wt = open_worktree(args, "checkout -b");
+		Store &s = args.store();
+		std::string start = !r.empty() ? r[0] : wt->state().head ? wt->state().head->hex() : "";
+		if (start.empty())
+			die("the work tree's branch has no commits yet: name a <start>");
+		porcelain::branch_create(s, wt->state().repo, *create, start);
+		wt->switch_to(*create, pick_mode(s));
+		fmt::print(stderr, "Switched to a new branch '{}'\n", *create);
+		return 0;
+	}
 	bool new_tree = !r.empty() && (r[0].find('@') != std::string::npos || r.size() == 2 || worktree_root(args).empty());
 	if (new_tree) {
 		Address a = parse_address(r[0]);
@@ -125,9 +144,13 @@ int cmd_status(Args &args)
 			v.push_back(e);
 	}
 	auto &st = wt->state();
+	// Other commands may have moved the branch since the checkout.
+	auto branch_head = args.store().ref(branch_ref(st.repo, st.branch));
+	bool moved = branch_head != st.head;
 	if (args.json) {
-		fmt::print("{{\"repo\":{},\"branch\":{},\"head\":{},\"files\":[", json_str(st.repo), json_str(st.branch),
-			   st.head ? json_str(st.head->hex()) : "null");
+		fmt::print("{{\"repo\":{},\"branch\":{},\"head\":{},\"branch_head\":{},\"files\":[", json_str(st.repo),
+			   json_str(st.branch), st.head ? json_str(st.head->hex()) : "null",
+			   branch_head ? json_str(branch_head->hex()) : "null");
 		for (size_t i = 0; i < v.size(); i++)
 			fmt::print("{}{{\"path\":{},\"staged\":\"{}\",\"unstaged\":\"{}\"}}", i ? "," : "", json_str(v[i].path),
 				   v[i].staged, v[i].unstaged);
@@ -140,6 +163,10 @@ int cmd_status(Args &args)
 		return 0;
 	}
 	fmt::print("On branch {}@{}\n", st.repo, st.branch);
+	if (moved)
+		fmt::print("The branch moved since this work tree's commit {}: it is at {} now\n"
+			   "  (use \"pach checkout\" to bring the work tree up to date)\n",
+			   st.head ? short_oid(*st.head) : "(none)", branch_head ? short_oid(*branch_head) : "(deleted)");
 	if (!st.head)
 		fmt::print("\nNo commits yet\n");
 	auto word = [](char c) {
@@ -190,15 +217,17 @@ int cmd_status(Args &args)
 }
 
 extern const char *const kUsage_add =
-	"usage: pach add <path>...\n\n"
+	"usage: pach add <path>...\n"
+	"   or: pach add -A | --all\n\n"
 	"In a work tree: stage the files under each path (new, modified and\n"
-	"deleted) for the next commit.\n";
+	"deleted) for the next commit; with -A, every file of the work tree.\n";
 
 int cmd_add(Args &args)
 {
-	auto r = args.rest(1);
+	bool all = args.flag('A', "all");
+	auto r = args.rest(all ? 0 : 1, all ? 0 : SIZE_MAX);
 	auto wt = open_worktree(args, "add");
-	wt->add(rel_paths(*wt, args, r));
+	wt->add(all ? std::vector<std::string>{""} : rel_paths(*wt, args, r));
 	return 0;
 }
 

@@ -227,6 +227,21 @@ test_expect_success 'a branch switch killed midway: the same checkout finishes i
 	(cd kw && pach status -s 2>../err2) && test_must_be_empty err2
 '
 
+test_expect_success 'status says when the branch moved since the checkout; add -A; checkout -b keeps local changes' '
+	pach repo create mv && mkdir mvd && echo 1 >mvd/a && pach commit mv mvd >/dev/null &&
+	pach checkout mv@master mvw 2>/dev/null && echo 2 >mvd/a && pach commit mv mvd >/dev/null &&
+	(cd mvw && pach status >../out && pach status --json >../json) &&
+	grep "The branch moved since this work tree.s commit" out &&
+	python3 -c "import json; j = json.load(open(\"json\")); assert j[\"branch_head\"] != j[\"head\"], j" &&
+	(cd mvw && pach checkout 2>/dev/null && pach status >../out) && ! grep "moved" out &&
+	(cd mvw && echo new >n && echo changed >a && rm -f x && pach add -A && pach status -s >../out) &&
+	printf "M  a\nA  n\n" >want && test_cmp want out &&
+	(cd mvw && pach checkout -b topic 2>../err && pach status -s >../out2 && pach commit -m topic >/dev/null) &&
+	grep "Switched to a new branch .topic." err && test_cmp want out2 &&
+	test "$(pach cat mv@topic:/n)" = new && test "$(pach cat mv@master:/a)" = 2 &&
+	(cd mvw && test_fatal pach checkout -b topic && grep "already exists" fatal.err)
+'
+
 test_expect_success 'commands that need a work tree say so outside one' '
 	test_fatal pach status && grep "not in a work tree" fatal.err &&
 	test_fatal pach add x && test_fatal pach restore x &&
