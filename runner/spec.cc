@@ -15,6 +15,8 @@
 
 namespace pach::runner {
 
+std::string readable_yaml(const YAML::Node &doc);
+
 namespace {
 
 // Protobuf's JSON mapping, which Pachyderm reads specs with, takes each
@@ -523,13 +525,39 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	}
 	if (d.has("network"))
 		s.network = d.boolean("network");
-	YAML::Emitter e;
-	e << doc;
-	s.source = std::string(e.c_str()) + "\n";
+	s.source = readable_yaml(doc);
 	return s;
 }
 
 } // namespace
+
+// Block style throughout: a spec given as JSON (flow style) reads as YAML.
+std::string readable_yaml(const YAML::Node &doc)
+{
+	YAML::Node n = YAML::Clone(doc);
+	std::vector<YAML::Node> todo{n};
+	while (!todo.empty()) {
+		YAML::Node x = todo.back();
+		todo.pop_back();
+		if (x.IsMap() || x.IsSequence()) {
+			x.SetStyle(YAML::EmitterStyle::Block);
+			for (auto it = x.begin(); it != x.end(); ++it)
+				todo.push_back(x.IsMap() ? it->second : *it);
+		}
+	}
+	YAML::Emitter e;
+	e << n;
+	return std::string(e.c_str()) + "\n";
+}
+
+std::string readable_yaml(const std::string &text)
+{
+	try {
+		return readable_yaml(YAML::Load(text));
+	} catch (const YAML::Exception &) {
+		return text;
+	}
+}
 
 ParseResult parse_specs(const std::string &text, const std::string &file)
 {

@@ -76,6 +76,9 @@ struct ParseResult {
 ParseResult parse_specs(const std::string &text, const std::string &file);
 ParseResult parse_spec_file(const std::string &path);
 
+// A spec's text in YAML block style (JSON specs are stored re-emitted).
+std::string readable_yaml(const std::string &text);
+
 // Every input repo of a spec (pfs and cron), in order, with its input name.
 std::vector<std::pair<std::string, std::string>> input_repos(const PipelineSpec &s);
 

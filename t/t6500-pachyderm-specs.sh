@@ -60,6 +60,11 @@ test_expect_success 'a camelCase JSON spec loads without warnings; joinOn, outer
 	test_must_fail pach rev-parse inner@master
 '
 
+test_expect_success 'pipeline inspect shows a JSON spec as readable YAML' '
+	pach pipeline inspect inner >out && grep "^  name: inner$" out && grep "^        joinOn: \$1$" out &&
+	! grep "{pipeline:" out
+'
+
 test_expect_success 'the same spec in snake_case gives the same output tree' '
 	sed -e "s/\"joinOn\"/\"join_on\"/g; s/\"outerJoin\"/\"outer_join\"/; s/\"emptyFiles\"/\"empty_files\"/" \
 	    -e "s/\"acceptReturnCode\"/\"accept_return_code\"/; s/\"workingDir\"/\"working_dir\"/" \
