@@ -3,6 +3,7 @@
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
 #include "plumbing/tree_edit.h"
+#include "porcelain/files.h"
 #include "porcelain/maint.h"
 #include "plumbing/progress.h"
 
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace pach::porcelain {
@@ -144,6 +146,97 @@ static Fd spool_stdin(Store &s, uint64_t *size)
 	return f;
 }
 
+// The source of a split or an append: a file or standard input, read
+// from the start.
+static Fd open_source(Store &s, const std::string &src, uint64_t *size)
+{
+	if (src == "-")
+		return spool_stdin(s, size);
+	Fd f(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+	struct stat st;
+	if (!f || fstat(f.get(), &st) < 0)
+		die_errno("unable to read '" + src + "'");
+	if (!S_ISREG(st.st_mode))
+		die("'{}' is not a file: --split and --append take one file (or '-')", src);
+	*size = (uint64_t)st.st_size;
+	return f;
+}
+
+// pachctl's put file --split and --append (see CommitOptions).
+static CommitResult put_split_or_append(Store &s, const Address &a, const std::string &branch,
+					const std::vector<std::string> &srcs, const CommitOptions &o)
+{
+	bool split = !o.split.mode.empty();
+	if (srcs.size() != 1)
+		die("{} takes one source (a file or '-')", split ? "--split" : "--append");
+	if (a.path.empty())
+		die("{} needs a path: {}@{}:/{}", split ? "--split" : "--append", a.repo, branch,
+		    split ? "dir (the pieces go there)" : "file");
+	WriteLock lock(s);
+	auto wp = std::make_unique<ObjectWriter>(s);
+	ObjectWriter &w = *wp;
+	uint64_t size = 0;
+	Fd src = open_source(s, srcs[0], &size);
+	std::vector<Oid> pieces;
+	if (split)
+		pieces = split_stream(s, w, src.get(), srcs[0] == "-" ? "standard input" : srcs[0], o.split);
+	std::string msg = !o.message.empty() ? o.message
+		: fmt::format("put {}{} to {}", split ? "--split " + o.split.mode + " " : "--append ", srcs[0], a.path_str());
+	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
+		Oid root = base.value_or(tw.tree({}));
+		auto cur = lookup_path(tw, root, a.path);
+		if (!split) {
+			// Appending: the old content then the new, streamed through a
+			// temporary file (a blob's size comes before its bytes).
+			if (cur && cur->is_dir())
+				die("'{}' is a directory: --append adds to a file", a.path_str());
+			TempFile t(s.path("pach/tmp"), "append");
+			uint64_t total = 0;
+			if (cur && cur->mode != kModeLink) {
+				cat_blob(s, cur->oid, t.fd(), t.path());
+				total = (uint64_t)lseek(t.fd(), 0, SEEK_END);
+			}
+			lseek(src.get(), 0, SEEK_SET);
+			std::vector<char> b(1 << 20);
+			ssize_t n;
+			while ((n = ::read(src.get(), b.data(), b.size())) != 0) {
+				if (n < 0) {
+					if (errno == EINTR)
+						continue;
+					die_errno("unable to read '" + srcs[0] + "'");
+				}
+				write_full(t.fd(), b.data(), (size_t)n, t.path());
+				total += (uint64_t)n;
+			}
+			lseek(t.fd(), 0, SEEK_SET);
+			Oid blob = tw.blob_from_fd(t.fd(), total, t.path());
+			uint32_t mode = cur && cur->mode == kModeExec ? kModeExec : kModeFile;
+			return edit_tree(s, tw, root, a.path, TreeEntry{"", mode, blob});
+		}
+		// Pieces are named by number; appended ones go on from the last.
+		if (cur && !cur->is_dir())
+			die("'{}' is a file: split pieces go into a directory", a.path_str());
+		std::vector<TreeEntry> entries;
+		uint64_t next = 0;
+		if (cur && o.append)
+			for (auto &e : tw.read_tree(cur->oid)) {
+				entries.push_back(e);
+				char *end = nullptr;
+				uint64_t k = strtoull(e.name.c_str(), &end, 16);
+				if (e.name.size() == 16 && end && *end == 0)
+					next = std::max(next, k + 1);
+			}
+		for (size_t i = 0; i < pieces.size(); i++)
+			entries.push_back(TreeEntry{piece_name(next + i), kModeFile, pieces[i]});
+		std::sort(entries.begin(), entries.end(), [](auto &x, auto &y) { return tree_entry_less(x, y); });
+		if (entries.empty())
+			return edit_tree(s, tw, root, a.path, std::nullopt);
+		return edit_tree(s, tw, root, a.path, TreeEntry{"", kModeDir, tw.tree(entries)});
+	}, std::move(wp));
+	after_commit(s, res);
+	return res;
+}
+
 CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string> &srcs, const CommitOptions &o)
 {
 	std::string branch = target_branch(s, a);
@@ -163,6 +256,8 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 		if (lstat(src.c_str(), &st) < 0)
 			die_errno("unable to read '" + src + "'");
 	}
+	if (!o.split.mode.empty() || o.append)
+		return put_split_or_append(s, a, branch, srcs, o);
 	WriteLock lock(s);
 	StatCache cache(s.path(StatCache::kFile));
 	cache.load();

@@ -7,6 +7,7 @@
 #include "plumbing/address.h"
 #include "plumbing/snapshot.h"
 #include "plumbing/store.h"
+#include "porcelain/split.h"
 
 #include <functional>
 #include <optional>
@@ -25,6 +26,11 @@ struct CommitResult {
 struct CommitOptions {
 	std::string message;
 	int jobs = 0;   // hashing threads, 0 = one per core
+	// put only: cut the one source into pieces under <path> (see split.h;
+	// they replace what <path> held unless `append`), or with `append`
+	// alone add the source's bytes to the end of the file at <path>.
+	SplitOptions split;
+	bool append = false;
 };
 
 CommitResult commit_dir(Store &s, const Address &a, const std::string &src, const CommitOptions &o);
