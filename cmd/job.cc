@@ -17,9 +17,10 @@ extern const char *const kUsage_datum =
 	"time and files.\n";
 
 extern const char *const kUsage_logs =
-	"usage: pach logs (--job <job> | --pipeline <pipeline>) [--datum <datum>]\n\n"
+	"usage: pach logs (--job <job> | --pipeline <pipeline> | <pipeline>) [--datum <datum>]\n\n"
 	"Print what user code wrote to stdout and stderr, per datum.  With\n"
-	"--pipeline, the logs of its last job.\n";
+	"--pipeline (-p, as pachctl), or a pipeline named alone, the logs of its\n"
+	"last job; -j is --job.\n";
 
 static std::string job_json(const runner::JobRecord &j, bool with_datums)
 {
@@ -120,10 +121,15 @@ int cmd_datum(Args &args)
 
 int cmd_logs(Args &args)
 {
-	auto job = args.value(0, "job");
+	auto job = args.value('j', "job");
 	auto pipeline = args.value('p', "pipeline");
 	auto datum = args.value(0, "datum");
-	args.rest(0, 0);
+	auto r = args.rest(0, 1);
+	if (!r.empty()) {
+		if (job || pipeline)
+			args.usage_error("name the pipeline once: pach logs <pipeline> or --pipeline <pipeline>");
+		pipeline = r[0];
+	}
 	Store &s = args.store();
 	runner::JobRecord j;
 	if (job) {

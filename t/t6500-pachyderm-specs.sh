@@ -208,7 +208,7 @@ test_expect_success 'a link out of /pfs fails its datum with a clear message; ho
 	input: {pfs: {repo: fruits, glob: "/apple.jpeg"}}
 	EOF
 	pach pipeline create -f escape.yaml && test_must_fail pach run escape >out 2>&1 &&
-	pach logs --pipeline escape >log 2>&1 &&
+	pach logs escape >log 2>&1 && pach logs -p escape >log2 2>&1 && test_cmp log log2 &&
 	grep "/pfs/out/h: symbolic link to ./etc/hostname. points outside /pfs" log &&
 	test_must_fail pach rev-parse escape@master
 '
