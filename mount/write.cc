@@ -175,7 +175,8 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	});
 }
 
-int op_unlink(const char *path)
+// unlink (dir false) and rmdir (dir true) of an entry of a writable branch.
+static int remove_name(const char *path, bool dir)
 {
 	return guarded([&] {
 		Shared lk(fs()->stage_mu);
@@ -184,11 +185,15 @@ int op_unlink(const char *path)
 		int r = writable_entry(path, n, st);
 		if (r)
 			return r;
-		if (S_ISDIR(st.st_mode))
-			return -EISDIR;
-		return fs()->remove_entry(n, false);
+		if (S_ISDIR(st.st_mode) != dir)
+			return dir ? -ENOTDIR : -EISDIR;
+		if (dir && !fs()->merged_names(n).empty())
+			return -ENOTEMPTY;
+		return fs()->remove_entry(n, dir);
 	});
 }
+
+int op_unlink(const char *path) { return remove_name(path, false); }
 
 // A new name (directory, node, symlink) in a writable branch: made by
 // make(dirfd, name, was_deleted) in the staged parent.
@@ -232,22 +237,7 @@ int op_mknod(const char *path, mode_t mode, dev_t rdev)
 	});
 }
 
-int op_rmdir(const char *path)
-{
-	return guarded([&] {
-		Shared lk(fs()->stage_mu);
-		Node n;
-		struct stat st;
-		int r = writable_entry(path, n, st);
-		if (r)
-			return r;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		if (!fs()->merged_names(n).empty())
-			return -ENOTEMPTY;
-		return fs()->remove_entry(n, true);
-	});
-}
+int op_rmdir(const char *path) { return remove_name(path, true); }
 
 int op_rename(const char *from, const char *to, unsigned int flags)
 {
