@@ -36,7 +36,7 @@ TEST_CASE("defaults, several documents, cron repos")
 	auto r = parse_specs("pipeline: {name: a}\ntransform: {image: x, cmd: [sh]}\n"
 			     "input: {cron: {name: tick, spec: '@every 5m'}}\n---\n"
 			     "pipeline: {name: b}\ntransform: {cmd: [sh]}\nruntime: local\n"
-			     "input: {pfs: {repo: a, glob: /, name: in}}\nspout: {}\n",
+			     "input: {pfs: {repo: a, glob: /, name: in}}\npodPatch: x\n",
 			     "f.yaml");
 	REQUIRE(r.specs.size() == 2);
 	CHECK(r.specs[0].datum_tries == 3);
@@ -45,7 +45,7 @@ TEST_CASE("defaults, several documents, cron repos")
 	CHECK(r.specs[1].input.pfs_in.name == "in");
 	CHECK(r.specs[1].runtime == "local");
 	REQUIRE(r.warnings.size() == 1);
-	CHECK(r.warnings[0].find("f.yaml:9: warning: field 'spout'") == 0);
+	CHECK(r.warnings[0].find("f.yaml:9: warning: field 'podPatch' is not supported by pach: there is no Kubernetes") == 0);
 }
 
 TEST_CASE("errors carry file, line and field")
@@ -67,6 +67,38 @@ TEST_CASE("errors carry file, line and field")
 		  "parallelism_spec: {constant: 0}\n")
 		      .find("s.yaml:4: field 'parallelism_spec.constant'") == 0);
 	CHECK(err("").find("no pipeline spec") != std::string::npos);
+	CHECK(err("pipeline: {name: a}\nspout: {}\ntransform: {cmd: [sh]}\n").find("spout pipelines are not supported") !=
+	      std::string::npos);
+	CHECK(err("pipeline: {name: a}\ntransform: {cmd: [sh], workingDir: /a, working_dir: /b}\n"
+		  "input: {pfs: {repo: r, glob: /}}\n")
+		      .find("field 'transform.working_dir': given twice") != std::string::npos);
+	CHECK(err("pipeline: {name: a, project: {name: x}}\ntransform: {cmd: [sh]}\ninput: {pfs: {repo: r, glob: /}}\n")
+		      .find("field 'pipeline.project': project 'x'") != std::string::npos);
+}
+
+TEST_CASE("camelCase and snake_case name one field, at every level")
+{
+	auto r = parse_specs("pipeline: {name: j}\ntransform: {cmd: [sh], errCmd: [true], acceptReturnCode: [1]}\n"
+			     "input: {join: [{pfs: {repo: a, glob: '/(*)', joinOn: $1, outerJoin: true}},"
+			     " {pfs: {repo: b, glob: '/(*)', join_on: $1, emptyFiles: true}}]}\n"
+			     "outputBranch: out\nparallelismSpec: {constant: 3}\ndatumTries: 2\n"
+			     "datumTimeout: 5s\nresourceLimits: {memory: 1G}\nreprocessSpec: every_job\n",
+			     "j.yaml");
+	REQUIRE(r.specs.size() == 1);
+	auto &s = r.specs[0];
+	CHECK(s.input.children[0].pfs_in.join_on == "$1");
+	CHECK(s.input.children[0].pfs_in.outer_join);
+	CHECK(s.input.children[1].pfs_in.empty_files);
+	CHECK(s.output_branch == "out");
+	CHECK(s.parallelism == 3);
+	CHECK(s.datum_tries == 2);
+	CHECK(s.datum_timeout == "5s");
+	CHECK(s.memory == "1G");
+	CHECK(s.reprocess_spec == "every_job");
+	CHECK(s.transform.err_cmd == std::vector<std::string>{"true"});
+	CHECK(s.transform.accept_return_code == std::vector<int>{1});
+	CHECK(s.transform.image.empty());
+	CHECK(r.warnings.empty());
 }
 
 TEST_CASE("Go durations")
