@@ -155,8 +155,15 @@ struct Resolver {
 			// A link in the output to another link in it.
 			std::string link_path = "/pfs/out/" + rest;
 			char buf[4096];
-			ssize_t n = readlinkat(AT_FDCWD, (out_dir + "/" + rest).c_str(), buf, sizeof buf);
-			if (n < 0) {
+			// Read through directory descriptors, never following a link
+			// on the way (what the snapshot saw is what is read).
+			auto slash = rest.find_last_of('/');
+			Fd top(::open(out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+			Fd dir = !top ? Fd() : slash == std::string::npos ? Fd(::dup(top.get()))
+					    : open_dir_beneath(top.get(), rest.substr(0, slash), 0, out_dir);
+			std::string leaf = slash == std::string::npos ? rest : rest.substr(slash + 1);
+			ssize_t n = dir ? readlinkat(dir.get(), leaf.c_str(), buf, sizeof buf) : -1;
+			if (n < 0 || n >= (ssize_t)sizeof buf) {
 				why = "points to '" + link_path + "', which cannot be read";
 				return std::nullopt;
 			}
@@ -227,6 +234,10 @@ OutLinks resolve_out_links(Store &s, ObjectWriter &w, const std::string &out, co
 		ssize_t n = readlinkat(AT_FDCWD, (out + "/" + rel).c_str(), buf, sizeof buf);
 		if (n < 0)
 			continue;
+		if (n >= (ssize_t)sizeof buf) {
+			r.error = fmt::format("/pfs/out/{}: symbolic link of {} bytes or more: refused", rel, sizeof buf);
+			return r;
+		}
 		std::string target(buf, (size_t)n), why;
 		auto e = res.entry(clean(dir_of("/pfs/out/" + rel), target), why);
 		if (!e) {

@@ -186,7 +186,7 @@ test_expect_success 'symlinks in /pfs/out into an input are stored as what they 
 	  stdin:
 	  - "n=$(basename $fruits .jpeg); mkdir -p /pfs/out/$n; ln -s $fruits /pfs/out/$n/img.jpeg"
 	  - "ln -s ../../fruits/sub /pfs/out/$n/subdir"
-	  - "echo meta >/pfs/out/$n/meta; ln -s meta /pfs/out/$n/meta2"
+	  - "echo meta >/pfs/out/$n/meta; ln -s meta /pfs/out/$n/meta2; ln -s ../$n/meta2 /pfs/out/$n/meta3"
 	input:
 	  cross:
 	  - pfs: {repo: fruits, glob: "/*.jpeg"}
@@ -195,7 +195,7 @@ test_expect_success 'symlinks in /pfs/out into an input are stored as what they 
 	sed -i "s|../../fruits/sub|/pfs/fsub/sub|" shuffle.yaml &&
 	pach pipeline create -f shuffle.yaml && pach run shuffle >/dev/null 2>&1 &&
 	test "$(pach cat shuffle:/apple/img.jpeg)" = apple &&
-	test "$(pach cat shuffle:/apple/meta2)" = meta &&
+	test "$(pach cat shuffle:/apple/meta2)" = meta && test "$(pach cat shuffle:/apple/meta3)" = meta &&
 	test "$(git --git-dir=.pach rev-parse shuffle/master:apple/img.jpeg)" = "$(git --git-dir=.pach rev-parse fruits/master:apple.jpeg)" &&
 	test "$(git --git-dir=.pach rev-parse shuffle/master:banana/subdir)" = "$(git --git-dir=.pach rev-parse fruits/master:sub)" &&
 	git --git-dir=.pach ls-tree -r shuffle/master >tree && ! grep "^120000" tree && git_fsck
