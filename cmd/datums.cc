@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/meta.h"
 #include "runner/datum.h"
 
 namespace pach::cmd {
@@ -22,6 +23,12 @@ int cmd_datums(Args &args)
 	if (args.json)
 		fmt::print("[");
 	for (auto &spec : pr.specs) {
+		// A preview over a repo that is not there says so, rather than
+		// showing no datums as if the repo were empty.
+		for (auto &[input, repo] : runner::input_repos(spec))
+			if (!repo_exists(s, repo))
+				warning(fmt::format("pipeline '{}': input repo '{}' does not exist (no datums from it)", spec.name,
+						    repo));
 		auto commits = runner::resolve_inputs(s, spec);
 		auto datums = runner::compute_datums(s, spec.input, commits);
 		if (args.json) {

@@ -108,6 +108,11 @@ test_expect_success 'datum ids are stable and content-independent' '
 	pach datums -f s1.yaml >after && test_cmp before after
 '
 
+test_expect_success 'a preview over a repo that does not exist says so' '
+	spec nr "{pfs: {repo: nosuch, glob: \"/*\"}}" &&
+	pach datums -f nr.yaml >out 2>err && grep "0 datums" out && grep "input repo .nosuch. does not exist" err
+'
+
 test_expect_success 'join and group need their keys' '
 	spec bad "{join: [{pfs: {repo: ja, glob: \"/*\"}}, {pfs: {repo: jb, glob: \"/*\", join_on: \"\$1\"}}]}" &&
 	test_fatal pach datums -f bad.yaml && grep "join_on" fatal.err
