@@ -50,32 +50,6 @@ std::vector<std::string> find_links(const std::string &out)
 	return links;
 }
 
-// A container path made absolute and cleaned ("." and ".." resolved by
-// name, as the link's text says; "/.." is "/").
-std::string clean(const std::string &base_dir, const std::string &target)
-{
-	std::string p = !target.empty() && target[0] == '/' ? target : base_dir + "/" + target;
-	std::vector<std::string> parts;
-	size_t i = 0;
-	while (i <= p.size()) {
-		size_t j = p.find('/', i);
-		if (j == std::string::npos)
-			j = p.size();
-		std::string c = p.substr(i, j - i);
-		if (c == "..") {
-			if (!parts.empty())
-				parts.pop_back();
-		} else if (!c.empty() && c != ".") {
-			parts.push_back(c);
-		}
-		i = j + 1;
-	}
-	std::string out;
-	for (auto &c : parts)
-		out += "/" + c;
-	return out.empty() ? "/" : out;
-}
-
 std::vector<std::string> components(const std::string &rel)
 {
 	std::vector<std::string> v;
@@ -89,6 +63,25 @@ std::vector<std::string> components(const std::string &rel)
 		i = j + 1;
 	}
 	return v;
+}
+
+// A container path made absolute and cleaned ("." and ".." resolved by
+// name, as the link's text says; "/.." is "/").
+std::string clean(const std::string &base_dir, const std::string &target)
+{
+	std::vector<std::string> parts;
+	for (auto &c : components(!target.empty() && target[0] == '/' ? target : base_dir + "/" + target)) {
+		if (c == "..") {
+			if (!parts.empty())
+				parts.pop_back();
+		} else if (c != ".") {
+			parts.push_back(c);
+		}
+	}
+	std::string out;
+	for (auto &c : parts)
+		out += "/" + c;
+	return out.empty() ? "/" : out;
 }
 
 bool under(const std::string &p, const std::string &dir, std::string *rest)

@@ -7,6 +7,7 @@
 #include "runner/cron.h"
 #include "runner/runtime.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -573,6 +574,9 @@ ParseResult parse_specs(const std::string &text, const std::string &file)
 		std::string doc = std::string(start_line, '\n') + text.substr(start, end - start);
 		try {
 			docs.push_back(YAML::Load(doc));
+		} catch (const YAML::DeepRecursion &e) {
+			// yaml-cpp's depth guard reports itself as "bad file".
+			die("{}:{}: nested too deeply", file, e.mark.line + 1);
 		} catch (const YAML::ParserException &e) {
 			die("{}:{}: {}", file, e.mark.line + 1, e.msg);
 		}

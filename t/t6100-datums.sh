@@ -108,6 +108,14 @@ test_expect_success 'datum ids are stable and content-independent' '
 	pach datums -f s1.yaml >after && test_cmp before after
 '
 
+test_expect_success 'inputs nested 100,000 deep: one clear error, no crash' '
+	python3 -c "
+n = 100000
+print(\"pipeline: {name: deep}\\ntransform: {cmd: [sh]}\\ninput: \" + \"{cross: [\" * n + \"{pfs: {repo: a, glob: /}}\" + \"]}\" * n)
+" >deep.yaml &&
+	test_fatal pach datums -f deep.yaml && grep "deep.yaml:3: nested too deeply" fatal.err
+'
+
 test_expect_success 'a preview over a repo that does not exist says so' '
 	spec nr "{pfs: {repo: nosuch, glob: \"/*\"}}" &&
 	pach datums -f nr.yaml >out 2>err && grep "0 datums" out && grep "input repo .nosuch. does not exist" err
