@@ -159,7 +159,16 @@ std::optional<Oid> Store::ref(const std::string &name) const
 	std::string cur = name;
 	for (int depth = 0; depth < 5; depth++) {
 		std::string path = git_dir_ + "/" + cur;
-		Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+		Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+		struct stat st;
+		if (fd && fstat(fd.get(), &st) < 0)
+			die_errno("unable to read ref '" + cur + "'");
+		// A directory here is the prefix of other refs (r/x for r/x/y):
+		// not a loose ref, so the packed refs decide.
+		if (fd && S_ISDIR(st.st_mode))
+			break;
+		if (fd && !S_ISREG(st.st_mode))
+			die("ref '{}' is not a regular file", cur);
 		if (fd) {
 			char buf[512];
 			size_t n = read_full(fd.get(), buf, sizeof buf - 1, path);

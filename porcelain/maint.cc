@@ -327,6 +327,7 @@ GcReport gc(Store &s)
 	auto packs = s.odb().packs();
 	rep.packs_before = packs.size();
 
+	prune_worktrees(s);
 	Reach r;
 	// Reflogs keep what they name until gc.reflogExpire (30 days): an
 	// undone commit, a rolled-back state, stays recoverable until then.

@@ -741,45 +741,57 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 	wt.save();
 }
 
-std::vector<Oid> worktree_roots(const Store &s)
+// The ids of the work trees registered in the store.
+static std::vector<std::string> worktree_ids(const Store &s)
 {
-	std::vector<Oid> out;
-	std::string base = s.path("pach/worktrees");
-	DIR *d = opendir(base.c_str());
-	if (!d)
-		return out;
 	std::vector<std::string> ids;
+	DIR *d = opendir(s.path("pach/worktrees").c_str());
+	if (!d)
+		return ids;
 	while (auto *e = readdir(d))
 		if (e->d_name[0] != '.')
 			ids.push_back(e->d_name);
 	closedir(d);
-	for (auto &id : ids) {
-		std::string sd = base + "/" + id;
-		if (!path_exists(sd + "/state"))
+	return ids;
+}
+
+std::vector<Oid> worktree_roots(const Store &s)
+{
+	std::vector<Oid> out;
+	for (auto &id : worktree_ids(s)) {
+		std::string state = s.path("pach/worktrees/" + id + "/state");
+		if (!path_exists(state))
 			continue;
-		auto kv = read_kv(sd + "/state");
-		// A work tree whose directory is gone (or now belongs to another
-		// work tree) is forgotten, as `git worktree prune` does -- after
-		// three months unused (gc.worktreePruneExpire in git), since a
-		// moved work tree is found again by its next command.
-		std::string marker = kv["path"] + "/.pach";
-		struct stat sst;
-		bool old = stat((sd + "/state").c_str(), &sst) == 0 && time(nullptr) - sst.st_mtime > 90 * 86400;
-		if ((!is_worktree_file(marker) || read_kv(marker)["id"] != id) && old) {
-			for (auto f : {"state", "statcache", "lock"})
-				unlink((sd + "/" + f).c_str());
-			rmdir(sd.c_str());
-			continue;
-		}
+		auto kv = read_kv(state);
 		if (!kv["head"].empty() && kv["head"] != "-")
-			out.push_back(state_oid(kv["head"], sd + "/state"));
+			out.push_back(state_oid(kv["head"], state));
 		if (!kv["index"].empty()) {
-			Oid i = state_oid(kv["index"], sd + "/state");
+			Oid i = state_oid(kv["index"], state);
 			if (i != empty_tree_oid())
 				out.push_back(i);
 		}
 	}
 	return out;
+}
+
+// A work tree whose directory is gone (or now belongs to another work
+// tree) is forgotten, as `git worktree prune` does -- after three months
+// unused (gc.worktreePruneExpire in git), since a moved work tree is
+// found again by its next command.  Only gc prunes; fsck only reads.
+void prune_worktrees(const Store &s)
+{
+	for (auto &id : worktree_ids(s)) {
+		std::string sd = s.path("pach/worktrees/" + id);
+		struct stat sst;
+		if (stat((sd + "/state").c_str(), &sst) < 0 || time(nullptr) - sst.st_mtime <= 90 * 86400)
+			continue;
+		std::string marker = read_kv(sd + "/state")["path"] + "/.pach";
+		if (is_worktree_file(marker) && read_kv(marker)["id"] == id)
+			continue;
+		for (auto f : {"state", "statcache", "lock"})
+			unlink((sd + "/" + f).c_str());
+		rmdir(sd.c_str());
+	}
 }
 
 void worktree_forget_caches(const Store &s)

@@ -120,6 +120,8 @@ private:
 
 // Heads and index trees of every work tree of the store (gc roots).
 std::vector<Oid> worktree_roots(const Store &s);
+// gc: forget work trees whose directory has been gone for three months.
+void prune_worktrees(const Store &s);
 // Forget the work trees' stat caches (gc, which may delete blobs they name).
 void worktree_forget_caches(const Store &s);
 

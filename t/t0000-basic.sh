@@ -33,10 +33,9 @@ test_expect_success '-C and $PACH_DIR name the store' '
 '
 
 test_expect_success 'outside a store: one fatal line' '
+	test_when_finished "rm -rf /tmp/pach-nostore.$$" &&
 	mkdir -p /tmp/pach-nostore.$$ &&
-	(cd /tmp/pach-nostore.$$ && test_fatal pach repo list) &&
-	grep "not a pach store" fatal.err 2>/dev/null || grep "not a pach store" /tmp/pach-nostore.$$/fatal.err;
-	rm -rf /tmp/pach-nostore.$$
+	(cd /tmp/pach-nostore.$$ && test_fatal pach repo list && grep "not a pach store" fatal.err)
 '
 
 test_expect_success '-h prints usage and exits 129' '
@@ -52,6 +51,13 @@ test_expect_success 'unknown command and option' '
 
 test_expect_success 'help lists commands' '
 	pach help -a >out && grep "^   commit" out && grep "^   cat-file" out
+'
+
+test_expect_success 'test_when_finished: cleanups run after a failing body, in reverse order; a failing cleanup fails the test' '
+	rm -f order && ! test_run_ "test_when_finished \"echo 1 >>order\" && test_when_finished \"echo 2 >>order\" && false" &&
+	printf "2\n1\n" >want && test_cmp want order &&
+	test_run_ "test_when_finished true && true" &&
+	! test_run_ "test_when_finished false && true"
 '
 
 test_done

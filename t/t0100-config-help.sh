@@ -27,6 +27,7 @@ test_expect_success 'bad keys and missing keys: one fatal line, nothing written'
 
 test_expect_success 'user.name/user.email: environment, then the store, then the user level' '
 	pach repo create r && mkdir d && echo 1 >d/f &&
+	test_when_finished "rm -f ../who1 ../who2" &&
 	pach config set --global user.name "Global Person" && pach config set --global user.email g@example.com &&
 	(unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL &&
 	 pach commit r d >/dev/null && git --git-dir=.pach log -1 --format="%an <%ae>|%cn" r/master >../who1 &&
@@ -34,8 +35,7 @@ test_expect_success 'user.name/user.email: environment, then the store, then the
 	 git --git-dir=.pach log -1 --format="%an <%ae>" r/master >../who2) &&
 	echo 3 >d/f && pach commit r d >/dev/null && git --git-dir=.pach log -1 --format="%an" r/master >who3 &&
 	test "$(cat ../who1)" = "Global Person <g@example.com>|Global Person" &&
-	test "$(cat ../who2)" = "Store Person <g@example.com>" && test "$(cat who3)" = "A U Thor" &&
-	rm -f ../who1 ../who2
+	test "$(cat ../who2)" = "Store Person <g@example.com>" && test "$(cat who3)" = "A U Thor"
 '
 
 test_expect_success 'run.jobs is the default for pach run -j' '

@@ -107,6 +107,7 @@ tmux_stop() { tmux -L "$sock" kill-server 2>/dev/null; true; }
 
 test_expect_success TMUX 'interactive bash: pach com<TAB> and pach cat images@<TAB>' '
 	pach branch -d images dev >/dev/null 2>&1 || pach branch images --delete dev >/dev/null 2>&1 || true &&
+	test_when_finished tmux_stop &&
 	tmux_start bash --norc --noprofile -i &&
 	tmux_keys "PS1=\"ready> \"" Enter && tmux_wait "^ready>$" &&
 	tmux_keys "source <(pach completion bash) && PS1=\"go> \"" Enter && tmux_wait "^go>$" &&
@@ -117,21 +118,21 @@ test_expect_success TMUX 'interactive bash: pach com<TAB> and pach cat images@<T
 	tmux_wait "^go> pach cat images@master:/raw/Z$" &&
 	tmux_keys C-u && tmux_keys "pach cat images@master:/raw/m" Tab && tmux_keys "Z" &&
 	tmux_wait "^go> pach cat images@master:/raw/my\\\\ pic.png Z$"
-	rc=$?; tmux_stop; test $rc = 0
 '
 
 test_expect_success TMUX,ZSH 'interactive zsh: the same completions' '
+	test_when_finished tmux_stop &&
 	tmux_start zsh -f -i &&
 	tmux_keys "PS1=\"ready> \"; autoload -Uz compinit && compinit -u" Enter && tmux_wait "^ready>$" &&
 	tmux_keys "source <(pach completion zsh) && PS1=\"go> \"" Enter && tmux_wait "^go>$" &&
 	tmux_keys "pach com" Tab && tmux_keys "Z" && tmux_wait "^go> pach commit Z$" &&
 	tmux_keys C-u && tmux_keys "pach cat images@" Tab && tmux_keys "Z" &&
 	tmux_wait "^go> pach cat images@master:/Z$"
-	rc=$?; tmux_stop; test $rc = 0
 '
 test_have_prereq ZSH || say "# skipping the zsh test: zsh is not installed"
 
 test_expect_success TMUX,FISH 'interactive fish: the same completions' '
+	test_when_finished tmux_stop &&
 	tmux_start fish --no-config -i &&
 	tmux_keys "function fish_prompt; echo \"ready> \"; end" Enter && tmux_wait "^ready>$" &&
 	tmux_keys "pach completion fish | source; function fish_prompt; echo \"go> \"; end" Enter &&
@@ -139,7 +140,6 @@ test_expect_success TMUX,FISH 'interactive fish: the same completions' '
 	tmux_keys "pach com" Tab && tmux_keys "Z" && tmux_wait "^go> pach commit Z$" &&
 	tmux_keys C-u && tmux_keys "pach cat images@" Tab && tmux_keys "Z" &&
 	tmux_wait "^go> pach cat images@master:/Z$"
-	rc=$?; tmux_stop; test $rc = 0
 '
 test_have_prereq FISH || say "# skipping the fish test: fish is not installed"
 

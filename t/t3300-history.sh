@@ -59,4 +59,11 @@ test_expect_success 'bad revisions give one fatal line' '
 	pach repo create empty && test_fatal pach log empty && grep "has no commits yet" fatal.err
 '
 
+test_expect_success 'a branch named like the folder of another (r@x next to r@x/y)' '
+	pach repo create pre && echo a >pa && pach put pre@x/y:/a pa >/dev/null &&
+	test_fatal pach log pre@x && grep "branch .x. not found" fatal.err &&
+	test_fatal pach put pre@x:/a pa && grep "refs beneath" fatal.err &&
+	pach log pre@x/y >/dev/null && git_fsck
+'
+
 test_done

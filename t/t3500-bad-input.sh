@@ -24,8 +24,9 @@ test_expect_success 'missing source' '
 
 test_have_prereq SANITY || say "# skipping the unreadable-file test: as root every file is readable (the next test covers root)"
 test_expect_success SANITY 'unreadable file' '
+	test_when_finished "rm -f d/secret" &&
 	echo secret >d/secret && chmod 000 d/secret &&
-	test_fatal pach commit r d && check_unchanged; rc=$?; rm -f d/secret; test $rc = 0
+	test_fatal pach commit r d && check_unchanged
 '
 
 test_expect_success 'unreadable file (as root: a fifo is skipped, a dangling dir fails)' '

@@ -28,7 +28,7 @@ export LC_ALL=C TZ=UTC
 export GIT_AUTHOR_NAME="A U Thor" GIT_AUTHOR_EMAIL="author@example.com"
 export GIT_COMMITTER_NAME="C O Mitter" GIT_COMMITTER_EMAIL="committer@example.com"
 export GIT_AUTHOR_DATE="1112911993 -0700" GIT_COMMITTER_DATE="1112911993 -0700"
-export HOME="$TEST_DIRECTORY/trash-home.$$"
+export HOME="$TEST_DIRECTORY/trash-home.$(basename "$0" .sh)"
 export GIT_CONFIG_NOSYSTEM=1
 
 test_name=$(basename "$0" .sh)
@@ -65,8 +65,17 @@ test_have_prereq() {
 command -v git >/dev/null && test_set_prereq GIT
 [ "$(id -u)" != 0 ] && test_set_prereq SANITY
 
+# The body runs in a subshell; cleanups registered with test_when_finished
+# run after it, in reverse order, whether it passed or not.  A failing
+# cleanup fails the test.
 test_run_() {
-	( eval "$1" ) >&3 2>&4
+	( test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup"; exit $eval_ret ) >&3 2>&4
+}
+
+# test_when_finished CMD...: run CMD when this test ends (as git's).
+test_when_finished() {
+	test_cleanup="{ $*
+	} && (exit \"\$eval_ret\"); eval_ret=\$?; $test_cleanup"
 }
 
 test_expect_success() {
