@@ -352,7 +352,7 @@ struct Completer {
 				for (auto &[ref, oid] : s->refs("refs/pach/snapshots/"))
 					add(ref.substr(20), cur);
 		} else if (opt == "--state")
-			for (auto *m : {"success", "skipped", "failed"})
+			for (auto *m : {"success", "skipped", "failed", "recovered"})
 				add(m, cur);
 	}
 

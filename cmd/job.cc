@@ -13,8 +13,8 @@ extern const char *const kUsage_job =
 
 extern const char *const kUsage_datum =
 	"usage: pach datum list <job> [--state <state>] [--json]\n\n"
-	"The datums of a job: id, state (success, skipped, failed), attempts,\n"
-	"time and files.\n";
+	"The datums of a job: id, state (success, skipped, failed, recovered),\n"
+	"attempts, time and files.\n";
 
 extern const char *const kUsage_logs =
 	"usage: pach logs (--job <job> | --pipeline <pipeline> | <pipeline>) [--datum <datum>]\n\n"
@@ -26,9 +26,9 @@ static std::string job_json(const runner::JobRecord &j, bool with_datums)
 {
 	std::string s = fmt::format("{{\"id\":\"{}\",\"pipeline\":{},\"state\":\"{}\",\"started\":\"{}\",\"finished\":\"{}\","
 				    "\"datums\":{},\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}",
-				    j.id, json_str(j.pipeline), j.state, iso_time(j.started), iso_time(j.finished),
-				    j.datum_count(), j.count("success") + j.count("failed") + j.count("recovered"), j.count("skipped"),
-				    j.count("failed"), j.output ? json_str(j.output->hex()) : "null", json_str(j.error));
+				    j.id, json_str(j.pipeline), runner::state_name(j.state), iso_time(j.started), iso_time(j.finished),
+				    j.datum_count(), j.ran(), j.count(runner::DatumState::skipped),
+				    j.count(runner::DatumState::failed), j.output ? json_str(j.output->hex()) : "null", json_str(j.error));
 	std::string in = ",\"inputs\":{";
 	for (size_t i = 0; i < j.inputs.size(); i++)
 		in += fmt::format("{}{}:{}", i ? "," : "", json_str(j.inputs[i].first), json_str(j.inputs[i].second));
@@ -42,7 +42,7 @@ static std::string job_json(const runner::JobRecord &j, bool with_datums)
 				files += (k ? "," : "") + json_str(d.files[k]);
 			s += fmt::format("{}{{\"id\":\"{}\",\"hash\":\"{}\",\"state\":\"{}\",\"attempts\":{},\"seconds\":{:.3f},"
 					 "\"output_tree\":{},\"files\":[{}]}}",
-					 i ? "," : "", d.id, d.hash, d.state, d.attempts, d.secs,
+					 i ? "," : "", d.id, d.hash, runner::state_name(d.state), d.attempts, d.secs,
 					 d.out_tree ? json_str(d.out_tree->hex()) : "null", files);
 		}
 		s += "]";
@@ -66,11 +66,11 @@ int cmd_job(Args &args)
 		fmt::print("{:<14} {:<16} {:<10} {:<20} {:>8} {:>10} {:>7}\n", "JOB", "PIPELINE", "STATE", "STARTED",
 			   "SECONDS", "DATUMS", "FAILED");
 		for (auto &j : jobs)
-			fmt::print("{:<14} {:<16} {:<10} {:<20} {:>8} {:>10} {:>7}\n", j.id.substr(0, 12), j.pipeline, j.state,
+			fmt::print("{:<14} {:<16} {:<10} {:<20} {:>8} {:>10} {:>7}\n", j.id.substr(0, 12), j.pipeline, runner::state_name(j.state),
 				   iso_time(j.started), j.finished - j.started,
-				   fmt::format("{}+{}/{}", j.count("success") + j.count("failed"), j.count("skipped"),
+				   fmt::format("{}+{}/{}", j.ran(), j.count(runner::DatumState::skipped),
 					       j.datum_count()),
-				   j.count("failed"));
+				   j.count(runner::DatumState::failed));
 		return 0;
 	}
 	if (r[0] == "inspect") {
@@ -81,13 +81,13 @@ int cmd_job(Args &args)
 			fmt::print("{}\n", job_json(j, true));
 			return 0;
 		}
-		fmt::print("Job: {}\nPipeline: {}\nState: {}\nStarted: {}\nFinished: {}\n", j.id, j.pipeline, j.state,
+		fmt::print("Job: {}\nPipeline: {}\nState: {}\nStarted: {}\nFinished: {}\n", j.id, j.pipeline, runner::state_name(j.state),
 			   iso_time(j.started), iso_time(j.finished));
 		for (auto &[k, v] : j.inputs)
 			fmt::print("Input: {} {}\n", k, v);
 		fmt::print("Output: {}\n", j.output ? j.output->hex() : "(none)");
-		fmt::print("Datums: {} processed, {} skipped, {} failed, {} total\n", j.count("success") + j.count("failed"),
-			   j.count("skipped"), j.count("failed"), j.datum_count());
+		fmt::print("Datums: {} processed, {} skipped, {} failed, {} total\n", j.ran(),
+			   j.count(runner::DatumState::skipped), j.count(runner::DatumState::failed), j.datum_count());
 		if (!j.error.empty())
 			fmt::print("Error: {}\n", j.error);
 		return 0;
@@ -97,11 +97,19 @@ int cmd_job(Args &args)
 
 int cmd_datum(Args &args)
 {
-	auto state = args.value(0, "state");
+	auto state_arg = args.value(0, "state");
+	std::optional<runner::DatumState> state;
+	if (state_arg) {
+		state = runner::parse_datum_state(*state_arg);
+		if (!state || *state == runner::DatumState::pending || *state == runner::DatumState::would_run)
+			die("unknown datum state '{}' (expected success, skipped, failed or recovered)", *state_arg);
+	}
 	auto r = args.rest(2, 2);
 	if (r[0] != "list")
 		args.usage_error("unknown subcommand '" + r[0] + "'");
 	auto j = runner::find_job(args.store(), r[1]);
+	if (state)
+		std::erase_if(j.datums, [&](auto &d) { return d.state != *state; });
 	if (args.json) {
 		std::string all = job_json(j, true);
 		auto k = all.find("\"datum_list\":");
@@ -109,12 +117,10 @@ int cmd_datum(Args &args)
 		return 0;
 	}
 	for (auto &d : j.datums) {
-		if (state && d.state != *state)
-			continue;
 		std::string files;
 		for (auto &f : d.files)
 			files += " " + f;
-		fmt::print("{}  {:<8} {} {:>8.3f}s {}\n", d.id.substr(0, 12), d.state, d.attempts, d.secs, files);
+		fmt::print("{}  {:<8} {} {:>8.3f}s {}\n", d.id.substr(0, 12), runner::state_name(d.state), d.attempts, d.secs, files);
 	}
 	return 0;
 }
@@ -150,7 +156,7 @@ int cmd_logs(Args &args)
 		if (!d.log)
 			continue;
 		if (!datum)
-			fmt::print("==> datum {} ({}) <==\n", d.id.substr(0, 12), d.state);
+			fmt::print("==> datum {} ({}) <==\n", d.id.substr(0, 12), runner::state_name(d.state));
 		fflush(stdout);
 		porcelain::cat_blob(s, *d.log, 1, "standard output");
 	}

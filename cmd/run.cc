@@ -103,22 +103,22 @@ int cmd_run(Args &args)
 		o.dry_run = dry;
 		o.runtime = runtime;
 		auto job = runner::run_pipeline(s, p.spec, p.salt, o);
-		size_t ran = job.count("success") + job.count("failed") + job.count("recovered");
-		failed |= job.state == "failure";
+		size_t ran = job.ran();
+		failed |= job.state == runner::JobState::failure;
 		if (args.json) {
 			// "id" as in every other job listing; "job" kept for scripts.
 			json += fmt::format("{}{{\"pipeline\":{},\"id\":\"{}\",\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},"
 					    "\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}}}",
-					    json.size() > 1 ? "," : "", json_str(p.spec.name), job.id, job.id, job.state,
-					    job.datums.size(), ran, job.count("skipped"), job.count("failed"),
+					    json.size() > 1 ? "," : "", json_str(p.spec.name), job.id, job.id, runner::state_name(job.state),
+					    job.datums.size(), ran, job.count(runner::DatumState::skipped), job.count(runner::DatumState::failed),
 					    job.output ? json_str(job.output->hex()) : "null", json_str(job.error));
 			continue;
 		}
 		if (dry) {
 			fmt::print("{}: {} datums: {} would run, {} unchanged\n", p.spec.name, job.datums.size(),
-				   job.count("would-run"), job.count("skipped"));
+				   job.count(runner::DatumState::would_run), job.count(runner::DatumState::skipped));
 			for (auto &d : job.datums)
-				if (d.state == "would-run") {
+				if (d.state == runner::DatumState::would_run) {
 					std::string files;
 					for (auto &f : d.files)
 						files += " " + f;
@@ -126,15 +126,15 @@ int cmd_run(Args &args)
 				}
 			continue;
 		}
-		if (job.state == "up-to-date") {
+		if (job.state == runner::JobState::up_to_date) {
 			fmt::print("{}: up to date ({} datums)\n", p.spec.name, job.datums.size());
 			continue;
 		}
 		fmt::print("{}: job {}: {} datums: {} processed, {} skipped, {} failed", p.spec.name, job.id.substr(0, 12),
-			   job.datums.size(), ran, job.count("skipped"), job.count("failed"));
-		if (job.count("recovered"))
-			fmt::print(" ({} recovered by err_cmd)", job.count("recovered"));
-		if (job.state == "success")
+			   job.datums.size(), ran, job.count(runner::DatumState::skipped), job.count(runner::DatumState::failed));
+		if (job.count(runner::DatumState::recovered))
+			fmt::print(" ({} recovered by err_cmd)", job.count(runner::DatumState::recovered));
+		if (job.state == runner::JobState::success)
 			fmt::print(" -> {}@{} {}\n", p.spec.name, p.spec.output_branch, short_oid(*job.output));
 		else
 			fmt::print("\n");

@@ -1,6 +1,7 @@
 #include "plumbing/snapshot.h"
 
 #include "plumbing/error.h"
+#include "plumbing/parallel.h"
 #include "plumbing/progress.h"
 
 #include <dirent.h>
@@ -73,16 +74,7 @@ public:
 	void walk(Node &root)
 	{
 		push({&root, 0, 0, true});
-		unsigned hc = std::thread::hardware_concurrency();
-		int threads = (int)std::min(hc ? hc : 1u, 8u);
-		std::vector<std::thread> ts;
-		for (int t = 1; t < threads; t++)
-			ts.emplace_back([this] { run(); });
-		run();
-		for (auto &t : ts)
-			t.join();
-		if (err_)
-			std::rethrow_exception(err_);
+		parallel_run(cpu_workers(), [this](int) { run(); });
 	}
 
 private:
@@ -113,6 +105,9 @@ private:
 				it = q_.front();
 				q_.pop_front();
 			}
+			// After a failure the queue is drained without work, so
+			// every thread sees pending_ reach zero.
+			std::exception_ptr err;
 			try {
 				if (!failed_) {
 					if (it.read)
@@ -122,14 +117,16 @@ private:
 							stat_one(it.dir->kids[i], &hint);
 				}
 			} catch (...) {
-				std::lock_guard<std::mutex> g(mu_);
-				if (!err_)
-					err_ = std::current_exception();
+				err = std::current_exception();
 				failed_ = true;
 			}
-			std::lock_guard<std::mutex> g(mu_);
-			if (--pending_ == 0)
-				cv_.notify_all();
+			{
+				std::lock_guard<std::mutex> g(mu_);
+				if (--pending_ == 0)
+					cv_.notify_all();
+			}
+			if (err)
+				std::rethrow_exception(err);
 		}
 	}
 
@@ -292,7 +289,6 @@ private:
 	std::deque<Item> q_;
 	size_t pending_ = 0;
 	std::atomic<bool> failed_{false};
-	std::exception_ptr err_;
 };
 
 // With w null, files are only hashed (as `git hash-object` without -w).
@@ -303,56 +299,32 @@ void hash_files(ObjectWriter *w, std::vector<Node *> &work, int workers, Snapsho
 		total_bytes += (uint64_t)n->st.st_size;
 	Progress prog("Hashing files", work.size(), true);
 	prog.set_total_bytes(total_bytes);
-	std::atomic<size_t> next{0};
-	std::atomic<bool> failed{false};
-	std::exception_ptr err;
-	std::mutex err_mu;
-	auto run = [&](int slot) {
-		try {
-			for (;;) {
-				size_t i = next++;
-				if (i >= work.size() || failed)
-					return;
-				Node *n = work[i];
-				const std::string path = n->path();
-				Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-				if (!fd)
-					die_errno("unable to open '" + path + "'");
-				struct stat now;
-				if (fstat(fd.get(), &now) < 0)
-					die_errno("unable to stat '" + path + "'");
-				if (now.st_size != n->st.st_size || now.st_mtim.tv_nsec != n->st.st_mtim.tv_nsec ||
-				    now.st_mtim.tv_sec != n->st.st_mtim.tv_sec)
-					die("'{}' changed while pach was reading it", path);
-				if (n->st.st_size > (1 << 20))
-					posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-				if (w)
-					n->oid = w->blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
-								 [&](size_t b) { prog.add(0, b); });
-				else
-					n->oid = hash_fd(fd.get(), (uint64_t)n->st.st_size, path, [&](size_t b) { prog.add(0, b); });
-				struct stat after;
-				if (fstat(fd.get(), &after) == 0 &&
-				    (after.st_mtim.tv_sec != now.st_mtim.tv_sec ||
-				     after.st_mtim.tv_nsec != now.st_mtim.tv_nsec || after.st_size != now.st_size))
-					die("'{}' changed while pach was reading it", path);
-				prog.add(1, 0);
-			}
-		} catch (...) {
-			std::lock_guard<std::mutex> g(err_mu);
-			if (!err)
-				err = std::current_exception();
-			failed = true;
-		}
-	};
-	std::vector<std::thread> ts;
-	for (int i = 1; i < workers; i++)
-		ts.emplace_back(run, i);
-	run(0);
-	for (auto &t : ts)
-		t.join();
-	if (err)
-		std::rethrow_exception(err);
+	parallel_for(work.size(), workers, [&](size_t i, int slot) {
+		Node *n = work[i];
+		const std::string path = n->path();
+		Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+		if (!fd)
+			die_errno("unable to open '" + path + "'");
+		struct stat now;
+		if (fstat(fd.get(), &now) < 0)
+			die_errno("unable to stat '" + path + "'");
+		if (now.st_size != n->st.st_size || now.st_mtim.tv_nsec != n->st.st_mtim.tv_nsec ||
+		    now.st_mtim.tv_sec != n->st.st_mtim.tv_sec)
+			die("'{}' changed while pach was reading it", path);
+		if (n->st.st_size > (1 << 20))
+			posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+		if (w)
+			n->oid = w->blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
+						 [&](size_t b) { prog.add(0, b); });
+		else
+			n->oid = hash_fd(fd.get(), (uint64_t)n->st.st_size, path, [&](size_t b) { prog.add(0, b); });
+		struct stat after;
+		if (fstat(fd.get(), &after) == 0 &&
+		    (after.st_mtim.tv_sec != now.st_mtim.tv_sec || after.st_mtim.tv_nsec != now.st_mtim.tv_nsec ||
+		     after.st_size != now.st_size))
+			die("'{}' changed while pach was reading it", path);
+		prog.add(1, 0);
+	});
 	prog.done();
 	if (stats) {
 		stats->hashed += work.size();
@@ -440,10 +412,8 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	}
 	for (auto *n : links)
 		n->oid = w.blob(n->link.data(), n->link.size());
-	if (workers <= 0) {
-		unsigned hc = std::thread::hardware_concurrency();
-		workers = (int)std::max(1u, std::min(hc ? hc : 1u, 8u));
-	}
+	if (workers <= 0)
+		workers = cpu_workers();
 	if (work.size() < 32)
 		workers = 1;
 	hash_files(&w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
@@ -496,10 +466,8 @@ std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string
 		return out;
 	for (auto *n : links)
 		n->oid = w ? w->blob(n->link.data(), n->link.size()) : hash_object(ObjType::blob, n->link.data(), n->link.size());
-	if (workers <= 0) {
-		unsigned hc = std::thread::hardware_concurrency();
-		workers = (int)std::max(1u, std::min(hc ? hc : 1u, 8u));
-	}
+	if (workers <= 0)
+		workers = cpu_workers();
 	if (work.size() < 32)
 		workers = 1;
 	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), nullptr);

@@ -1,5 +1,6 @@
 #include "plumbing/store.h"
 #include "plumbing/crash.h"
+#include "plumbing/parallel.h"
 
 #include "plumbing/config.h"
 #include "plumbing/reflog.h"
@@ -687,25 +688,7 @@ void ObjectWriter::finish()
 	for (auto &sl : slots_)
 		if (sl.pack)
 			open.push_back(sl.pack.get());
-	std::vector<std::thread> ts;
-	std::exception_ptr err;
-	std::mutex emu;
-	auto seal = [&](PackWriter *p) {
-		try {
-			p->seal();
-		} catch (...) {
-			std::lock_guard<std::mutex> g(emu);
-			err = std::current_exception();
-		}
-	};
-	for (size_t i = 1; i < open.size(); i++)
-		ts.emplace_back(seal, open[i]);
-	if (!open.empty())
-		seal(open[0]);
-	for (auto &t : ts)
-		t.join();
-	if (err)
-		std::rethrow_exception(err);
+	parallel_for(open.size(), (int)open.size(), [&](size_t i, int) { open[i]->seal(); });
 	crash_point("objects-sealed");   // packs durable under temp names
 	for (auto &p : sealed_)
 		p->publish();

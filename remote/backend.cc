@@ -18,42 +18,6 @@
 
 namespace pach::remote {
 
-void parallel_for(size_t n, int threads, const std::function<void(size_t)> &fn)
-{
-	std::atomic<size_t> next{0};
-	std::exception_ptr err;
-	std::mutex mu;
-	auto work = [&] {
-		for (;;) {
-			size_t i = next++;
-			if (i >= n)
-				return;
-			{
-				std::lock_guard<std::mutex> g(mu);
-				if (err)
-					return;
-			}
-			try {
-				fn(i);
-			} catch (...) {
-				std::lock_guard<std::mutex> g(mu);
-				if (!err)
-					err = std::current_exception();
-				return;
-			}
-		}
-	};
-	int t = (int)std::min<size_t>(n, (size_t)std::max(1, threads));
-	std::vector<std::thread> ts;
-	for (int i = 1; i < t; i++)
-		ts.emplace_back(work);
-	work();
-	for (auto &x : ts)
-		x.join();
-	if (err)
-		std::rethrow_exception(err);
-}
-
 namespace {
 
 // A directory.  The state object's compare-and-swap holds an flock on

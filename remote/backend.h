@@ -74,8 +74,5 @@ struct RemoteConfig {
 std::string check_url(const std::string &url);
 std::unique_ptr<Backend> open_backend(const RemoteConfig &c);
 
-// Run fn(i) for i in [0, n) on up to `threads` threads; the first
-// exception is rethrown after all threads stopped.
-void parallel_for(size_t n, int threads, const std::function<void(size_t)> &fn);
 
 } // namespace pach::remote

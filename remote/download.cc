@@ -3,6 +3,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "plumbing/parallel.h"
 #include "plumbing/progress.h"
 #include "remote/packfile.h"
 
@@ -138,10 +139,12 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 	}
 	Progress prog("Receiving packs", 0, true);
 	prog.set_total_bytes(total);
-	std::vector<std::thread> verifiers;
+	// Each pack is indexed as its bytes arrive.  Packs are taken in the
+	// order their chunks are fetched, by one verifier per core (not one
+	// per pack: a remote may hold thousands of small pushes).
 	std::vector<std::exception_ptr> verr(in.size());
-	for (size_t p = 0; p < in.size(); p++)
-		verifiers.emplace_back([&, p] {
+	std::thread verifier([&] {
+		parallel_for(in.size(), cpu_workers(4), [&](size_t p, int) {
 			try {
 				auto &x = in[p];
 				Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, "pack " + x.name + " from " + b.describe(),
@@ -152,13 +155,14 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 				verr[p] = std::current_exception();
 			}
 		});
+	});
 	std::mutex log_mu;
 	try {
 		for (auto &x : in)
 			for (size_t i = 0; i < (size_t)((x.size + kChunk - 1) / kChunk); i++)
 				if (x.wm->done(i))
 					prog.add(0, std::min(kChunk, x.size - i * kChunk));
-		parallel_for(chunks.size(), b.parallelism(), [&](size_t k) {
+		parallel_for(chunks.size(), b.parallelism(), [&](size_t k, int) {
 			auto &c = chunks[k];
 			auto &x = in[c.pack];
 			Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CLOEXEC));
@@ -177,12 +181,10 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 	} catch (...) {
 		for (auto &x : in)
 			x.wm->fail();
-		for (auto &t : verifiers)
-			t.join();
+		verifier.join();
 		throw;
 	}
-	for (auto &t : verifiers)
-		t.join();
+	verifier.join();
 	prog.done();
 	for (size_t p = 0; p < in.size(); p++) {
 		auto &x = in[p];

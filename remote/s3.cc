@@ -1,4 +1,5 @@
 #include "remote/s3.h"
+#include "plumbing/parallel.h"
 #include "plumbing/quote.h"
 
 #include "plumbing/error.h"
@@ -449,7 +450,7 @@ public:
 		size_t n = (size_t)((size + part - 1) / part);
 		std::vector<std::string> etags(n);
 		std::mutex mu;
-		parallel_for(n, jobs_, [&](size_t i) {
+		parallel_for(n, jobs_, [&](size_t i, int) {
 			uint64_t off = i * part, len = std::min(part, size - off);
 			int num = (int)i + 1;
 			auto it = have.find(num);

@@ -493,29 +493,27 @@ void read_image_config(const YAML::Node &c, Image &img, const std::string &ref)
 	}
 }
 
-// Run an engine command; its stdout (and stderr) as a string, or nullopt
-// when it failed.
+// Run an engine command; its stdout as a string (its warnings on stderr
+// kept apart: the output is parsed), or nullopt when it failed.
 std::optional<std::string> engine_output(const std::vector<std::string> &argv, const std::string &tmpdir)
 {
 	mkdir_p(tmpdir);
-	std::string out = tmpdir + "/engine-" + std::to_string(getpid()) + ".out";
-	::unlink(out.c_str());
+	TempFile out(tmpdir, "engine-out"), err(tmpdir, "engine-err");
+	fchmod(out.fd(), 0600);   // the runtime opens them again to write
+	fchmod(err.fd(), 0600);
 	ProcessSpec p;
 	p.argv = argv;
-	p.log_path = out;
+	p.log_path = out.path();
+	p.err_path = err.path();
 	p.timeout = 600;
 	auto r = make_local_runtime()->run(p);
-	std::string text;
-	{
-		Fd f(::open(out.c_str(), O_RDONLY | O_CLOEXEC));
-		char buf[65536];
-		ssize_t n;
-		while (f && (n = ::read(f.get(), buf, sizeof buf)) > 0)
-			text.append(buf, (size_t)n);
-	}
-	::unlink(out.c_str());
 	if (r.exit_code != 0)
 		return std::nullopt;
+	std::string text;
+	char buf[65536];
+	ssize_t n;
+	while ((n = ::pread(out.fd(), buf, sizeof buf, (off_t)text.size())) > 0)
+		text.append(buf, (size_t)n);
 	return text;
 }
 

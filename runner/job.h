@@ -18,16 +18,30 @@
 #include "runner/runtime.h"
 #include "runner/spec.h"
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pach::runner {
 
+// A datum's state.  pending and would_run never reach a record.
+enum class DatumState { pending, would_run, success, skipped, failed, recovered };
+constexpr size_t kDatumStates = 6;
+// A job's state.  up_to_date and dry_run are never recorded.
+enum class JobState { none, success, failure, up_to_date, dry_run };
+
+// Their names in records, listings and JSON ("would-run", "up-to-date").
+const char *state_name(DatumState s);
+const char *state_name(JobState s);
+std::optional<DatumState> parse_datum_state(std::string_view name);
+std::optional<JobState> parse_job_state(std::string_view name);
+
 struct DatumRecord {
 	std::string id, hash;
-	std::string state;            // success, skipped, failed, recovered
+	DatumState state = DatumState::pending;
 	std::optional<Oid> out_tree;  // nullopt: wrote nothing
 	std::optional<Oid> log;       // blob with stdout+stderr
 	double secs = 0;
@@ -41,15 +55,18 @@ struct DatumRecord {
 };
 
 struct JobRecord {
-	std::string id, pipeline, state;  // success, failure, up-to-date
+	std::string id, pipeline;
+	JobState state = JobState::none;
 	std::string salt, spec_version, error;
 	int64_t started = 0, finished = 0;
 	std::vector<std::pair<std::string, std::string>> inputs;   // repo@branch -> commit hex or "-"
 	std::optional<Oid> output;
 	std::vector<DatumRecord> datums;  // empty when only the header was read
 	size_t n_datums = 0;
-	std::map<std::string, size_t> counts;  // by state
-	size_t count(const std::string &state) const;
+	std::array<size_t, kDatumStates> counts{};   // by state, from the header
+	size_t count(DatumState state) const;
+	// Datums that ran in this job (success, failed or recovered).
+	size_t ran() const;
 	size_t datum_count() const { return datums.empty() ? n_datums : datums.size(); }
 };
 

@@ -17,13 +17,41 @@
 
 namespace pach::runner {
 
-size_t JobRecord::count(const std::string &st) const
+namespace {
+constexpr const char *kDatumStateNames[kDatumStates] = {"pending", "would-run", "success",
+							"skipped", "failed",	"recovered"};
+constexpr const char *kJobStateNames[] = {"", "success", "failure", "up-to-date", "dry-run"};
+} // namespace
+
+const char *state_name(DatumState s) { return kDatumStateNames[(size_t)s]; }
+const char *state_name(JobState s) { return kJobStateNames[(size_t)s]; }
+
+std::optional<DatumState> parse_datum_state(std::string_view name)
 {
-	if (datums.empty()) {
-		auto it = counts.find(st);
-		return it == counts.end() ? 0 : it->second;
-	}
+	for (size_t i = 0; i < kDatumStates; i++)
+		if (name == kDatumStateNames[i])
+			return (DatumState)i;
+	return std::nullopt;
+}
+
+std::optional<JobState> parse_job_state(std::string_view name)
+{
+	for (size_t i = 1; i < std::size(kJobStateNames); i++)
+		if (name == kJobStateNames[i])
+			return (JobState)i;
+	return std::nullopt;
+}
+
+size_t JobRecord::count(DatumState st) const
+{
+	if (datums.empty())
+		return counts[(size_t)st];
 	return (size_t)std::count_if(datums.begin(), datums.end(), [&](auto &d) { return d.state == st; });
+}
+
+size_t JobRecord::ran() const
+{
+	return count(DatumState::success) + count(DatumState::failed) + count(DatumState::recovered);
 }
 
 static std::string esc(const std::string &s)
@@ -81,7 +109,7 @@ static std::optional<Oid> parse_opt(std::string_view s)
 
 std::string format_datum(const DatumRecord &d, const std::string &origin)
 {
-	std::string o = fmt::format("d\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}\t{}", d.id, d.hash, d.state, opt_hex(d.out_tree),
+	std::string o = fmt::format("d\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}\t{}", d.id, d.hash, state_name(d.state), opt_hex(d.out_tree),
 				    opt_hex(d.log), d.secs, d.attempts, origin);
 	for (auto &f : d.files)
 		o += "\t" + esc(f);
@@ -93,7 +121,7 @@ std::string format_job_header(const JobRecord &j)
 	std::string o;
 	o += "job " + j.id + "\n";
 	o += "pipeline " + j.pipeline + "\n";
-	o += "state " + j.state + "\n";
+	o += std::string("state ") + state_name(j.state) + "\n";
 	o += "started " + std::to_string(j.started) + "\n";
 	o += "finished " + std::to_string(j.finished) + "\n";
 	o += "salt " + j.salt + "\n";
@@ -104,9 +132,10 @@ std::string format_job_header(const JobRecord &j)
 	if (!j.error.empty())
 		o += "error " + esc(j.error) + "\n";
 	o += "datums " + std::to_string(j.datums.size()) + "\n";
+	// By name, as the map that wrote them first ordered them.
 	std::map<std::string, size_t> counts;
 	for (auto &d : j.datums)
-		counts[d.state]++;
+		counts[state_name(d.state)]++;
 	for (auto &[st, n] : counts)
 		o += "count " + st + " " + std::to_string(n) + "\n";
 	return o;
@@ -126,12 +155,13 @@ static void parse_datum_line(JobRecord &j, std::string_view line, bool files = t
 	auto hex = [](std::string_view x) {
 		return x.size() >= 2 && x.size() <= 64 && x.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 	};
-	if (!hex(f[1]) || !(f[3] == "success" || f[3] == "failed" || f[3] == "skipped" || f[3] == "recovered"))
+	auto state = parse_datum_state(f[3]);
+	if (!hex(f[1]) || !state || *state == DatumState::pending || *state == DatumState::would_run)
 		die("job record {} has a bad datum line", quote_path(j.id));
 	DatumRecord d;
 	d.id = f[1];
 	d.hash = f[2];
-	d.state = f[3];
+	d.state = *state;
 	d.out_tree = parse_opt(f[4]);
 	d.log = parse_opt(f[5]);
 	d.secs = atof(std::string(f[6]).c_str());
@@ -139,8 +169,8 @@ static void parse_datum_line(JobRecord &j, std::string_view line, bool files = t
 	if (sharded) {
 		d.origin = f[8];
 		d.line = line;
-		if (d.origin != j.id && d.state != "failed")
-			d.state = "skipped";
+		if (d.origin != j.id && d.state != DatumState::failed)
+			d.state = DatumState::skipped;
 	}
 	for (size_t i = first_file; files && i < f.size(); i++)
 		d.files.push_back(unesc(f[i]));
@@ -176,8 +206,12 @@ JobRecord parse_job(const std::string &text)
 			j.id = v;
 		else if (k == "pipeline")
 			j.pipeline = v;
-		else if (k == "state")
-			j.state = v;
+		else if (k == "state") {
+			auto st = parse_job_state(v);
+			if (!st || *st == JobState::up_to_date || *st == JobState::dry_run)
+				die("job record {} has a bad state", quote_path(j.id));
+			j.state = *st;
+		}
 		else if (k == "started")
 			j.started = parse_int64(v).value_or(0);
 		else if (k == "finished")
@@ -197,14 +231,15 @@ JobRecord parse_job(const std::string &text)
 			j.n_datums = (size_t)parse_uint64(v).value_or(0);
 		else if (k == "count") {
 			auto s2 = v.find(' ');
-			if (s2 != std::string::npos)
-				j.counts[v.substr(0, s2)] = (size_t)parse_uint64(v.substr(s2 + 1)).value_or(0);
+			auto st = parse_datum_state(v.substr(0, s2 == std::string::npos ? v.size() : s2));
+			if (st && s2 != std::string::npos)
+				j.counts[(size_t)*st] = (size_t)parse_uint64(v.substr(s2 + 1)).value_or(0);
 		}
 	}
 	if (!j.datums.empty()) {
 		j.n_datums = j.datums.size();
 		for (auto &d : j.datums)
-			j.counts[d.state]++;
+			j.counts[(size_t)d.state]++;
 	}
 	return j;
 }

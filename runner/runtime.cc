@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fmt/format.h>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -31,13 +32,18 @@ public:
 	ProcessResult run(const ProcessSpec &p) override
 	{
 		ProcessResult r;
-		int in[2];
-		if (pipe2(in, O_CLOEXEC) < 0)
-			die_errno("unable to create a pipe");
 		Fd log(::open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
 		if (!log)
 			die_errno("unable to open log '" + p.log_path + "'");
-		// Build everything the child needs before fork: no allocation after.
+		Fd errlog;
+		if (!p.err_path.empty()) {
+			errlog = Fd(::open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+			if (!errlog)
+				die_errno("unable to open log '" + p.err_path + "'");
+		}
+		// Everything the child needs is built before fork: between fork
+		// and exec only async-signal-safe calls (other threads may hold
+		// malloc's or stdio's locks).
 		std::vector<std::string> envs;
 		for (const char *keep : {"PATH", "HOME", "LANG", "TZ"})
 			if (const char *v = getenv(keep))
@@ -53,6 +59,8 @@ public:
 		for (auto &a : p.argv)
 			argv.push_back(const_cast<char *>(a.c_str()));
 		argv.push_back(nullptr);
+		if (p.argv.empty())
+			die("no command to run");
 		std::string cwd = p.cwd.empty() ? p.pfs_dir : p.cwd;
 		bool as_root = geteuid() == 0;
 		UserIds ids;
@@ -64,89 +72,133 @@ public:
 				die_errno("unable to hand /pfs/out to user '" + p.user + "'");
 		}
 		bool switch_user = !p.user.empty();
+		const char *dir = p.pfs_dir.empty() ? (cwd.empty() ? "/" : cwd.c_str()) : nullptr;
+		const char *pfs_cwd = p.cwd.empty() ? "/pfs" : cwd.c_str();
+		static const char no_pfs[] = "pach: local runtime: /pfs is not available here; see $PFS\n";
 
+		// stdin, and a close-on-exec pipe on which the child reports why
+		// it could not exec (the parent then knows it never ran: not the
+		// command's own exit 127).
+		int in[2], rep[2];
+		if (pipe2(in, O_CLOEXEC) < 0)
+			die_errno("unable to create a pipe");
+		Fd in_r(in[0]), in_w(in[1]);
+		if (pipe2(rep, O_CLOEXEC) < 0)
+			die_errno("unable to create a pipe");
+		Fd rep_r(rep[0]), rep_w(rep[1]);
 		pid_t pid = fork();
 		if (pid < 0)
 			die_errno("unable to fork");
 		if (pid == 0) {
+			auto fail = [&](int stage) {
+				int msg[2] = {stage, errno};
+				(void)!::write(rep_w.get(), msg, sizeof msg);
+				_exit(127);
+			};
 			setpgid(0, 0);
-			dup2(in[0], 0);
-			dup2(log.get(), 1);
-			dup2(log.get(), 2);
+			if (dup2(in_r.get(), 0) < 0 || dup2(log.get(), 1) < 0 || dup2(errlog ? errlog.get() : log.get(), 2) < 0)
+				fail(kStageRedirect);
 			// Show the datum at /pfs, as a container would, in a mount
 			// namespace of our own; as non-root, $PFS tells where it is.
-			bool mounted = false;
-			if (p.pfs_dir.empty()) {
-				mounted = true; // a container runtime takes care of /pfs
-			} else if (as_root && unshare(CLONE_NEWNS) == 0 &&
-			    mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
-				mkdir("/pfs", 0755);
-				mounted = mount(p.pfs_dir.c_str(), "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
+			if (!dir) {
+				bool mounted = as_root && unshare(CLONE_NEWNS) == 0 &&
+					       mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+					       (mkdir("/pfs", 0755) == 0 || errno == EEXIST) &&
+					       mount(p.pfs_dir.c_str(), "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
+				if (!mounted)
+					(void)!::write(2, no_pfs, sizeof no_pfs - 1);
+				dir = mounted ? pfs_cwd : cwd.c_str();
 			}
-			if (!mounted) {
-				static const char msg[] = "pach: local runtime: /pfs is not available here; see $PFS\n";
-				(void)!write(2, msg, sizeof msg - 1);
-			}
-			const char *dir = p.pfs_dir.empty() ? (cwd.empty() ? "/" : cwd.c_str())
-					  : mounted && p.cwd.empty() ? "/pfs"
-								     : cwd.c_str();
 			if (chdir(dir) < 0)
-				_exit(126);
-			if (switch_user &&
-			    (setgroups(0, nullptr) < 0 || setgid(ids.gid) < 0 || setuid(ids.uid) < 0)) {
-				dprintf(2, "pach: unable to become user %u:%u: %s\n", ids.uid, ids.gid, strerror(errno));
-				_exit(126);
-			}
+				fail(kStageChdir);
+			if (switch_user && (setgroups(0, nullptr) < 0 || setgid(ids.gid) < 0 || setuid(ids.uid) < 0))
+				fail(kStageUser);
 			execvpe(argv[0], argv.data(), envp.data());
-			dprintf(2, "pach: unable to run '%s': %s\n", argv[0], strerror(errno));
-			_exit(127);
+			fail(kStageExec);
 		}
 		setpgid(pid, pid);
-		close(in[0]);
+		in_r.close();
+		rep_w.close();
 		// Feed stdin from a thread: a command that does not read it must
-		// not block us.
+		// not block us.  Joined on every way out.
 		std::string input;
 		for (auto &l : p.stdin_lines)
 			input += l + "\n";
-		int wfd = in[1];
-		std::thread feeder([wfd, input] {
-			signal(SIGPIPE, SIG_IGN);
+		struct Feeder {
+			std::thread t;
+			~Feeder()
+			{
+				if (t.joinable())
+					t.join();
+			}
+		} feeder;
+		feeder.t = std::thread([fd = in_w.release(), input = std::move(input)] {
+			Fd w(fd);
 			size_t off = 0;
-			while (off < input.size()) {
-				ssize_t n = write(wfd, input.data() + off, input.size() - off);
+			while (off < input.size()) {   // SIGPIPE is ignored (main): EPIPE ends it
+				ssize_t n = ::write(w.get(), input.data() + off, input.size() - off);
+				if (n < 0 && errno == EINTR)
+					continue;
 				if (n <= 0)
 					break;
 				off += (size_t)n;
 			}
-			close(wfd);
 		});
-		auto start = std::chrono::steady_clock::now();
 		int status = 0;
+		bool reaped = false;
+		struct Reaper {
+			pid_t pid;
+			bool &reaped;
+			~Reaper()
+			{
+				// Whatever the command left running in its group goes with
+				// it; a throw on the way still leaves no child behind.
+				kill(-pid, SIGKILL);
+				int st;
+				if (!reaped)
+					while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+					}
+			}
+		} reaper{pid, reaped};
+		auto start = std::chrono::steady_clock::now();
 		for (;;) {
 			pid_t w = waitpid(pid, &status, p.timeout > 0 ? WNOHANG : 0);
-			if (w == pid)
+			if (w == pid) {
+				reaped = true;
 				break;
+			}
 			if (w < 0 && errno != EINTR)
 				die_errno("waitpid");
 			if (p.timeout > 0 &&
 			    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > p.timeout) {
 				kill(-pid, SIGKILL);
 				r.timed_out = true;
-				waitpid(pid, &status, 0);
+				while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+				}
+				reaped = true;
 				break;
 			}
 			if (w == 0)
 				std::this_thread::sleep_for(std::chrono::milliseconds(5));
 		}
-		// Whatever the command left running in its group goes with it.
-		kill(-pid, SIGKILL);
-		feeder.join();
+		int msg[2];
+		if (read_full(rep_r.get(), msg, sizeof msg, "the child's report") == sizeof msg) {
+			const char *what = msg[0] == kStageExec	     ? "unable to run '{}': {}"
+					   : msg[0] == kStageChdir   ? "unable to enter the working directory for '{}': {}"
+					   : msg[0] == kStageUser    ? "unable to become the transform's user for '{}': {}"
+								     : "unable to set up the input and output of '{}': {}";
+			r.error = fmt::format(fmt::runtime(what), p.argv[0], strerror(msg[1]));
+			return r;
+		}
 		if (WIFEXITED(status))
 			r.exit_code = WEXITSTATUS(status);
 		else if (WIFSIGNALED(status))
 			r.signal = WTERMSIG(status);
 		return r;
 	}
+
+private:
+	enum { kStageRedirect = 1, kStageChdir, kStageUser, kStageExec };
 };
 
 class BwrapRuntime : public Runtime {

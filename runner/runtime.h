@@ -19,6 +19,7 @@ struct ProcessSpec {
 	std::string cwd;                        // "" = the /pfs directory's parent
 	std::string pfs_dir;                    // host directory shown as /pfs
 	std::string log_path;                   // stdout and stderr go here
+	std::string err_path;                   // if set, stderr goes here instead
 	double timeout = -1;                    // seconds; kills the process group
 	bool network = false;                   // containers: share the host's network
 	uint64_t memory_limit = 0;              // bytes, where the runtime enforces it (runc, podman)

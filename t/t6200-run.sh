@@ -148,7 +148,35 @@ test_expect_success 'jobs, datums and logs are recorded' '
 	pach logs --job $job >logs && grep "^failing" logs && grep "^hello from [0-9a-f]\{40\}" logs &&
 	id=$(cut -c1-12 failed) && pach logs --job $job --datum $id >one && grep failing one && ! grep "==>" one &&
 	pach logs --pipeline loud | grep -c "^==> datum" >n && test $(cat n) -ge 4 &&
-	test_fatal pach job inspect ffffffff && test_fatal pach logs --job $job --datum 0000
+	test_fatal pach job inspect ffffffff && test_fatal pach logs --job $job --datum 0000 &&
+	test_fatal pach datum list $job --state nosuch && grep "unknown datum state" fatal.err &&
+	pach datum list $job --state failed --json >f.json &&
+	python3 -c "import json,sys; d=json.load(open(\"f.json\")); assert [x[\"state\"] for x in d] == [\"failed\"], d"
+'
+
+test_expect_success 'a command that cannot be run is reported as such, not as its exit code 127' '
+	cat >noexec.yaml <<-\EOF
+	pipeline: {name: noexec}
+	runtime: local
+	datum_tries: 1
+	transform:
+	  cmd: [sh, -c, "case $images in */a.txt) exec /nonexistent/command;; */b.txt) exit 127;; *) cp $images /pfs/out/;; esac"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	cat >noexec2.yaml <<-\EOF
+	pipeline: {name: noexec2}
+	runtime: local
+	datum_tries: 1
+	transform:
+	  cmd: [/nonexistent/command]
+	input: {pfs: {repo: images, glob: "/a.txt"}}
+	EOF
+	pach pipeline create -f noexec2.yaml && test_expect_code 1 pach run noexec2 >out 2>&1 &&
+	pach logs --pipeline noexec2 >log &&
+	grep "^pach: unable to run ./nonexistent/command.: No such file or directory" log && ! grep "exit code" log &&
+	pach pipeline create -f noexec.yaml && test_expect_code 1 pach run noexec >out 2>&1 &&
+	pach logs --pipeline noexec >log && grep "^pach: exit code 127" log &&
+	! grep "unable to run" log
 '
 
 test_expect_success 'job records: sharded by datum id, a 1-datum change rewrites 1 shard' '

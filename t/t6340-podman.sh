@@ -96,6 +96,14 @@ test_expect_success PODMAN,BUSYBOX 'a datum timeout removes the container' '
 	test -z "$(podman ps -a --format "{{.Names}}" | grep "^pach-")"
 '
 
+test_expect_success PODMAN,BUSYBOX 'warnings podman prints on stderr do not spoil what pach parses' '
+	mkdir -p noisy && real=$(command -v podman) &&
+	printf "#!/bin/sh\necho \"WARN[0000] a warning on stderr\" >&2\nexec %s \"\$@\"\n" "$real" >noisy/podman &&
+	chmod +x noisy/podman &&
+	PATH="$PWD/noisy:$PATH" pach run --reprocess pd >out 2>err && grep "0 failed" out &&
+	! grep "bad.*JSON\|inspect output" err
+'
+
 test_expect_success PODMAN 'cleanup: our image leaves podman' '
 	podman rmi -f $TAG >/dev/null
 '

@@ -1,0 +1,331 @@
+// Running a job's datums: each in its own directory under the job's
+// work area, its inputs checked out (or bind-mounted, lazy inputs) at
+// /pfs/<input>, user code run by the runtime, its /pfs/out snapshotted.
+#include "runner/steps.h"
+#include "plumbing/crash.h"
+
+#include "plumbing/checkout.h"
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/parallel.h"
+#include "plumbing/progress.h"
+#include "plumbing/snapshot.h"
+#include "plumbing/stat_cache.h"
+#include "runner/outlinks.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+namespace pach::runner {
+
+void rm_rf(const std::string &p)
+{
+	std::error_code ec;
+	std::filesystem::remove_all(p, ec);
+}
+
+// The store mounted read-only by a child `pach mount --foreground` for
+// the length of a job, for lazy inputs.
+class LazyMount {
+public:
+	~LazyMount() { stop(); }
+	void start(Store &s, const std::string &dir)
+	{
+		dir_ = dir;
+		mkdir_p(dir_);
+		pid_ = fork();
+		if (pid_ < 0)
+			die_errno("unable to fork");
+		if (pid_ == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);   // it goes when the run goes
+			int null = ::open("/dev/null", O_RDWR);
+			dup2(null, 0);
+			dup2(null, 1);
+			execl("/proc/self/exe", "pach", "-C", s.git_dir().c_str(), "mount", "--foreground", dir_.c_str(),
+			      (char *)nullptr);
+			_exit(127);
+		}
+		for (int i = 0; i < 200; i++) {
+			struct stat a, b;
+			if (::stat(dir_.c_str(), &a) == 0 && ::stat(dirname_of(dir_).c_str(), &b) == 0 && a.st_dev != b.st_dev)
+				return;
+			int st;
+			if (waitpid(pid_, &st, WNOHANG) == pid_) {
+				pid_ = -1;
+				die("lazy inputs: unable to mount the store (pach mount failed)");
+			}
+			usleep(25000);
+		}
+		stop();
+		die("lazy inputs: the store's mount did not come up");
+	}
+	bool active() const { return pid_ > 0; }
+	void bind(const std::string &repo, const Oid &commit, const std::string &rel, bool dir, const std::string &target)
+	{
+		std::string src = dir_ + "/" + repo + "/@" + commit.hex() + rel;
+		if (dir)
+			mkdir_p(target);
+		else
+			Fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+		if (mount(src.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0)
+			die_errno("lazy input: unable to bind '" + src + "'");
+	}
+	void stop()
+	{
+		if (pid_ <= 0)
+			return;
+		umount2(dir_.c_str(), MNT_DETACH);
+		kill(pid_, SIGTERM);
+		int st;
+		waitpid(pid_, &st, 0);
+		pid_ = -1;
+	}
+
+private:
+	std::string dir_;
+	pid_t pid_ = -1;
+};
+
+namespace {
+
+// Lazy inputs bind-mounted into one datum's directory, undone (in
+// reverse) when it is done with, or on the way out of a throw.
+class Binds {
+public:
+	~Binds() { release(); }
+	void add(const std::string &target) { b_.push_back(target); }
+	void release()
+	{
+		for (auto it = b_.rbegin(); it != b_.rend(); ++it)
+			umount2(it->c_str(), MNT_DETACH);
+		b_.clear();
+	}
+
+private:
+	std::vector<std::string> b_;
+};
+
+void append_log(const std::string &logf, const std::string &note)
+{
+	if (note.empty())
+		return;
+	Fd lf(::open(logf.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+	if (lf)
+		write_full(lf.get(), note.data(), note.size(), logf);
+}
+
+// The datum's log as a blob, if it wrote one.
+std::optional<Oid> log_blob(ObjectWriter &w, const std::string &logf, int slot)
+{
+	Fd lf(::open(logf.c_str(), O_RDONLY | O_CLOEXEC));
+	struct stat st;
+	if (!lf || fstat(lf.get(), &st) < 0)
+		return std::nullopt;
+	return w.blob_from_fd(lf.get(), (uint64_t)st.st_size, logf, slot);
+}
+
+} // namespace
+
+void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, DatumRecord &r, int slot)
+{
+	std::string dir = env.work + "/" + r.id.substr(0, 16);
+	std::string pfs = dir + "/pfs", out = pfs + "/out", logf = dir + "/log";
+	mkdir_p(out);
+	ProcessSpec ps;
+	ps.argv = env.spec.transform.cmd;
+	ps.stdin_lines = env.spec.transform.stdin_lines;
+	if (env.image)
+		for (auto &kv : env.image->env) {
+			auto eq = kv.find('=');
+			if (eq != std::string::npos)
+				ps.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+		}
+	for (auto &[k, v] : env.spec.transform.env)
+		ps.env[k] = v;
+	ps.env["PACH_JOB_ID"] = env.job_id;
+	// In Pachyderm 2 a job's output commit has the job's id;
+	// pach's output commit is made at the end and records it.
+	ps.env["PACH_OUTPUT_COMMIT_ID"] = env.job_id;
+	ps.env["PACH_DATUM_ID"] = r.id;
+	ps.env["PPS_PIPELINE_NAME"] = env.spec.name;
+	ps.env["PFS"] = pfs;
+	Binds binds;
+	for (auto &f : d.files) {
+		std::string rel = f.path == "/" ? "" : f.path;
+		// Input names are repo names and tree paths are checked
+		// names; still, nothing here follows a symlink a datum's
+		// earlier file may have made.
+		std::string target = pfs + "/" + f.input + rel;
+		Fd pfs_fd(::open(pfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!pfs_fd)
+			die_errno("unable to open '" + pfs + "'");
+		if (f.lazy && !f.empty_files && env.lazy->active() && f.commit) {
+			Fd parent = open_dir_beneath_or_die(pfs_fd.get(), dirname_of(f.input + rel),
+							    kBeneathCreate, pfs);
+			env.lazy->bind(f.repo, *f.commit, rel, f.entry.is_dir(), target);
+			binds.add(target);
+		} else {
+			checkout_at(s, f.entry, pfs_fd.get(), f.input + rel, pfs, nullptr, f.empty_files);
+		}
+		ps.env[f.input] = "/pfs/" + f.input + rel;
+		if (f.commit)
+			ps.env[f.input + "_COMMIT"] = f.commit->hex();
+		if (f.has_join_on)
+			ps.env["PACH_DATUM_" + f.input + "_JOIN_ON"] = f.join_key;
+		if (f.has_group_by)
+			ps.env["PACH_DATUM_" + f.input + "_GROUP_BY"] = f.group_key;
+	}
+	ps.cwd = env.spec.transform.working_dir;
+	if (ps.cwd.empty() && env.image)
+		ps.cwd = env.image->working_dir;
+	ps.pfs_dir = pfs;
+	ps.log_path = logf;
+	ps.network = env.spec.network;
+	ps.memory_limit = (uint64_t)std::max<int64_t>(0, parse_memory(env.spec.memory));
+	ps.cpu_limit = std::max(0.0, parse_cpu(env.spec.cpu));
+	ps.user = env.user;
+	if (env.image && (env.runtime == "podman" || env.runtime == "docker"))
+		ps.image = env.image->name;
+	ps.id = env.job_id.substr(0, 12) + "-" + r.id.substr(0, 12);
+	auto t0 = std::chrono::steady_clock::now();
+	bool ok = false;
+	for (int attempt = 1; attempt <= env.spec.datum_tries && !ok; attempt++) {
+		r.attempts = attempt;
+		if (attempt > 1) {
+			rm_rf(out);
+			mkdir_p(out);
+		}
+		ps.timeout = env.datum_timeout;
+		if (env.job_timeout > 0) {
+			double left = env.job_timeout - std::chrono::duration<double>(
+							    std::chrono::steady_clock::now() - env.job_start)
+							    .count();
+			if (left <= 0)
+				break;
+			ps.timeout = ps.timeout > 0 ? std::min(ps.timeout, left) : left;
+		}
+		auto res = env.rt->run(ps);
+		bool accepted = res.exit_code == 0 ||
+				(res.exit_code > 0 &&
+				 std::find(env.spec.transform.accept_return_code.begin(),
+					   env.spec.transform.accept_return_code.end(),
+					   res.exit_code) != env.spec.transform.accept_return_code.end());
+		ok = accepted && !res.timed_out;
+		std::string note = !res.error.empty() ? "pach: " + res.error + "\n"
+				   : res.timed_out ? "pach: datum timed out; killed\n"
+				   : res.signal	 ? fmt::format("pach: killed by signal {}\n", res.signal)
+				   : !accepted	 ? fmt::format("pach: exit code {}\n", res.exit_code)
+						 : "";
+		append_log(logf, note);
+	}
+	bool recovered = false;
+	if (!ok && !env.spec.transform.err_cmd.empty()) {
+		// Pachyderm's err_cmd: exiting 0 marks the datum
+		// recovered (no output, the job still succeeds).
+		ProcessSpec es = ps;
+		es.argv = env.spec.transform.err_cmd;
+		es.stdin_lines = env.spec.transform.err_stdin;
+		rm_rf(out);
+		mkdir_p(out);
+		recovered = env.rt->run(es).exit_code == 0;
+	}
+	r.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	r.log = log_blob(w, logf, slot);
+	if (recovered) {
+		r.state = DatumState::recovered;
+	} else if (ok) {
+		StatCache none(dir + "/no-cache");
+		auto e = snapshot(s, w, out, none, nullptr, 1);
+		auto links = resolve_out_links(s, w, out, e ? std::optional<Oid>(e->oid) : std::nullopt, d,
+					       env.image && is_dir(env.image->rootfs) ? env.image->rootfs : "", slot);
+		if (links.error.empty()) {
+			r.out_tree = links.tree;
+			r.state = DatumState::success;
+			crash_point("run-datum");
+		} else {
+			// Refused: the datum fails, its log says why.
+			append_log(logf, "pach: " + links.error + "\n");
+			r.log = log_blob(w, logf, slot);
+			r.state = DatumState::failed;
+		}
+	} else {
+		r.state = DatumState::failed;
+	}
+	binds.release();   // before the directory goes: never walk into the store's mount
+	rm_rf(dir);
+}
+
+void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
+{
+	const PipelineSpec &spec = plan.spec;
+	DatumEnv env(spec);
+	env.job_id = job.id;
+	env.work = s.path("pach/work/" + job.id);
+	env.runtime = plan.runtime;
+	mkdir_p(env.work);
+	// Datums in parallel: -j (or run.jobs), the spec's constant, else
+	// one per core.
+	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism > 0 ? spec.parallelism : cpu_workers(1 << 16);
+	env.datum_timeout = parse_duration(spec.datum_timeout);
+	env.job_timeout = parse_duration(spec.job_timeout);
+	env.job_start = std::chrono::steady_clock::now();
+	if (plan.image)
+		env.image = resolve_image(s, plan.image_ref, true, plan.runtime);
+	std::unique_ptr<Runtime> runtime = make_runtime(plan.runtime, env.image ? env.image->rootfs : "");
+	env.rt = runtime.get();
+	if (env.rt->name() == "local" && !plan.to_run.empty())
+		warning(plan.image_ref.empty()
+				? fmt::format("pipeline '{}' has no transform.image (Pachyderm would run {}): it runs on "
+					      "this host with the 'local' runtime, without isolation (set "
+					      "pach.defaultImage to run an image instead)",
+					      spec.name, kPachydermDefaultImage)
+				: "pipeline '" + spec.name + "' runs with the 'local' runtime: no isolation");
+	if ((!spec.memory.empty() || !spec.cpu.empty()) && !env.rt->enforces_limits() && !plan.to_run.empty())
+		warning(fmt::format("pipeline '{}': resource_limits are not enforced by the '{}' runtime (runc, crun, "
+				    "podman and docker enforce them)",
+				    spec.name, env.rt->name()));
+	env.user = !spec.transform.user.empty() ? spec.transform.user : env.image ? env.image->user : "";
+	if (!env.user.empty() && plan.runtime != "podman" && plan.runtime != "docker")
+		resolve_user(env.user, plan.runtime == "local" ? "/" : env.image->rootfs); // fails before any datum runs
+	// Lazy inputs: the store mounted read-only for the job (a child
+	// `pach mount`), each lazy path bind-mounted into its datum.
+	LazyMount lazy;
+	env.lazy = &lazy;
+	bool want_lazy = false;
+	for (size_t i : plan.to_run)
+		for (auto &f : plan.datums[i].files)
+			want_lazy = want_lazy || (f.lazy && !f.empty_files);
+	if (want_lazy) {
+		if (geteuid() != 0)
+			warning("pipeline '" + spec.name + "': lazy inputs need root here (bind mounts); copying them instead");
+		else
+			lazy.start(s, env.work + "/lazy");
+	}
+	Progress prog("Processing datums", plan.to_run.size());
+	try {
+		parallel_for(plan.to_run.size(), parallel, [&](size_t k, int slot) {
+			size_t i = plan.to_run[k];
+			run_datum(s, w, env, plan.datums[i], job.datums[i], slot);
+			prog.add(1);
+		});
+	} catch (...) {
+		lazy.stop();
+		rm_rf(env.work);
+		throw;
+	}
+	prog.done();
+	trace_point("datums run");
+	lazy.stop();   // before the work area goes: never walk into the mount
+	rm_rf(env.work);
+}
+
+} // namespace pach::runner
