@@ -15,6 +15,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -181,6 +182,7 @@ struct Body {
 	const std::string *data = nullptr;   // or:
 	int fd = -1;
 	uint64_t off = 0, len = 0, pos = 0;
+	std::string error;                   // why reading the fd stopped the upload
 };
 
 struct Sink {
@@ -200,6 +202,7 @@ struct Response {
 	std::map<std::string, std::string> headers;
 	std::string body;
 	std::string transport;   // curl's error, when no answer came
+	bool too_large = false;  // the body passed the sink's limit (and was cut)
 };
 
 size_t read_cb(char *buf, size_t size, size_t n, void *ud)
@@ -212,8 +215,10 @@ size_t read_cb(char *buf, size_t size, size_t n, void *ud)
 		memcpy(buf, b->data->data() + b->pos, want);
 	} else {
 		ssize_t r = pread(b->fd, buf, want, (off_t)(b->off + b->pos));
-		if (r <= 0)
+		if (r <= 0) {
+			b->error = r < 0 ? strerror(errno) : "the file shrank while it was being sent";
 			return CURL_READFUNC_ABORT;
+		}
 		want = (size_t)r;
 	}
 	b->pos += want;
@@ -557,21 +562,21 @@ private:
 		std::string hash = unsigned_payload_ ? "UNSIGNED-PAYLOAD" : "";
 		if (!unsigned_payload_) {
 			std::vector<char> buf(1 << 20);
-			EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-			EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+			std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+			if (!ctx || !EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr))
+				die("unable to start a SHA-256 digest");
 			for (uint64_t done = 0; done < len;) {
 				ssize_t n = pread(fd, buf.data(), std::min<uint64_t>(buf.size(), len - done), (off_t)(off + done));
-				if (n <= 0) {
-					EVP_MD_CTX_free(ctx);
+				if (n == 0)
+					die("remote '{}': '{}' shrank while it was being pushed", name_, key);
+				if (n < 0)
 					die_errno("unable to read what is being pushed");
-				}
-				EVP_DigestUpdate(ctx, buf.data(), (size_t)n);
+				EVP_DigestUpdate(ctx.get(), buf.data(), (size_t)n);
 				done += (uint64_t)n;
 			}
 			unsigned char md[32];
 			unsigned int mdlen = 0;
-			EVP_DigestFinal_ex(ctx, md, &mdlen);
-			EVP_MD_CTX_free(ctx);
+			EVP_DigestFinal_ex(ctx.get(), md, &mdlen);
 			static const char digits[] = "0123456789abcdef";
 			for (unsigned i = 0; i < mdlen; i++)
 				hash += digits[md[i] >> 4], hash += digits[md[i] & 15];
@@ -640,9 +645,12 @@ private:
 
 	void check(const Response &r, const std::string &what, const std::string &key)
 	{
+		std::string where = "s3://" + bucket_ + "/" + prefix_ + key;
+		// Never a silently cut answer (a listing, a state object).
+		if (r.too_large)
+			die("remote '{}': {} {}: the answer is larger than pach accepts", name_, what, where);
 		if (r.status >= 200 && r.status < 300)
 			return;
-		std::string where = "s3://" + bucket_ + "/" + prefix_ + key;
 		if (!r.transport.empty())
 			die("remote '{}': {} {}: {}", name_, what, where, r.transport);
 		std::string c = code(r), m = xml_one(r.body, "Message");
@@ -672,8 +680,12 @@ private:
 			if (rewind)
 				rewind();
 			Response r = once(method, key, q, extra, body, sink, payload_hash);
-			if (sink.over)   // more than asked for: not worth another try
+			if (body && !body->error.empty())   // our side: no retry helps
+				die("remote '{}': unable to read what is being pushed to {}: {}", name_, key, body->error);
+			if (sink.over) {   // more than asked for: not worth another try
+				r.too_large = true;
 				return r;
+			}
 			bool retry = !r.transport.empty() || r.status == 429 || r.status >= 500 ||
 				     (r.status == 400 && code(r) == "RequestTimeout");
 			if (r.status == 501)

@@ -115,4 +115,15 @@ test_expect_success 'a snapshot received by pull does not drive rollback --undo'
 	(cd Q && pach rollback --undo >/dev/null && pach rev-parse d@master >../now) && test_cmp c3 now
 '
 
+test_expect_success 'an S3 endpoint answering with more than pach accepts: one clear line, never a cut answer' '
+	port=$((22000 + ($$ % 500) * 2)) &&
+	{ python3 "$TEST_DIRECTORY/lib-s3-hostile.py" $port & } && spid=$! &&
+	test_when_finished "kill $spid" &&
+	pach init big >/dev/null && (cd big && pach repo create r >/dev/null && echo a >a && pach put r:/a a >/dev/null &&
+	pach remote add o s3://bkt --endpoint http://127.0.0.1:$port --path-style &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do python3 -c "import socket; socket.create_connection((\"127.0.0.1\", $port))" 2>/dev/null && break; sleep 0.2; done &&
+	export AWS_ACCESS_KEY_ID=a AWS_SECRET_ACCESS_KEY=b && test_fatal test_timeout 60 pach push &&
+	grep "the answer is larger than pach accepts" fatal.err)
+'
+
 test_done
