@@ -185,18 +185,6 @@ static std::string take_remote(Store &s, std::vector<std::string> &r)
 	return "";
 }
 
-// Remote defaults from config; the environment wins (as for git's
-// GIT_* variables over config).
-static void remote_config(Store *s)
-{
-	for (auto [key, env] : {std::pair<const char *, const char *>{"remote.jobs", "PACH_REMOTE_JOBS"},
-				{"remote.retrySeconds", "PACH_REMOTE_RETRY_SECONDS"},
-				{"remote.partSizeMB", "PACH_S3_PART_MB"}})
-		if (!getenv(env))
-			if (auto v = config_get(s, key))
-				setenv(env, v->c_str(), 1);
-}
-
 int cmd_push(Args &args)
 {
 	remote::PushOptions o;
@@ -204,7 +192,6 @@ int cmd_push(Args &args)
 	bool all = args.flag(0, "all");
 	auto r = args.rest(0);
 	Store &s = args.store();
-	remote_config(&s);
 	auto rc = remote::remote_pick(s, take_remote(s, r));
 	if (all && !r.empty())
 		args.usage_error("--all and branches do not go together");
@@ -235,7 +222,6 @@ int cmd_fetch(Args &args)
 {
 	auto r = args.rest(0, 1);
 	Store &s = args.store();
-	remote_config(&s);
 	auto rc = remote::remote_pick(s, r.empty() ? "" : r[0]);
 	TransferStats st;
 	auto ups = remote::fetch(s, rc, st);
@@ -256,7 +242,6 @@ int cmd_pull(Args &args)
 	o.force = args.flag('f', "force");
 	auto r = args.rest(0);
 	Store &s = args.store();
-	remote_config(&s);
 	auto rc = remote::remote_pick(s, take_remote(s, r));
 	o.what = r;
 	TransferStats st;
@@ -284,8 +269,8 @@ int cmd_pull(Args &args)
 
 int cmd_clone(Args &args)
 {
-	remote_config(nullptr);   // the user's defaults: there is no store yet
 	RemoteConfig c = config_from(args, "origin", "");
+	c.tuning = remote::remote_tuning(nullptr);   // the user's defaults: there is no store yet
 	auto r = args.rest(1, 2);
 	c.url = r[0];
 	std::string bad = remote::check_url(c.url);

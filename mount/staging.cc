@@ -255,17 +255,9 @@ void clear_stage(int root, int trash, const std::function<bool(const struct stat
 std::vector<std::string> list_dir(int dirfd)
 {
 	std::vector<std::string> out;
-	int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? nullptr : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			::close(fd);
-		return out;
-	}
-	while (struct dirent *e = readdir(d))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			out.emplace_back(e->d_name);
-	closedir(d);
+	DirStream d(Fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+	while (struct dirent *e = d.next())
+		out.emplace_back(e->d_name);
 	return out;
 }
 

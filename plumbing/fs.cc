@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdlib>
 
 namespace pach {
@@ -241,6 +242,39 @@ Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, co
 	if (!f)
 		die("'{}' is beyond a symbolic link or not a directory; refusing to write there", display + "/" + rel);
 	return f;
+}
+
+DirStream::DirStream(const std::string &path) : d_(opendir(path.c_str())) {}
+
+DirStream::DirStream(Fd fd)
+{
+	if (fd && (d_ = fdopendir(fd.get())))
+		fd.release();
+}
+
+DirStream::~DirStream()
+{
+	if (d_)
+		closedir(d_);
+}
+
+struct dirent *DirStream::next()
+{
+	if (!d_)
+		return nullptr;
+	while (struct dirent *e = readdir(d_))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			return e;
+	return nullptr;
+}
+
+std::vector<std::string> dir_names(const std::string &path)
+{
+	std::vector<std::string> out;
+	DirStream d(path);
+	while (auto *e = d.next())
+		out.push_back(e->d_name);
+	return out;
 }
 
 void raise_fd_limit()

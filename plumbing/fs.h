@@ -2,10 +2,12 @@
 // unless committed, git's ".lock" protocol, fsync of files and directories.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pach {
 
@@ -109,6 +111,26 @@ Fd open_dir_beneath_or_die(int dirfd, const std::string &rel, unsigned flags, co
 			   mode_t mode = 0777);
 // Raise the soft limit on open files to the hard limit (deep trees are
 // written holding a descriptor per level).
+// A directory stream, closed on destruction.
+class DirStream {
+public:
+	explicit DirStream(const std::string &path);
+	explicit DirStream(Fd fd);   // an open directory, taken over
+	~DirStream();
+	DirStream(const DirStream &) = delete;
+	DirStream &operator=(const DirStream &) = delete;
+	explicit operator bool() const { return d_ != nullptr; }
+	// The next entry but "." and ".."; nullptr at the end.
+	struct dirent *next();
+	int fd() const { return dirfd(d_); }
+
+private:
+	DIR *d_ = nullptr;
+};
+
+// The names in a directory but "." and ".."; none when it cannot be read.
+std::vector<std::string> dir_names(const std::string &path);
+
 void raise_fd_limit();
 
 bool path_exists(const std::string &p);

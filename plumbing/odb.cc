@@ -516,9 +516,8 @@ void ObjectDb::refresh()
 {
 	std::vector<std::shared_ptr<Pack>> fresh;
 	std::string pd = pack_dir();
-	if (DIR *d = opendir(pd.c_str())) {
-		while (struct dirent *e = readdir(d)) {
-			std::string n = e->d_name;
+	{
+		for (auto &n : dir_names(pd)) {
 			if (n.size() < 10 || n.compare(0, 5, "pack-") || n.compare(n.size() - 4, 4, ".idx"))
 				continue;
 			std::string base = n.substr(0, n.size() - 4);
@@ -539,22 +538,18 @@ void ObjectDb::refresh()
 			}
 			fresh.push_back(keep);
 		}
-		closedir(d);
 	}
 	// Largest packs first: most lookups in a big store hit them.
 	std::sort(fresh.begin(), fresh.end(),
 		  [](auto &a, auto &b) { return a->idx->count() > b->idx->count(); });
 	bool dirs[256] = {};
 	bool any = false;
-	if (DIR *d = opendir(dir_.c_str())) {
-		while (struct dirent *e = readdir(d)) {
-			auto v = Oid::from_hex(std::string(e->d_name) + std::string(38, '0'));
-			if (std::strlen(e->d_name) == 2 && v) {
-				dirs[v->b[0]] = true;
-				any = true;
-			}
+	for (auto &n : dir_names(dir_)) {
+		auto v = Oid::from_hex(n + std::string(38, '0'));
+		if (n.size() == 2 && v) {
+			dirs[v->b[0]] = true;
+			any = true;
 		}
-		closedir(d);
 	}
 	if (git_odb *o = lg2_(false))
 		git_odb_refresh(o);

@@ -526,10 +526,10 @@ std::optional<Oid> PackWriter::publish()
 	if (!checksum_)
 		return std::nullopt;
 	std::string base = dir_ + "/pack-" + checksum_->hex();
-	// The idx goes in first: a pack without its idx is invisible to git and
-	// libgit2 alike, an idx without its pack would be an error.
-	idx_->rename_to(base + ".idx", false);
+	// Pack, then idx (design.adoc, "Durability"): readers find packs by
+	// their idx, so the idx is what publishes a complete pack.
 	file_.rename_to(base + ".pack", false);
+	idx_->rename_to(base + ".idx", false);
 	fsync_dir(dir_);
 	auto c = checksum_;
 	checksum_.reset();

@@ -73,15 +73,9 @@ std::vector<ReflogEntry> read_reflog(const Store &s, const std::string &ref)
 
 static void walk_logs(const std::string &dir, const std::string &prefix, std::vector<std::string> &out)
 {
-	DIR *d = opendir(dir.c_str());
-	if (!d)
-		return;
-	std::vector<std::string> names;
-	while (auto *e = readdir(d))
-		if (e->d_name[0] != '.')
-			names.push_back(e->d_name);
-	closedir(d);
-	for (auto &n : names) {
+	for (auto &n : dir_names(dir)) {
+		if (n[0] == '.')
+			continue;
 		std::string p = dir + "/" + n;
 		if (is_dir(p))
 			walk_logs(p, prefix + n + "/", out);

@@ -137,7 +137,7 @@ private:
 					: ::open(dir.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			die_errno("unable to open directory '" + dir.dir_path + "'");
-		DIR *d = fdopendir(dup(fd));
+		DirStream d{Fd(dup(fd))};
 		if (!d) {
 			::close(fd);
 			die_errno("unable to read directory '" + dir.dir_path + "'");
@@ -153,13 +153,8 @@ private:
 			}
 		}
 		std::vector<std::pair<std::string, unsigned char>> names;
-		while (struct dirent *e = readdir(d)) {
-			std::string n = e->d_name;
-			if (n == "." || n == "..")
-				continue;
-			names.push_back({n, e->d_type});
-		}
-		closedir(d);
+		while (struct dirent *e = d.next())
+			names.push_back({e->d_name, e->d_type});
 		Fd closer(keep < 0 ? fd : -1);
 		// Sorted, so the stat calls meet files in the stat cache's order.
 		std::sort(names.begin(), names.end());

@@ -94,8 +94,11 @@ std::string Store::discover(const std::string &c_dir)
 		return std::nullopt;
 	};
 	if (!c_dir.empty()) {
-		if (!is_dir(c_dir))
-			die("cannot change to '{}': No such file or directory", c_dir);
+		struct stat st;
+		if (stat(c_dir.c_str(), &st) < 0)
+			die_errno("cannot change to '" + c_dir + "'");
+		if (!S_ISDIR(st.st_mode))
+			die("cannot change to '{}': Not a directory", c_dir);
 		if (auto g = check(absolute_path(c_dir)))
 			return *g;
 		die("not a pach store: '{}' (run 'pach init' there first)", c_dir);
@@ -212,29 +215,26 @@ std::optional<Oid> Store::ref(const std::string &name) const
 // or with no other user's processes); otherwise the user is asked.
 static bool lock_is_stale(const std::string &lock)
 {
-	DIR *proc = opendir("/proc");
+	DirStream proc("/proc");
 	if (!proc)
 		return false;
 	bool open_somewhere = false, unsure = false;
 	char buf[4096];
-	while (auto *p = readdir(proc)) {
+	while (auto *p = proc.next()) {
 		if (!isdigit((unsigned char)p->d_name[0]))
 			continue;
-		std::string fds = std::string("/proc/") + p->d_name + "/fd";
-		DIR *d = opendir(fds.c_str());
+		DirStream d(std::string("/proc/") + p->d_name + "/fd");
 		if (!d) {
 			if (errno == EACCES)
 				unsure = true;
 			continue;
 		}
-		while (auto *f = readdir(d)) {
-			ssize_t n = readlinkat(dirfd(d), f->d_name, buf, sizeof buf - 1);
+		while (auto *f = d.next()) {
+			ssize_t n = readlinkat(d.fd(), f->d_name, buf, sizeof buf - 1);
 			if (n > 0 && lock.compare(0, std::string::npos, buf, (size_t)n) == 0)
 				open_somewhere = true;
 		}
-		closedir(d);
 	}
-	closedir(proc);
 	return !open_somewhere && !unsure && path_exists(lock);
 }
 
@@ -545,11 +545,7 @@ std::unique_ptr<FileLock> Store::lock_exclusive()
 void Store::clean_stale_temp()
 {
 	std::string pd = odb_->pack_dir();
-	DIR *d = opendir(pd.c_str());
-	if (!d)
-		return;
-	while (struct dirent *e = readdir(d)) {
-		std::string n = e->d_name;
+	for (auto &n : dir_names(pd)) {
 		if (n.compare(0, 4, "tmp_"))
 			continue;
 		// tmp_pack_<pid>-<n>: remove only if that process is gone.
@@ -561,7 +557,6 @@ void Store::clean_stale_temp()
 			continue;
 		unlink((pd + "/" + n).c_str());
 	}
-	closedir(d);
 }
 
 ObjectWriter::ObjectWriter(Store &s, int workers) : s_(s), slots_((size_t)std::max(1, workers)) {}

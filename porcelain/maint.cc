@@ -91,13 +91,7 @@ void reachable(Store &s, Reach &r, std::vector<std::string> *errs, const std::ve
 uint64_t dir_bytes(const std::string &dir)
 {
 	uint64_t total = 0;
-	DIR *d = opendir(dir.c_str());
-	if (!d)
-		return 0;
-	while (struct dirent *e = readdir(d)) {
-		std::string n = e->d_name;
-		if (n == "." || n == "..")
-			continue;
+	for (auto &n : dir_names(dir)) {
 		std::string p = dir + "/" + n;
 		struct stat st;
 		if (lstat(p.c_str(), &st) < 0)
@@ -107,7 +101,6 @@ uint64_t dir_bytes(const std::string &dir)
 		else
 			total += (uint64_t)st.st_size;
 	}
-	closedir(d);
 	return total;
 }
 
@@ -301,26 +294,24 @@ GcReport gc(Store &s)
 	GcReport rep;
 	std::string objdir = s.odb().dir();
 	std::string packdir = s.odb().pack_dir();
-	// Temp files: with the exclusive lock no writer is running.
-	if (DIR *d = opendir(packdir.c_str())) {
-		while (struct dirent *e = readdir(d))
-			if (!std::strncmp(e->d_name, "tmp_", 4))
-				unlink((packdir + "/" + e->d_name).c_str());
-		closedir(d);
+	// Temp files, and a pack whose idx never came (a writer killed
+	// between the two renames): with the exclusive lock no writer runs.
+	for (auto &n : dir_names(packdir)) {
+		bool orphan = n.size() > 10 && n.compare(0, 5, "pack-") == 0 && n.compare(n.size() - 5, 5, ".pack") == 0 &&
+			      !path_exists(packdir + "/" + n.substr(0, n.size() - 5) + ".idx");
+		if (!n.compare(0, 4, "tmp_") || orphan)
+			unlink((packdir + "/" + n).c_str());
 	}
 	// The stat cache trusts its ids to exist; some are about to go.
 	unlink(s.path(StatCache::kFile).c_str());
 	worktree_forget_caches(s);
 	// Extracted blobs for work trees (see Materialiser): a cache; those
 	// still hard-linked into a work tree cost nothing to keep.
-	if (DIR *d = opendir(s.path("pach/cache").c_str())) {
-		while (struct dirent *e = readdir(d)) {
-			std::string p = s.path("pach/cache/") + e->d_name;
-			struct stat st;
-			if (e->d_name[0] != '.' && lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
-				unlink(p.c_str());
-		}
-		closedir(d);
+	for (auto &n : dir_names(s.path("pach/cache"))) {
+		std::string p = s.path("pach/cache/" + n);
+		struct stat st;
+		if (n[0] != '.' && lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+			unlink(p.c_str());
 	}
 	s.refresh_objects();
 	rep.before = dir_bytes(objdir);
@@ -377,24 +368,15 @@ GcReport gc(Store &s)
 		remove_pack(packdir, p->name);
 		crash_point("gc-removing");
 	}
-	if (DIR *d = opendir(objdir.c_str())) {
-		while (struct dirent *e = readdir(d)) {
-			std::string n = e->d_name;
-			if (n.size() != 2 || !isxdigit((unsigned char)n[0]) || !isxdigit((unsigned char)n[1]))
-				continue;
-			std::string sub = objdir + "/" + n;
-			if (DIR *sd = opendir(sub.c_str())) {
-				while (struct dirent *f = readdir(sd)) {
-					if (f->d_name[0] == '.')
-						continue;
-					unlink((sub + "/" + f->d_name).c_str());
-					rep.loose_removed++;
-				}
-				closedir(sd);
-			}
-			rmdir(sub.c_str());
+	for (auto &n : dir_names(objdir)) {
+		if (n.size() != 2 || !isxdigit((unsigned char)n[0]) || !isxdigit((unsigned char)n[1]))
+			continue;
+		std::string sub = objdir + "/" + n;
+		for (auto &f : dir_names(sub)) {
+			unlink((sub + "/" + f).c_str());
+			rep.loose_removed++;
 		}
-		closedir(d);
+		rmdir(sub.c_str());
 	}
 	fsync_dir(packdir);
 	s.refresh_objects();

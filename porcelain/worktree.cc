@@ -689,15 +689,10 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 	if (lstat(dir.c_str(), &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			die("destination path '{}' already exists and is not a directory", dir);
-		DIR *d = opendir(dir.c_str());
+		DirStream d(dir);
 		if (!d)
 			die_errno("unable to read '" + dir + "'");
-		bool empty = true;
-		while (auto *e = readdir(d))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				empty = false;
-		closedir(d);
-		if (!empty)
+		if (d.next())
 			die("destination path '{}' already exists and is not an empty directory", dir);
 	}
 	std::string abs = absolute_path(dir);
@@ -745,13 +740,9 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 static std::vector<std::string> worktree_ids(const Store &s)
 {
 	std::vector<std::string> ids;
-	DIR *d = opendir(s.path("pach/worktrees").c_str());
-	if (!d)
-		return ids;
-	while (auto *e = readdir(d))
-		if (e->d_name[0] != '.')
-			ids.push_back(e->d_name);
-	closedir(d);
+	for (auto &n : dir_names(s.path("pach/worktrees")))
+		if (n[0] != '.')
+			ids.push_back(n);
 	return ids;
 }
 
@@ -796,14 +787,8 @@ void prune_worktrees(const Store &s)
 
 void worktree_forget_caches(const Store &s)
 {
-	std::string base = s.path("pach/worktrees");
-	DIR *d = opendir(base.c_str());
-	if (!d)
-		return;
-	while (auto *e = readdir(d))
-		if (e->d_name[0] != '.')
-			unlink((base + "/" + e->d_name + "/statcache").c_str());
-	closedir(d);
+	for (auto &id : worktree_ids(s))
+		unlink(s.path("pach/worktrees/" + id + "/statcache").c_str());
 }
 
 } // namespace pach::porcelain

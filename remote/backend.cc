@@ -1,7 +1,9 @@
 #include "remote/backend.h"
 
+#include "plumbing/config.h"
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "plumbing/number.h"
 #include "plumbing/quote.h"
 #include "remote/s3.h"
 #include "remote/sigv4.h"
@@ -215,9 +217,47 @@ std::unique_ptr<Backend> open_backend(const RemoteConfig &c)
 		std::string root = c.url.substr(7);
 		while (root.size() > 1 && root.back() == '/')
 			root.pop_back();
-		return std::make_unique<FileBackend>(c.url, root);
+		auto b = std::make_unique<FileBackend>(c.url, root);
+		b->tuning = c.tuning;
+		return b;
 	}
-	return make_s3_backend(c);
+	auto b = make_s3_backend(c);
+	b->tuning = c.tuning;
+	return b;
+}
+
+RemoteTuning remote_tuning(const Store *s)
+{
+	RemoteTuning t;
+	auto setting = [&](const char *key, const char *env) -> std::optional<std::string> {
+		if (const char *v = getenv(env); v && *v)
+			return std::string(v);
+		return key ? config_get(s, key) : std::nullopt;
+	};
+	auto number = [&](const char *key, const char *env, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+		auto v = setting(key, env);
+		if (!v)
+			return std::nullopt;
+		auto n = parse_int64(*v);
+		const char *from = getenv(env) && *getenv(env) ? env : key;   // name what the user set
+		if (!n || *n < lo || *n > hi)
+			die("{} '{}': expected a whole number from {} to {}", from, *v, lo, hi);
+		return n;
+	};
+	if (auto n = number("remote.jobs", "PACH_REMOTE_JOBS", 1, 256))
+		t.jobs = (int)*n;
+	if (auto n = number("remote.retrySeconds", "PACH_REMOTE_RETRY_SECONDS", 0, 86400))
+		t.retry_seconds = (double)*n;
+	if (auto n = number("remote.partSizeMB", "PACH_S3_PART_MB", 5, 5120))
+		t.part_size = (uint64_t)*n << 20;
+	if (auto n = number(nullptr, "PACH_FETCH_CHUNK_MB", 1, 1024))
+		t.fetch_chunk = (uint64_t)*n << 20;
+	if (auto n = number(nullptr, "PACH_REMOTE_LOCK_SETTLE_MS", 0, 600000))
+		t.lock_settle_ms = (int)*n;
+	if (auto n = number(nullptr, "PACH_REMOTE_LOCK_WAIT", 0, 86400))
+		t.lock_wait_s = (int)*n;
+	t.unsigned_payload = setting(nullptr, "PACH_S3_UNSIGNED_PAYLOAD") == std::optional<std::string>("1");
+	return t;
 }
 
 } // namespace pach::remote

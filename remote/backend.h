@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace pach {
+class Store;
+}
+
 namespace pach::remote {
 
 struct Object {
@@ -33,6 +37,20 @@ struct Listed {
 };
 
 using OnBytes = std::function<void(uint64_t)>;
+
+// How transfers are driven.  remote_tuning() fills it from config
+// (remote.jobs, remote.retrySeconds, remote.partSizeMB), the environment
+// winning as git's GIT_* variables do (PACH_REMOTE_JOBS,
+// PACH_REMOTE_RETRY_SECONDS, PACH_S3_PART_MB; the rest are for tests).
+struct RemoteTuning {
+	int jobs = 0;                           // transfers at once; 0 = the backend's own
+	double retry_seconds = 60;              // retrying transport errors, 429 and 5xx
+	uint64_t part_size = 64ull << 20;       // S3 multipart part (>= 5 MiB)
+	uint64_t fetch_chunk = 32ull << 20;     // fetch's ranges
+	bool unsigned_payload = false;          // S3: UNSIGNED-PAYLOAD (PACH_S3_UNSIGNED_PAYLOAD=1)
+	int lock_settle_ms = 500;               // remote lock: wait before trusting it (PACH_REMOTE_LOCK_SETTLE_MS)
+	int lock_wait_s = 120;                  // remote lock: give up after (PACH_REMOTE_LOCK_WAIT)
+};
 
 class Backend {
 public:
@@ -59,6 +77,7 @@ public:
 	// Transfers worth running at once.
 	virtual int parallelism() const { return 4; }
 	uint64_t requests() const { return requests_; }
+	RemoteTuning tuning;   // as configured (open_backend)
 
 protected:
 	std::atomic<uint64_t> requests_{0};
@@ -68,11 +87,15 @@ struct RemoteConfig {
 	std::string name, url;          // s3://bucket/prefix or file:///path
 	std::string endpoint, region;   // S3 only; "" = from the environment
 	bool path_style = false;
+	RemoteTuning tuning;
 };
 
 // Check a URL's form ("" if fine, else what is wrong).
 std::string check_url(const std::string &url);
 std::unique_ptr<Backend> open_backend(const RemoteConfig &c);
+// Config (s: the store's and the user's; null: the user's), then the
+// environment.
+RemoteTuning remote_tuning(const Store *s);
 
 
 } // namespace pach::remote

@@ -70,15 +70,6 @@ struct Incoming {
 	std::unique_ptr<Watermark> wm;
 };
 
-uint64_t chunk_size()
-{
-	static uint64_t c = [] {
-		const char *v = getenv("PACH_FETCH_CHUNK_MB");
-		return (v && atoi(v) > 0 ? (uint64_t)atoi(v) : 32) << 20;
-	}();
-	return c;
-}
-#define kChunk chunk_size()
 
 // Download packs (ranges in parallel, resuming what a previous fetch
 // got) while a thread per pack verifies and indexes what has arrived.
@@ -86,6 +77,7 @@ uint64_t chunk_size()
 
 void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs, TransferStats &stats)
 {
+	const uint64_t chunk = b.tuning.fetch_chunk;
 	std::vector<Incoming> in(packs.size());
 	for (size_t i = 0; i < packs.size(); i++) {
 		in[i].name = packs[i].name;
@@ -106,7 +98,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 		x.tmp_pack = work + "/" + x.name + ".pack";
 		x.tmp_idx = work + "/" + x.name + ".idx";
 		x.done_log = work + "/" + x.name + ".done";
-		x.wm = std::make_unique<Watermark>(x.size, kChunk);
+		x.wm = std::make_unique<Watermark>(x.size, chunk);
 		Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0444));
 		if (!f || ftruncate(f.get(), (off_t)x.size) < 0)
 			die_errno("unable to create '" + x.tmp_pack + "'");
@@ -128,7 +120,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 				i = e + 1;
 			}
 		}
-		size_t n = (size_t)((x.size + kChunk - 1) / kChunk);
+		size_t n = (size_t)((x.size + chunk - 1) / chunk);
 		for (size_t i = 0; i < n; i++) {
 			if (got.count(i))
 				x.wm->mark(i);
@@ -159,16 +151,16 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 	std::mutex log_mu;
 	try {
 		for (auto &x : in)
-			for (size_t i = 0; i < (size_t)((x.size + kChunk - 1) / kChunk); i++)
+			for (size_t i = 0; i < (size_t)((x.size + chunk - 1) / chunk); i++)
 				if (x.wm->done(i))
-					prog.add(0, std::min(kChunk, x.size - i * kChunk));
+					prog.add(0, std::min(chunk, x.size - i * chunk));
 		parallel_for(chunks.size(), b.parallelism(), [&](size_t k, int) {
 			auto &c = chunks[k];
 			auto &x = in[c.pack];
 			Fd f(::open(x.tmp_pack.c_str(), O_WRONLY | O_CLOEXEC));
 			if (!f)
 				die_errno("unable to open '" + x.tmp_pack + "'");
-			uint64_t off = c.index * kChunk, len = std::min(kChunk, x.size - off);
+			uint64_t off = c.index * chunk, len = std::min(chunk, x.size - off);
 			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
 			x.wm->mark(c.index);
 			crash_point("fetch-chunk");
@@ -203,6 +195,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 			if (f)
 				fsync_or_die(f.get(), x.tmp_pack);
 		}
+		// Pack, then idx, as every writer (design.adoc, "Durability").
 		if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
 		    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
 			die_errno("unable to store pack " + x.name);

@@ -81,6 +81,7 @@ std::optional<RemoteConfig> remote_get(Store &s, const std::string &name)
 	r.endpoint = cfg.get(base + "endpoint");
 	r.region = cfg.get(base + "region");
 	r.path_style = cfg.get(base + "pathstyle") == "true";
+	r.tuning = remote_tuning(&s);
 	return r;
 }
 

@@ -22,12 +22,6 @@
 
 namespace pach::remote {
 
-double retry_seconds()
-{
-	const char *v = getenv("PACH_REMOTE_RETRY_SECONDS");
-	return v && *v ? atof(v) : 60.0;
-}
-
 // ---- configuration ----------------------------------------------------
 
 static std::map<std::string, std::map<std::string, std::string>> read_ini(const std::string &path)
@@ -329,12 +323,11 @@ public:
 		}
 		endpoint_ = parse_endpoint(ep, c.name);
 		path_style_ = c.path_style || bucket_.find('.') != std::string::npos;
-		if (const char *p = getenv("PACH_REMOTE_JOBS"); p && atoi(p) > 0)
-			jobs_ = atoi(p);
-		if (const char *p = getenv("PACH_S3_PART_MB"); p && atoi(p) >= 5)
-			part_size_ = (uint64_t)atoi(p) << 20;
-		if (const char *p = getenv("PACH_S3_UNSIGNED_PAYLOAD"); p && *p == '1')
-			unsigned_payload_ = true;
+		if (c.tuning.jobs > 0)
+			jobs_ = c.tuning.jobs;
+		part_size_ = c.tuning.part_size;
+		unsigned_payload_ = c.tuning.unsigned_payload;
+		retry_seconds_ = c.tuning.retry_seconds;
 	}
 
 	std::string describe() const override { return url_; }
@@ -662,14 +655,14 @@ private:
 	}
 
 	// One request, retried with backoff while the answer is a transport
-	// error, 429 or 5xx, for up to retry_seconds().  `rewind` resets the
+	// error, 429 or 5xx, for up to retry_seconds_.  `rewind` resets the
 	// body and sink before a retry.
 	Response call(const std::string &method, const std::string &key, const std::map<std::string, std::string> &q,
 		      const std::map<std::string, std::string> &extra, Body *body, Sink &sink,
 		      const std::function<void()> &rewind = nullptr, const std::string &payload_hash = kEmptySha256)
 	{
 		auto start = std::chrono::steady_clock::now();
-		double budget = retry_seconds();
+		double budget = retry_seconds_;
 		int delay_ms = 100;
 		std::mt19937 rng((unsigned)std::hash<std::thread::id>()(std::this_thread::get_id()) ^ (unsigned)time(nullptr));
 		for (int attempt = 1;; attempt++) {
@@ -784,6 +777,7 @@ private:
 	int jobs_ = 6;
 	uint64_t part_size_ = 64ull << 20;   // fewer, larger parts: measurably faster than 16 MiB
 	bool unsigned_payload_ = false;
+	double retry_seconds_ = 60;
 };
 
 } // namespace

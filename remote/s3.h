@@ -24,8 +24,4 @@ AwsSettings aws_settings();
 
 std::unique_ptr<Backend> make_s3_backend(const RemoteConfig &c);
 
-// How long a request keeps being retried (PACH_REMOTE_RETRY_SECONDS,
-// default 60).
-double retry_seconds();
-
 } // namespace pach::remote

@@ -380,7 +380,7 @@ public:
 	}
 	void acquire()
 	{
-		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(lock_wait());
+		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(b_.tuning.lock_wait_s);
 		std::mt19937 rng(std::random_device{}());
 		for (;;) {
 			auto cur = b_.get(kLockKey);
@@ -399,23 +399,13 @@ public:
 			}
 			std::string mine = token_ + " " + std::to_string(now + 120) + "\n";
 			b_.put(kLockKey, mine);
-			std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms()));
+			std::this_thread::sleep_for(std::chrono::milliseconds(b_.tuning.lock_settle_ms));
 			cur = b_.get(kLockKey);
 			if (cur && cur->data == mine) {
 				held_ = true;
 				return;
 			}
 		}
-	}
-	static int settle_ms()
-	{
-		const char *v = getenv("PACH_REMOTE_LOCK_SETTLE_MS");
-		return v && *v ? atoi(v) : 500;
-	}
-	static int lock_wait()
-	{
-		const char *v = getenv("PACH_REMOTE_LOCK_WAIT");
-		return v && *v ? atoi(v) : 120;
 	}
 
 private:

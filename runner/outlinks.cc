@@ -24,20 +24,12 @@ std::vector<std::string> find_links(const std::string &out)
 	while (!todo.empty()) {
 		std::string rel = todo.back();
 		todo.pop_back();
-		int fd = ::open((rel.empty() ? out : out + "/" + rel).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		DIR *dp = fdopendir(fd);
-		if (!dp) {
-			::close(fd);
-			continue;
-		}
-		while (struct dirent *e = readdir(dp)) {
+		DirStream dp(Fd(::open((rel.empty() ? out : out + "/" + rel).c_str(),
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)));
+		while (struct dirent *e = dp.next()) {
 			std::string name = e->d_name;
-			if (name == "." || name == "..")
-				continue;
 			struct stat st;
-			if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (fstatat(dp.fd(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
 			std::string path = rel.empty() ? name : rel + "/" + name;
 			if (S_ISLNK(st.st_mode))
@@ -45,7 +37,6 @@ std::vector<std::string> find_links(const std::string &out)
 			else if (S_ISDIR(st.st_mode))
 				todo.push_back(path);
 		}
-		closedir(dp);
 	}
 	return links;
 }

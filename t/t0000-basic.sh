@@ -32,6 +32,11 @@ test_expect_success '-C and $PACH_DIR name the store' '
 	! grep "^walk " out2
 '
 
+test_expect_success '-C names what is wrong with its argument, as git does' '
+	test_fatal pach -C nosuch repo list && grep "cannot change to .nosuch.: No such file or directory" fatal.err &&
+	touch afile && test_fatal pach -C afile repo list && grep "cannot change to .afile.: Not a directory" fatal.err
+'
+
 test_expect_success 'outside a store: one fatal line' '
 	test_when_finished "rm -rf /tmp/pach-nostore.$$" &&
 	mkdir -p /tmp/pach-nostore.$$ &&

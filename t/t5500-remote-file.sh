@@ -17,4 +17,14 @@ make_corrupt_copy() {
 }
 . "$TEST_DIRECTORY/lib-remote.sh"
 
+test_expect_success 'remote.jobs and friends: bad values are one clear line; the environment wins over config' '
+	pach init tune >/dev/null && mkdir tune-remote && (cd tune && pach repo create r >/dev/null &&
+	echo a >a && pach put r:/a a >/dev/null && pach remote add o "file://$PWD/../tune-remote" &&
+	git --git-dir=.pach config remote.jobs 0 &&
+	test_fatal pach push && grep "remote.jobs .0.: expected a whole number from 1 to 256" fatal.err &&
+	PACH_REMOTE_JOBS=3 pach push >/dev/null 2>&1 &&
+	git --git-dir=.pach config --unset remote.jobs &&
+	export PACH_S3_PART_MB=1 && test_fatal pach push && grep "PACH_S3_PART_MB .1.: expected" fatal.err)
+'
+
 test_done
