@@ -60,6 +60,14 @@ test_expect_success 'small packs are merged as commits accumulate' '
 	pach fsck && git_fsck
 '
 
+test_expect_success 'gc removes a pack whose idx never came (a writer killed between the renames)' '
+	p=$(ls .pach/objects/pack/*.pack | head -n 1) &&
+	cp "$p" .pach/objects/pack/pack-0123456789012345678901234567890123456789.pack &&
+	pach fsck >/dev/null && git_fsck && pach gc >/dev/null &&
+	test_path_is_missing .pach/objects/pack/pack-0123456789012345678901234567890123456789.pack &&
+	pach fsck >/dev/null && git_fsck
+'
+
 test_expect_success 'fsck detects a corrupted pack' '
 	p=$(ls .pach/objects/pack/*.pack | head -n 1) && chmod u+w $p &&
 	size=$(wc -c <$p) &&
