@@ -20,7 +20,7 @@ BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=
 
-CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -Wno-unused-parameter -I. -MMD -MP
+CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -I. -MMD -MP
 LDFLAGS += $(SAN)
 
 LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc))
@@ -30,18 +30,23 @@ TEST_SRC := $(wildcard plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc r
 LIB_OBJ := $(LIB_SRC:%.cc=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.cc=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.cc=$(BUILD)/%.o)
-DEPS_STAMP := $(BUILD)/.deps-installed
+# Stamps: each set of Debian packages is checked once per build directory.
+DEPS_STAMP := $(BUILD)/.deps-build
+DEPS_DOC := $(BUILD)/.deps-doc
+DEPS_DEMO := $(BUILD)/.deps-demo
+DEPS_TEST := $(BUILD)/.deps-test
 
 all: pach
 
-$(DEPS_STAMP): ci/install-deps.sh
-	@./ci/install-deps.sh
+$(BUILD)/.deps-%: ci/install-deps.sh
+	@./ci/install-deps.sh $*
 	@mkdir -p $(BUILD) && touch $@
 
 deps: $(DEPS_STAMP)
+test-deps: $(DEPS_TEST)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -62,21 +67,23 @@ $(BUILD)/gen/manpages.o: $(BUILD)/gen/manpages.cc
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/pach: $(CMD_OBJ) $(LIB_OBJ) $(BUILD)/gen/manpages.o
-	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 pach: $(BUILD)/pach
 	@cp $< $@
 
+$(TEST_OBJ): | $(DEPS_TEST)   # doctest
+
 $(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 unit-tests: $(BUILD)/unit-tests
 
 # The man pages are built too: pach help shows them, and t0100 checks it.
-test: pach $(BUILD)/unit-tests doc fuzz
+test: $(DEPS_TEST) pach $(BUILD)/unit-tests doc fuzz
 	@./t/run-tests.sh $(BUILD)/unit-tests
 
-demo: pach
+demo: pach $(DEPS_DEMO)
 	@./ci/demo.sh
 
 asan:
@@ -100,12 +107,12 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%_fuzz.cc=$(FUZZ_BUILD)/%-fuzz)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.cc=$(FUZZ_BUILD)/%.o)
 FUZZ_SECONDS ?= 10
 
-$(FUZZ_BUILD)/%.o: %.cc | $(DEPS_STAMP)
+$(FUZZ_BUILD)/%.o: %.cc | $(DEPS_TEST)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(PKG_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/%-fuzz: $(FUZZ_BUILD)/fuzz/%_fuzz.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)
 
 fuzz: $(FUZZ_BIN)
 .SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_SRC:%.cc=$(FUZZ_BUILD)/%.o)
@@ -116,7 +123,7 @@ fuzz-run: fuzz
 MAN_SRC := $(wildcard Documentation/pach*.adoc)
 MAN_OUT := $(MAN_SRC:Documentation/%.adoc=$(BUILD)/man/%.1)
 
-$(BUILD)/man/%.1: Documentation/%.adoc | $(DEPS_STAMP)
+$(BUILD)/man/%.1: Documentation/%.adoc | $(DEPS_DOC)
 	@mkdir -p $(dir $@)
 	asciidoctor -b manpage -o $@ $<
 
@@ -130,5 +137,5 @@ install: pach doc
 clean:
 	rm -rf build build-asan build-fuzz pach t/trash* t/results
 
-.PHONY: all deps test demo doc install clean asan asan-test unit-tests fuzz fuzz-run
+.PHONY: all deps test-deps test demo doc install clean asan asan-test unit-tests fuzz fuzz-run
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

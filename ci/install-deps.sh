@@ -1,14 +1,28 @@
 #!/bin/sh
-# Install the Debian packages pach needs to build, test and document itself.
-# Run by `make deps`.  As root it installs what is missing; otherwise it
-# prints the exact apt-get line to run.
+# Install the Debian packages pach needs.  Run by make:
+#   ci/install-deps.sh build   what `make` needs to build ./pach
+#   ci/install-deps.sh doc     what `make doc` needs (asciidoctor)
+#   ci/install-deps.sh demo    what `make demo` runs (bwrap, a static busybox)
+#   ci/install-deps.sh test    what `make test` needs on top: unit tests,
+#                              runtimes, the S3 server, shells, clang...
+# As root it installs what is missing; otherwise it prints the exact
+# apt-get line to run.
 set -e
 
-PKGS="g++ make pkg-config git libgit2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
-libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev doctest-dev asciidoctor
-bubblewrap busybox-static runc podman
-python3-swift memcached eatmydata awscli
+BUILD="g++ make pkg-config git libgit2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev"
+DOC="asciidoctor"
+DEMO="bubblewrap busybox-static"
+TEST="$DOC $DEMO doctest-dev runc podman python3-swift memcached eatmydata awscli
 xfsprogs tmux zsh fish clang"
+
+case "${1:-build}" in
+build) PKGS="$BUILD" ;;
+doc) PKGS="$BUILD $DOC" ;;
+demo) PKGS="$BUILD $DEMO" ;;
+test) PKGS="$BUILD $TEST" ;;
+*) echo "usage: $0 [build|doc|demo|test]" >&2; exit 2 ;;
+esac
 if [ -n "$PACH_DEPS_EXTRA" ]; then
 	PKGS="$PKGS $PACH_DEPS_EXTRA"
 fi

@@ -601,6 +601,7 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 			return o;
 		}
 		own->seal();
+		crash_point("pack-written");   // a large blob's own pack, under a temp name
 		std::lock_guard<std::mutex> g(mu_);
 		written_ += own->bytes();
 		objects_++;

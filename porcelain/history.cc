@@ -53,7 +53,7 @@ static void emit_all(const Store &s, const TreeEntry &e, const std::string &path
 	if (!wanted(path, e.is_dir(), paths))
 		return;
 	if (!e.is_dir()) {
-		Change c{status, path, {}, {}};
+		Change c{status, path, {}, {}, {}};
 		(status == 'A' ? c.new_e : c.old_e) = e;
 		out.push_back(c);
 		return;
@@ -63,7 +63,7 @@ static void emit_all(const Store &s, const TreeEntry &e, const std::string &path
 		if (!wanted(full, k.is_dir(), paths))
 			return false;
 		if (!k.is_dir()) {
-			Change c{status, full, {}, {}};
+			Change c{status, full, {}, {}, {}};
 			(status == 'A' ? c.new_e : c.old_e) = k;
 			out.push_back(c);
 		}
@@ -105,7 +105,7 @@ static void diff_rec(const Store &s, const Oid &a, const Oid &b, const std::stri
 					emit_all(s, y, p, 'A', paths, out);
 				} else if (wanted(p, false, paths)) {
 					bool type = (x.mode == kModeLink) != (y.mode == kModeLink);
-					out.push_back({type ? 'T' : 'M', p, x, y});
+					out.push_back({type ? 'T' : 'M', p, x, y, {}});
 				}
 			}
 			i++;

@@ -205,7 +205,6 @@ std::vector<PipelineVersion> pipeline_history(const Store &s, const std::string 
 {
 	std::vector<PipelineVersion> out;
 	auto head = s.ref(kMetaRef);
-	std::optional<Oid> prev_spec;
 	// Walk the metadata history (first parents), newest first; a version
 	// is a commit where the spec blob differs from its parent's.
 	std::optional<Oid> c = head;
@@ -223,7 +222,6 @@ std::vector<PipelineVersion> pipeline_history(const Store &s, const std::string 
 			out.push_back({*c, ci.committer.when, ci.message});
 		c = ci.parents.empty() ? std::nullopt : std::optional<Oid>(ci.parents[0]);
 	}
-	(void)prev_spec;
 	return out;
 }
 

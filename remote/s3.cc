@@ -1,4 +1,5 @@
 #include "remote/s3.h"
+#include "plumbing/crash.h"
 #include "plumbing/parallel.h"
 #include "plumbing/quote.h"
 
@@ -468,6 +469,7 @@ public:
 							     }
 						     });
 			etags[i] = etag;
+			crash_point("s3-part");   // one part uploaded, the upload not completed
 		});
 		std::string xml = "<CompleteMultipartUpload>";
 		for (size_t i = 0; i < n; i++)

@@ -40,7 +40,7 @@ std::string new_job_id()
 
 // The union of the datums' output trees.  Two datums writing one path
 // fail the job, naming both.
-Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::string, Oid>> &trees)
+Oid merge_outputs(ObjectWriter &w, const std::vector<std::pair<std::string, Oid>> &trees)
 {
 	struct Dir {
 		std::map<std::string, TreeEntry> files;
@@ -93,10 +93,9 @@ Oid merge_outputs(Store &s, ObjectWriter &w, const std::vector<std::pair<std::st
 // cost follows the change.  Returns nullopt whenever anything is not as
 // expected (a path clash, a file another datum owns), so the caller can
 // fall back to the full merge and its exact error.
-std::optional<Oid> merge_incremental(Store &s, ObjectWriter &w, const Oid &base, const std::vector<Oid> &removed,
+std::optional<Oid> merge_incremental(ObjectWriter &w, const Oid &base, const std::vector<Oid> &removed,
 				     const std::vector<Oid> &added)
 {
-	(void)s;
 	std::vector<TreeEdit> edits;
 	std::function<void(const Oid &, std::vector<std::string> &, bool)> rec = [&](const Oid &x,
 										   std::vector<std::string> &path,
@@ -301,11 +300,11 @@ void commit_output(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &jo
 						added.push_back(*job.datums[i].out_tree);
 				trace_point("changed outputs found");
 				if (removed.size() + added.size() <= 64)
-					tree = merge_incremental(s, w, s.read_commit(*head).tree, removed, added);
+					tree = merge_incremental(w, s.read_commit(*head).tree, removed, added);
 				trace_point(tree ? "output edited" : "output edit refused");
 			}
 			if (!tree)
-				tree = merge_outputs(s, w, trees);
+				tree = merge_outputs(w, trees);
 			std::optional<Oid> parent_tree;
 			if (head)
 				parent_tree = s.read_commit(*head).tree;

@@ -2,13 +2,7 @@
 test_description='crash matrix: kill -9 at named points (PACH_TEST_CRASH_AT) of every writing command; after each, git fsck --strict is clean, nothing committed is lost, and the same command run again completes'
 . ./test-lib.sh
 
-# crash POINT CMD...: CMD must die by SIGKILL at POINT.
-crash() {
-	point=$1 && shift &&
-	PACH_TEST_CRASH_AT=$point "$@" >"$TRASH_DIRECTORY/crash.out" 2>"$TRASH_DIRECTORY/crash.err"; code=$?
-	test $code = 137 && grep -q "PACH_TEST_CRASH_AT: killed" "$TRASH_DIRECTORY/crash.err" ||
-		{ echo >&4 "$*: exit $code, not killed at $point"; cat "$TRASH_DIRECTORY/crash.err" >&4; return 1; }
-}
+crash() { test_crash_at "$@"; }
 # intact [STORE]: git's strictest check and pach's own.
 intact() { git_fsck "${1:-.pach}" && (cd "${1:-.pach}/.." && pach fsck >/dev/null); }
 tip() { git --git-dir="${2:-.pach}" rev-parse --verify -q "refs/heads/$1"; }

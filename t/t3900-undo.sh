@@ -176,8 +176,9 @@ test_expect_success 'a rollback killed midway: the store is intact, rerunning it
 	tick && T3=$(date +%s) && tick &&
 	echo 2 >m/x && pach commit many m >/dev/null && c2=$(git --git-dir=.pach rev-parse many/master) &&
 	for i in $(seq 1 400); do echo "update refs/heads/many/b$i $c2"; done | env -u GIT_COMMITTER_DATE git --git-dir=.pach update-ref --stdin &&
-	{ pach rollback --to "@$T3" many >/dev/null 2>&1 & } && pid=$! &&
-	sleep 0.3 && kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null;
+	test_crash_at rollback-ref:200 pach rollback --to "@$T3" many &&
+	git --git-dir=.pach for-each-ref --format="%(objectname)" refs/heads/many/ | sort | uniq -c >mixed &&
+	test_line_count = 2 mixed &&
 	pach fsck >/dev/null && git_fsck &&
 	pach rollback --to "@$T3" many >/dev/null &&
 	test "$(git --git-dir=.pach for-each-ref --format="%(objectname)" refs/heads/many/ | sort -u)" = "$c1"

@@ -98,7 +98,7 @@ test_expect_success S3,AWSCLI 'server down for a few seconds: retried, the push 
 
 test_expect_success S3,AWSCLI 'kill -9 of a push: store intact, the next push completes' '
 	cd A && head -c 300000000 /dev/urandom >d/huge3.bin && pach commit images d >/dev/null &&
-	{ pach push images >/dev/null 2>&1 & } && echo $! >pid && sleep 0.7 && kill -9 $(cat pid) && wait;
+	test_crash_at s3-part:2 pach push images &&
 	git_fsck && pach push images >out && grep images@master out && cd .. &&
 	(cd B && pach pull images >/dev/null && git_fsck) && test "$(tip B images@master)" = "$(tip A images@master)"
 '

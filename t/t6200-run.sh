@@ -257,12 +257,11 @@ test_expect_success 'kill -9 of pach run mid-job: store intact, branch unmoved, 
 	pipeline: {name: sleepy}
 	runtime: local
 	transform:
-	  cmd: [sh, -c, "sleep 0.4; cp $images /pfs/out/"]
+	  cmd: [sh, -c, "cp $images /pfs/out/"]
 	input: {pfs: {repo: images, glob: "/*"}}
 	EOF
 	pach pipeline create -f sleepy.yaml &&
-	(pach run sleepy >/dev/null 2>&1 & echo $! >pid; wait) &
-	sleep 1 && kill -9 $(cat pid); wait;
+	test_crash_at run-datum:2 pach run sleepy &&
 	test_fatal pach ls sleepy &&
 	test -d .pach/pach/work && git_fsck && pach fsck &&
 	pach run sleepy >out && grep "0 failed" out &&
@@ -270,11 +269,36 @@ test_expect_success 'kill -9 of pach run mid-job: store intact, branch unmoved, 
 	test -z "$(ls .pach/pach/work 2>/dev/null)" && git_fsck
 '
 
-test_expect_success 'concurrent runs: one waits, history stays linear' '
-	echo q >d/q.txt && pach commit images d &&
-	(pach run upper >run1.out 2>&1 &) && pach run upper >run2.out 2>&1; sleep 1;
-	while pgrep -x pach >/dev/null; do sleep 0.2; done;
-	git --git-dir=.pach rev-list --parents upper/master | awk "NF > 2" >merges && test_must_fail test -s merges &&
+# wait_for CMD...: until CMD succeeds, for at most 30 seconds.
+wait_for() {
+	_i=0
+	until "$@"; do
+		_i=$((_i + 1)) && test $_i -lt 600 || { echo >&4 "gave up waiting for: $*"; return 1; }
+		sleep 0.05
+	done
+}
+
+test_expect_success 'concurrent runs: the second waits for the first, both succeed, history stays linear' '
+	cat >gate.yaml <<-\EOF &&
+	pipeline: {name: gate}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "touch \"$STARTED\"; while [ ! -e \"$GO\" ]; do sleep 0.05; done; cp $images /pfs/out/"]
+	  env: {STARTED: STARTED_PATH, GO: GO_PATH}
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	sed -i "s|STARTED_PATH|$PWD/started|; s|GO_PATH|$PWD/go|" gate.yaml &&
+	pach pipeline create -f gate.yaml && rm -f started go &&
+	{ pach run gate >run1.out 2>run1.err & } && p1=$! &&
+	test_when_finished "touch go; wait $p1 2>/dev/null || :" &&
+	wait_for test -e started &&
+	{ pach run gate >run2.out 2>run2.err & } && p2=$! &&
+	test_when_finished "wait $p2 2>/dev/null || :" &&
+	wait_for grep -q "waiting for another .pach run." run2.err &&
+	! grep . run2.out &&
+	touch go && wait $p1 && wait $p2 &&
+	grep "gate: job .* 0 failed" run1.out && grep "gate: up to date" run2.out &&
+	git --git-dir=.pach rev-list --parents gate/master | awk "NF > 2" >merges && test_must_be_empty merges &&
 	git_fsck && pach fsck
 '
 

@@ -177,6 +177,16 @@ test_path_is_file() { [ -f "$1" ] || { echo >&4 "not a file: $1"; return 1; }; }
 test_path_is_dir() { [ -d "$1" ] || { echo >&4 "not a directory: $1"; return 1; }; }
 test_path_is_missing() { ! [ -e "$1" ] && ! [ -L "$1" ] || { echo >&4 "exists: $1"; return 1; }; }
 
+# test_crash_at POINT[:N] CMD...: CMD must die by SIGKILL at its named
+# crash point (PACH_TEST_CRASH_AT, plumbing/crash.cc), the Nth time it
+# passes there: a kill at a known moment, however fast the command is.
+test_crash_at() {
+	_point=$1 && shift &&
+	PACH_TEST_CRASH_AT=$_point "$@" >"$TRASH_DIRECTORY/crash.out" 2>"$TRASH_DIRECTORY/crash.err"; _code=$?
+	test $_code = 137 && grep -q "PACH_TEST_CRASH_AT: killed" "$TRASH_DIRECTORY/crash.err" ||
+		{ echo >&4 "$*: exit $_code, not killed at $_point"; cat "$TRASH_DIRECTORY/crash.err" >&4; return 1; }
+}
+
 # The real git binary is our referee.
 git_fsck() { git --git-dir="${1:-.pach}" fsck --strict --no-progress 2>fsck.err >&4 && ! grep -v '^notice:' fsck.err | grep -q .; }
 
