@@ -1,5 +1,6 @@
 #include "cmd/cmd.h"
 #include "plumbing/address.h"
+#include "plumbing/lg2.h"
 #include "plumbing/meta.h"
 #include "plumbing/tree_edit.h"
 
@@ -24,16 +25,16 @@ Oid resolve_object(Store &s, const std::string &spec)
 	}
 	if (valid_repo_name(spec) && repo_exists(s, spec))
 		return resolve_commit(s, parse_address(spec));
-	git_object *o = nullptr;
-	int rc = git_revparse_single(&o, s.repo(), spec.c_str());
-	if (rc == GIT_EAMBIGUOUS)
-		die("short object id '{}' is ambiguous", spec);
-	if (rc < 0)
-		die("not a valid object name: '{}'", spec);
 	Oid id;
-	std::memcpy(id.b.data(), git_object_id(o)->id, 20);
-	git_object_free(o);
-	return id;
+	switch (revparse_object(s, spec, &id)) {
+	case Revparse::found:
+		return id;
+	case Revparse::ambiguous:
+		die("short object id '{}' is ambiguous", spec);
+	case Revparse::not_found:
+		break;
+	}
+	die("not a valid object name: '{}'", spec);
 }
 
 } // namespace pach::cmd

@@ -6,11 +6,11 @@
 #include "mount/overlay.h"
 #include "mount/partial.h"
 
+#include "plumbing/branch_commit.h"
 #include "plumbing/crash.h"
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 #include "plumbing/tree_edit.h"
-#include "porcelain/commit.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -331,7 +331,7 @@ CommitReport commit_stage(Store &s, const std::string &stage, const std::string 
 				return apply_stage(s, w, base, root.get(), repo + "@" + *branch, warnings);
 			};
 			std::string m = !msg.empty() ? msg : "pach mount: changes to " + repo + "@" + *branch;
-			auto r = porcelain::commit_edit(s, repo, *branch, m + (m.back() == '\n' ? "" : "\n"), edit);
+			auto r = commit_on_branch(s, repo, *branch, m + (m.back() == '\n' ? "" : "\n"), edit);
 			if (r.commit)
 				rep.committed.push_back(repo + "@" + *branch + " " + r.commit->hex());
 			rep.warnings.insert(rep.warnings.end(), warnings.begin(), warnings.end());

@@ -168,7 +168,7 @@ bool names_branch(const Store &s, const Address &a)
 		return false;
 	if (is_hex(base)) {
 		git_object *o = nullptr;
-		if (git_revparse_single(&o, s.repo(), base.c_str()) == 0) {
+		if (git_revparse_single(&o, lg2_repo(s), base.c_str()) == 0) {
 			git_object_free(o);
 			return false;
 		}
@@ -184,7 +184,7 @@ static Oid walk_suffix(const Store &s, const Oid &start, const std::string &suff
 		return start;
 	std::string spec = start.hex() + suffix;
 	git_object *o = nullptr;
-	if (git_revparse_single(&o, s.repo(), spec.c_str()) < 0)
+	if (git_revparse_single(&o, lg2_repo(s), spec.c_str()) < 0)
 		die("'{}' does not exist in repo '{}' (history is not that deep)", what, repo);
 	GitObject obj(o);
 	Oid id;
@@ -248,7 +248,7 @@ Oid resolve_commit(const Store &s, const Address &a)
 			die("branch '{}' not found in repo '{}'", base, a.repo);
 		}
 		git_object *o = nullptr;
-		int rc = git_revparse_single(&o, s.repo(), base.c_str());
+		int rc = git_revparse_single(&o, lg2_repo(s), base.c_str());
 		if (rc == GIT_EAMBIGUOUS)
 			die("short commit id '{}' is ambiguous", base);
 		if (rc < 0)

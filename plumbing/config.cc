@@ -1,6 +1,7 @@
 #include "plumbing/config.h"
 
 #include "plumbing/error.h"
+#include "plumbing/git.h"
 #include "plumbing/fs.h"
 
 #include <git2.h>

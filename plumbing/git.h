@@ -26,6 +26,10 @@ using GitConfig = Owned<git_config, git_config_free>;
 using GitRefIter = Owned<git_reference_iterator, git_reference_iterator_free>;
 using GitPatch = Owned<git_patch, git_patch_free>;
 
+class Store;
+// The store's libgit2 repository, opened on first use.
+git_repository *lg2_repo(const Store &s);
+
 // Turn a libgit2 failure into a fatal Error naming what we were doing.
 int git_check(int rc, const std::string &what);
 

@@ -1,6 +1,7 @@
 #include "plumbing/odb.h"
 
 #include "plumbing/error.h"
+#include "plumbing/git.h"
 
 #include <dirent.h>
 #include <fcntl.h>

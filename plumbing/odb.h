@@ -5,7 +5,6 @@
 #pragma once
 
 #include "plumbing/fs.h"
-#include "plumbing/git.h"
 #include "plumbing/oid.h"
 
 #include <zlib.h>
@@ -16,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+struct git_odb;
 
 namespace pach {
 

@@ -278,7 +278,7 @@ std::optional<int64_t> parse_duration(const std::string &s)
 void ensure_reflogs_enabled(const Store &s)
 {
 	git_config *c = nullptr;
-	if (git_repository_config(&c, s.repo()) < 0)
+	if (git_repository_config(&c, lg2_repo(s)) < 0)
 		return;
 	GitConfig cfg(c);
 	git_buf b = GIT_BUF_INIT;

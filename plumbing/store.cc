@@ -6,6 +6,7 @@
 #include "plumbing/reflog.h"
 
 #include "plumbing/error.h"
+#include "plumbing/git.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -119,14 +120,19 @@ std::string Store::discover(const std::string &c_dir)
 	die("not a pach store (or any of the parent directories): .pach");
 }
 
-Store::Store(const std::string &git_dir) : git_dir_(git_dir)
+struct Store::Lg2 {
+	GitRepo repo;
+	GitOdb odb;
+};
+
+Store::Store(const std::string &git_dir) : git_dir_(git_dir), lg2_(std::make_unique<Lg2>())
 {
 	if (!is_dir(git_dir + "/objects") || !path_exists(git_dir + "/HEAD"))
 		die("not a pach store: '{}'", git_dir);
 	odb_ = std::make_unique<ObjectDb>(git_dir + "/objects", [this](bool open) -> git_odb * {
 		if (open)
 			open_lg2();
-		return lg2odb_.get();
+		return lg2_->odb.get();
 	});
 }
 
@@ -136,17 +142,17 @@ void Store::open_lg2() const
 		git_global_setup();
 		git_repository *r = nullptr;
 		git_check(git_repository_open_bare(&r, git_dir_.c_str()), "unable to open store '" + git_dir_ + "'");
-		repo_.reset(r);
+		lg2_->repo.reset(r);
 		git_odb *o = nullptr;
 		git_check(git_repository_odb(&o, r), "unable to open object database");
-		lg2odb_.reset(o);
+		lg2_->odb.reset(o);
 	});
 }
 
-git_repository *Store::repo() const
+git_repository *lg2_repo(const Store &s)
 {
-	open_lg2();
-	return repo_.get();
+	s.open_lg2();
+	return s.lg2_->repo.get();
 }
 
 Store::~Store() = default;
@@ -247,7 +253,7 @@ void Store::prepare_ref_update()
 	// libgit2 signs reflog entries with the repository's identity: make it
 	// the committer pach uses (environment, pach config, git config).
 	Signature c = committer();
-	git_repository_set_ident(repo(), c.name.c_str(), c.email.c_str());
+	git_repository_set_ident(lg2_repo(*this), c.name.c_str(), c.email.c_str());
 }
 
 // pach keeps the logs of deleted refs; one in the way of a new ref's log
@@ -286,9 +292,9 @@ bool Store::cas_ref(const std::string &name, const Oid &to, const std::optional<
 	for (int attempt = 0;; attempt++) {
 		if (expected) {
 			git_oid cur = to_git(*expected);
-			rc = git_reference_create_matching(&out, repo(), name.c_str(), &id, 1, &cur, msg.c_str());
+			rc = git_reference_create_matching(&out, lg2_repo(*this), name.c_str(), &id, 1, &cur, msg.c_str());
 		} else {
-			rc = git_reference_create(&out, repo(), name.c_str(), &id, 0, msg.c_str());
+			rc = git_reference_create(&out, lg2_repo(*this), name.c_str(), &id, 0, msg.c_str());
 		}
 		// Someone holds the ref's .lock for the instant of their update.
 		if (rc == GIT_ELOCKED && attempt < 200) {
@@ -317,7 +323,7 @@ bool Store::delete_ref(const std::string &name, const std::optional<Oid> &expect
 {
 	prepare_ref_update();
 	git_reference *r = nullptr;
-	int rc = git_reference_lookup(&r, repo(), name.c_str());
+	int rc = git_reference_lookup(&r, lg2_repo(*this), name.c_str());
 	if (rc == GIT_ENOTFOUND)
 		return false;
 	git_check(rc, "unable to read ref '" + name + "'");
@@ -360,7 +366,7 @@ std::vector<std::pair<std::string, Oid>> Store::refs(const std::string &prefix) 
 	std::vector<std::pair<std::string, Oid>> out;
 	git_reference_iterator *it = nullptr;
 	std::string glob = prefix + "*";
-	git_check(git_reference_iterator_glob_new(&it, repo(), glob.c_str()), "unable to list refs");
+	git_check(git_reference_iterator_glob_new(&it, lg2_repo(*this), glob.c_str()), "unable to list refs");
 	GitRefIter iter(it);
 	git_reference *r;
 	while (git_reference_next(&r, it) == 0) {
@@ -438,7 +444,7 @@ ObjType Store::object_type(const Oid &o) const
 Oid Store::resolve_commitish(const std::string &spec) const
 {
 	git_object *obj = nullptr;
-	int rc = git_revparse_single(&obj, repo(), spec.c_str());
+	int rc = git_revparse_single(&obj, lg2_repo(*this), spec.c_str());
 	if (rc == GIT_EAMBIGUOUS)
 		die("short commit id '{}' is ambiguous", spec);
 	if (rc < 0)
@@ -519,12 +525,12 @@ static Signature make_sig(const Store &st, git_repository *repo, const char *nam
 
 Signature Store::author() const
 {
-	return make_sig(*this, repo(), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
+	return make_sig(*this, lg2_repo(*this), "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE");
 }
 
 Signature Store::committer() const
 {
-	return make_sig(*this, repo(), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
+	return make_sig(*this, lg2_repo(*this), "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE");
 }
 
 std::unique_ptr<FileLock> Store::lock_shared()

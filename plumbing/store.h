@@ -4,7 +4,6 @@
 #pragma once
 
 #include "plumbing/fs.h"
-#include "plumbing/git.h"
 #include "plumbing/odb.h"
 #include "plumbing/pack_writer.h"
 #include "plumbing/tree.h"
@@ -16,6 +15,9 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+// libgit2's handles stay opaque here: only plumbing/*.cc include <git2.h>.
+struct git_repository;
 
 namespace pach {
 
@@ -45,9 +47,6 @@ public:
 	explicit Store(const std::string &git_dir);
 	~Store();
 
-	// libgit2 is opened on first use: a re-commit of an unchanged tree, or
-	// a read of a branch, never needs it (its start-up alone costs ~5 ms).
-	git_repository *repo() const;
 	ObjectDb &odb() { return *odb_; }
 	const ObjectDb &odb() const { return *odb_; }
 	const std::string &git_dir() const { return git_dir_; }
@@ -84,10 +83,14 @@ public:
 
 private:
 	std::string git_dir_;
+	// libgit2 is opened on first use: a re-commit of an unchanged tree, or
+	// a read of a branch, never needs it (its start-up alone costs ~5 ms).
+	// Plumbing reaches it through lg2_repo() (plumbing/git.h).
+	friend git_repository *lg2_repo(const Store &s);
+	struct Lg2;
 	void open_lg2() const;
 	mutable std::once_flag lg2_once_;
-	mutable GitRepo repo_;
-	mutable GitOdb lg2odb_;
+	mutable std::unique_ptr<Lg2> lg2_;
 	void prepare_ref_update();   // reflogs on, our identity in them
 	bool ref_update_ready_ = false;
 	std::unique_ptr<ObjectDb> odb_;

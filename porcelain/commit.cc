@@ -1,5 +1,6 @@
 #include "porcelain/commit.h"
 
+#include "plumbing/branch_commit.h"
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
 #include "plumbing/tree_edit.h"
@@ -33,34 +34,12 @@ static std::string target_branch(const Store &s, const Address &a)
 CommitResult commit_edit(Store &s, const std::string &repo, const std::string &branch, const std::string &msg,
 			 const TreeEdit &edit, std::unique_ptr<ObjectWriter> first)
 {
-	std::string ref = branch_ref(repo, branch);
+	BranchCommit b = commit_on_branch(s, repo, branch, msg, edit, std::move(first));
 	CommitResult res;
-	for (int attempt = 0; attempt < 50; attempt++) {
-		auto head = s.ref(ref);
-		std::optional<Oid> base;
-		if (head)
-			base = s.read_commit(*head).tree;
-		std::unique_ptr<ObjectWriter> wp = first ? std::move(first) : std::make_unique<ObjectWriter>(s, 1);
-		ObjectWriter &w = *wp;
-		Oid tree = edit(w, base);
-		res.parent_tree = base.value_or(empty_tree_oid());
-		if ((base && tree == *base) || (!base && tree == empty_tree_oid())) {
-			w.finish();
-			res.commit.reset();
-			return res;
-		}
-		std::vector<Oid> parents;
-		if (head)
-			parents.push_back(*head);
-		Oid c = w.commit(tree, parents, s.author(), s.committer(), msg);
-		w.finish();
-		if (s.cas_ref(ref, c, head, "commit: " + msg.substr(0, msg.find('\n')))) {
-			res.commit = c;
-			res.retries = attempt;
-			return res;
-		}
-	}
-	die_conflict("branch '{}' of repo '{}' keeps moving; gave up after 50 attempts", branch, repo);
+	res.commit = b.commit;
+	res.parent_tree = b.parent_tree;
+	res.retries = b.retries;
+	return res;
 }
 
 // Housekeeping once a commit is in: merge small packs now and then.  The

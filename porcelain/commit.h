@@ -5,6 +5,7 @@
 #pragma once
 
 #include "plumbing/address.h"
+#include "plumbing/branch_commit.h"
 #include "plumbing/snapshot.h"
 #include "plumbing/store.h"
 #include "porcelain/split.h"
@@ -38,11 +39,9 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string> &srcs, const CommitOptions &o);
 CommitResult rm_paths(Store &s, const std::vector<Address> &paths, bool recursive, const CommitOptions &o);
 
-// The engine behind the three: edit(base tree) -> new tree, committed on
-// the branch with retries.  Public for the runner and mount layers.
-using TreeEdit = std::function<Oid(ObjectWriter &, const std::optional<Oid> &base)>;
-// `first`, if given, holds objects already written for this change; the
-// first attempt adds its trees and commit to the same pack.
+// The engine behind the three (plumbing/branch_commit.h), its result
+// as a CommitResult.
+using TreeEdit = BranchEdit;
 CommitResult commit_edit(Store &s, const std::string &repo, const std::string &branch, const std::string &msg,
 			 const TreeEdit &edit, std::unique_ptr<ObjectWriter> first = nullptr);
 

@@ -3,7 +3,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
-#include "plumbing/git.h"
+#include "plumbing/lg2.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,18 +17,8 @@ namespace pach::porcelain {
 std::vector<CommitInfo> log(const Store &s, const Oid &start, int max)
 {
 	std::vector<CommitInfo> out;
-	git_revwalk *w = nullptr;
-	git_check(git_revwalk_new(&w, s.repo()), "unable to walk history");
-	GitRevwalk walk(w);
-	git_revwalk_sorting(w, GIT_SORT_TIME);
-	git_oid g;
-	std::memcpy(g.id, start.b.data(), 20);
-	git_check(git_revwalk_push(w, &g), "unable to walk history");
-	while ((max < 0 || (int)out.size() < max) && git_revwalk_next(&g, w) == 0) {
-		Oid o;
-		std::memcpy(o.b.data(), g.id, 20);
+	for (auto &o : walk_history(s, start, max))
 		out.push_back(s.read_commit(o));
-	}
 	return out;
 }
 
@@ -189,43 +179,14 @@ static bool new_binary(const Store &s, const Change &c)
 	return std::memchr(head.data(), 0, head.size()) != nullptr;
 }
 
-// buf keeps a work tree file's content alive as long as the patch.
-static GitPatch make_patch(const Store &s, const Change &c, std::string &buf)
+static TextDiff text_diff(const Store &s, const Change &c)
 {
+	std::optional<Oid> old_blob = c.old_e.mode ? std::optional<Oid>(c.old_e.oid) : std::nullopt;
 	if (!c.new_file.empty() && c.new_e.mode) {
-		git_blob *a = nullptr;
-		if (c.old_e.mode) {
-			git_oid g;
-			std::memcpy(g.id, c.old_e.oid.b.data(), 20);
-			git_check(git_blob_lookup(&a, s.repo(), &g), "unable to read blob " + c.old_e.oid.hex());
-		}
-		buf = file_content(c.new_file, c.new_e.mode, kMaxTextDiff + 1);
-		git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-		git_patch *p = nullptr;
-		int rc = git_patch_from_blob_and_buffer(&p, a, c.old_e.mode ? c.path.c_str() : nullptr, buf.data(),
-							buf.size(), c.path.c_str(), &o);
-		git_blob_free(a);
-		git_check(rc, "unable to diff '" + c.path + "'");
-		return GitPatch(p);
+		std::string buf = file_content(c.new_file, c.new_e.mode, kMaxTextDiff + 1);
+		return diff_text(s, c.path, old_blob, std::nullopt, &buf);
 	}
-	git_blob *a = nullptr, *b = nullptr;
-	auto load = [&](const TreeEntry &e, git_blob **out) {
-		if (e.mode == 0)
-			return;
-		git_oid g;
-		std::memcpy(g.id, e.oid.b.data(), 20);
-		git_check(git_blob_lookup(out, s.repo(), &g), "unable to read blob " + e.oid.hex());
-	};
-	load(c.old_e, &a);
-	load(c.new_e, &b);
-	git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-	git_patch *p = nullptr;
-	int rc = git_patch_from_blobs(&p, a, c.old_e.mode ? c.path.c_str() : nullptr, b,
-				      c.new_e.mode ? c.path.c_str() : nullptr, &o);
-	git_blob_free(a);
-	git_blob_free(b);
-	git_check(rc, "unable to diff '" + c.path + "'");
-	return GitPatch(p);
+	return diff_text(s, c.path, old_blob, c.new_e.mode ? std::optional<Oid>(c.new_e.oid) : std::nullopt);
 }
 
 static std::string header(const Change &c)
@@ -258,27 +219,8 @@ std::string patch_text(const Store &s, const Change &c)
 	std::string b = c.new_e.mode ? "b/" + c.path : "/dev/null";
 	if (binary)
 		return out + "Binary files " + a + " and " + b + " differ\n";
-	std::string buf;
-	GitPatch p = make_patch(s, c, buf);
 	out += "--- " + a + "\n+++ " + b + "\n";
-	size_t hunks = git_patch_num_hunks(p.get());
-	for (size_t h = 0; h < hunks; h++) {
-		const git_diff_hunk *hk;
-		size_t lines;
-		git_patch_get_hunk(&hk, &lines, p.get(), h);
-		out.append(hk->header, hk->header_len);
-		for (size_t l = 0; l < lines; l++) {
-			const git_diff_line *ln;
-			git_patch_get_line_in_hunk(&ln, p.get(), h, l);
-			if (ln->origin == GIT_DIFF_LINE_CONTEXT || ln->origin == GIT_DIFF_LINE_ADDITION ||
-			    ln->origin == GIT_DIFF_LINE_DELETION)
-				out.push_back(ln->origin);
-			out.append(ln->content, ln->content_len);
-			if (ln->origin == GIT_DIFF_LINE_CONTEXT_EOFNL || ln->origin == GIT_DIFF_LINE_ADD_EOFNL ||
-			    ln->origin == GIT_DIFF_LINE_DEL_EOFNL)
-				continue;
-		}
-	}
+	out += text_diff(s, c).hunks;
 	return out;
 }
 
@@ -292,10 +234,9 @@ LineStat line_stat(const Store &s, const Change &c)
 		st.binary = true;
 		return st;
 	}
-	std::string buf;
-	GitPatch p = make_patch(s, c, buf);
-	size_t ctx;
-	git_patch_line_stats(&ctx, &st.added, &st.removed, p.get());
+	TextDiff d = text_diff(s, c);
+	st.added = d.added;
+	st.removed = d.removed;
 	return st;
 }
 

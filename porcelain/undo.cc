@@ -4,7 +4,7 @@
 #include "plumbing/address.h"
 #include "plumbing/config.h"
 #include "plumbing/error.h"
-#include "plumbing/git.h"
+#include "plumbing/lg2.h"
 #include "plumbing/meta.h"
 #include "plumbing/number.h"
 #include "plumbing/quote.h"
@@ -14,7 +14,6 @@
 #include "porcelain/pipeline.h"
 #include "runner/spec.h"
 
-#include <git2.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -202,20 +201,11 @@ Oid revert_commit(Store &s, const std::string &repo, const std::string &branch, 
 			if (cur && want && ch.new_e.mode) {
 				auto b = text_of(s, ch.new_e), o = text_of(s, *cur), t = text_of(s, *want);
 				if (b && o && t) {
-					git_merge_file_input ib = GIT_MERGE_FILE_INPUT_INIT, io = GIT_MERGE_FILE_INPUT_INIT,
-							     it = GIT_MERGE_FILE_INPUT_INIT;
-					ib.ptr = b->data(), ib.size = b->size();
-					io.ptr = o->data(), io.size = o->size();
-					it.ptr = t->data(), it.size = t->size();
-					git_merge_file_result mr;
-					std::memset(&mr, 0, sizeof mr);
-					if (git_merge_file(&mr, &ib, &io, &it, nullptr) == 0 && mr.automergeable) {
-						Oid blob = w.blob(mr.ptr, mr.len);
-						git_merge_file_result_free(&mr);
+					if (auto merged = merge_file(*b, *o, *t)) {
+						Oid blob = w.blob(merged->data(), merged->size());
 						root = edit_tree(s, w, root, path, TreeEntry{"", cur->mode, blob});
 						continue;
 					}
-					git_merge_file_result_free(&mr);
 				}
 			}
 			conflicts.push_back(ch.path);

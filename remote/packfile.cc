@@ -2,11 +2,11 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "plumbing/lg2.h"
 #include "plumbing/pack_writer.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <git2.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -85,35 +85,6 @@ private:
 	Sha1 sha_;
 	uint32_t crc_ = 0;
 };
-
-Oid index_with_libgit2(const std::string &pack_path, const std::string &idx_path, const std::string &what)
-{
-	// The indexer writes pack-<sum>.{pack,idx} into a directory of its own.
-	std::string dir = pack_path + ".lg2";
-	mkdir_p(dir);
-	git_indexer *ix = nullptr;
-	git_indexer_options opts = GIT_INDEXER_OPTIONS_INIT;
-	git_indexer_progress stats;
-	if (git_indexer_new(&ix, dir.c_str(), 0, nullptr, &opts) < 0)
-		die("{}: unable to index the pack: {}", what, git_error_last() ? git_error_last()->message : "?");
-	Fd f(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
-	std::vector<char> buf(1 << 20);
-	ssize_t n;
-	while ((n = ::read(f.get(), buf.data(), buf.size())) > 0)
-		if (git_indexer_append(ix, buf.data(), (size_t)n, &stats) < 0)
-			die("{}: bad pack: {}", what, git_error_last() ? git_error_last()->message : "?");
-	if (git_indexer_commit(ix, &stats) < 0)
-		die("{}: bad pack: {}", what, git_error_last() ? git_error_last()->message : "?");
-	Oid sum;
-	memcpy(sum.b.data(), git_indexer_hash(ix)->id, 20);
-	git_indexer_free(ix);
-	std::string base = dir + "/pack-" + sum.hex();
-	if (rename((base + ".idx").c_str(), idx_path.c_str()) < 0)
-		die_errno("unable to move the index of " + what);
-	::unlink((base + ".pack").c_str());
-	::rmdir(dir.c_str());
-	return sum;
-}
 
 } // namespace
 
@@ -222,7 +193,7 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 	if (pread(f.get(), trailer, 20, (off_t)(size - 20)) != 20 || memcmp(trailer, sum.b.data(), 20) != 0)
 		die("{}: the pack's checksum does not match its content", what);
 	if (deltas)
-		return index_with_libgit2(pack_path, idx_path, what);
+		return index_pack_with_libgit2(pack_path, idx_path, what);
 	Fd out_fd(::open(idx_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
 	if (!out_fd)
 		die_errno("unable to write '" + idx_path + "'");

@@ -2,36 +2,30 @@
 #include "plumbing/quote.h"
 
 #include "plumbing/address.h"
+#include "plumbing/config.h"
 #include "plumbing/error.h"
 
-#include <git2.h>
+#include <algorithm>
 
 namespace pach::remote {
 
 namespace {
 
+// The store's own config file (remotes are per store, never the user's).
 struct Config {
-	git_config *c = nullptr;
-	explicit Config(Store &s)
-	{
-		if (git_repository_config(&c, s.repo()) < 0)
-			die("unable to read the store's config: {}", git_error_last() ? git_error_last()->message : "?");
-	}
-	~Config() { git_config_free(c); }
+	std::string path;
+	std::vector<std::pair<std::string, std::string>> entries;
+	explicit Config(Store &s) : path(s.path("config")), entries(config_list_file(path)) {}
 	std::string get(const std::string &key) const
 	{
-		git_buf b = GIT_BUF_INIT;
 		std::string v;
-		if (git_config_get_string_buf(&b, c, key.c_str()) == 0)
-			v.assign(b.ptr, b.size);
-		git_buf_dispose(&b);
+		for (auto &[k, val] : entries)
+			if (k == key)
+				v = val;   // the last one wins, as in git
 		return v;
 	}
-	void set(const std::string &key, const std::string &v)
-	{
-		if (git_config_set_string(c, key.c_str(), v.c_str()) < 0)
-			die("unable to write the store's config: {}", git_error_last() ? git_error_last()->message : "?");
-	}
+	void set(const std::string &key, const std::string &v) { config_set_file(path, key, v); }
+	void unset(const std::string &key) { config_unset_file(path, key); }
 };
 
 bool valid_name(const std::string &n)
@@ -50,15 +44,10 @@ std::vector<RemoteConfig> remote_list(Store &s)
 {
 	Config cfg(s);
 	std::vector<std::string> names;
-	git_config_iterator *it = nullptr;
-	if (git_config_iterator_glob_new(&it, cfg.c, "^pach-remote\\..*\\.url$") == 0) {
-		git_config_entry *e;
-		while (git_config_next(&e, it) == 0) {
-			std::string k = e->name;   // pach-remote.<name>.url
-			names.push_back(k.substr(12, k.size() - 12 - 4));
-		}
-		git_config_iterator_free(it);
-	}
+	for (auto &[k, v] : cfg.entries)   // pach-remote.<name>.url
+		if (k.size() > 16 && k.compare(0, 12, "pach-remote.") == 0 && k.compare(k.size() - 4, 4, ".url") == 0 &&
+		    std::find(names.begin(), names.end(), k.substr(12, k.size() - 16)) == names.end())
+			names.push_back(k.substr(12, k.size() - 16));
 	std::vector<RemoteConfig> out;
 	for (auto &n : names)
 		if (auto r = remote_get(s, n))
@@ -115,8 +104,7 @@ void remote_remove(Store &s, const std::string &name)
 		die("no such remote: '{}'", name);
 	Config cfg(s);
 	for (const char *k : {"url", "endpoint", "region", "pathstyle"}) {
-		std::string key = "pach-remote." + name + "." + k;
-		git_config_delete_entry(cfg.c, key.c_str());
+		cfg.unset("pach-remote." + name + "." + k);
 	}
 	// Its tracking refs go with it.
 	for (auto &[ref, oid] : s.refs("refs/pach/remotes/" + name + "/"))
