@@ -5,8 +5,9 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "remote/http.h"
+#include "remote/s3xml.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,256 +15,14 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
 namespace pach::remote {
 
-// ---- configuration ----------------------------------------------------
-
-static std::map<std::string, std::map<std::string, std::string>> read_ini(const std::string &path)
-{
-	std::map<std::string, std::map<std::string, std::string>> out;
-	std::ifstream in(path);
-	std::string line, section;
-	auto trim = [](std::string s) {
-		size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-		return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-	};
-	while (std::getline(in, line)) {
-		line = trim(line);
-		if (line.empty() || line[0] == '#' || line[0] == ';')
-			continue;
-		if (line[0] == '[' && line.back() == ']') {
-			section = trim(line.substr(1, line.size() - 2));
-			continue;
-		}
-		auto eq = line.find('=');
-		if (eq != std::string::npos)
-			out[section][trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
-	}
-	return out;
-}
-
-static std::string env(const char *k)
-{
-	const char *v = getenv(k);
-	return v ? v : "";
-}
-
-AwsSettings aws_settings()
-{
-	AwsSettings s;
-	s.profile = !env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default";
-	std::string home = env("HOME");
-	std::string cred_file = !env("AWS_SHARED_CREDENTIALS_FILE").empty() ? env("AWS_SHARED_CREDENTIALS_FILE")
-										: home + "/.aws/credentials";
-	std::string conf_file = !env("AWS_CONFIG_FILE").empty() ? env("AWS_CONFIG_FILE") : home + "/.aws/config";
-	auto creds = read_ini(cred_file);
-	auto conf = read_ini(conf_file);
-	auto &cp = creds[s.profile];
-	auto &pc = conf[s.profile == "default" ? "default" : "profile " + s.profile];
-	auto pick = [&](const char *e, const char *key) {
-		if (!env(e).empty())
-			return env(e);
-		if (cp.count(key))
-			return cp[key];
-		if (pc.count(key))
-			return pc[key];
-		return std::string();
-	};
-	if (!env("AWS_ACCESS_KEY_ID").empty()) {
-		// Keys from the environment come as a set.
-		s.creds.access_key = env("AWS_ACCESS_KEY_ID");
-		s.creds.secret_key = env("AWS_SECRET_ACCESS_KEY");
-		s.creds.session_token = env("AWS_SESSION_TOKEN");
-	} else {
-		s.creds.access_key = pick("", "aws_access_key_id");
-		s.creds.secret_key = pick("", "aws_secret_access_key");
-		s.creds.session_token = pick("", "aws_session_token");
-	}
-	s.region = !env("AWS_REGION").empty()	      ? env("AWS_REGION")
-		   : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION")
-		   : pc.count("region")		      ? pc["region"]
-							      : "";
-	s.endpoint = !env("AWS_ENDPOINT_URL_S3").empty() ? env("AWS_ENDPOINT_URL_S3")
-		     : !env("AWS_ENDPOINT_URL").empty()  ? env("AWS_ENDPOINT_URL")
-		     : pc.count("endpoint_url")	       ? pc["endpoint_url"]
-							       : "";
-	return s;
-}
-
-// ---- XML, just enough for S3's answers ---------------------------------
-
-static std::string xml_unescape(const std::string &s)
-{
-	std::string o;
-	for (size_t i = 0; i < s.size(); i++) {
-		if (s[i] != '&') {
-			o += s[i];
-			continue;
-		}
-		static const std::pair<const char *, char> ents[] = {
-			{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&#34;", '"'}};
-		bool done = false;
-		for (auto &[e, c] : ents)
-			if (s.compare(i, strlen(e), e) == 0) {
-				o += c;
-				i += strlen(e) - 1;
-				done = true;
-				break;
-			}
-		if (!done)
-			o += '&';
-	}
-	return o;
-}
-
-static std::string xml_escape(const std::string &s)
-{
-	std::string o;
-	for (char c : s)
-		o += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
-	return o;
-}
-
-// Every <tag>...</tag> in text, in order.
-static std::vector<std::string> xml_all(const std::string &text, const std::string &tag)
-{
-	std::vector<std::string> out;
-	std::string open = "<" + tag + ">", close = "</" + tag + ">";
-	size_t i = 0;
-	for (;;) {
-		size_t a = text.find(open, i);
-		if (a == std::string::npos)
-			return out;
-		size_t b = text.find(close, a);
-		if (b == std::string::npos)
-			return out;
-		out.push_back(text.substr(a + open.size(), b - a - open.size()));
-		i = b + close.size();
-	}
-}
-
-static std::string xml_one(const std::string &text, const std::string &tag)
-{
-	auto v = xml_all(text, tag);
-	return v.empty() ? "" : xml_unescape(v[0]);
-}
-
-// ---- HTTP ---------------------------------------------------------------
-
 namespace {
-
-struct Handle {
-	CURL *c = nullptr;
-	Handle() { c = curl_easy_init(); }
-	~Handle() { curl_easy_cleanup(c); }
-};
-
-// One connection per thread, reused by its requests.
-CURL *thread_handle()
-{
-	thread_local Handle h;
-	curl_easy_reset(h.c);
-	return h.c;
-}
-
-struct Body {
-	const std::string *data = nullptr;   // or:
-	int fd = -1;
-	uint64_t off = 0, len = 0, pos = 0;
-	std::string error;                   // why reading the fd stopped the upload
-};
-
-struct Sink {
-	int fd = -1;                         // write the body here (2xx only), else to text
-	uint64_t fd_off = 0, written = 0;
-	std::string text;
-	bool to_fd = false;
-	// A server is not trusted to send what was asked for: at most this
-	// many bytes are taken (to the fd or the text), then the transfer stops.
-	uint64_t limit = Backend::kMaxSmall, fd_limit = UINT64_MAX;
-	bool over = false;
-	const OnBytes *progress = nullptr;
-};
-
-struct Response {
-	long status = 0;
-	std::map<std::string, std::string> headers;
-	std::string body;
-	std::string transport;   // curl's error, when no answer came
-	bool too_large = false;  // the body passed the sink's limit (and was cut)
-};
-
-size_t read_cb(char *buf, size_t size, size_t n, void *ud)
-{
-	Body *b = (Body *)ud;
-	size_t want = std::min<uint64_t>(size * n, b->len - b->pos);
-	if (!want)
-		return 0;
-	if (b->data) {
-		memcpy(buf, b->data->data() + b->pos, want);
-	} else {
-		ssize_t r = pread(b->fd, buf, want, (off_t)(b->off + b->pos));
-		if (r <= 0) {
-			b->error = r < 0 ? strerror(errno) : "the file shrank while it was being sent";
-			return CURL_READFUNC_ABORT;
-		}
-		want = (size_t)r;
-	}
-	b->pos += want;
-	return want;
-}
-
-size_t write_cb(char *p, size_t size, size_t n, void *ud)
-{
-	Sink *s = (Sink *)ud;
-	size_t len = size * n;
-	if (s->to_fd ? s->written + len > s->fd_limit : s->text.size() + len > s->limit) {
-		s->over = true;
-		return 0;
-	}
-	if (s->to_fd) {
-		if (pwrite(s->fd, p, len, (off_t)(s->fd_off + s->written)) != (ssize_t)len)
-			return 0;
-		s->written += len;
-		if (s->progress && *s->progress)
-			(*s->progress)(len);
-		return len;
-	}
-	s->text.append(p, len);
-	return len;
-}
-
-size_t header_cb(char *p, size_t size, size_t n, void *ud)
-{
-	auto *resp = (std::pair<Response *, Sink *> *)ud;
-	std::string line(p, size * n);
-	if (line.compare(0, 5, "HTTP/") == 0) {
-		resp->first->headers.clear();
-		auto sp = line.find(' ');
-		long st = sp == std::string::npos ? 0 : atol(line.c_str() + sp + 1);
-		resp->first->status = st;
-		// Only a successful body goes to the file.
-		resp->second->to_fd = resp->second->fd >= 0 && st >= 200 && st < 300;
-		return size * n;
-	}
-	auto colon = line.find(':');
-	if (colon != std::string::npos) {
-		std::string k = line.substr(0, colon);
-		for (auto &c : k)
-			c = (char)tolower((unsigned char)c);
-		std::string v = line.substr(colon + 1);
-		size_t a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t\r\n");
-		resp->first->headers[k] = a == std::string::npos ? "" : v.substr(a, b - a + 1);
-	}
-	return size * n;
-}
 
 std::string amz_now()
 {
@@ -275,38 +34,10 @@ std::string amz_now()
 	return b;
 }
 
-struct Endpoint {
-	std::string scheme, host;   // host may carry :port
-};
-
-Endpoint parse_endpoint(const std::string &url_in, const std::string &remote)
-{
-	if (url_has_credentials(url_in))
-		die("remote '{}': credentials in the endpoint URL are not accepted (use AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY)",
-		    remote);
-	const std::string url = quote_path(url_in);
-	Endpoint e;
-	auto p = url.find("://");
-	if (p == std::string::npos)
-		die("remote '{}': bad endpoint '{}' (expected http://host[:port] or https://host)", remote, url);
-	e.scheme = url.substr(0, p);
-	if (e.scheme != "http" && e.scheme != "https")
-		die("remote '{}': bad endpoint '{}' (expected http:// or https://)", remote, url);
-	e.host = url.substr(p + 3);
-	while (!e.host.empty() && e.host.back() == '/')
-		e.host.pop_back();
-	if (e.host.empty() || e.host.find('/') != std::string::npos)
-		die("remote '{}': bad endpoint '{}'", remote, url);
-	return e;
-}
-
 class S3Backend : public Backend {
 public:
 	S3Backend(const RemoteConfig &c) : name_(c.name), url_(c.url)
 	{
-		static std::once_flag once;
-		std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 		AwsSettings a = aws_settings();
 		creds_ = a.creds;
 		region_ = !c.region.empty() ? c.region : !a.region.empty() ? a.region : "us-east-1";
@@ -663,11 +394,7 @@ private:
 		      const std::map<std::string, std::string> &extra, Body *body, Sink &sink,
 		      const std::function<void()> &rewind = nullptr, const std::string &payload_hash = kEmptySha256)
 	{
-		auto start = std::chrono::steady_clock::now();
-		double budget = retry_seconds_;
-		int delay_ms = 100;
-		std::mt19937 rng((unsigned)std::hash<std::thread::id>()(std::this_thread::get_id()) ^ (unsigned)time(nullptr));
-		for (int attempt = 1;; attempt++) {
+		auto attempt = [&] {
 			if (body)
 				body->pos = 0;
 			sink.text.clear();
@@ -677,20 +404,15 @@ private:
 			Response r = once(method, key, q, extra, body, sink, payload_hash);
 			if (body && !body->error.empty())   // our side: no retry helps
 				die("remote '{}': unable to read what is being pushed to {}: {}", name_, key, body->error);
-			if (sink.over) {   // more than asked for: not worth another try
-				r.too_large = true;
-				return r;
-			}
-			bool retry = !r.transport.empty() || r.status == 429 || r.status >= 500 ||
-				     (r.status == 400 && code(r) == "RequestTimeout");
-			if (r.status == 501)
-				retry = false;
-			double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-			if (!retry || spent + delay_ms / 1000.0 > budget)
-				return r;
-			std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms / 2 + (int)(rng() % (unsigned)delay_ms)));
-			delay_ms = std::min(delay_ms * 2, 2000);
-		}
+			r.too_large = sink.over;   // more than asked for: not worth another try
+			return r;
+		};
+		return with_retries(retry_seconds_, attempt, [&](const Response &r) {
+			if (r.too_large || r.status == 501)
+				return false;
+			return !r.transport.empty() || r.status == 429 || r.status >= 500 ||
+			       (r.status == 400 && code(r) == "RequestTimeout");
+		});
 	}
 
 	Response once(const std::string &method, const std::string &key, const std::map<std::string, std::string> &q,
@@ -717,59 +439,14 @@ private:
 		sr.region = region_;
 		std::string qs = canonical_query(q);
 		std::string url = endpoint_.scheme + "://" + host + path + (qs.empty() ? "" : "?" + qs);
-
-		struct curl_slist *hl = nullptr;
+		std::vector<std::string> headers;
 		for (auto &[k, v] : sr.headers)
 			if (k != "host")
-				hl = curl_slist_append(hl, (k + ": " + v).c_str());
+				headers.push_back(k + ": " + v);
 		if (!creds_.access_key.empty())
-			hl = curl_slist_append(hl, ("authorization: " + sigv4_authorization(sr, creds_)).c_str());
-		hl = curl_slist_append(hl, "Expect:");
-		CURL *c = thread_handle();
-		Response resp;
-		std::pair<Response *, Sink *> hd{&resp, &sink};
-		curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-		// A transfer that stalls for 30 s is dead.
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-		// Bigger buffers: fewer callbacks and system calls per GiB.
-		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
-		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-		if (method == "HEAD") {
-			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-		} else if (method == "PUT") {
-			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(c, CURLOPT_READDATA, body);
-			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(body ? body->len : 0));
-		} else if (method == "POST") {
-			curl_easy_setopt(c, CURLOPT_POST, 1L);
-			if (body) {
-				curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data->data());
-				curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-			} else {
-				curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-				curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-			}
-		} else if (method != "GET") {
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-		}
-		CURLcode rc = curl_easy_perform(c);
-		curl_slist_free_all(hl);
-		if (rc != CURLE_OK) {
-			resp.transport = curl_easy_strerror(rc);
-			resp.status = 0;
-		}
-		if (!sink.to_fd || resp.status < 200 || resp.status >= 300)
-			resp.body = sink.text;
-		return resp;
+			headers.push_back("authorization: " + sigv4_authorization(sr, creds_));
+		headers.push_back("Expect:");
+		return http_request(method, url, headers, body, sink);
 	}
 
 	std::string name_, url_, bucket_, prefix_, region_;
