@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 
-#include <filesystem>
 
 namespace pach::cmd {
 
@@ -70,10 +69,8 @@ int cmd_put(Args &args)
 		std::string dir;
 		~Fetched()
 		{
-			if (!dir.empty()) {
-				std::error_code ec;
-				std::filesystem::remove_all(dir, ec);
-			}
+			if (!dir.empty())
+				remove_tree(dir);
 		}
 	} fetched;
 	for (auto &src : srcs) {

@@ -316,11 +316,10 @@ int cmd_clone(Args &args)
 			   human_bytes(ts.bytes), ts.packs);
 	} catch (...) {
 		// Leave nothing half-made behind, as git clone.
-		std::error_code ec;
 		if (created)
-			std::filesystem::remove_all(dir, ec);
+			remove_tree(dir);
 		else if (!gd.empty())
-			std::filesystem::remove_all(gd, ec);
+			remove_tree(gd);
 		throw;
 	}
 	return 0;

@@ -12,7 +12,6 @@
 #include <fstream>
 #include <ctime>
 
-#include <filesystem>
 #include <set>
 
 namespace pach::cmd {
@@ -83,8 +82,7 @@ int cmd_run(Args &args)
 		}
 		for (auto it = under.rbegin(); it != under.rend(); ++it)
 			umount2(it->c_str(), MNT_DETACH);
-		std::error_code ec;
-		std::filesystem::remove_all(work, ec);
+		remove_tree(work);
 	}
 	bool failed = false;
 	std::string json = "[";

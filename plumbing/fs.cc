@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -275,6 +276,12 @@ std::vector<std::string> dir_names(const std::string &path)
 	while (auto *e = d.next())
 		out.push_back(e->d_name);
 	return out;
+}
+
+void remove_tree(const std::string &path)
+{
+	std::error_code ec;
+	std::filesystem::remove_all(path, ec);
 }
 
 void raise_fd_limit()

@@ -131,6 +131,10 @@ private:
 // The names in a directory but "." and ".."; none when it cannot be read.
 std::vector<std::string> dir_names(const std::string &path);
 
+// Remove a file or a directory tree, best effort (symlinks are removed,
+// never followed).
+void remove_tree(const std::string &path);
+
 void raise_fd_limit();
 
 bool path_exists(const std::string &p);

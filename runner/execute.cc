@@ -23,15 +23,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 
 namespace pach::runner {
-
-void rm_rf(const std::string &p)
-{
-	std::error_code ec;
-	std::filesystem::remove_all(p, ec);
-}
 
 // The store mounted read-only by a child `pach mount --foreground` for
 // the length of a job, for lazy inputs.
@@ -201,7 +194,7 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 	for (int attempt = 1; attempt <= env.spec.datum_tries && !ok; attempt++) {
 		r.attempts = attempt;
 		if (attempt > 1) {
-			rm_rf(out);
+			remove_tree(out);
 			mkdir_p(out);
 		}
 		ps.timeout = env.datum_timeout;
@@ -234,7 +227,7 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 		ProcessSpec es = ps;
 		es.argv = env.spec.transform.err_cmd;
 		es.stdin_lines = env.spec.transform.err_stdin;
-		rm_rf(out);
+		remove_tree(out);
 		mkdir_p(out);
 		recovered = env.rt->run(es).exit_code == 0;
 	}
@@ -261,7 +254,7 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 		r.state = DatumState::failed;
 	}
 	binds.release();   // before the directory goes: never walk into the store's mount
-	rm_rf(dir);
+	remove_tree(dir);
 }
 
 void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
@@ -319,13 +312,13 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 		});
 	} catch (...) {
 		lazy.stop();
-		rm_rf(env.work);
+		remove_tree(env.work);
 		throw;
 	}
 	prog.done();
 	trace_point("datums run");
 	lazy.stop();   // before the work area goes: never walk into the mount
-	rm_rf(env.work);
+	remove_tree(env.work);
 }
 
 } // namespace pach::runner

@@ -6,6 +6,8 @@
 // written outside the root.  The image's Env and WorkingDir come along.
 #pragma once
 
+#include "runner/layer.h"
+
 #include "plumbing/store.h"
 
 #include <string>
@@ -28,7 +30,5 @@ Image resolve_image(Store &s, const std::string &ref, bool unpack = true, const 
 // Not one of the transports (dir:, docker-archive:, oci-archive:, oci:).
 bool is_image_name(const std::string &ref);
 
-// Unpack one layer tar (plain or gzip) at [off, off+len) of fd into root.
-void apply_layer(int fd, uint64_t off, uint64_t len, const std::string &root, const std::string &what);
 
 } // namespace pach::runner

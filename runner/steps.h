@@ -65,6 +65,4 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 void commit_output(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job);
 void record_job(Store &s, const JobPlan &plan, JobRecord &job);
 
-void rm_rf(const std::string &path);
-
 } // namespace pach::runner

@@ -1,0 +1,152 @@
+// ObjectWriter: new objects straight into packs, one per worker thread,
+// published together when the operation is done (see store.h).
+#include "plumbing/store.h"
+#include "plumbing/crash.h"
+
+#include "plumbing/error.h"
+#include "plumbing/parallel.h"
+
+#include <algorithm>
+
+namespace pach {
+
+ObjectWriter::ObjectWriter(Store &s, int workers) : s_(s), slots_((size_t)std::max(1, workers)) {}
+
+ObjectWriter::~ObjectWriter() = default;
+
+bool ObjectWriter::seen_or_claim(const Oid &o)
+{
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		if (seen_.count(o))
+			return true;
+	}
+	if (s_.odb().contains(o))
+		return true;
+	std::lock_guard<std::mutex> g(mu_);
+	return !seen_.insert(o).second;
+}
+
+PackWriter &ObjectWriter::slot(int w)
+{
+	auto &sl = slots_.at((size_t)w);
+	if (sl.pack && sl.pack->bytes() >= kRotate) {
+		sl.pack->seal();
+		std::lock_guard<std::mutex> g(mu_);
+		sealed_.push_back(std::move(sl.pack));
+	}
+	if (!sl.pack)
+		sl.pack = std::make_unique<PackWriter>(s_.odb().pack_dir());
+	return *sl.pack;
+}
+
+Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, int worker,
+				const PackWriter::OnBytes &progress)
+{
+	if (size >= kOwnPack) {
+		auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), 1);
+		LevelGovernor gov; // a pack of its own: no slot state needed
+		Oid o = own->add_blob_stream(fd, size, what, gov, progress);
+		if (seen_or_claim(o)) {
+			own->abandon();
+			return o;
+		}
+		own->seal();
+		crash_point("pack-written");   // a large blob's own pack, under a temp name
+		std::lock_guard<std::mutex> g(mu_);
+		written_ += own->bytes();
+		objects_++;
+		sealed_.push_back(std::move(own));
+		return o;
+	}
+	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
+	PackWriter &p = slot(worker);
+	uint64_t before = p.bytes();
+	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
+	if (seen_or_claim(o)) {
+		p.drop_last();
+		return o;
+	}
+	std::lock_guard<std::mutex> g(mu_);
+	written_ += p.bytes() - before;
+	objects_++;
+	return o;
+}
+
+Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)
+{
+	Oid o = hash_object(t, body.data(), body.size());
+	if (seen_or_claim(o))
+		return o;
+	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
+	PackWriter &p = slot(worker);
+	uint64_t before = p.bytes();
+	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);
+	std::lock_guard<std::mutex> g(mu_);
+	written_ += p.bytes() - before;
+	objects_++;
+	return o;
+}
+
+Oid ObjectWriter::blob(const void *data, size_t n, int worker)
+{
+	return object(ObjType::blob, std::string(static_cast<const char *>(data), n), worker);
+}
+
+Oid ObjectWriter::tree(const std::vector<TreeEntry> &sorted)
+{
+	std::string body = serialize_tree(sorted);
+	Oid o = object(ObjType::tree, body);
+	std::lock_guard<std::mutex> g(mu_);
+	trees_.emplace(o, std::move(body));
+	return o;
+}
+
+std::vector<TreeEntry> ObjectWriter::read_tree(const Oid &tree) const
+{
+	{
+		std::lock_guard<std::mutex> g(const_cast<std::mutex &>(mu_));
+		auto it = trees_.find(tree);
+		if (it != trees_.end())
+			return parse_tree(it->second, tree.hex());
+	}
+	return s_.read_tree(tree);
+}
+
+Oid ObjectWriter::commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
+			 const Signature &committer, const std::string &message)
+{
+	std::string b = "tree " + tree.hex() + "\n";
+	for (auto &p : parents)
+		b += "parent " + p.hex() + "\n";
+	b += "author " + author.format() + "\n";
+	b += "committer " + committer.format() + "\n\n";
+	b += message;
+	if (message.empty() || message.back() != '\n')
+		b += "\n";
+	return object(ObjType::commit, b);
+}
+
+void ObjectWriter::finish()
+{
+	// Seal the workers' packs side by side (each rereads and hashes its
+	// pack), then publish everything: until here nothing was visible.
+	std::vector<PackWriter *> open;
+	for (auto &sl : slots_)
+		if (sl.pack)
+			open.push_back(sl.pack.get());
+	parallel_for(open.size(), (int)open.size(), [&](size_t i, int) { open[i]->seal(); });
+	crash_point("objects-sealed");   // packs durable under temp names
+	for (auto &p : sealed_)
+		p->publish();
+	for (auto &sl : slots_) {
+		if (sl.pack)
+			sl.pack->publish();
+		sl.pack.reset();
+	}
+	sealed_.clear();
+	s_.refresh_objects();
+	crash_point("objects-published");   // visible, no ref moved yet
+}
+
+} // namespace pach
