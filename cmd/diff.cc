@@ -47,15 +47,6 @@ int cmd_diff(Args &args)
 			Oid ht = wt->head_tree(), it = wt->state().index;
 			if (!(ht == it))
 				changes = porcelain::diff_trees(s, ht, it, ps);
-			if (ht == empty_tree_oid() && !(it == ht)) {
-				// diff_trees reads both sides; the empty tree may not be stored.
-				changes.clear();
-				walk_tree(s, it, [&](const std::string &p, const TreeEntry &e) {
-					if (!e.is_dir())
-						changes.push_back({'A', p, TreeEntry{}, e, ""});
-					return true;
-				});
-			}
 		} else {
 			for (auto &m : wt->unstaged(ps, head)) {
 				porcelain::Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
@@ -111,8 +102,7 @@ int cmd_diff(Args &args)
 		if (!j.empty())
 			ps.push_back(j);
 	}
-	auto changes = ta == empty_tree_oid() && tb == empty_tree_oid() ? std::vector<porcelain::Change>{}
-									  : porcelain::diff_trees(s, ta, tb, ps);
+	auto changes = porcelain::diff_trees(s, ta, tb, ps);
 	return print_changes(args, s, changes, ns, names, stat);
 }
 

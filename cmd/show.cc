@@ -18,9 +18,7 @@ int cmd_show(Args &args)
 	Store &s = args.store();
 	CommitInfo c = s.read_commit(resolve_commit(s, a));
 	Oid base = c.parents.empty() ? empty_tree_oid() : s.read_commit(c.parents[0]).tree;
-	auto changes = c.parents.empty() && c.tree == empty_tree_oid()
-			       ? std::vector<porcelain::Change>{}
-			       : porcelain::diff_trees(s, base, c.tree);
+	auto changes = porcelain::diff_trees(s, base, c.tree);
 	if (args.json) {
 		std::string ch = "[";
 		for (size_t i = 0; i < changes.size(); i++)

@@ -378,6 +378,10 @@ std::vector<std::pair<std::string, Oid>> Store::refs(const std::string &prefix) 
 
 std::vector<TreeEntry> Store::read_tree(const Oid &tree) const
 {
+	// Known without being stored, as git knows it: a branch made empty, a
+	// work tree with nothing staged, a root commit's parent side.
+	if (tree == empty_tree_oid())
+		return {};
 	ObjType t;
 	std::string raw = odb_->read_small(tree, &t);
 	if (t != ObjType::tree)

@@ -163,15 +163,7 @@ Oid revert_commit(Store &s, const std::string &repo, const std::string &branch, 
 	if (c.parents.size() > 1)
 		die("{} is a merge; pach reverts single-parent commits", commit.hex().substr(0, 12));
 	Oid parent_tree = c.parents.empty() ? empty_tree_oid() : s.read_commit(c.parents[0]).tree;
-	auto changes = parent_tree == c.tree ? std::vector<Change>{}
-					      : parent_tree == empty_tree_oid() ? std::vector<Change>{}
-										 : diff_trees(s, parent_tree, c.tree);
-	if (parent_tree == empty_tree_oid())
-		walk_tree(s, c.tree, [&](const std::string &p, const TreeEntry &e) {
-			if (!e.is_dir())
-				changes.push_back({'A', p, TreeEntry{}, e, ""});
-			return true;
-		});
+	auto changes = parent_tree == c.tree ? std::vector<Change>{} : diff_trees(s, parent_tree, c.tree);
 	if (changes.empty())
 		die("{} changed nothing; there is nothing to revert", commit.hex().substr(0, 12));
 	std::string subject = c.message.substr(0, c.message.find('\n'));

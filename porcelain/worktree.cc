@@ -164,8 +164,6 @@ Oid Worktree::head_tree() const
 std::vector<WorktreeFile> Worktree::flat(const Oid &tree) const
 {
 	std::vector<WorktreeFile> out;
-	if (tree == empty_tree_oid())
-		return out;
 	walk_tree(s_, tree, [&](const std::string &p, const TreeEntry &e) {
 		if (!e.is_dir())
 			out.push_back({p, e});

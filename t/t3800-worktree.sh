@@ -250,4 +250,10 @@ test_expect_success 'commands that need a work tree say so outside one' '
 	test_expect_code 129 pach commit r 2>err
 '
 
+test_expect_success 'diff --staged on a branch with no commit yet honours its paths (the empty tree read as any tree)' '
+	pach init nc >/dev/null && (cd nc && pach repo create fresh >/dev/null && pach checkout fresh@master fr >/dev/null 2>&1) &&
+	(cd nc/fr && echo a >a && echo b >b && pach add a b && pach diff --staged --name-only a >../../names) &&
+	echo a >want && test_cmp want names
+'
+
 test_done
