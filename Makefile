@@ -20,7 +20,7 @@ BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=
 
-CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -I. -MMD -MP
+CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -I. -I$(BUILD)/gen -MMD -MP
 LDFLAGS += $(SAN)
 
 LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc))
@@ -52,13 +52,27 @@ $(BUILD)/%.o: %.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
+# The one list of commands (Documentation/command-list.txt) makes the
+# command table and pach(1)'s COMMANDS section.
+GEN_COMMANDS := Documentation/gen-commands.sh Documentation/command-list.txt
+$(BUILD)/gen/command-list.h: $(GEN_COMMANDS)
+	@mkdir -p $(dir $@)
+	@./Documentation/gen-commands.sh header >$@.tmp && mv $@.tmp $@
+$(BUILD)/gen/pach.adoc: Documentation/pach.adoc $(GEN_COMMANDS)
+	@mkdir -p $(dir $@)
+	@./Documentation/gen-commands.sh adoc $< >$@.tmp && mv $@.tmp $@
+$(CMD_OBJ): $(BUILD)/gen/command-list.h
+
+# Every page's source: pach.adoc as generated, the others as written.
+ADOC := $(BUILD)/gen/pach.adoc $(filter-out Documentation/pach.adoc,$(sort $(wildcard Documentation/pach*.adoc)))
+
 # The manual's text is built into the binary: `pach help <command>` shows
 # the whole page without `make doc` or `make install`.
-$(BUILD)/gen/manpages.cc: $(wildcard Documentation/pach*.adoc) Makefile
+$(BUILD)/gen/manpages.cc: $(ADOC) Makefile
 	@mkdir -p $(dir $@)
 	@{ echo '#include "cmd/manpages.h"'; echo 'namespace pach::cmd {'; \
 	  echo 'const ManPage kManPages[] = {'; \
-	  for f in $(sort $(wildcard Documentation/pach*.adoc)); do \
+	  for f in $(ADOC); do \
 	    if grep -q ')PACHDOC"' $$f; then echo "$$f: holds the raw string delimiter" >&2; exit 1; fi; \
 	    printf '{"%s", R"PACHDOC(' $$(basename $$f .adoc); cat $$f; echo ')PACHDOC"},'; \
 	  done; echo '{nullptr, nullptr}};'; echo '}'; } >$@.tmp && mv $@.tmp $@
@@ -122,6 +136,10 @@ fuzz-run: fuzz
 
 MAN_SRC := $(wildcard Documentation/pach*.adoc)
 MAN_OUT := $(MAN_SRC:Documentation/%.adoc=$(BUILD)/man/%.1)
+
+$(BUILD)/man/pach.1: $(BUILD)/gen/pach.adoc | $(DEPS_DOC)
+	@mkdir -p $(dir $@)
+	asciidoctor -b manpage -o $@ $<
 
 $(BUILD)/man/%.1: Documentation/%.adoc | $(DEPS_DOC)
 	@mkdir -p $(dir $@)

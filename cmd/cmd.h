@@ -53,14 +53,26 @@ std::unique_ptr<porcelain::Worktree> open_worktree(Args &args, const char *what)
 std::string worktree_root(const Args &args);   // "" outside a work tree
 std::string user_cwd(const Args &args);
 
-#define PACH_COMMANDS(X)                                                                                            \
-	X(init) X(repo) X(commit) X(put) X(rm) X(log) X(show) X(branch) X(ls) X(cat) X(get) X(diff) X(glob)          \
-	X(fsck) X(gc) X(hash_object) X(cat_file) X(rev_parse) X(ls_tree) X(help) X(version) X(pipeline) X(datums) X(run) X(job) X(datum) X(logs) \
-	X(remote) X(push) X(fetch) X(pull) X(clone) X(mount) X(unmount) X(config) \
-	X(checkout) X(status) X(add) X(restore) X(completion) \
-	X(reflog) X(reset) X(revert) X(rollback) X(snapshot)
-#define DECLARE(n) int cmd_##n(Args &args);
-PACH_COMMANDS(DECLARE)
+// Every command, from Documentation/command-list.txt (the one list):
+// X(id, "name", category, "one-line description").
+#include "command-list.h"
+
+#define DECLARE(id, name, category, desc) \
+	int cmd_##id(Args &args);         \
+	extern const char *const kUsage_##id;
+PACH_COMMAND_LIST(DECLARE)
 #undef DECLARE
+
+enum class Category { porcelain, plumbing };
+
+struct CommandInfo {
+	const char *name;
+	int (*fn)(Args &);
+	const char *usage;
+	Category category;
+	const char *description;
+};
+// The table, in command-list.txt's order.
+const std::vector<CommandInfo> &commands();
 
 } // namespace pach::cmd

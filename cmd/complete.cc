@@ -23,12 +23,6 @@
 
 namespace pach::cmd {
 
-struct CommandInfo {
-	const char *name;
-	const char *usage;
-	bool porcelain;
-};
-std::vector<CommandInfo> command_infos();
 
 extern const char *const kUsage_completion =
 	"usage: pach completion <shell>\n\n"
@@ -323,7 +317,7 @@ struct Completer {
 			for (auto &b : branches(wt.state().repo))
 				add(b, cur);
 		} else if (ph.find("<command>") != std::string::npos) {
-			for (auto &c : command_infos())
+			for (auto &c : commands())
 				add(c.name, cur);
 		} else if (ph.find("<shell>") != std::string::npos || cmd == "completion") {
 			for (auto *sh : {"bash", "zsh", "fish"})
@@ -375,17 +369,17 @@ struct Completer {
 				return;
 			}
 			// Porcelain first, as git's completion; all if none matches.
-			for (auto &c : command_infos())
-				if (c.porcelain)
+			for (auto &c : commands())
+				if (c.category == Category::porcelain && std::string(c.name) != "completion")
 					add(c.name, cur);
 			if (out.empty())
-				for (auto &c : command_infos())
+				for (auto &c : commands())
 					add(c.name, cur);
 			return;
 		}
 		std::string cmd = w[i];
 		const char *usage = nullptr;
-		for (auto &c : command_infos())
+		for (auto &c : commands())
 			if (cmd == c.name)
 				usage = c.usage;
 		if (!usage)

@@ -16,83 +16,14 @@
 
 namespace pach::cmd {
 
-struct Command {
-	const char *name;
-	int (*fn)(Args &);
-	const char *usage;
-};
-
-#define USAGE_DECL(n) extern const char *const kUsage_##n;
-PACH_COMMANDS(USAGE_DECL)
-#undef USAGE_DECL
-
-static const Command kCommands[] = {
-	{"init", cmd_init, kUsage_init},
-	{"repo", cmd_repo, kUsage_repo},
-	{"commit", cmd_commit, kUsage_commit},
-	{"checkout", cmd_checkout, kUsage_checkout},
-	{"status", cmd_status, kUsage_status},
-	{"add", cmd_add, kUsage_add},
-	{"restore", cmd_restore, kUsage_restore},
-	{"put", cmd_put, kUsage_put},
-	{"rm", cmd_rm, kUsage_rm},
-	{"log", cmd_log, kUsage_log},
-	{"show", cmd_show, kUsage_show},
-	{"branch", cmd_branch, kUsage_branch},
-	{"ls", cmd_ls, kUsage_ls},
-	{"cat", cmd_cat, kUsage_cat},
-	{"get", cmd_get, kUsage_get},
-	{"diff", cmd_diff, kUsage_diff},
-	{"glob", cmd_glob, kUsage_glob},
-	{"pipeline", cmd_pipeline, kUsage_pipeline},
-	{"datums", cmd_datums, kUsage_datums},
-	{"run", cmd_run, kUsage_run},
-	{"job", cmd_job, kUsage_job},
-	{"datum", cmd_datum, kUsage_datum},
-	{"logs", cmd_logs, kUsage_logs},
-	{"remote", cmd_remote, kUsage_remote},
-	{"push", cmd_push, kUsage_push},
-	{"fetch", cmd_fetch, kUsage_fetch},
-	{"pull", cmd_pull, kUsage_pull},
-	{"clone", cmd_clone, kUsage_clone},
-	{"mount", cmd_mount, kUsage_mount},
-	{"unmount", cmd_unmount, kUsage_unmount},
-	{"config", cmd_config, kUsage_config},
-	{"reflog", cmd_reflog, kUsage_reflog},
-	{"reset", cmd_reset, kUsage_reset},
-	{"revert", cmd_revert, kUsage_revert},
-	{"rollback", cmd_rollback, kUsage_rollback},
-	{"snapshot", cmd_snapshot, kUsage_snapshot},
-	{"fsck", cmd_fsck, kUsage_fsck},
-	{"gc", cmd_gc, kUsage_gc},
-	{"hash-object", cmd_hash_object, kUsage_hash_object},
-	{"cat-file", cmd_cat_file, kUsage_cat_file},
-	{"rev-parse", cmd_rev_parse, kUsage_rev_parse},
-	{"ls-tree", cmd_ls_tree, kUsage_ls_tree},
-	{"help", cmd_help, kUsage_help},
-	{"version", cmd_version, kUsage_version},
-	{"completion", cmd_completion, kUsage_completion},
-};
-
-static bool is_plumbing(const std::string &n)
+const std::vector<CommandInfo> &commands()
 {
-	return n == "hash-object" || n == "cat-file" || n == "rev-parse" || n == "ls-tree";
+#define ENTRY(id, name, category, desc) {name, cmd_##id, kUsage_##id, Category::category, desc},
+	static const std::vector<CommandInfo> table = {PACH_COMMAND_LIST(ENTRY)};
+#undef ENTRY
+	return table;
 }
 
-// For completion: every command with its usage; porcelain = offered first
-// (not plumbing, not the one-time `completion`).
-struct CommandInfo {
-	const char *name;
-	const char *usage;
-	bool porcelain;
-};
-std::vector<CommandInfo> command_infos()
-{
-	std::vector<CommandInfo> v;
-	for (auto &c : kCommands)
-		v.push_back({c.name, c.usage, !is_plumbing(c.name) && std::string(c.name) != "completion"});
-	return v;
-}
 int complete_main(const std::vector<std::string> &words);
 
 static const char kMainUsage[] =
@@ -168,7 +99,7 @@ static std::string nearest_command(const std::string &n)
 {
 	std::string best;
 	size_t best_d = SIZE_MAX;
-	for (auto &c : kCommands) {
+	for (auto &c : commands()) {
 		std::string m = c.name;
 		std::vector<size_t> prev(m.size() + 1), cur(m.size() + 1);
 		for (size_t j = 0; j <= m.size(); j++)
@@ -191,9 +122,9 @@ static std::string nearest_command(const std::string &n)
 	return best_d <= std::max<size_t>(1, n.size() / 3) ? best : "";
 }
 
-const Command *find_command(const std::string &n)
+const CommandInfo *find_command(const std::string &n)
 {
-	for (auto &c : kCommands)
+	for (auto &c : commands())
 		if (n == c.name)
 			return &c;
 	return nullptr;
@@ -207,16 +138,17 @@ int cmd_help(Args &args)
 		fmt::print("{}", kMainUsage);
 		if (all) {
 			// Porcelain first, then git-style plumbing (objects and refs).
-			for (bool low : {false, true}) {
-				fmt::print("{}", low ? "\nPlumbing commands (objects and refs, as git's):\n" : "\nAll commands:\n");
-				for (auto &c : kCommands)
-					if (is_plumbing(c.name) == low)
-						fmt::print("   {}\n", c.name);
+			for (Category cat : {Category::porcelain, Category::plumbing}) {
+				fmt::print("{}", cat == Category::plumbing ? "\nPlumbing commands (objects and refs, as git's):\n"
+									   : "\nAll commands:\n");
+				for (auto &c : commands())
+					if (c.category == cat)
+						fmt::print("   {:<14} {}\n", c.name, c.description);
 			}
 		}
 		return 0;
 	}
-	const Command *c = find_command(r[0]);
+	const CommandInfo *c = find_command(r[0]);
 	if (!c)
 		die("'{}' is not a pach command. See 'pach help -a'", r[0]);
 	// Prefer the man page, like git: the one built beside this binary
@@ -314,7 +246,7 @@ int main(int argc, char **argv)
 				a.insert(a.begin() + (long)i, f.pach.begin(), f.pach.end());
 				break;
 			}
-		const Command *c = find_command(a[i]);
+		const CommandInfo *c = find_command(a[i]);
 		for (const char *verb : {"create", "list", "inspect", "delete", "update", "restart"})
 			if (!c && a[i] == verb)
 				die("'{}' is a pachctl verb; pach puts the noun first: 'pach repo {}', 'pach pipeline {}', "
