@@ -42,17 +42,11 @@ CommitResult commit_edit(Store &s, const std::string &repo, const std::string &b
 	return res;
 }
 
-// Housekeeping once a commit is in: merge small packs now and then.  The
-// commit has succeeded; a failure here is only worth a warning.
+// Housekeeping once a commit is in: merge small packs now and then.
 static void after_commit(Store &s, const CommitResult &r)
 {
-	if (!r.commit)
-		return;
-	try {
+	if (r.commit)
 		auto_repack(s);
-	} catch (const Error &e) {
-		warning(std::string("automatic repack failed: ") + e.what());
-	}
 }
 
 static std::string default_msg(const std::string &what)

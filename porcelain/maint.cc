@@ -191,6 +191,17 @@ void remove_pack(const std::string &packdir, const std::string &name)
 
 bool auto_repack(Store &s)
 {
+	// The change that called it is in: a failure here is only a warning.
+	try {
+		return repack_small_packs(s);
+	} catch (const Error &e) {
+		warning(std::string("automatic repack failed: ") + e.what());
+		return false;
+	}
+}
+
+bool repack_small_packs(Store &s)
+{
 	auto small = [&] {
 		std::vector<std::shared_ptr<Pack>> v;
 		for (auto &p : s.odb().packs())

@@ -28,6 +28,8 @@ GcReport gc(Store &s);
 // Returns whether it repacked.  Called after each commit.
 constexpr size_t kAutoPacks = 32;
 constexpr uint64_t kTinyPack = 8ull << 20;
+// Never fails: a problem is a warning (the change before it is in).
 bool auto_repack(Store &s);
+bool repack_small_packs(Store &s);   // the same, failing with an Error
 
 } // namespace pach::porcelain

@@ -455,11 +455,7 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 	}
 	st_.head = c;
 	save();
-	try {
-		auto_repack(s_);
-	} catch (const Error &e) {
-		warning(std::string("automatic repack failed: ") + e.what());
-	}
+	auto_repack(s_);
 	return c;
 }
 
