@@ -8,10 +8,8 @@
 #include "remote/s3.h"
 #include "remote/sync.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 
 namespace pach::cmd {
 
@@ -273,55 +271,11 @@ int cmd_clone(Args &args)
 	c.tuning = remote::remote_tuning(nullptr);   // the user's defaults: there is no store yet
 	auto r = args.rest(1, 2);
 	c.url = r[0];
-	std::string bad = remote::check_url(c.url);
-	if (!bad.empty())
-		die("{}", bad);
-	std::string dir;
-	if (r.size() == 2) {
-		dir = r[1];
-	} else {
-		std::string u = c.url;
-		while (!u.empty() && u.back() == '/')
-			u.pop_back();
-		dir = u.substr(u.find_last_of("/:") + 1);
-		if (dir.empty())
-			die("cannot guess a directory name from '{}': name one", c.url);
-	}
-	bool created = false;
-	struct stat st;
-	if (::stat(dir.c_str(), &st) == 0) {
-		if (!S_ISDIR(st.st_mode) || !std::filesystem::is_empty(dir))
-			die("destination '{}' already exists and is not an empty directory", dir);
-	} else {
-		created = true;
-	}
-	std::string gd;
-	try {
-		gd = Store::init(dir);
-		Store s(gd);
-		remote::remote_add(s, c);
-		remote::PullOptions o;
-		o.force = true;
-		TransferStats ts;
-		auto ups = remote::pull(s, c, o, ts);
-		if (!s.ref(kMetaRef))
-			die("'{}' holds no pach data", c.url);
-		size_t branches = 0, snapshots = 0;
-		for (auto &u : ups) {
-			branches += u.ref.compare(0, 11, "refs/heads/") == 0;
-			snapshots += u.ref.compare(0, 20, "refs/pach/snapshots/") == 0;
-		}
-		fmt::print("Cloned {} into {} ({} branches{}, {} in {} packs)\n", c.url, dir, branches,
-			   snapshots ? fmt::format(", {} snapshot{}", snapshots, snapshots == 1 ? "" : "s") : "",
-			   human_bytes(ts.bytes), ts.packs);
-	} catch (...) {
-		// Leave nothing half-made behind, as git clone.
-		if (created)
-			remove_tree(dir);
-		else if (!gd.empty())
-			remove_tree(gd);
-		throw;
-	}
+	auto res = remote::clone(c, r.size() == 2 ? r[1] : "");
+	size_t snapshots = res.snapshots;
+	fmt::print("Cloned {} into {} ({} branches{}, {} in {} packs)\n", c.url, res.dir, res.branches,
+		   snapshots ? fmt::format(", {} snapshot{}", snapshots, snapshots == 1 ? "" : "s") : "",
+		   human_bytes(res.stats.bytes), res.stats.packs);
 	return 0;
 }
 

@@ -5,8 +5,12 @@
 #include "plumbing/crash.h"
 
 #include "plumbing/error.h"
+#include "plumbing/fs.h"
 #include "plumbing/meta.h"
+#include "remote/remotes.h"
 #include "remote/walk.h"
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -199,6 +203,55 @@ std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions 
 		out.push_back(u);
 	}
 	return out;
+}
+
+CloneResult clone(const RemoteConfig &rc, const std::string &dir_in)
+{
+	std::string bad = check_url(rc.url);
+	if (!bad.empty())
+		die("{}", bad);
+	CloneResult res;
+	res.dir = dir_in;
+	if (res.dir.empty()) {
+		std::string u = rc.url;
+		while (!u.empty() && u.back() == '/')
+			u.pop_back();
+		res.dir = u.substr(u.find_last_of("/:") + 1);
+		if (res.dir.empty())
+			die("cannot guess a directory name from '{}': name one", rc.url);
+	}
+	const std::string &dir = res.dir;
+	bool created = false;
+	struct stat st;
+	if (::stat(dir.c_str(), &st) == 0) {
+		if (!S_ISDIR(st.st_mode) || !dir_names(dir).empty())
+			die("destination '{}' already exists and is not an empty directory", dir);
+	} else {
+		created = true;
+	}
+	std::string gd;
+	try {
+		gd = Store::init(dir);
+		Store s(gd);
+		remote_add(s, rc);
+		PullOptions o;
+		o.force = true;
+		auto ups = pull(s, rc, o, res.stats);
+		if (!s.ref(kMetaRef))
+			die("'{}' holds no pach data", rc.url);
+		for (auto &u : ups) {
+			res.branches += u.ref.compare(0, 11, "refs/heads/") == 0;
+			res.snapshots += u.ref.compare(0, 20, "refs/pach/snapshots/") == 0;
+		}
+	} catch (...) {
+		// Leave nothing half-made behind, as git clone.
+		if (created)
+			remove_tree(dir);
+		else if (!gd.empty())
+			remove_tree(gd);
+		throw;
+	}
+	return res;
 }
 
 } // namespace pach::remote

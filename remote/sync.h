@@ -62,6 +62,16 @@ struct PullOptions {
 // Diverged branches are refused (status "rejected") unless force.
 std::vector<RefUpdate> pull(Store &s, const RemoteConfig &rc, const PullOptions &o, TransferStats &stats);
 
+struct CloneResult {
+	std::string dir;                 // where the store's work directory is
+	size_t branches = 0, snapshots = 0;
+	TransferStats stats;
+};
+// A new store in dir ("" = named after the URL's last part, as git clone)
+// with the remote rc (its name, usually "origin") and everything it
+// holds.  dir must not exist or be empty; on failure nothing is left.
+CloneResult clone(const RemoteConfig &rc, const std::string &dir);
+
 // "images@master" for refs/heads/images/master; "(metadata)" for the meta ref.
 std::string ref_label(const std::string &ref);
 
