@@ -4,6 +4,7 @@
 #include "porcelain/worktree.h"
 
 #include "plumbing/error.h"
+#include "plumbing/pack_copy.h"
 #include "plumbing/progress.h"
 #include "plumbing/quote.h"
 #include "plumbing/stat_cache.h"
@@ -119,64 +120,6 @@ Oid sha_of_file_prefix(int fd, uint64_t len, const std::string &what)
 	return s.final();
 }
 
-// Where each non-delta object's raw entry sits in these packs, so it can
-// be copied to a new pack without inflating it.
-struct RawEntry {
-	std::shared_ptr<Pack> pack;
-	uint64_t off, len;
-};
-using RawMap = std::unordered_map<Oid, RawEntry, OidHash>;
-
-RawMap raw_entries(const std::vector<std::shared_ptr<Pack>> &packs)
-{
-	RawMap raw;
-	for (auto &p : packs) {
-		if (p->get_fd() < 0)
-			continue;
-		std::vector<std::pair<uint64_t, uint32_t>> offs;
-		for (uint32_t i = 0; i < p->idx->count(); i++)
-			offs.push_back({p->idx->offset_at(i), i});
-		std::sort(offs.begin(), offs.end());
-		for (size_t k = 0; k < offs.size(); k++) {
-			uint64_t end = k + 1 < offs.size() ? offs[k + 1].first : p->size - 20;
-			Oid o = p->idx->oid_at(offs[k].second);
-			if (raw.count(o))
-				continue;
-			int type;
-			uint64_t size;
-			pack_entry_header(p->get_fd(), offs[k].first, &type, &size, p->pack_path);
-			if (type >= 1 && type <= 4)
-				raw[o] = {p, offs[k].first, end - offs[k].first};
-		}
-	}
-	return raw;
-}
-
-// One new pack holding exactly `objects`: raw entries are copied, the rest
-// (loose objects, deltas) re-encoded from a streaming read.
-std::optional<Oid> write_pack(Store &s, const std::vector<Oid> &objects, const RawMap &raw, const char *title)
-{
-	if (objects.empty())
-		return std::nullopt;
-	PackWriter w(s.odb().pack_dir(), (uint32_t)objects.size());
-	LevelGovernor gov;
-	Progress pr(title, objects.size(), true);
-	for (auto &o : objects) {
-		auto it = raw.find(o);
-		if (it != raw.end()) {
-			w.copy_raw(it->second.pack->get_fd(), it->second.off, it->second.len, o, it->second.pack->pack_path);
-			pr.add(1, it->second.len);
-			continue;
-		}
-		auto rd = s.odb().open(o);
-		if (!rd)
-			die("object {} is missing; run 'pach fsck'", o.hex());
-		w.add_stream(rd->type(), rd->size(), o, [&](void *b, size_t n) { return rd->read(b, n); }, gov);
-		pr.add(1, rd->size());
-	}
-	return w.finish();
-}
-
 void remove_pack(const std::string &packdir, const std::string &name)
 {
 	std::string base = packdir + "/" + name;
@@ -224,7 +167,7 @@ bool repack_small_packs(Store &s)
 		for (uint32_t i = 0; i < p->idx->count(); i++)
 			if (seen.insert(p->idx->oid_at(i)).second)
 				objects.push_back(p->idx->oid_at(i));
-	auto fresh = write_pack(s, objects, raw_entries(packs), "Repacking");
+	auto fresh = copy_to_pack(s, s.odb().pack_dir(), objects, packs, "Repacking");
 	for (auto &p : packs)
 		if (!fresh || p->name != "pack-" + fresh->hex())
 			remove_pack(s.odb().pack_dir(), p->name);
@@ -363,7 +306,7 @@ GcReport gc(Store &s)
 	objects.reserve(todo.size());
 	for (auto &x : todo)
 		objects.push_back(x.first);
-	std::optional<Oid> fresh = write_pack(s, objects, raw_entries(rewrite), "Writing objects");
+	std::optional<Oid> fresh = copy_to_pack(s, s.odb().pack_dir(), objects, rewrite, "Writing objects");
 	rep.kept = r.order.size();
 	uint64_t before_objs = 0;
 	for (auto &p : packs)

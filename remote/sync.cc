@@ -3,6 +3,7 @@
 
 #include "plumbing/address.h"
 #include "plumbing/error.h"
+#include "plumbing/pack_copy.h"
 #include "plumbing/fs.h"
 #include "plumbing/meta.h"
 #include "plumbing/pack_writer.h"
@@ -244,10 +245,6 @@ std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, c
 }
 
 // A local pack's entries sorted by offset, for copying raw bytes.
-struct PackEntries {
-	std::vector<std::pair<uint64_t, Oid>> by_offset;
-	uint64_t end = 0;   // where the trailer starts
-};
 
 struct Upload {
 	std::string name;            // checksum hex
@@ -297,44 +294,7 @@ std::vector<Upload> packs_to_send(Store &s, std::vector<Oid> wanted, TransferSta
 	std::sort(rest.begin(), rest.end());   // the same objects make the same pack: a retry resumes
 	std::string dir = s.path("pach/push");
 	mkdir_p(dir);
-	PackWriter w(dir, (uint32_t)rest.size());
-	LevelGovernor gov;
-	std::map<const Pack *, PackEntries> entries;
-	auto packs = s.odb().packs();
-	for (auto &oid : rest) {
-		bool done = false;
-		for (auto &p : packs) {
-			auto off = p->idx->find(oid);
-			if (!off)
-				continue;
-			auto &pe = entries[p.get()];
-			if (pe.by_offset.empty()) {
-				for (uint32_t i = 0; i < p->idx->count(); i++)
-					pe.by_offset.push_back({p->idx->offset_at(i), p->idx->oid_at(i)});
-				std::sort(pe.by_offset.begin(), pe.by_offset.end(),
-					  [](auto &a, auto &b) { return a.first < b.first; });
-				pe.end = file_size(p->pack_path) - 20;
-			}
-			int type = 0;
-			uint64_t size = 0;
-			pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
-			if (type < 1 || type > 4)
-				break; // a delta: rebuilt whole below
-			auto it = std::upper_bound(pe.by_offset.begin(), pe.by_offset.end(), std::make_pair(*off, Oid{}),
-						   [](auto &a, auto &b) { return a.first < b.first; });
-			uint64_t next = it == pe.by_offset.end() ? pe.end : it->first;
-			w.copy_raw(p->get_fd(), *off, next - *off, oid, p->pack_path);
-			done = true;
-			break;
-		}
-		if (!done) {
-			auto r = s.odb().open(oid);
-			if (!r)
-				die("object {} is missing from the store (run pach fsck)", oid.hex());
-			w.add_stream(r->type(), r->size(), oid, [&](void *buf, size_t n) { return r->read(buf, n); }, gov);
-		}
-	}
-	auto sum = w.finish();
+	auto sum = copy_to_pack(s, dir, rest, s.odb().packs());
 	Upload u;
 	u.name = sum->hex();
 	u.pack_path = dir + "/pack-" + u.name + ".pack";
