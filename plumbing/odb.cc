@@ -1,6 +1,7 @@
 #include "plumbing/odb.h"
 
 #include "plumbing/error.h"
+#include "plumbing/inflate.h"
 #include "plumbing/git.h"
 
 #include <dirent.h>
@@ -182,61 +183,6 @@ void ObjectReader::copy_to(int fd, const std::string &what)
 }
 
 namespace {
-
-// Inflates a zlib stream read from fd starting at an offset.
-class Inflater {
-public:
-	// size: the inflated size, to size the read-ahead (a 200-byte object
-	// reads a few hundred bytes, not 256 KiB); the stream may be longer
-	// than the guess, the read loop just goes on.
-	Inflater(int fd, uint64_t off, std::string what, uint64_t size = 1 << 18)
-		: fd_(fd), off_(off), what_(std::move(what)),
-		  cap_((size_t)std::min<uint64_t>(1 << 18, size + size / 512 + 64)), in_(new unsigned char[cap_])
-	{
-		if (inflateInit(&z_) != Z_OK)
-			die("unable to initialise zlib");
-	}
-	~Inflater() { inflateEnd(&z_); }
-	// Returns bytes produced; 0 only at the end of the stream.
-	size_t read(void *buf, size_t n)
-	{
-		if (done_ || n == 0)
-			return 0;
-		size_t want = std::min<size_t>(n, 1u << 30);
-		z_.next_out = static_cast<Bytef *>(buf);
-		z_.avail_out = (uInt)want;
-		while (z_.avail_out) {
-			if (z_.avail_in == 0) {
-				ssize_t r = pread(fd_, in_.get(), cap_, (off_t)off_);
-				if (r < 0)
-					die_errno("unable to read '" + what_ + "'");
-				if (r == 0)
-					die("unexpected end of '{}'", what_);
-				off_ += (uint64_t)r;
-				z_.next_in = in_.get();
-				z_.avail_in = (uInt)r;
-			}
-			int rc = inflate(&z_, Z_NO_FLUSH);
-			if (rc == Z_STREAM_END) {
-				done_ = true;
-				break;
-			}
-			if (rc != Z_OK)
-				die("corrupt compressed data in '{}'", what_);
-		}
-		return want - z_.avail_out;
-	}
-	bool done() const { return done_; }
-
-private:
-	int fd_;
-	uint64_t off_;
-	std::string what_;
-	z_stream z_{};
-	size_t cap_;
-	std::unique_ptr<unsigned char[]> in_;
-	bool done_ = false;
-};
 
 // Reads an object from a pack.  Data pach stored at level 0 is a run of
 // deflate "stored" blocks: those are copied straight from the pack file,

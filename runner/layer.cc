@@ -6,7 +6,7 @@
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 
-#include <zlib.h>
+#include "plumbing/inflate.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 
 namespace pach::runner {
@@ -27,17 +28,8 @@ public:
 	Source(int fd, uint64_t off, uint64_t len, std::string what) : fd_(fd), off_(off), end_(off + len), what_(std::move(what))
 	{
 		unsigned char m[2] = {0, 0};
-		if (len >= 2 && pread(fd_, m, 2, (off_t)off_) == 2 && m[0] == 0x1f && m[1] == 0x8b) {
-			gz_ = true;
-			if (inflateInit2(&z_, 15 + 32) != Z_OK)
-				die("unable to initialise zlib");
-			zin_.resize(1 << 16);
-		}
-	}
-	~Source()
-	{
-		if (gz_)
-			inflateEnd(&z_);
+		if (len >= 2 && pread(fd_, m, 2, (off_t)off_) == 2 && m[0] == 0x1f && m[1] == 0x8b)
+			z_ = std::make_unique<Inflater>(fd_, off_, what_, 1 << 18, Inflater::gzip, end_);
 	}
 	// Exactly n bytes, or false at a clean end.
 	bool read(void *buf, size_t n)
@@ -68,49 +60,22 @@ public:
 private:
 	size_t raw(char *buf, size_t n)
 	{
-		if (!gz_) {
-			n = (size_t)std::min<uint64_t>(n, end_ - off_);
-			if (!n)
-				return 0;
-			ssize_t r = pread(fd_, buf, n, (off_t)off_);
-			if (r <= 0)
-				die("unable to read '{}'", what_);
-			off_ += (uint64_t)r;
-			return (size_t)r;
-		}
-		if (zdone_)
+		if (z_)
+			return z_->read(buf, n);
+		n = (size_t)std::min<uint64_t>(n, end_ - off_);
+		if (!n)
 			return 0;
-		z_.next_out = reinterpret_cast<Bytef *>(buf);
-		z_.avail_out = (uInt)n;
-		while (z_.avail_out == n) {
-			if (z_.avail_in == 0) {
-				size_t k = (size_t)std::min<uint64_t>(zin_.size(), end_ - off_);
-				if (!k)
-					break;
-				ssize_t r = pread(fd_, zin_.data(), k, (off_t)off_);
-				if (r <= 0)
-					die("unable to read '{}'", what_);
-				off_ += (uint64_t)r;
-				z_.next_in = zin_.data();
-				z_.avail_in = (uInt)r;
-			}
-			int rc = inflate(&z_, Z_NO_FLUSH);
-			if (rc == Z_STREAM_END) {
-				zdone_ = true;
-				break;
-			}
-			if (rc != Z_OK)
-				die("'{}': corrupt gzip data", what_);
-		}
-		return n - z_.avail_out;
+		ssize_t r = pread(fd_, buf, n, (off_t)off_);
+		if (r <= 0)
+			die("unable to read '{}'", what_);
+		off_ += (uint64_t)r;
+		return (size_t)r;
 	}
 
 	int fd_;
 	uint64_t off_, end_;
 	std::string what_;
-	bool gz_ = false, zdone_ = false;
-	z_stream z_{};
-	std::vector<unsigned char> zin_;
+	std::unique_ptr<Inflater> z_;
 };
 
 } // namespace
