@@ -213,4 +213,50 @@ void walk_tree(const Store &s, const Oid &root, const std::function<bool(const s
 	}
 }
 
+Oid build_tree(ObjectWriter &w, const std::vector<PathEntry> &sorted)
+{
+	// The open directories from the root down: their names and entries.
+	struct Open {
+		std::string name;
+		std::vector<TreeEntry> entries;
+	};
+	std::vector<Open> open(1);
+	std::vector<std::string> cur;   // names of open[1..]
+	auto close_one = [&] {
+		Open d = std::move(open.back());
+		open.pop_back();
+		cur.pop_back();
+		sort_tree(d.entries);
+		open.back().entries.push_back({d.name, kModeDir, w.tree(d.entries)});
+	};
+	for (auto &f : sorted) {
+		std::vector<std::string> parts;
+		for (size_t i = 0; i <= f.path.size();) {
+			size_t j = f.path.find('/', i);
+			if (j == std::string::npos)
+				j = f.path.size();
+			parts.push_back(f.path.substr(i, j - i));
+			i = j + 1;
+		}
+		if (parts.size() > (size_t)kMaxTreeDepth)
+			die("'{}' is nested more than {} directories deep", f.path, kMaxTreeDepth);
+		size_t common = 0;
+		while (common < cur.size() && common + 1 < parts.size() && cur[common] == parts[common])
+			common++;
+		while (cur.size() > common)
+			close_one();
+		for (size_t i = common; i + 1 < parts.size(); i++) {
+			open.push_back({parts[i], {}});
+			cur.push_back(parts[i]);
+		}
+		TreeEntry e = f.entry;
+		e.name = parts.back();
+		open.back().entries.push_back(e);
+	}
+	while (!cur.empty())
+		close_one();
+	sort_tree(open[0].entries);
+	return w.tree(open[0].entries);
+}
+
 } // namespace pach

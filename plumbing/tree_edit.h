@@ -37,6 +37,15 @@ std::optional<Oid> apply_edits(ObjectWriter &w, const Oid &root, std::vector<Tre
 // Merge `over` into `base`: entries of `over` win, directories merge.
 Oid overlay_tree(Store &s, ObjectWriter &w, const Oid &base, const Oid &over);
 
+// A tree from a flat list of files, sorted by path ("a/b"; no entry's
+// path a prefix directory of another's): the one tree builder (a work
+// tree's index, a job's output).  Iterative; dies beyond kMaxTreeDepth.
+struct PathEntry {
+	std::string path;
+	TreeEntry entry;   // name unused
+};
+Oid build_tree(ObjectWriter &w, const std::vector<PathEntry> &sorted);
+
 // Call fn for every entry below root (depth first, in tree order) with its
 // path ("a/b").  Returning false from fn for a directory skips its content.
 void walk_tree(const Store &s, const Oid &root, const std::function<bool(const std::string &, const TreeEntry &)> &fn,

@@ -217,36 +217,11 @@ void Worktree::remember(const FileMap &known)
 	hashed_.clear();
 }
 
-static Oid build_range(ObjectWriter &w, const std::vector<WorktreeFile> &f, size_t b, size_t e, size_t plen)
-{
-	std::vector<TreeEntry> entries;
-	for (size_t i = b; i < e;) {
-		std::string rest = f[i].path.substr(plen);
-		auto slash = rest.find('/');
-		if (slash == std::string::npos) {
-			TreeEntry t = f[i].entry;
-			t.name = rest;
-			entries.push_back(t);
-			i++;
-			continue;
-		}
-		std::string name = rest.substr(0, slash);
-		std::string pre = f[i].path.substr(0, plen) + name + "/";
-		size_t j = i;
-		while (j < e && f[j].path.compare(0, pre.size(), pre) == 0)
-			j++;
-		entries.push_back({name, kModeDir, build_range(w, f, i, j, pre.size())});
-		i = j;
-	}
-	sort_tree(entries);
-	return w.tree(entries);
-}
-
 Oid Worktree::build(ObjectWriter &w, const std::vector<WorktreeFile> &files)
 {
 	if (files.empty())
 		return empty_tree_oid();
-	return build_range(w, files, 0, files.size(), 0);
+	return build_tree(w, files);
 }
 
 static std::vector<WorktreeFile> from_map(const FileMap &m)

@@ -14,6 +14,7 @@
 #include "plumbing/checkout.h"
 #include "plumbing/stat_cache.h"
 #include "plumbing/store.h"
+#include "plumbing/tree_edit.h"
 
 #include <map>
 #include <memory>
@@ -42,10 +43,7 @@ struct StatusEntry {
 	std::string path;
 };
 
-struct WorktreeFile {
-	std::string path;
-	TreeEntry entry;   // name unused
-};
+using WorktreeFile = PathEntry;
 
 class Worktree {
 public:

@@ -39,53 +39,55 @@ std::string new_job_id()
 }
 
 // The union of the datums' output trees.  Two datums writing one path
-// fail the job, naming both.
+// (or one a file where the other a directory) fail the job, naming both.
 Oid merge_outputs(ObjectWriter &w, const std::vector<std::pair<std::string, Oid>> &trees)
 {
-	struct Dir {
-		std::map<std::string, TreeEntry> files;
-		std::map<std::string, Dir> dirs;
+	struct Owned {
+		PathEntry file;
+		size_t datum;
 	};
-	Dir root;
-	std::map<std::string, std::string> owner; // path -> datum id
-	for (auto &dt : trees) {
-		const auto &datum = dt.first;   // named, not bound: lambdas capture it (clang 14)
-		const auto &tree = dt.second;
-		std::function<void(const Oid &, Dir &, const std::string &, int)> add = [&](const Oid &t, Dir &d,
-											 const std::string &prefix, int depth) {
-			if (depth >= kMaxTreeDepth)
-				die("datum {} writes '{}', nested more than {} directories deep", datum.substr(0, 12), prefix,
-				    kMaxTreeDepth);
+	std::vector<Owned> files;
+	for (size_t d = 0; d < trees.size(); d++) {
+		// Every file of the datum's tree, iteratively, depth bounded.
+		std::vector<std::pair<std::string, Oid>> stack = {{"", trees[d].second}};
+		while (!stack.empty()) {
+			auto [prefix, t] = stack.back();
+			stack.pop_back();
+			if ((size_t)std::count(prefix.begin(), prefix.end(), '/') >= (size_t)kMaxTreeDepth)
+				die("datum {} writes '{}', nested more than {} directories deep", trees[d].first.substr(0, 12),
+				    prefix, kMaxTreeDepth);
 			for (auto &e : w.read_tree(t)) {
-				std::string p = prefix + "/" + e.name;
-				if (e.is_dir()) {
-					if (d.files.count(e.name))
-						die("datums {} and {} both write '{}'", owner[p], datum, p);
-					owner.emplace(p, datum);
-					add(e.oid, d.dirs[e.name], p, depth + 1);
-					continue;
-				}
-				auto it = owner.find(p);
-				if (it != owner.end() && it->second != datum)
-					die("datums {} and {} both write '{}'", it->second.substr(0, 12), datum.substr(0, 12), p);
-				if (d.dirs.count(e.name))
-					die("datums {} and {} both write '{}'", owner[p].substr(0, 12), datum.substr(0, 12), p);
-				owner[p] = datum;
-				d.files[e.name] = e;
+				std::string p = prefix.empty() ? e.name : prefix + "/" + e.name;
+				if (e.is_dir())
+					stack.push_back({p, e.oid});
+				else
+					files.push_back({{p, e}, d});
 			}
-		};
-		add(tree, root, "", 0);
+		}
 	}
-	std::function<Oid(const Dir &)> build = [&](const Dir &d) {
-		std::vector<TreeEntry> v;
-		for (auto &[n, e] : d.files)
-			v.push_back(e);
-		for (auto &[n, sub] : d.dirs)
-			v.push_back({n, kModeDir, build(sub)});
-		sort_tree(v);
-		return w.tree(v);
+	std::sort(files.begin(), files.end(), [](auto &a, auto &b) { return a.file.path < b.file.path; });
+	auto clash = [&](const Owned &a, const Owned &b, const std::string &p) {
+		die("datums {} and {} both write '/{}'", trees[a.datum].first.substr(0, 12),
+		    trees[b.datum].first.substr(0, 12), p);
 	};
-	return build(root);
+	// The same path twice sorts side by side; a file that is another's
+	// directory ("a" and "a/b") is found by searching for "a/" (entries
+	// like "a-b" may sort between them).
+	for (size_t k = 0; k < files.size(); k++) {
+		const std::string &p = files[k].file.path;
+		if (k + 1 < files.size() && files[k + 1].file.path == p)
+			clash(files[k], files[k + 1], p);
+		std::string dir = p + "/";
+		auto it = std::lower_bound(files.begin() + (long)k, files.end(), dir,
+					   [](const Owned &a, const std::string &v) { return a.file.path < v; });
+		if (it != files.end() && it->file.path.compare(0, dir.size(), dir) == 0)
+			clash(files[k], *it, p);
+	}
+	std::vector<PathEntry> flat;
+	flat.reserve(files.size());
+	for (auto &f : files)
+		flat.push_back(std::move(f.file));
+	return build_tree(w, flat);
 }
 
 // The same union, built from the previous output by taking out what

@@ -235,6 +235,19 @@ test_expect_success 'two datums writing one path fail the job, naming the path' 
 	test_fatal pach ls clash
 '
 
+test_expect_success 'a datum writing a file where another writes a directory fails the job, naming both' '
+	cat >fdclash.yaml <<-\EOF
+	pipeline: {name: fdclash}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "case $images in */a.txt) echo x >/pfs/out/x;; */b.txt) mkdir -p /pfs/out/x && echo y >/pfs/out/x/y && echo z >/pfs/out/x-z;; esac"]
+	input: {pfs: {repo: images, glob: "/*"}}
+	EOF
+	pach pipeline create -f fdclash.yaml &&
+	test_expect_code 1 pach run fdclash >out 2>err && grep "datums [0-9a-f]* and [0-9a-f]* both write ./x.$" err &&
+	test_fatal pach ls fdclash
+'
+
 test_expect_success 'a changed datum clashing with an unchanged one fails the job' '
 	pach repo create words && mkdir w && echo a >w/1 && echo b >w/2 && pach commit words w &&
 	cat >byword.yaml <<-\EOF
