@@ -146,13 +146,20 @@ Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 
 Worktree::~Worktree() = default;
 
+// The one writer of a work tree's state file (read back by the
+// constructor and worktree_roots).
+static void write_state(const Store &s, const WorktreeState &st, const std::string &root)
+{
+	std::string body = fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", st.repo, st.branch,
+				       st.head ? st.head->hex() : "-", st.index.hex(), root);
+	if (!st.pending.empty())
+		body += "pending " + st.pending + "\n";
+	write_file_atomic(state_dir(s, st.id) + "/state", body);
+}
+
 void Worktree::save()
 {
-	std::string body = fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", st_.repo, st_.branch,
-				       st_.head ? st_.head->hex() : "-", st_.index.hex(), root_);
-	if (!st_.pending.empty())
-		body += "pending " + st_.pending + "\n";
-	write_file_atomic(state_dir(s_, st_.id) + "/state", body);
+	write_state(s_, st_, root_);
 	cache_->save();
 }
 
@@ -681,9 +688,13 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 	{
 		// The state first, then the marker: a work tree file never names
 		// state that does not exist.
-		Oid index = tip ? s.read_commit(*tip).tree : empty_tree_oid();
-		write_file_atomic(sd + "/state", fmt::format("repo {}\nbranch {}\nhead {}\nindex {}\npath {}\n", repo,
-							     branch, tip ? tip->hex() : "-", index.hex(), abs));
+		WorktreeState st;
+		st.id = id;
+		st.repo = repo;
+		st.branch = branch;
+		st.head = tip;
+		st.index = tip ? s.read_commit(*tip).tree : empty_tree_oid();
+		write_state(s, st, abs);
 		write_file_atomic(abs + "/.pach", fmt::format("{}\nstore {}\nid {}\n", kMagic, s.git_dir(), id));
 	}
 	Worktree wt(s, abs);
