@@ -42,21 +42,8 @@ int cmd_diff(Args &args)
 		std::vector<std::string> ps;
 		for (auto &p : r)
 			ps.push_back(wt->rel_path(p, user_cwd(args)));
-		std::vector<porcelain::Change> changes;
-		if (staged) {
-			Oid ht = wt->head_tree(), it = wt->state().index;
-			if (!(ht == it))
-				changes = porcelain::diff_trees(s, ht, it, ps);
-		} else {
-			for (auto &m : wt->unstaged(ps, head)) {
-				porcelain::Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
-				if (m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
-					c.status = 'T';
-				if (m.work.mode)
-					c.new_file = wt->root() + "/" + m.path;
-				changes.push_back(c);
-			}
-		}
+		using D = porcelain::Worktree::DiffOf;
+		auto changes = wt->diff(staged ? D::staged : head ? D::against_head : D::unstaged, ps);
 		return print_changes(args, s, changes, ns, names, stat);
 	}
 	if (r.empty())

@@ -441,6 +441,26 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 	return c;
 }
 
+std::vector<Change> Worktree::diff(DiffOf what, const std::vector<std::string> &paths)
+{
+	std::vector<Change> changes;
+	if (what == DiffOf::staged) {
+		Oid ht = head_tree();
+		if (!(ht == st_.index))
+			changes = diff_trees(s_, ht, st_.index, paths);
+		return changes;
+	}
+	for (auto &m : unstaged(paths, what == DiffOf::against_head)) {
+		Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
+		if (m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
+			c.status = 'T';
+		if (m.work.mode)
+			c.new_file = root_ + "/" + m.path;
+		changes.push_back(c);
+	}
+	return changes;
+}
+
 void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
 {
 	auto slash = f.path.rfind('/');

@@ -15,6 +15,7 @@
 #include "plumbing/stat_cache.h"
 #include "plumbing/store.h"
 #include "plumbing/tree_edit.h"
+#include "porcelain/history.h"
 
 #include <map>
 #include <memory>
@@ -79,6 +80,12 @@ public:
 	};
 	// against_head: files against the commit instead (git diff HEAD).
 	std::vector<Modified> unstaged(const std::vector<std::string> &paths, bool against_head = false);
+	// What `pach diff` shows in a work tree: staged (the index against
+	// the commit), unstaged (the files against the index) or against_head
+	// (the files against the commit); a work tree file's new side is read
+	// from the file.
+	enum class DiffOf { staged, unstaged, against_head };
+	std::vector<Change> diff(DiffOf what, const std::vector<std::string> &paths);
 	Oid head_tree() const;
 
 	// Create a work tree of repo@branch in dir (which must be missing or
