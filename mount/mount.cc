@@ -460,26 +460,34 @@ int serve(Store &s, const Options &o)
 			return rep;
 		});
 	}
-	struct fuse *f = fuse_new(&args, &ops, sizeof ops, &ctx);
-	if (!f)
+	// Unmounted and destroyed on every way out (a throw while starting
+	// the commit server no longer leaves a dead mount behind).
+	struct Fuse {
+		struct fuse *f = nullptr;
+		bool mounted = false, handlers = false;
+		~Fuse()
+		{
+			if (handlers)
+				fuse_remove_signal_handlers(fuse_get_session(f));
+			if (mounted)
+				fuse_unmount(f);
+			if (f)
+				fuse_destroy(f);
+		}
+	} fs;
+	fs.f = fuse_new(&args, &ops, sizeof ops, &ctx);
+	if (!fs.f)
 		die("unable to start the filesystem");
-	if (fuse_mount(f, o.dir.c_str()) != 0) {
-		fuse_destroy(f);
+	if (fuse_mount(fs.f, o.dir.c_str()) != 0)
 		die("unable to mount on '{}' (already mounted? see 'pach unmount')", o.dir);
-	}
-	if (fuse_daemonize(o.foreground ? 1 : 0) != 0) {
-		fuse_unmount(f);
-		fuse_destroy(f);
+	fs.mounted = true;
+	if (fuse_daemonize(o.foreground ? 1 : 0) != 0)
 		die("unable to go to the background");
-	}
 	if (server)
 		server->start();
-	fuse_set_signal_handlers(fuse_get_session(f));
-	int r = fuse_loop_mt(f, 0);
+	fs.handlers = fuse_set_signal_handlers(fuse_get_session(fs.f)) == 0;
+	int r = fuse_loop_mt(fs.f, 0);
 	server.reset();
-	fuse_remove_signal_handlers(fuse_get_session(f));
-	fuse_unmount(f);
-	fuse_destroy(f);
 	return r == 0 ? 0 : 1;
 }
 
