@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/progress.h"
 #include "porcelain/maint.h"
 
@@ -14,11 +15,12 @@ int cmd_fsck(Args &args)
 	args.rest(0, 0);
 	auto rep = porcelain::fsck(args.store());
 	if (args.json) {
-		std::string errs = "[";
-		for (size_t i = 0; i < rep.errors.size(); i++)
-			errs += (i ? "," : "") + json_str(rep.errors[i]);
-		fmt::print("{{\"ok\":{},\"objects\":{},\"packs\":{},\"bytes\":{},\"errors\":{}]}}\n",
-			   rep.errors.empty() ? "true" : "false", rep.objects, rep.packs, rep.bytes, errs);
+		Json o;
+		o.begin_object().field("ok", rep.errors.empty()).field("objects", (uint64_t)rep.objects);
+		o.field("packs", (uint64_t)rep.packs).field("bytes", (uint64_t)rep.bytes).key("errors").begin_array();
+		for (auto &e : rep.errors)
+			o.str(e);
+		fmt::print("{}\n", o.end_array().end_object().text());
 	} else {
 		for (auto &e : rep.errors)
 			fmt::print(stderr, "error: {}\n", e);

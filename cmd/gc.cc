@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/progress.h"
 #include "porcelain/maint.h"
 
@@ -15,9 +16,11 @@ int cmd_gc(Args &args)
 	auto rep = porcelain::gc(args.store());
 	uint64_t freed = rep.before > rep.after ? rep.before - rep.after : 0;
 	if (args.json) {
-		fmt::print("{{\"bytes_before\":{},\"bytes_after\":{},\"bytes_freed\":{},\"objects_kept\":{},"
-			   "\"objects_removed\":{},\"packs_before\":{},\"packs_after\":{}}}\n",
-			   rep.before, rep.after, freed, rep.kept, rep.removed, rep.packs_before, rep.packs_after);
+		Json o;
+		o.begin_object().field("bytes_before", (uint64_t)rep.before).field("bytes_after", (uint64_t)rep.after);
+		o.field("bytes_freed", freed).field("objects_kept", (uint64_t)rep.kept);
+		o.field("objects_removed", (uint64_t)rep.removed).field("packs_before", (uint64_t)rep.packs_before);
+		fmt::print("{}\n", o.field("packs_after", (uint64_t)rep.packs_after).end_object().text());
 		return 0;
 	}
 	fmt::print("kept {} objects in {} pack(s) (was {}); removed {} unreachable or duplicate; freed {}\n", rep.kept,

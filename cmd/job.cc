@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "porcelain/files.h"
 #include "runner/job.h"
 
@@ -22,32 +23,36 @@ extern const char *const kUsage_logs =
 	"--pipeline (-p, as pachctl), or a pipeline named alone, the logs of its\n"
 	"last job; -j is --job.\n";
 
-static std::string job_json(const runner::JobRecord &j, bool with_datums)
+static void datum_json(Json &o, const runner::DatumRecord &d)
 {
-	std::string s = fmt::format("{{\"id\":\"{}\",\"pipeline\":{},\"state\":\"{}\",\"started\":\"{}\",\"finished\":\"{}\","
-				    "\"datums\":{},\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}",
-				    j.id, json_str(j.pipeline), runner::state_name(j.state), iso_time(j.started), iso_time(j.finished),
-				    j.datum_count(), j.ran(), j.count(runner::DatumState::skipped),
-				    j.count(runner::DatumState::failed), j.output ? json_str(j.output->hex()) : "null", json_str(j.error));
-	std::string in = ",\"inputs\":{";
-	for (size_t i = 0; i < j.inputs.size(); i++)
-		in += fmt::format("{}{}:{}", i ? "," : "", json_str(j.inputs[i].first), json_str(j.inputs[i].second));
-	s += in + "}";
+	o.begin_object().field("id", d.id).field("hash", d.hash).field("state", runner::state_name(d.state));
+	o.field("attempts", d.attempts).key("seconds").fixed(d.secs, 3);
+	o.field("output_tree", d.out_tree ? std::optional<std::string>(d.out_tree->hex()) : std::nullopt);
+	o.key("files").begin_array();
+	for (auto &f : d.files)
+		o.str(f);
+	o.end_array().end_object();
+}
+
+static void job_json(Json &o, const runner::JobRecord &j, bool with_datums)
+{
+	o.begin_object().field("id", j.id).field("pipeline", j.pipeline).field("state", runner::state_name(j.state));
+	o.field("started", iso_time(j.started)).field("finished", iso_time(j.finished));
+	o.field("datums", (uint64_t)j.datum_count()).field("processed", (uint64_t)j.ran());
+	o.field("skipped", (uint64_t)j.count(runner::DatumState::skipped));
+	o.field("failed", (uint64_t)j.count(runner::DatumState::failed));
+	o.field("output", j.output ? std::optional<std::string>(j.output->hex()) : std::nullopt).field("error", j.error);
+	o.key("inputs").begin_object();
+	for (auto &[k, v] : j.inputs)
+		o.field(k, v);
+	o.end_object();
 	if (with_datums) {
-		s += ",\"datum_list\":[";
-		for (size_t i = 0; i < j.datums.size(); i++) {
-			auto &d = j.datums[i];
-			std::string files;
-			for (size_t k = 0; k < d.files.size(); k++)
-				files += (k ? "," : "") + json_str(d.files[k]);
-			s += fmt::format("{}{{\"id\":\"{}\",\"hash\":\"{}\",\"state\":\"{}\",\"attempts\":{},\"seconds\":{:.3f},"
-					 "\"output_tree\":{},\"files\":[{}]}}",
-					 i ? "," : "", d.id, d.hash, runner::state_name(d.state), d.attempts, d.secs,
-					 d.out_tree ? json_str(d.out_tree->hex()) : "null", files);
-		}
-		s += "]";
+		o.key("datum_list").begin_array();
+		for (auto &d : j.datums)
+			datum_json(o, d);
+		o.end_array();
 	}
-	return s + "}";
+	o.end_object();
 }
 
 int cmd_job(Args &args)
@@ -57,10 +62,11 @@ int cmd_job(Args &args)
 	if (r[0] == "list") {
 		auto jobs = r.size() > 1 ? runner::list_jobs(s, r[1]) : runner::list_all_jobs(s);
 		if (args.json) {
-			fmt::print("[");
-			for (size_t i = 0; i < jobs.size(); i++)
-				fmt::print("{}{}", i ? "," : "", job_json(jobs[i], false));
-			fmt::print("]\n");
+			Json o;
+			o.begin_array();
+			for (auto &j : jobs)
+				job_json(o, j, false);
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		fmt::print("{:<14} {:<16} {:<10} {:<20} {:>8} {:>10} {:>7}\n", "JOB", "PIPELINE", "STATE", "STARTED",
@@ -78,7 +84,9 @@ int cmd_job(Args &args)
 			args.usage_error("'job inspect' needs a job id");
 		auto j = runner::find_job(s, r[1]);
 		if (args.json) {
-			fmt::print("{}\n", job_json(j, true));
+			Json o;
+			job_json(o, j, true);
+			fmt::print("{}\n", o.text());
 			return 0;
 		}
 		fmt::print("Job: {}\nPipeline: {}\nState: {}\nStarted: {}\nFinished: {}\n", j.id, j.pipeline, runner::state_name(j.state),
@@ -111,9 +119,11 @@ int cmd_datum(Args &args)
 	if (state)
 		std::erase_if(j.datums, [&](auto &d) { return d.state != *state; });
 	if (args.json) {
-		std::string all = job_json(j, true);
-		auto k = all.find("\"datum_list\":");
-		fmt::print("{}\n", all.substr(k + 13, all.size() - k - 14));
+		Json o;
+		o.begin_array();
+		for (auto &d : j.datums)
+			datum_json(o, d);
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	for (auto &d : j.datums) {

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "plumbing/config.h"
 #include "plumbing/fs.h"
@@ -47,15 +48,9 @@ extern const char *const kUsage_clone =
 	"Create a store in <dir> (default: the URL's last component) with the\n"
 	"remote 'origin' and every branch of it.\n";
 
-static std::string json_updates(const std::vector<RefUpdate> &ups)
+static std::optional<std::string> hex_or_null(const std::optional<Oid> &o)
 {
-	std::string o = "[";
-	for (auto &u : ups)
-		o += fmt::format("{}{{\"ref\":{},\"label\":{},\"old\":{},\"new\":{},\"status\":\"{}\"{}}}", o.size() > 1 ? "," : "",
-				 json_str(u.ref), json_str(remote::ref_label(u.ref)),
-				 u.old_oid ? json_str(u.old_oid->hex()) : "null", u.new_oid ? json_str(u.new_oid->hex()) : "null",
-				 u.status, u.reason.empty() ? "" : ",\"reason\":" + json_str(u.reason));
-	return o + "]";
+	return o ? std::optional<std::string>(o->hex()) : std::nullopt;
 }
 
 // git's summary lines: " * [new]", "   a..b", " + a...b (forced)", " ! [rejected]".
@@ -81,10 +76,26 @@ static void print_updates(const std::vector<RefUpdate> &ups, const std::string &
 	}
 }
 
+// A remote's settings, credentials redacted.
+static Json &remote_json(Json &o, const RemoteConfig &c)
+{
+	return o.field("name", c.name).field("url", redact_url(c.url)).field("endpoint", redact_url(c.endpoint))
+		.field("region", c.region).field("path_style", c.path_style);
+}
+
 static void print_json(const RemoteConfig &rc, const TransferStats &st, const std::vector<RefUpdate> &ups)
 {
-	fmt::print("{{\"remote\":{},\"packs\":{},\"bytes\":{},\"requests\":{},\"refs\":{}}}\n", json_str(rc.name), st.packs,
-		   st.bytes, st.requests, json_updates(ups));
+	Json o;
+	o.begin_object().field("remote", rc.name).field("packs", (uint64_t)st.packs).field("bytes", (uint64_t)st.bytes);
+	o.field("requests", (uint64_t)st.requests).key("refs").begin_array();
+	for (auto &u : ups) {
+		o.begin_object().field("ref", u.ref).field("label", remote::ref_label(u.ref));
+		o.field("old", hex_or_null(u.old_oid)).field("new", hex_or_null(u.new_oid)).field("status", u.status);
+		if (!u.reason.empty())
+			o.field("reason", u.reason);
+		o.end_object();
+	}
+	fmt::print("{}\n", o.end_array().end_object().text());
 }
 
 static bool any_status(const std::vector<RefUpdate> &ups, bool rejected)
@@ -122,12 +133,11 @@ int cmd_remote(Args &args)
 	if (r[0] == "list") {
 		auto all = remote::remote_list(s);
 		if (args.json) {
-			std::string o = "[";
+			Json o;
+			o.begin_array();
 			for (auto &c : all)
-				o += fmt::format("{}{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{}}}",
-						 o.size() > 1 ? "," : "", json_str(c.name), json_str(redact_url(c.url)), json_str(redact_url(c.endpoint)),
-						 json_str(c.region), c.path_style ? "true" : "false");
-			fmt::print("{}]\n", o);
+				remote_json(o.begin_object(), c).end_object();
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		for (auto &c : all)
@@ -148,13 +158,11 @@ int cmd_remote(Args &args)
 			die("no such remote: '{}'", r[1]);
 		auto refs = s.refs("refs/pach/remotes/" + c->name + "/");
 		if (args.json) {
-			std::string o = fmt::format("{{\"name\":{},\"url\":{},\"endpoint\":{},\"region\":{},\"path_style\":{},\"refs\":[",
-						    json_str(c->name), json_str(redact_url(c->url)), json_str(redact_url(c->endpoint)), json_str(c->region),
-						    c->path_style ? "true" : "false");
-			for (size_t i = 0; i < refs.size(); i++)
-				o += fmt::format("{}{{\"ref\":{},\"oid\":\"{}\"}}", i ? "," : "",
-						 json_str("refs/" + refs[i].first.substr(19 + c->name.size())), refs[i].second.hex());
-			fmt::print("{}]}}\n", o);
+			Json o;
+			remote_json(o.begin_object(), *c).key("refs").begin_array();
+			for (auto &[ref, oid] : refs)
+				o.begin_object().field("ref", "refs/" + ref.substr(19 + c->name.size())).field("oid", oid.hex()).end_object();
+			fmt::print("{}\n", o.end_array().end_object().text());
 			return 0;
 		}
 		fmt::print("remote {}\n  URL: {}\n", c->name, quote_path(redact_url(c->url)));

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/config.h"
 #include "runner/session.h"
 
@@ -40,16 +41,18 @@ int cmd_run(Args &args)
 	// PACH_NOW (unix seconds) stands in for the clock, for tests.
 	const char *fake = getenv("PACH_NOW");
 	o.now = fake && *fake ? atoll(fake) : (int64_t)time(nullptr);
-	std::string json = "[";
+	Json json;
+	json.begin_array();
 	bool failed = runner::run_session(s, o, [&](const runner::PipelineSpec &spec, const runner::JobRecord &job) {
 		size_t ran = job.ran();
 		if (args.json) {
 			// "id" as in every other job listing; "job" kept for scripts.
-			json += fmt::format("{}{{\"pipeline\":{},\"id\":\"{}\",\"job\":\"{}\",\"state\":\"{}\",\"datums\":{},"
-					    "\"processed\":{},\"skipped\":{},\"failed\":{},\"output\":{},\"error\":{}}}",
-					    json.size() > 1 ? "," : "", json_str(spec.name), job.id, job.id, runner::state_name(job.state),
-					    job.datums.size(), ran, job.count(runner::DatumState::skipped), job.count(runner::DatumState::failed),
-					    job.output ? json_str(job.output->hex()) : "null", json_str(job.error));
+			json.begin_object().field("pipeline", spec.name).field("id", job.id).field("job", job.id);
+			json.field("state", runner::state_name(job.state)).field("datums", (uint64_t)job.datums.size());
+			json.field("processed", (uint64_t)ran).field("skipped", (uint64_t)job.count(runner::DatumState::skipped));
+			json.field("failed", (uint64_t)job.count(runner::DatumState::failed));
+			json.field("output", job.output ? std::optional<std::string>(job.output->hex()) : std::nullopt);
+			json.field("error", job.error).end_object();
 			return;
 		}
 		if (dry) {
@@ -80,7 +83,7 @@ int cmd_run(Args &args)
 			fmt::print(stderr, "error: {}: {}\n", spec.name, job.error);
 	});
 	if (args.json)
-		fmt::print("{}]\n", json);
+		fmt::print("{}\n", json.end_array().text());
 	return failed ? 1 : 0;
 }
 
