@@ -1,5 +1,6 @@
 // Undo commands: reflog, reset, revert, rollback, snapshot.
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/address.h"
 #include "plumbing/meta.h"
 #include "plumbing/reflog.h"
@@ -36,17 +37,14 @@ int cmd_reflog(Args &args)
 	if (n >= 0 && lines.size() > (size_t)n)
 		lines.resize((size_t)n);
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < lines.size(); i++) {
-			auto &l = lines[i];
-			fmt::print("{}{{\"ref\":{},\"label\":{},\"index\":{},\"old\":{},\"new\":{},\"who\":{},\"date\":\"{}\","
-				   "\"message\":{}}}",
-				   i ? "," : "", json_str(l.ref), json_str(l.label), l.index,
-				   l.e.old_oid ? json_str(l.e.old_oid->hex()) : "null",
-				   l.e.new_oid ? json_str(l.e.new_oid->hex()) : "null", json_str(l.e.who), iso_time(l.e.when),
-				   json_str(l.e.message));
+		Json o;
+		o.begin_array();
+		for (auto &l : lines) {
+			o.begin_object().field("ref", l.ref).field("label", l.label).field("index", (int64_t)l.index);
+			o.field("old", l.e.old_oid).field("new", l.e.new_oid).field("who", l.e.who);
+			o.field("date", iso_time(l.e.when)).field("message", l.e.message).end_object();
 		}
-		fmt::print("]\n");
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	for (auto &l : lines)
@@ -179,14 +177,13 @@ int cmd_rollback(Args &args)
 		return rest.substr(0, sl) + "@" + rest.substr(sl + 1);
 	};
 	if (args.json) {
-		fmt::print("{{\"dry_run\":{},\"saved\":{},\"changes\":[", dry ? "true" : "false",
-			   res.saved.empty() ? "null" : json_str(res.saved));
-		for (size_t i = 0; i < res.changes.size(); i++) {
-			auto &c = res.changes[i];
-			fmt::print("{}{{\"ref\":{},\"from\":{},\"to\":{}}}", i ? "," : "", json_str(c.ref),
-				   c.from ? json_str(c.from->hex()) : "null", c.to ? json_str(c.to->hex()) : "null");
-		}
-		fmt::print("]}}\n");
+		Json o;
+		o.begin_object().field("dry_run", dry);
+		o.field("saved", res.saved.empty() ? std::nullopt : std::optional<std::string>(res.saved));
+		o.key("changes").begin_array();
+		for (auto &c : res.changes)
+			o.begin_object().field("ref", c.ref).field("from", c.from).field("to", c.to).end_object();
+		fmt::print("{}\n", o.end_array().end_object().text());
 		return 0;
 	}
 	for (auto &u : res.unknown)
@@ -219,12 +216,12 @@ int cmd_snapshot(Args &args)
 	if (!r.empty() && r[0] == "list") {
 		auto all = porcelain::snapshot_list(s);
 		if (args.json) {
-			fmt::print("[");
-			for (size_t i = 0; i < all.size(); i++)
-				fmt::print("{}{{\"name\":{},\"commit\":\"{}\",\"date\":\"{}\",\"refs\":{},\"note\":{}}}",
-					   i ? "," : "", json_str(all[i].name), all[i].commit.hex(), iso_time(all[i].when),
-					   all[i].refs.size(), json_str(all[i].note));
-			fmt::print("]\n");
+			Json o;
+			o.begin_array();
+			for (auto &sn : all)
+				o.begin_object().field("name", sn.name).field("commit", sn.commit).field("date", iso_time(sn.when))
+					.field("refs", (uint64_t)sn.refs.size()).field("note", sn.note).end_object();
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		for (auto &sn : all) {
@@ -238,8 +235,9 @@ int cmd_snapshot(Args &args)
 	}
 	auto sn = porcelain::snapshot_create(s, r.empty() ? "" : r[0]);
 	if (args.json)
-		fmt::print("{{\"name\":{},\"commit\":\"{}\",\"date\":\"{}\",\"refs\":{},\"note\":\"\"}}\n", json_str(sn.name),
-			   sn.commit.hex(), iso_time(sn.when), sn.refs.size());
+		fmt::print("{}\n", Json().begin_object().field("name", sn.name).field("commit", sn.commit)
+					    .field("date", iso_time(sn.when)).field("refs", (uint64_t)sn.refs.size())
+					    .field("note", "").end_object().text());
 	else
 	{
 		size_t n = 0;

@@ -8,6 +8,8 @@
 //   fmt::print("{}\n", j.text());
 #pragma once
 
+#include "plumbing/oid.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +48,14 @@ public:
 	{
 		key(k);
 		return v ? str(*v) : null();
+	}
+
+	// An object id as hex; absent: null.
+	Json &field(std::string_view k, const Oid &v) { return key(k).str(v.hex()); }
+	Json &field(std::string_view k, const std::optional<Oid> &v)
+	{
+		key(k);
+		return v ? str(v->hex()) : null();
 	}
 
 	const std::string &text() const { return out_; }
