@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "porcelain/pipeline.h"
 #include "porcelain/repo.h"
 
@@ -10,19 +11,13 @@ extern const char *const kUsage_repo =
 	"   or: pach repo inspect <name> [--json]\n"
 	"   or: pach repo delete <name> [--force]\n";
 
-static std::string branches_json(const std::vector<porcelain::BranchInfo> &bs)
+static void repo_json(Json &o, const porcelain::RepoDetails &d)
 {
-	std::string s = "[";
-	for (size_t i = 0; i < bs.size(); i++)
-		s += fmt::format("{}{{\"name\":{},\"head\":\"{}\"}}", i ? "," : "", json_str(bs[i].name), bs[i].head.hex());
-	return s + "]";
-}
-
-static std::string repo_json(const porcelain::RepoDetails &d)
-{
-	return fmt::format("{{\"name\":{},\"created\":\"{}\",\"description\":{},\"branches\":{}}}",
-			   json_str(d.info.name), iso_time(d.info.created), json_str(d.info.description),
-			   branches_json(d.branches));
+	o.begin_object().field("name", d.info.name).field("created", iso_time(d.info.created));
+	o.field("description", d.info.description).key("branches").begin_array();
+	for (auto &b : d.branches)
+		o.begin_object().field("name", b.name).field("head", b.head).end_object();
+	o.end_array().end_object();
 }
 
 int cmd_repo(Args &args)
@@ -47,10 +42,11 @@ int cmd_repo(Args &args)
 			args.usage_error("too many arguments");
 		auto repos = porcelain::repo_list(args.store());
 		if (args.json) {
-			fmt::print("[");
-			for (size_t i = 0; i < repos.size(); i++)
-				fmt::print("{}{}", i ? "," : "", repo_json(repos[i]));
-			fmt::print("]\n");
+			Json o;
+			o.begin_array();
+			for (auto &d : repos)
+				repo_json(o, d);
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		fmt::print("{:<24} {:<20} {:>8}  {}\n", "NAME", "CREATED", "BRANCHES", "DESCRIPTION");
@@ -62,7 +58,9 @@ int cmd_repo(Args &args)
 	if (sub == "inspect") {
 		auto d = porcelain::repo_inspect(args.store(), name());
 		if (args.json) {
-			fmt::print("{}\n", repo_json(d));
+			Json o;
+			repo_json(o, d);
+			fmt::print("{}\n", o.text());
 			return 0;
 		}
 		fmt::print("Name: {}\nCreated: {}\n", d.info.name, iso_time(d.info.created));

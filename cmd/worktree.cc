@@ -1,6 +1,7 @@
 // Work tree commands: checkout, status, add, restore (and the work tree
 // forms of commit, diff and log, which live with their commands).
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "plumbing/address.h"
 #include "plumbing/config.h"
@@ -100,8 +101,8 @@ int cmd_checkout(Args &args)
 			die("'{}' is not a branch of repo '{}'; a work tree follows a branch", branch, a.repo);
 		porcelain::Worktree::create(s, a.repo, branch, dir, m);
 		if (args.json)
-			fmt::print("{{\"path\":{},\"repo\":{},\"branch\":{}}}\n", json_str(absolute_path(dir)),
-				   json_str(a.repo), json_str(branch));
+			fmt::print("{}\n", Json().begin_object().field("path", absolute_path(dir)).field("repo", a.repo)
+						    .field("branch", branch).end_object().text());
 		else if (!Progress::quiet())
 			fmt::print(stderr, "Checked out {}@{} into '{}'\n", a.repo, branch, dir);
 		return 0;
@@ -148,13 +149,13 @@ int cmd_status(Args &args)
 	auto branch_head = args.store().ref(branch_ref(st.repo, st.branch));
 	bool moved = branch_head != st.head;
 	if (args.json) {
-		fmt::print("{{\"repo\":{},\"branch\":{},\"head\":{},\"branch_head\":{},\"files\":[", json_str(st.repo),
-			   json_str(st.branch), st.head ? json_str(st.head->hex()) : "null",
-			   branch_head ? json_str(branch_head->hex()) : "null");
-		for (size_t i = 0; i < v.size(); i++)
-			fmt::print("{}{{\"path\":{},\"staged\":\"{}\",\"unstaged\":\"{}\"}}", i ? "," : "", json_str(v[i].path),
-				   v[i].staged, v[i].unstaged);
-		fmt::print("]}}\n");
+		Json o;
+		o.begin_object().field("repo", st.repo).field("branch", st.branch).field("head", st.head);
+		o.field("branch_head", branch_head).key("files").begin_array();
+		for (auto &e : v)
+			o.begin_object().field("path", e.path).field("staged", std::string(1, e.staged))
+				.field("unstaged", std::string(1, e.unstaged)).end_object();
+		fmt::print("{}\n", o.end_array().end_object().text());
 		return 0;
 	}
 	if (shrt) {
