@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/address.h"
 #include "porcelain/repo.h"
 
@@ -29,11 +30,11 @@ int cmd_branch(Args &args)
 	}
 	auto d = porcelain::repo_inspect(s, r[0]);
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < d.branches.size(); i++)
-			fmt::print("{}{{\"name\":{},\"head\":\"{}\",\"date\":\"{}\"}}", i ? "," : "",
-				   json_str(d.branches[i].name), d.branches[i].head.hex(), iso_time(d.branches[i].time));
-		fmt::print("]\n");
+		Json o;
+		o.begin_array();
+		for (auto &b : d.branches)
+			o.begin_object().field("name", b.name).field("head", b.head).field("date", iso_time(b.time)).end_object();
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	for (auto &b : d.branches)

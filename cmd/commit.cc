@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "porcelain/commit.h"
 #include "porcelain/worktree.h"
 
@@ -19,9 +20,9 @@ extern const char *const kUsage_commit =
 void print_commit_result(Args &args, const porcelain::CommitResult &r)
 {
 	if (args.json) {
-		fmt::print("{{\"commit\":{},\"files\":{},\"hashed\":{},\"bytes_hashed\":{}}}\n",
-			   r.commit ? json_str(r.commit->hex()) : "null", r.stats.files, r.stats.hashed,
-			   r.stats.bytes_hashed);
+		fmt::print("{}\n", Json().begin_object().field("commit", r.commit).field("files", (uint64_t)r.stats.files)
+					    .field("hashed", (uint64_t)r.stats.hashed)
+					    .field("bytes_hashed", (uint64_t)r.stats.bytes_hashed).end_object().text());
 		return;
 	}
 	if (!r.commit) {

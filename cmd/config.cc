@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "plumbing/config.h"
 
@@ -71,10 +72,11 @@ int cmd_config(Args &args)
 				for (auto &e : config_list_file(f))
 					all.push_back({e.first, redact_url(e.second)});   // never echo a typed secret
 		if (args.json) {
-			std::string o = "[";
+			Json o;
+			o.begin_array();
 			for (auto &[k, v] : all)
-				o += fmt::format("{}{{\"key\":{},\"value\":{}}}", o.size() > 1 ? "," : "", json_str(k), json_str(v));
-			fmt::print("{}]\n", o);
+				o.begin_object().field("key", k).field("value", v).end_object();
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		for (auto &[k, v] : all)

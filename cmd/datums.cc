@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/meta.h"
 #include "runner/datum.h"
 
@@ -20,8 +21,8 @@ int cmd_datums(Args &args)
 		fmt::print(stderr, "{}\n", w);
 	Store &s = args.store();
 	bool first_spec = true;
-	if (args.json)
-		fmt::print("[");
+	Json o;
+	o.begin_array();
 	for (auto &spec : pr.specs) {
 		// A preview over a repo that is not there says so, rather than
 		// showing no datums as if the repo were empty.
@@ -32,17 +33,16 @@ int cmd_datums(Args &args)
 		auto commits = runner::resolve_inputs(s, spec);
 		auto datums = runner::compute_datums(s, spec.input, commits);
 		if (args.json) {
-			fmt::print("{}{{\"pipeline\":{},\"datums\":[", first_spec ? "" : ",", json_str(spec.name));
-			for (size_t i = 0; i < datums.size(); i++) {
-				fmt::print("{}{{\"id\":\"{}\",\"files\":[", i ? "," : "", datums[i].id());
-				for (size_t j = 0; j < datums[i].files.size(); j++) {
-					auto &df = datums[i].files[j];
-					fmt::print("{}{{\"input\":{},\"repo\":{},\"path\":{},\"oid\":\"{}\"}}", j ? "," : "",
-						   json_str(df.input), json_str(df.repo), json_str(df.path), df.entry.oid.hex());
-				}
-				fmt::print("]}}");
+			o.begin_object().field("pipeline", spec.name).key("datums").begin_array();
+			for (auto &d : datums) {
+				o.begin_object().field("id", d.id()).key("files").begin_array();
+				for (auto &df : d.files)
+					o.begin_object().field("input", df.input).field("repo", df.repo).field("path", df.path)
+						.field("oid", df.entry.oid).end_object();
+				o.end_array().end_object();
+				fmt::print("{}", o.take());
 			}
-			fmt::print("]}}");
+			o.end_array().end_object();
 		} else {
 			if (pr.specs.size() > 1)
 				fmt::print("{}{}:\n", first_spec ? "" : "\n", spec.name);
@@ -58,7 +58,7 @@ int cmd_datums(Args &args)
 		first_spec = false;
 	}
 	if (args.json)
-		fmt::print("]\n");
+		fmt::print("{}\n", o.end_array().take());
 	return 0;
 }
 

@@ -59,6 +59,14 @@ public:
 	}
 
 	const std::string &text() const { return out_; }
+	// What was written so far, handed over and forgotten (the state is
+	// kept): long output is printed as it goes, not held whole.
+	std::string take()
+	{
+		std::string t;
+		t.swap(out_);
+		return t;
+	}
 
 private:
 	Json &open(char c);
