@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
@@ -97,11 +98,11 @@ static int print_changes(Args &args, Store &s, const std::vector<porcelain::Chan
 			 bool stat)
 {
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < changes.size(); i++)
-			fmt::print("{}{{\"status\":\"{}\",\"path\":{}}}", i ? "," : "", changes[i].status,
-				   json_str("/" + changes[i].path));
-		fmt::print("]\n");
+		Json o;
+		o.begin_array();
+		for (auto &c : changes)
+			o.begin_object().field("status", std::string(1, c.status)).field("path", "/" + c.path).end_object();
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	if (ns || names) {

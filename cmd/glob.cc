@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "porcelain/files.h"
 
@@ -14,11 +15,12 @@ int cmd_glob(Args &args)
 	Address a = parse_address(r[0]);
 	auto m = porcelain::glob(args.store(), a, r[1]);
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < m.size(); i++)
-			fmt::print("{}{{\"path\":{},\"type\":\"{}\",\"oid\":\"{}\"}}", i ? "," : "", json_str(m[i].path),
-				   m[i].e.is_dir() ? "dir" : "file", m[i].e.oid.hex());
-		fmt::print("]\n");
+		Json o;
+		o.begin_array();
+		for (auto &f : m)
+			o.begin_object().field("path", f.path).field("type", f.e.is_dir() ? "dir" : "file").field("oid", f.e.oid)
+				.end_object();
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	for (auto &f : m)

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "porcelain/files.h"
 
@@ -42,13 +43,15 @@ int cmd_ls(Args &args)
 	Address a = parse_address(r[0]);
 	auto entries = porcelain::ls(args.store(), a, rec, lng || args.json);
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < entries.size(); i++) {
-			auto &f = entries[i];
-			fmt::print("{}{{\"path\":{},\"type\":\"{}\",\"mode\":\"{:06o}\",\"oid\":\"{}\",\"size\":{}}}", i ? "," : "",
-				   json_str(f.path), kind(f.e), f.e.mode, f.e.oid.hex(), f.size);
+		Json o;
+		o.begin_array();
+		for (auto &f : entries) {
+			o.begin_object().field("path", f.path).field("type", kind(f.e)).field("mode", fmt::format("{:06o}", f.e.mode));
+			o.field("oid", f.e.oid).field("size", (uint64_t)f.size).end_object();
+			if (o.text().size() > (1 << 16))
+				fmt::print("{}", o.take());
 		}
-		fmt::print("]\n");
+		fmt::print("{}\n", o.end_array().take());
 		return 0;
 	}
 	for (auto &f : entries) {

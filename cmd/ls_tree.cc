@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/quote.h"
 #include "plumbing/tree_edit.h"
 
@@ -21,16 +22,15 @@ int cmd_ls_tree(Args &args)
 		o = s.read_commit(o).tree;
 	else if (t != ObjType::tree)
 		die("not a tree object: '{}'", r[0]);
-	bool first = true;
-	if (args.json)
-		fmt::print("[");
+	Json j;
+	j.begin_array();
 	auto print = [&](const std::string &p, const TreeEntry &e) {
-		if (args.json)
-			fmt::print("{}{{\"mode\":\"{:06o}\",\"type\":\"{}\",\"id\":\"{}\",\"path\":{}}}", first ? "" : ",",
-				   e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), json_str(p));
-		else
+		if (args.json) {
+			j.begin_object().field("mode", fmt::format("{:06o}", e.mode)).field("type", e.is_dir() ? "tree" : "blob");
+			fmt::print("{}", j.field("id", e.oid).field("path", p).end_object().take());
+		} else {
 			fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), quote_path(p));
-		first = false;
+		}
 	};
 	if (rec) {
 		walk_tree(s, o, [&](const std::string &p, const TreeEntry &e) {
@@ -43,7 +43,7 @@ int cmd_ls_tree(Args &args)
 			print(e.name, e);
 	}
 	if (args.json)
-		fmt::print("]\n");
+		fmt::print("{}\n", j.end_array().take());
 	return 0;
 }
 
