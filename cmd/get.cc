@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "porcelain/files.h"
 
 namespace pach::cmd {
@@ -14,7 +15,8 @@ int cmd_get(Args &args)
 	Address a = parse_address(r[0]);
 	auto st = porcelain::get(args.store(), a, r[1]);
 	if (args.json)
-		fmt::print("{{\"files\":{},\"bytes\":{}}}\n", st.files, st.bytes);
+		fmt::print("{}\n", Json().begin_object().field("files", (uint64_t)st.files).field("bytes", (uint64_t)st.bytes)
+					    .end_object().text());
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
 #include "porcelain/worktree.h"
@@ -10,17 +11,17 @@ extern const char *const kUsage_log =
 	"History from <ref> (default: the branch's head), newest first.  In a work\n"
 	"tree the repo may be left out: the log starts at the work tree's commit.\n";
 
-std::string commit_json(const CommitInfo &c)
+// A commit's fields, into an object the caller opened (and closes).
+Json &commit_json(Json &o, const CommitInfo &c)
 {
-	std::string parents = "[";
-	for (size_t i = 0; i < c.parents.size(); i++)
-		parents += (i ? ",\"" : "\"") + c.parents[i].hex() + "\"";
-	parents += "]";
-	return fmt::format("{{\"id\":\"{}\",\"tree\":\"{}\",\"parents\":{},\"author\":{{\"name\":{},\"email\":{},"
-			   "\"date\":\"{}\"}},\"committer\":{{\"name\":{},\"email\":{},\"date\":\"{}\"}},\"message\":{}}}",
-			   c.id.hex(), c.tree.hex(), parents, json_str(c.author.name), json_str(c.author.email),
-			   iso_time(c.author.when), json_str(c.committer.name), json_str(c.committer.email),
-			   iso_time(c.committer.when), json_str(c.message));
+	o.field("id", c.id).field("tree", c.tree).key("parents").begin_array();
+	for (auto &p : c.parents)
+		o.str(p.hex());
+	o.end_array();
+	for (auto [name, sig] : {std::pair{"author", &c.author}, std::pair{"committer", &c.committer}})
+		o.key(name).begin_object().field("name", sig->name).field("email", sig->email)
+			.field("date", iso_time(sig->when)).end_object();
+	return o.field("message", c.message);
 }
 
 void print_commit_header(const CommitInfo &c)
@@ -67,10 +68,11 @@ int cmd_log(Args &args)
 	}
 	auto commits = porcelain::log(s, start, n);
 	if (args.json) {
-		fmt::print("[");
-		for (size_t i = 0; i < commits.size(); i++)
-			fmt::print("{}{}", i ? "," : "", commit_json(commits[i]));
-		fmt::print("]\n");
+		Json o;
+		o.begin_array();
+		for (auto &c : commits)
+			commit_json(o.begin_object(), c).end_object();
+		fmt::print("{}\n", o.end_array().text());
 		return 0;
 	}
 	for (size_t i = 0; i < commits.size(); i++) {

@@ -1,4 +1,5 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "porcelain/pipeline.h"
 
 #include <cstdio>
@@ -66,12 +67,13 @@ int cmd_pipeline(Args &args)
 	if (sub == "list") {
 		auto ps = porcelain::pipeline_list(s);
 		if (args.json) {
-			fmt::print("[");
-			for (size_t i = 0; i < ps.size(); i++)
-				fmt::print("{}{{\"name\":{},\"input\":{},\"output_branch\":{},\"description\":{}}}", i ? "," : "",
-					   json_str(ps[i].spec.name), json_str(input_desc(ps[i].spec.input)),
-					   json_str(ps[i].spec.output_branch), json_str(ps[i].spec.description));
-			fmt::print("]\n");
+			Json o;
+			o.begin_array();
+			for (auto &p : ps)
+				o.begin_object().field("name", p.spec.name).field("input", input_desc(p.spec.input))
+					.field("output_branch", p.spec.output_branch).field("description", p.spec.description)
+					.end_object();
+			fmt::print("{}\n", o.end_array().text());
 			return 0;
 		}
 		fmt::print("{:<24} {:<40} {}\n", "NAME", "INPUT", "DESCRIPTION");
@@ -87,14 +89,13 @@ int cmd_pipeline(Args &args)
 			die("pipeline '{}' not found", r[1]);
 		auto hist = porcelain::pipeline_history(s, r[1]);
 		if (args.json) {
-			std::string h = "[";
+			Json o;
+			o.begin_object().field("name", p->spec.name).field("input", input_desc(p->spec.input));
+			o.field("transform_hash", p->salt).field("spec", p->spec.source).key("history").begin_array();
 			for (size_t i = 0; i < hist.size(); i++)
-				h += fmt::format("{}{{\"version\":{},\"meta_commit\":\"{}\",\"date\":\"{}\"}}", i ? "," : "",
-						 hist.size() - i, hist[i].meta_commit.hex(), iso_time(hist[i].when));
-			h += "]";
-			fmt::print("{{\"name\":{},\"input\":{},\"transform_hash\":\"{}\",\"spec\":{},\"history\":{}}}\n",
-				   json_str(p->spec.name), json_str(input_desc(p->spec.input)), p->salt,
-				   json_str(p->spec.source), h);
+				o.begin_object().field("version", (uint64_t)(hist.size() - i)).field("meta_commit", hist[i].meta_commit)
+					.field("date", iso_time(hist[i].when)).end_object();
+			fmt::print("{}\n", o.end_array().end_object().text());
 			return 0;
 		}
 		fmt::print("Name: {}\n", p->spec.name);

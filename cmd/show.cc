@@ -1,10 +1,11 @@
 #include "cmd/cmd.h"
+#include "plumbing/json.h"
 #include "plumbing/address.h"
 #include "porcelain/history.h"
 
 namespace pach::cmd {
 
-std::string commit_json(const CommitInfo &c);
+Json &commit_json(Json &o, const CommitInfo &c);
 void print_commit_header(const CommitInfo &c);
 
 extern const char *const kUsage_show =
@@ -20,14 +21,11 @@ int cmd_show(Args &args)
 	Oid base = c.parents.empty() ? empty_tree_oid() : s.read_commit(c.parents[0]).tree;
 	auto changes = porcelain::diff_trees(s, base, c.tree);
 	if (args.json) {
-		std::string ch = "[";
-		for (size_t i = 0; i < changes.size(); i++)
-			ch += fmt::format("{}{{\"status\":\"{}\",\"path\":{}}}", i ? "," : "", changes[i].status,
-					  json_str("/" + changes[i].path));
-		ch += "]";
-		std::string cj = commit_json(c);
-		cj.pop_back();
-		fmt::print("{},\"changes\":{}}}\n", cj, ch);
+		Json o;
+		commit_json(o.begin_object(), c).key("changes").begin_array();
+		for (auto &ch : changes)
+			o.begin_object().field("status", std::string(1, ch.status)).field("path", "/" + ch.path).end_object();
+		fmt::print("{}\n", o.end_array().end_object().text());
 		return 0;
 	}
 	print_commit_header(c);

@@ -128,7 +128,7 @@ int cmd_revert(Args &args)
 	Oid commit = commit_arg(s, a, r[1]);
 	Oid made = porcelain::revert_commit(s, a.repo, a.ref, commit);
 	if (args.json)
-		fmt::print("{{\"commit\":\"{}\",\"reverted\":\"{}\"}}\n", made.hex(), commit.hex());
+		fmt::print("{}\n", Json().begin_object().field("commit", made).field("reverted", commit).end_object().text());
 	else
 		fmt::print("{}\n", made.hex());
 	return 0;
