@@ -147,11 +147,6 @@ Store &Args::store()
 	return *store_;
 }
 
-std::string json_str(const std::string &s)
-{
-	return json_string(s);
-}
-
 std::string short_oid(const Oid &o)
 {
 	return o.hex().substr(0, 12);

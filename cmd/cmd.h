@@ -43,7 +43,6 @@ private:
 	std::unique_ptr<Store> store_;
 };
 
-std::string json_str(const std::string &s);
 std::string short_oid(const Oid &o);
 std::string format_time(int64_t when, int tz_minutes);
 std::string iso_time(int64_t when);

@@ -3,6 +3,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "plumbing/quote.h"
 
 #include <sstream>
 #include <fcntl.h>
@@ -239,20 +240,6 @@ private:
 	std::unique_ptr<Runtime> local_;
 };
 
-std::string jstr(const std::string &s)
-{
-	std::string o = "\"";
-	for (unsigned char c : s) {
-		if (c == '"' || c == '\\')
-			o += '\\', o += (char)c;
-		else if (c < 0x20)
-			o += fmt::format("\\u{:04x}", c);
-		else
-			o += (char)c;
-	}
-	return o + "\"";
-}
-
 // runc and crun take the same bundle and the same commands.
 class RuncRuntime : public Runtime {
 public:
@@ -269,11 +256,11 @@ public:
 		mkdir_p(bundle);
 		std::string args, env;
 		for (auto &a : p.argv)
-			args += (args.empty() ? "" : ",") + jstr(a);
-		env = jstr("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+			args += (args.empty() ? "" : ",") + json_string(a);
+		env = json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 		for (auto &[k, v] : p.env)
 			if (k != "PFS")
-				env += "," + jstr(k + "=" + v);
+				env += "," + json_string(k + "=" + v);
 		std::string ns = R"({"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"})";
 		if (!p.network)
 			ns += R"(,{"type":"network"})";
@@ -304,8 +291,8 @@ public:
 			R"("linux":{{"namespaces":[{}],"resources":{{{}}},)"
 			R"("maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)"
 			R"("readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}}})",
-			ids.uid, ids.gid, args, env, jstr(p.cwd.empty() ? "/pfs" : p.cwd), jstr(rootfs_), jstr(absolute_path(p.pfs_dir)),
-			jstr(absolute_path(p.pfs_dir + "/out")), ns, resources);
+			ids.uid, ids.gid, args, env, json_string(p.cwd.empty() ? "/pfs" : p.cwd), json_string(rootfs_), json_string(absolute_path(p.pfs_dir)),
+			json_string(absolute_path(p.pfs_dir + "/out")), ns, resources);
 		write_file_atomic(bundle + "/config.json", config);
 		std::string id = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
 		ProcessSpec q;
