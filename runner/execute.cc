@@ -272,7 +272,7 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 	env.job_timeout = parse_duration(spec.job_timeout);
 	env.job_start = std::chrono::steady_clock::now();
 	if (plan.image)
-		env.image = resolve_image(s, plan.image_ref, true, plan.runtime);
+		env.image = resolve_image(s, plan.image_ref, true, plan.runtime, &*plan.image);
 	std::unique_ptr<Runtime> runtime = make_runtime(plan.runtime, env.image ? env.image->rootfs : "");
 	env.rt = runtime.get();
 	if (env.rt->name() == "local" && !plan.to_run.empty())

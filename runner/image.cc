@@ -188,7 +188,7 @@ std::optional<std::string> engine_output(const std::vector<std::string> &argv, c
 // (or docker) has under that name.  The digest is the engine's image id;
 // a container runtime other than the engine gets the image through
 // `image save`, unpacked once per id.
-Image resolve_named(Store &s, const std::string &ref, bool unpack, const std::string &runtime)
+Image resolve_named(Store &s, const std::string &ref, bool unpack, const std::string &runtime, const Image *known)
 {
 	std::string bin = runtime == "podman" || runtime == "docker" ? runtime
 			  : have_program("podman")			   ? "podman"
@@ -198,10 +198,9 @@ Image resolve_named(Store &s, const std::string &ref, bool unpack, const std::st
 		die("image '{}': a plain image name needs podman or docker to find it; or name a file: "
 		    "docker-archive:FILE.tar, oci-archive:FILE, oci:DIR[:TAG], dir:ROOTFS",
 		    ref);
-	static std::map<std::string, Image> seen;
 	Image img;
-	if (auto it = seen.find(bin + " " + ref); it != seen.end()) {
-		img = it->second;
+	if (known) {
+		img = *known;   // inspected already (the job's plan): no second `image inspect`
 	} else {
 		auto out = engine_output({bin, "image", "inspect", ref}, s.path("pach/tmp"));
 		if (!out)
@@ -214,7 +213,6 @@ Image resolve_named(Store &s, const std::string &ref, bool unpack, const std::st
 			img.digest = img.digest.substr(7);
 		read_image_config(j[0]["Config"], img, ref);
 		img.name = ref;
-		seen[bin + " " + ref] = img;
 	}
 	std::string cache = s.path("pach/images/" + img.digest);
 	img.rootfs = cache + "/rootfs";
@@ -254,11 +252,11 @@ bool is_image_name(const std::string &ref)
 	return true;
 }
 
-Image resolve_image(Store &s, const std::string &ref, bool unpack, const std::string &runtime)
+Image resolve_image(Store &s, const std::string &ref, bool unpack, const std::string &runtime, const Image *known)
 {
 	Image img;
 	if (is_image_name(ref))
-		return resolve_named(s, ref, unpack, runtime);
+		return resolve_named(s, ref, unpack, runtime, known);
 	if (ref.compare(0, 4, "dir:") == 0) {
 		img.rootfs = absolute_path(ref.substr(4));
 		if (!is_dir(img.rootfs))

@@ -26,7 +26,10 @@ struct Image {
 // Resolve a spec's image reference (its digest, Env, WorkingDir, User);
 // with `unpack`, also unpack it into the store's cache (once) unless
 // `runtime` is the docker/podman that runs a plain name itself.
-Image resolve_image(Store &s, const std::string &ref, bool unpack = true, const std::string &runtime = "");
+// `known`: the same image as resolved before (unpack=false) in this run;
+// a named image is then not asked of the engine again.
+Image resolve_image(Store &s, const std::string &ref, bool unpack = true, const std::string &runtime = "",
+		    const Image *known = nullptr);
 // Not one of the transports (dir:, docker-archive:, oci-archive:, oci:).
 bool is_image_name(const std::string &ref);
 
