@@ -2,6 +2,8 @@
 #include "plumbing/odb.h"
 #include "plumbing/store.h"
 
+#include "t/unit-store.h"
+
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -16,17 +18,6 @@ using namespace pach;
 
 namespace {
 
-struct TempStore {
-	std::string dir;
-	std::unique_ptr<Store> s;
-	TempStore()
-	{
-		char t[] = "/tmp/pach-unit-XXXXXX";
-		dir = mkdtemp(t);
-		s = std::make_unique<Store>(Store::init(dir));
-	}
-	~TempStore() { std::system(("rm -rf '" + dir + "'").c_str()); }
-};
 
 std::string random_bytes(size_t n, unsigned seed)
 {

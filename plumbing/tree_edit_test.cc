@@ -1,31 +1,14 @@
 #include "plumbing/tree_edit.h"
 
-#include <doctest/doctest.h>
+#include "t/unit-store.h"
 
-#include <cstdlib>
-#include <memory>
+#include <doctest/doctest.h>
 
 using namespace pach;
 
-namespace {
-
-struct Scratch {
-	std::string dir;
-	std::unique_ptr<Store> s;
-	Scratch()
-	{
-		char t[] = "/tmp/pach-unit-XXXXXX";
-		dir = mkdtemp(t);
-		s = std::make_unique<Store>(Store::init(dir));
-	}
-	~Scratch() { std::system(("rm -rf '" + dir + "'").c_str()); }
-};
-
-} // namespace
-
 TEST_CASE("apply_edits: removals before additions, only what is expected is removed, conflicts refused")
 {
-	Scratch sc;
+	TempStore sc;
 	Store &s = *sc.s;
 	ObjectWriter w(s, 1);
 	TreeEntry a{"a", kModeFile, w.blob("A", 1)}, b{"b", kModeFile, w.blob("B", 1)};
