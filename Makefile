@@ -24,8 +24,8 @@ CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -I. -I$(BUILD)/gen -MMD -MP
 LDFLAGS += $(SAN)
 
 LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc))
-CMD_SRC := $(wildcard cmd/*.cc)
-TEST_SRC := $(wildcard plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc remote/*_test.cc mount/*_test.cc) t/unit_main.cc
+CMD_SRC := $(filter-out %_test.cc,$(wildcard cmd/*.cc))
+TEST_SRC := $(wildcard cmd/*_test.cc plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc remote/*_test.cc mount/*_test.cc) t/unit_main.cc
 
 LIB_OBJ := $(LIB_SRC:%.cc=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.cc=$(BUILD)/%.o)
@@ -88,7 +88,8 @@ pach: $(BUILD)/pach
 
 $(TEST_OBJ): | $(DEPS_TEST)   # doctest
 
-$(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ)
+# cmd/args.o: the argument parser's tests (cmd/args_test.cc).
+$(BUILD)/unit-tests: $(TEST_OBJ) $(LIB_OBJ) $(BUILD)/cmd/args.o
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 unit-tests: $(BUILD)/unit-tests

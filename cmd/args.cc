@@ -4,6 +4,8 @@
 #include "plumbing/progress.h"
 
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -117,8 +119,9 @@ int Args::int_value(char s, const char *l, int dflt)
 	if (!v)
 		return dflt;
 	char *end;
+	errno = 0;
 	long n = strtol(v->c_str(), &end, 10);
-	if (v->empty() || *end)
+	if (v->empty() || *end || errno == ERANGE || n < INT_MIN || n > INT_MAX)
 		usage_error("option '" + std::string(l ? l : std::string(1, s)) + "' expects a number, not '" + *v + "'");
 	return (int)n;
 }

@@ -78,7 +78,7 @@ int cmd_log(Args &args)
 	for (size_t i = 0; i < commits.size(); i++) {
 		auto &c = commits[i];
 		if (oneline) {
-			fmt::print("{} {}\n", short_oid(c.id), c.message.substr(0, c.message.find('\n')));
+			fmt::print("{} {}\n", short_oid(c.id), first_line(c.message));
 			continue;
 		}
 		if (i)

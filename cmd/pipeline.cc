@@ -105,7 +105,7 @@ int cmd_pipeline(Args &args)
 			   p->spec.name, p->spec.output_branch, p->salt);
 		for (size_t i = 0; i < hist.size(); i++)
 			fmt::print("  v{}  {}  {}  {}\n", hist.size() - i, iso_time(hist[i].when),
-				   short_oid(hist[i].meta_commit), hist[i].message.substr(0, hist[i].message.find('\n')));
+				   short_oid(hist[i].meta_commit), first_line(hist[i].message));
 		fmt::print("Spec:\n{}", runner::readable_yaml(p->spec.source));
 		return 0;
 	}

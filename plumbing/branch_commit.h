@@ -22,6 +22,15 @@ struct BranchCommit {
 	int retries = 0;
 };
 
+// The one commit-with-compare-and-swap: writes a commit of `tree` on top
+// of `head` (no parent when nullopt) with `w`, finishes `w`, then moves
+// `ref` from `head` to it.  nullopt when `ref` no longer points at `head`
+// (the commit stays unreferenced for gc).  `reflog` is the reflog's
+// message; `crash_at` a crash point between the commit and the move.
+std::optional<Oid> commit_on_ref(Store &s, ObjectWriter &w, const std::string &ref, const Oid &tree,
+				 const std::optional<Oid> &head, const Signature &author, const std::string &msg,
+				 const std::string &reflog, const char *crash_at = nullptr);
+
 // `first`, if given, holds objects already written for this change; the
 // first attempt adds its trees and commit to the same pack.
 BranchCommit commit_on_branch(Store &s, const std::string &repo, const std::string &branch, const std::string &msg,

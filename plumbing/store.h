@@ -36,6 +36,12 @@ struct CommitInfo {
 	std::string message;
 };
 
+// A commit message's subject: its first line.
+inline std::string first_line(const std::string &message)
+{
+	return message.substr(0, message.find('\n'));
+}
+
 class Store {
 public:
 	// Create DIR/.pach; dies if a store is already there.

@@ -166,7 +166,7 @@ Oid revert_commit(Store &s, const std::string &repo, const std::string &branch, 
 	auto changes = parent_tree == c.tree ? std::vector<Change>{} : diff_trees(s, parent_tree, c.tree);
 	if (changes.empty())
 		die("{} changed nothing; there is nothing to revert", commit.hex().substr(0, 12));
-	std::string subject = c.message.substr(0, c.message.find('\n'));
+	std::string subject = first_line(c.message);
 	std::string msg = "Revert \"" + subject + "\"\n\nThis reverts commit " + commit.hex() + ".\n";
 	WriteLock lock(s);
 	auto res = commit_edit(s, repo, branch, msg, [&](ObjectWriter &w, const std::optional<Oid> &base) {

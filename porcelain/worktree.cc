@@ -3,6 +3,7 @@
 #include "plumbing/quote.h"
 
 #include "plumbing/address.h"
+#include "plumbing/branch_commit.h"
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
 #include "plumbing/progress.h"
@@ -419,26 +420,20 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 		save();
 		return std::nullopt;
 	}
-	std::vector<Oid> parents;
-	if (st_.head)
-		parents.push_back(*st_.head);
 	std::string m = msg.empty() ? "commit from work tree " + root_ : msg;
-	if (st_.index == empty_tree_oid())
-		w.tree({});
-	Oid c = w.commit(st_.index, parents, s_.author(), s_.committer(), m);
-	w.finish();
 	save();
 	std::string ref = branch_ref(st_.repo, st_.branch);
-	if (!s_.cas_ref(ref, c, st_.head, "commit (work tree): " + m.substr(0, m.find('\n')))) {
+	auto c = commit_on_ref(s_, w, ref, st_.index, st_.head, s_.author(), m, "commit (work tree): " + first_line(m));
+	if (!c) {
 		auto now = s_.ref(ref);
 		die_conflict("{}@{} moved to {} since this work tree was updated; run 'pach checkout' to bring it "
 			     "up to date, then commit again",
 			     st_.repo, st_.branch, now ? now->hex().substr(0, 12) : "nothing");
 	}
-	st_.head = c;
+	st_.head = *c;
 	save();
 	auto_repack(s_);
-	return c;
+	return *c;
 }
 
 std::vector<Change> Worktree::diff(DiffOf what, const std::vector<std::string> &paths)

@@ -2,6 +2,7 @@
 #include "plumbing/crash.h"
 
 #include "plumbing/address.h"
+#include "plumbing/branch_commit.h"
 #include "plumbing/config.h"
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
@@ -317,17 +318,13 @@ void commit_output(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &jo
 							      spec.name, job.id, job.id, spec.name, job.spec_version);
 				for (auto &[k, v] : job.inputs)
 					msg += "Input: " + k + " " + v + "\n";
-				std::vector<Oid> parents;
-				if (head)
-					parents.push_back(*head);
-				Oid c = w.commit(*tree, parents, s.committer(), s.committer(), msg);
-				w.finish();
-				trace_point("output written");
-				crash_point("run-output");   // output commit written, branch not moved
-				if (!s.cas_ref(plan.out_ref, c, head, "pach run: job " + job.id))
+				// crash point run-output: output commit written, branch not moved
+				auto c = commit_on_ref(s, w, plan.out_ref, *tree, head, s.committer(), msg,
+						       "pach run: job " + job.id, "run-output");
+				if (!c)
 					die("output branch '{}' of '{}' moved during the job; run again", spec.output_branch,
 					    spec.name);
-				job.output = c;
+				job.output = *c;
 			}
 			job.state = JobState::success;
 		} catch (const Error &e) {

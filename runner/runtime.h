@@ -67,6 +67,7 @@ std::unique_ptr<Runtime> make_runc_runtime(const std::string &rootfs);
 // read-only root, ulimits no higher than pach's own.
 std::unique_ptr<Runtime> make_cli_runtime(const std::string &bin, const std::string &rootfs);
 // Whether docker's daemon answers (the client alone is not enough).
+// Asks the docker daemon (up to 10 s) on every call; callers ask once.
 bool docker_works();
 // "0.5", "2", "500m" -> cores; 0 for ""; -1 if malformed.
 double parse_cpu(const std::string &s);
