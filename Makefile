@@ -48,9 +48,17 @@ test-deps: $(DEPS_TEST)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
-$(BUILD)/%.o: %.cc | $(DEPS_STAMP)
+# plumbing/pch.h precompiled with the flags of every compile (a mismatch
+# would make gcc ignore it: -Winvalid-pch says so).
+PCH := $(BUILD)/gen/pch.h.gch
+$(PCH): plumbing/pch.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@cp $< $(BUILD)/gen/pch.h
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -x c++-header $(BUILD)/gen/pch.h -o $@
+
+$(BUILD)/%.o: %.cc $(PCH) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -include pch.h -Winvalid-pch -c $< -o $@
 
 # The one list of commands (Documentation/command-list.txt) makes the
 # command table and pach(1)'s COMMANDS section.
@@ -122,9 +130,15 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%_fuzz.cc=$(FUZZ_BUILD)/%-fuzz)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.cc=$(FUZZ_BUILD)/%.o)
 FUZZ_SECONDS ?= 10
 
-$(FUZZ_BUILD)/%.o: %.cc | $(DEPS_TEST)
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -I. -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_PCH := $(FUZZ_BUILD)/gen/pch.h.pch
+$(FUZZ_PCH): plumbing/pch.h | $(DEPS_TEST)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(PKG_CFLAGS) -x c++-header $< -o $@
+
+$(FUZZ_BUILD)/%.o: %.cc $(FUZZ_PCH) | $(DEPS_TEST)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -MMD -MP $(PKG_CFLAGS) -include-pch $(FUZZ_PCH) -c $< -o $@
 
 $(FUZZ_BUILD)/%-fuzz: $(FUZZ_BUILD)/fuzz/%_fuzz.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS)

@@ -40,7 +40,7 @@ int cmd_datums(Args &args)
 					o.begin_object().field("input", df.input).field("repo", df.repo).field("path", df.path)
 						.field("oid", df.entry.oid).end_object();
 				o.end_array().end_object();
-				fmt::print("{}", o.take());
+				o.flush(stdout);
 			}
 			o.end_array().end_object();
 		} else {
@@ -57,8 +57,10 @@ int cmd_datums(Args &args)
 		}
 		first_spec = false;
 	}
-	if (args.json)
-		fmt::print("{}\n", o.end_array().take());
+	if (args.json) {
+		o.end_array().flush(stdout);
+		putchar('\n');
+	}
 	return 0;
 }
 

@@ -49,9 +49,10 @@ int cmd_ls(Args &args)
 			o.begin_object().field("path", f.path).field("type", kind(f.e)).field("mode", fmt::format("{:06o}", f.e.mode));
 			o.field("oid", f.e.oid).field("size", (uint64_t)f.size).end_object();
 			if (o.text().size() > (1 << 16))
-				fmt::print("{}", o.take());
+				o.flush(stdout);
 		}
-		fmt::print("{}\n", o.end_array().take());
+		o.end_array().flush(stdout);
+		putchar('\n');
 		return 0;
 	}
 	for (auto &f : entries) {

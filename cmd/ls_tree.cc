@@ -27,7 +27,7 @@ int cmd_ls_tree(Args &args)
 	auto print = [&](const std::string &p, const TreeEntry &e) {
 		if (args.json) {
 			j.begin_object().field("mode", fmt::format("{:06o}", e.mode)).field("type", e.is_dir() ? "tree" : "blob");
-			fmt::print("{}", j.field("id", e.oid).field("path", p).end_object().take());
+			j.field("id", e.oid).field("path", p).end_object().flush(stdout);
 		} else {
 			fmt::print("{:06o} {} {}\t{}\n", e.mode, e.is_dir() ? "tree" : "blob", e.oid.hex(), quote_path(p));
 		}
@@ -42,8 +42,10 @@ int cmd_ls_tree(Args &args)
 		for (auto &e : s.read_tree(o))
 			print(e.name, e);
 	}
-	if (args.json)
-		fmt::print("{}\n", j.end_array().take());
+	if (args.json) {
+		j.end_array().flush(stdout);
+		putchar('\n');
+	}
 	return 0;
 }
 

@@ -93,4 +93,11 @@ Json &Json::raw(std::string_view json)
 	return *this;
 }
 
+Json &Json::flush(FILE *f)
+{
+	fwrite(out_.data(), 1, out_.size(), f);
+	out_.clear();
+	return *this;
+}
+
 } // namespace pach

@@ -11,6 +11,7 @@
 #include "plumbing/oid.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,14 +60,9 @@ public:
 	}
 
 	const std::string &text() const { return out_; }
-	// What was written so far, handed over and forgotten (the state is
+	// Writes what was written so far to `f` and forgets it (the state is
 	// kept): long output is printed as it goes, not held whole.
-	std::string take()
-	{
-		std::string t;
-		t.swap(out_);
-		return t;
-	}
+	Json &flush(FILE *f);
 
 private:
 	Json &open(char c);
