@@ -4,14 +4,22 @@
 #include "runner/image.h"
 
 #include <cassert>
+#include <cstdlib>
 #include <filesystem>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	// The scratch directory lives as long as the fuzzer, removed at exit
+	// (libFuzzer ends with exit() when its time is up).
+	// (A plain array: the handler runs after static strings are gone.)
+	static char dir[] = "/tmp/pach-fuzz-tar-XXXXXX";
 	static std::string base = [] {
-		char d[] = "/tmp/pach-fuzz-tar-XXXXXX";
-		std::string b = mkdtemp(d);
+		std::string b = mkdtemp(dir);
 		std::filesystem::create_directories(b + "/outside");
+		atexit([] {
+			std::error_code ec;
+			std::filesystem::remove_all(dir, ec);
+		});
 		return b;
 	}();
 	std::string root = base + "/root";
