@@ -10,7 +10,8 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_run =
-	"usage: pach run [<pipeline>...] [--dry-run] [-j <n>] [--reprocess] [--runtime <name>] [--json]\n\n"
+	"usage: pach run [<pipeline>...] [--dry-run] [-j <n>] [--reprocess] [--runtime <name>]\n"
+	"                [--executor <name>] [--remote <name>] [--json]\n\n"
 	"Bring pipelines up to date, in DAG order: run each over the datums whose\n"
 	"input changed, reuse the output of the others.  Exit codes: 0 all\n"
 	"succeeded (or were up to date), 1 some datum failed, 128 error.\n\n"
@@ -19,6 +20,10 @@ extern const char *const kUsage_run =
 	"    --reprocess     run every datum again\n"
 	"    --runtime <name>  local, bwrap, runc, crun, podman or docker, instead of the spec's\n"
 	"                      or the config's (pach.runtime) choice\n"
+	"    --executor <name>  local (this machine), slurm (a Slurm job array) or kubernetes,\n"
+	"                      instead of the spec's or the config's (run.executor) choice\n"
+	"    --remote <name>   the remote cluster workers read from and write to\n"
+	"                      (default: run.remote, else the only remote)\n"
 	"    --json          a machine-readable summary\n";
 
 int cmd_run(Args &args)
@@ -27,6 +32,10 @@ int cmd_run(Args &args)
 	bool reprocess = args.flag(0, "reprocess");
 	int jobs = args.int_value('j', "jobs", 0);
 	std::string runtime = args.value(0, "runtime").value_or("");
+	std::string executor = args.value(0, "executor").value_or("");
+	std::string remote = args.value(0, "remote").value_or("");
+	if (!executor.empty() && executor != "local" && executor != "slurm" && executor != "kubernetes")
+		args.usage_error("unknown executor '" + executor + "' (expected local, slurm or kubernetes)");
 	auto names = args.rest(0);
 	Store &s = args.store();
 	if (jobs <= 0)
@@ -38,6 +47,8 @@ int cmd_run(Args &args)
 	o.run.reprocess = reprocess;
 	o.run.dry_run = dry;
 	o.run.runtime = runtime;
+	o.run.executor = executor;
+	o.run.remote = remote;
 	// PACH_NOW (unix seconds) stands in for the clock, for tests.
 	const char *fake = getenv("PACH_NOW");
 	o.now = fake && *fake ? atoll(fake) : (int64_t)time(nullptr);

@@ -64,7 +64,7 @@ private:
 };
 
 struct Incoming {
-	std::string name;
+	std::string name, key;
 	uint64_t size = 0;
 	std::string tmp_pack, tmp_idx, done_log;
 	std::unique_ptr<Watermark> wm;
@@ -82,6 +82,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 	for (size_t i = 0; i < packs.size(); i++) {
 		in[i].name = packs[i].name;
 		in[i].size = packs[i].size;
+		in[i].key = packs[i].key.empty() ? "packs/" + packs[i].name + ".pack" : packs[i].key;
 	}
 	// Partial downloads wait in .pach/pach/fetch (resumed by the next
 	// fetch); only verified packs enter objects/pack.
@@ -161,7 +162,7 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 			if (!f)
 				die_errno("unable to open '" + x.tmp_pack + "'");
 			uint64_t off = c.index * chunk, len = std::min(chunk, x.size - off);
-			b.get_range("packs/" + x.name + ".pack", off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
+			b.get_range(x.key, off, len, f.get(), off, [&](uint64_t n) { prog.add(0, n); });
 			x.wm->mark(c.index);
 			crash_point("fetch-chunk");
 			std::lock_guard<std::mutex> g(log_mu);

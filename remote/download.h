@@ -16,6 +16,7 @@ namespace pach::remote {
 struct IncomingPack {
 	std::string name;   // checksum hex: the remote's packs/<name>.pack
 	uint64_t size = 0;
+	std::string key;    // where it is instead, if not there (a worker's output)
 };
 
 // Dies on any error or corruption; then nothing has entered the store.

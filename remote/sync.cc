@@ -163,6 +163,8 @@ namespace {
 constexpr const char *kStateKey = "state";
 constexpr const char *kLockKey = "lock";
 
+} // namespace
+
 State read_state(Backend &b)
 {
 	auto o = b.get(kStateKey);
@@ -172,6 +174,8 @@ State read_state(Backend &b)
 	st.etag = o->etag;
 	return st;
 }
+
+namespace {
 
 std::string format_state(const State &st)
 {
@@ -643,7 +647,7 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 				missing = true; // a bad idx: the pack itself will tell
 			}
 			if (missing) {
-				in.push_back({name, size});
+				in.push_back({name, size, ""});
 			}
 		}
 		if (!in.empty())

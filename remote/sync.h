@@ -30,6 +30,8 @@ struct State {
 	std::map<std::string, Oid> refs;         // valid_store_ref names
 };
 State parse_state(const std::string &data, const std::string &where);
+// The remote's state object, parsed (exists = false when there is none).
+State read_state(Backend &b);
 
 struct RefUpdate {
 	std::string ref;                 // refs/heads/<repo>/<branch> or refs/pach/meta

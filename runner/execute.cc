@@ -262,7 +262,7 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 	const PipelineSpec &spec = plan.spec;
 	DatumEnv env(spec);
 	env.job_id = job.id;
-	env.work = s.path("pach/work/" + job.id);
+	env.work = !o.work_dir.empty() ? o.work_dir : s.path("pach/work/" + job.id);
 	env.runtime = plan.runtime;
 	mkdir_p(env.work);
 	// Datums in parallel: -j (or run.jobs), the spec's constant, else

@@ -1,4 +1,5 @@
 #include "runner/steps.h"
+#include "runner/cluster.h"
 #include "plumbing/crash.h"
 
 #include "plumbing/address.h"
@@ -440,7 +441,10 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 		return job;   // up to date, or a dry run
 	auto lock = s.lock_shared();
 	ObjectWriter w(s);
-	run_datums(s, w, plan, job, o);
+	if (pipeline_executor(s, spec, o.executor) == "local")
+		run_datums(s, w, plan, job, o);
+	else
+		run_datums_on_cluster(s, w, plan, job, o);
 	commit_output(s, w, plan, job);
 	w.finish();
 	trace_point("output committed");

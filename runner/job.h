@@ -97,6 +97,9 @@ struct RunOptions {
 	bool reprocess = false;
 	bool dry_run = false;
 	std::string runtime;      // override the spec's runtime
+	std::string executor;     // override the spec's executor (runner/cluster.h)
+	std::string remote;       // cluster executors: the remote ("" = run.remote, else the only one)
+	std::string work_dir;     // where datums run ("" = the store's pach/work/<job id>)
 };
 
 // Pachyderm's default user image, for a transform without one.

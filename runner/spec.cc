@@ -405,7 +405,7 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	Fields d(c, doc, "");
 	d.check({"pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries", "datum_timeout",
 		 "job_timeout", "output_branch", "resource_limits", "reprocess_spec", "runtime", "network", "spout",
-		 "datum_set_spec"},
+		 "datum_set_spec", "executor"},
 		{{"resource_requests", "only reserves room on a Kubernetes node; pach runs here"},
 		 {"sidecar_resource_limits", "is not supported by pach: there is no sidecar"},
 		 {"sidecar_resource_requests", "is not supported by pach: there is no sidecar"},
@@ -450,6 +450,12 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	if (!s.runtime.empty() && !known_runtime(s.runtime))
 		c.fail(d["runtime"], d.name("runtime"), "unknown runtime '" + s.runtime +
 								"' (expected runc, crun, bwrap, docker, podman or local)");
+
+	if (d.has("executor"))
+		s.executor = d.str("executor");
+	if (!s.executor.empty() && s.executor != "local" && s.executor != "slurm" && s.executor != "kubernetes")
+		c.fail(d["executor"], d.name("executor"),
+		       "unknown executor '" + s.executor + "' (expected local, slurm or kubernetes)");
 
 	if (!d.has("input"))
 		d.missing("input");

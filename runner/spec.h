@@ -59,6 +59,7 @@ struct PipelineSpec {
 	} datum_set;                              // datum_set_spec (read; used by scale-out)
 	// pach's own additions
 	std::string runtime;                      // runc, crun, bwrap, docker, podman, local
+	std::string executor;                     // local, slurm, kubernetes ("" = config's choice)
 	bool network = false;
 
 	std::string file;                         // where it was read from

@@ -1,0 +1,178 @@
+#include "remote/objects.h"
+
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/inflate.h"
+#include "plumbing/odb.h"
+#include "plumbing/parallel.h"
+#include "remote/sync.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+namespace pach::remote {
+
+namespace {
+
+// A remote pack's idx, from the cache or downloaded into it, and its
+// entries' offsets in order (an entry ends where the next begins).
+struct RemotePack {
+	std::string name;
+	uint64_t size = 0;
+	std::unique_ptr<PackIndex> idx;
+	std::vector<uint64_t> offsets;   // sorted
+	// [start, end) of the entry at `off`; dies when the idx is unsound.
+	std::pair<uint64_t, uint64_t> entry(uint64_t off) const
+	{
+		auto it = std::upper_bound(offsets.begin(), offsets.end(), off);
+		uint64_t end = it == offsets.end() ? size - 20 : *it;
+		if (off < 12 || end <= off || end > size - 20)
+			die("remote pack {}: its idx names offset {} outside the pack", name, off);
+		return {off, end};
+	}
+};
+
+std::unique_ptr<RemotePack> load_pack(Backend &b, const std::string &name, uint64_t size, const std::string &cache,
+				      ObjectFetchStats &st, std::mutex &mu)
+{
+	auto p = std::make_unique<RemotePack>();
+	p->name = name;
+	p->size = size;
+	if (size < 32)
+		die("remote pack {}: too small to be a pack", name);
+	std::string path = cache + "/" + name + ".idx";
+	if (!path_exists(path)) {
+		std::string key = "packs/" + name + ".idx";
+		auto n = b.size(key);
+		if (!n)
+			die("remote {}: pack {} has no idx", b.describe(), name);
+		// An idx holds 28 bytes and more per object of the pack, and
+		// every object takes at least 2 bytes of it: bound the idx by
+		// the pack's size.
+		if (*n > 1024 + size * 16)
+			die("remote pack {}: its idx is larger than the pack allows", name);
+		TempFile t(cache, "idx");
+		b.get_range(key, 0, *n, t.fd(), 0);
+		t.rename_to(path, false);
+		std::lock_guard<std::mutex> g(mu);
+		st.idx_bytes += *n;
+		st.requests += 2;
+	}
+	p->idx = std::make_unique<PackIndex>(path);   // dies on an unsound idx
+	if (p->idx->pack_checksum().hex() != name) {
+		unlink(path.c_str());
+		die("remote pack {}: its idx is for another pack", name);
+	}
+	p->offsets.reserve(p->idx->count());
+	for (uint32_t i = 0; i < p->idx->count(); i++)
+		p->offsets.push_back(p->idx->offset_at(i));
+	std::sort(p->offsets.begin(), p->offsets.end());
+	return p;
+}
+
+// One object's entry, read from the remote, checked and stored.
+void fetch_one(ObjectWriter &w, Backend &b, const RemotePack &p, const Oid &want, uint64_t off,
+	       const std::string &tmpdir, int slot, ObjectFetchStats &st, std::mutex &mu)
+{
+	auto [start, end] = p.entry(off);
+	TempFile raw(tmpdir, "entry");
+	b.get_range("packs/" + p.name + ".pack", start, end - start, raw.fd(), 0);
+	std::string what = "remote object " + want.hex();
+	int type;
+	uint64_t size;
+	uint64_t data = pack_entry_header(raw.fd(), 0, &type, &size, what);
+	if (type == 6 || type == 7)
+		die("{} is stored as a delta in remote pack {}; workers read whole objects only (a pack pach "
+		    "pushed has none: was the remote written by another tool?)",
+		    what, p.name);
+	if (type != (int)ObjType::blob && type != (int)ObjType::tree)
+		die("{}: expected a blob or a tree, found type {}", what, type);
+	Inflater in(raw.fd(), data, what, size, Inflater::zlib, end - start);
+	Oid got;
+	if (type == (int)ObjType::tree) {
+		if (size > (64u << 20))
+			die("{}: a tree of {} bytes is more than pach reads", what, size);
+		std::string body(size, '\0');
+		size_t n = 0;
+		while (n < size) {
+			size_t r = in.read(body.data() + n, size - n);
+			if (!r)
+				die("{}: shorter than its header says", what);
+			n += r;
+		}
+		char extra;
+		if (in.read(&extra, 1))
+			die("{}: longer than its header says", what);
+		got = w.object(ObjType::tree, body, slot);
+	} else {
+		TempFile content(tmpdir, "blob");
+		char buf[1 << 16];
+		uint64_t n = 0;
+		for (size_t r; (r = in.read(buf, sizeof buf)) > 0; n += r) {
+			if (n + r > size)
+				die("{}: longer than its header says", what);
+			write_full(content.fd(), buf, r, content.path());
+		}
+		if (n != size)
+			die("{}: shorter than its header says", what);
+		if (lseek(content.fd(), 0, SEEK_SET) < 0)
+			die_errno("unable to seek in '" + content.path() + "'");
+		got = w.blob_from_fd(content.fd(), size, content.path(), slot);
+	}
+	if (!(got == want))
+		die("{} is corrupt: its content hashes to {}", what, got.hex());
+	std::lock_guard<std::mutex> g(mu);
+	st.objects++;
+	st.bytes += end - start;
+	st.requests++;
+}
+
+} // namespace
+
+ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &want, const std::string &idx_cache)
+{
+	ObjectFetchStats st;
+	std::vector<Oid> missing;
+	for (auto &o : want)
+		if (!s.odb().contains(o))
+			missing.push_back(o);
+	std::sort(missing.begin(), missing.end());
+	missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+	if (missing.empty())
+		return st;
+	mkdir_p(idx_cache);
+	State state = read_state(b);
+	st.requests++;
+	std::vector<std::pair<std::string, uint64_t>> names(state.packs.begin(), state.packs.end());
+	std::vector<std::unique_ptr<RemotePack>> packs(names.size());
+	std::mutex mu;
+	parallel_for(names.size(), std::min(8, b.parallelism()), [&](size_t i, int) {
+		packs[i] = load_pack(b, names[i].first, names[i].second, idx_cache, st, mu);
+	});
+	// Where each object is: the first pack that has it.
+	std::vector<std::pair<const RemotePack *, uint64_t>> where(missing.size());
+	for (size_t i = 0; i < missing.size(); i++) {
+		for (auto &p : packs)
+			if (auto off = p->idx->find(missing[i])) {
+				where[i] = {p.get(), *off};
+				break;
+			}
+		if (!where[i].first)
+			die("object {} is in none of the packs of remote {}", missing[i].hex(), b.describe());
+	}
+	std::string tmp = s.path("pach/tmp");
+	mkdir_p(tmp);
+	int workers = std::max(1, b.parallelism());
+	ObjectWriter w(s, workers);
+	parallel_for(missing.size(), workers, [&](size_t i, int slot) {
+		fetch_one(w, b, *where[i].first, missing[i], where[i].second, tmp, slot, st, mu);
+	});
+	w.finish();
+	return st;
+}
+
+} // namespace pach::remote

@@ -1,0 +1,349 @@
+#include "runner/slurm.h"
+
+#include "plumbing/config.h"
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/store.h"
+#include "runner/runtime.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+extern char **environ;
+
+namespace pach::runner {
+
+namespace {
+
+struct CmdResult {
+	int exit = -1;
+	std::string out, err;
+};
+
+// A Slurm client command with pach's whole environment (SLURM_CONF, the
+// remote's credentials: sbatch hands them on to the tasks).
+CmdResult run_cmd(const Store &s, const std::vector<std::string> &argv, const std::string &input = "")
+{
+	std::string tmp = s.path("pach/tmp");
+	mkdir_p(tmp);
+	TempFile out(tmp, "slurm-out"), err(tmp, "slurm-err");
+	ProcessSpec p;
+	p.argv = argv;
+	for (char **e = environ; *e; e++) {
+		std::string kv = *e;
+		auto eq = kv.find('=');
+		if (eq != std::string::npos)
+			p.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+	}
+	std::istringstream in(input);
+	for (std::string l; std::getline(in, l);)
+		p.stdin_lines.push_back(l);
+	p.cwd = "/";
+	p.log_path = out.path();
+	p.err_path = err.path();
+	p.timeout = 60;
+	auto r = make_local_runtime()->run(p);
+	CmdResult c;
+	c.out = read_file_small(out.path());
+	c.err = read_file_small(err.path());
+	c.exit = r.exit_code;
+	if (!r.error.empty())
+		c.err = r.error;
+	else if (r.timed_out)
+		c.err = argv[0] + " did not answer within a minute";
+	while (!c.err.empty() && c.err.back() == '\n')
+		c.err.pop_back();
+	if (auto nl = c.err.rfind('\n'); nl != std::string::npos)
+		c.err = c.err.substr(nl + 1);   // the last line says what went wrong
+	return c;
+}
+
+std::string sh_quote(const std::string &s)
+{
+	std::string o = "'";
+	for (char c : s)
+		o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	return o + "'";
+}
+
+bool terminal(const std::string &state)
+{
+	for (const char *t : {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
+			      "DEADLINE", "PREEMPTED", "SPECIAL_EXIT", "REVOKED"})
+		if (state.compare(0, strlen(t), t) == 0)
+			return true;
+	return false;
+}
+
+// "Key=Value" out of `scontrol -o show job` output.
+std::string field_of(const std::string &line, const std::string &key)
+{
+	size_t p = line.find(" " + key + "=");
+	if (p == std::string::npos)
+		return "";
+	p += key.size() + 2;
+	return line.substr(p, line.find(' ', p) - p);
+}
+
+} // namespace
+
+std::string array_ranges(const std::vector<size_t> &v)
+{
+	std::string o;
+	for (size_t i = 0; i < v.size();) {
+		size_t j = i;
+		while (j + 1 < v.size() && v[j + 1] == v[j] + 1)
+			j++;
+		if (!o.empty())
+			o += ',';
+		o += j == i ? std::to_string(v[i]) : std::to_string(v[i]) + "-" + std::to_string(v[j]);
+		i = j + 1;
+	}
+	return o;
+}
+
+SlurmEngine::SlurmEngine(const Store &s, const PipelineSpec &spec, const remote::RemoteConfig &rc,
+			 remote::Backend &b, const std::string &key)
+	: s_(s), spec_(spec), rc_(rc), b_(b), key_(key)
+{
+}
+
+std::string SlurmEngine::script(size_t offset) const
+{
+	std::string pach = config_get(&s_, "slurm.pach").value_or("");
+	if (pach.empty()) {
+		char buf[4096];
+		ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+		if (n <= 0)
+			die_errno("unable to find pach's own path (set slurm.pach)");
+		pach.assign(buf, (size_t)n);
+	}
+	std::string cmd = "exec " + sh_quote(pach) + " worker --url " + sh_quote(rc_.url);
+	if (!rc_.endpoint.empty())
+		cmd += " --endpoint " + sh_quote(rc_.endpoint);
+	if (!rc_.region.empty())
+		cmd += " --region " + sh_quote(rc_.region);
+	if (rc_.path_style)
+		cmd += " --path-style";
+	cmd += " --key " + key_ + " --task $((SLURM_ARRAY_TASK_ID + " + std::to_string(offset) + "))";
+	cmd += " --jobs \"${SLURM_CPUS_PER_TASK:-1}\"";
+	std::string o = "#!/bin/sh\n# pach worker: pipeline " + spec_.name + ", job " + key_ + "\n";
+	if (auto c = config_get(&s_, "slurm.cache"))
+		o += "PACH_WORKER_CACHE=" + sh_quote(*c) + "\nexport PACH_WORKER_CACHE\n";
+	return o + cmd + "\n";
+}
+
+void SlurmEngine::save()
+{
+	std::string o;
+	for (auto &a : arrays_)
+		o += "slurm " + a.id + " " + std::to_string(a.offset) + "\n";
+	b_.put("jobs/" + key_ + "/submitted", o);
+}
+
+std::set<size_t> SlurmEngine::resume()
+{
+	std::set<size_t> running;
+	auto o = b_.get("jobs/" + key_ + "/submitted", 1 << 20);
+	if (!o)
+		return running;
+	std::istringstream in(o->data);
+	for (std::string kw, id, off; in >> kw >> id >> off;) {
+		if (kw != "slurm" || id.empty() || id.size() > 20 || id.find_first_not_of("0123456789") != std::string::npos ||
+		    off.size() > 12 || off.find_first_not_of("0123456789") != std::string::npos)
+			continue;   // not ours to understand: submit anew
+		arrays_.push_back({id, std::stoul(off)});
+	}
+	if (arrays_.empty())
+		return running;
+	std::string ids;
+	for (auto &a : arrays_)
+		ids += (ids.empty() ? "" : ",") + a.id;
+	auto r = run_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", ids, "-o", "%i %T"});
+	if (r.exit != 0)
+		return running;   // gone from Slurm's memory: nothing of it runs
+	std::istringstream q(r.out);
+	for (std::string jid, st; q >> jid >> st;) {
+		auto us = jid.find('_');
+		if (us == std::string::npos || terminal(st))
+			continue;
+		std::string arr = jid.substr(0, us), idx = jid.substr(us + 1);
+		if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		for (auto &a : arrays_)
+			if (a.id == arr) {
+				size_t t = a.offset + std::stoul(idx);
+				running.insert(t);
+				where_[t] = arr;
+				seen_.insert(t);
+			}
+	}
+	return running;
+}
+
+void SlurmEngine::submit(const std::vector<size_t> &tasks_in, size_t most)
+{
+	std::vector<size_t> tasks = tasks_in;
+	std::sort(tasks.begin(), tasks.end());
+	if (!max_array_) {
+		// Array indices stay below the site's MaxArraySize.
+		auto c = run_cmd(s_, {"scontrol", "show", "config"});
+		max_array_ = 1001;
+		std::istringstream in(c.out);
+		for (std::string l; std::getline(in, l);)
+			if (l.compare(0, 12, "MaxArraySize") == 0) {
+				auto eq = l.find('=');
+				if (eq != std::string::npos)
+					max_array_ = std::max<size_t>(1, strtoul(l.c_str() + eq + 1, nullptr, 10));
+			}
+	}
+	std::vector<std::string> base = {"sbatch", "--parsable", "--job-name=pach-" + spec_.name, "--output=" +
+					 config_get(&s_, "slurm.output").value_or("/dev/null")};
+	double cpu = parse_cpu(spec_.cpu);
+	base.push_back("--cpus-per-task=" + std::to_string(std::max(1, (int)std::ceil(std::max(0.0, cpu)))));
+	int64_t mem = parse_memory(spec_.memory);
+	if (mem > 0)
+		base.push_back("--mem=" + std::to_string((mem + (1 << 20) - 1) >> 20) + "M");
+	double jt = parse_duration(spec_.job_timeout), dt = parse_duration(spec_.datum_timeout);
+	double limit = jt > 0 ? jt : dt > 0 ? dt * (double)most * spec_.datum_tries + 300 : 0;
+	if (limit > 0)
+		base.push_back("--time=" + std::to_string((long)std::ceil(limit / 60)));
+	for (const char *k : {"partition", "account", "qos"})
+		if (auto v = config_get(&s_, std::string("slurm.") + k))
+			base.push_back("--" + std::string(k) + "=" + *v);
+	if (auto extra = config_get(&s_, "slurm.extraArgs")) {
+		std::istringstream in(*extra);
+		for (std::string a; in >> a;)
+			base.push_back(a);
+	}
+	for (size_t i = 0; i < tasks.size();) {
+		size_t offset = tasks[i] / max_array_ * max_array_;
+		std::vector<size_t> idx;
+		for (; i < tasks.size() && tasks[i] < offset + max_array_; i++)
+			idx.push_back(tasks[i] - offset);
+		std::string arr = "--array=" + array_ranges(idx);
+		if (spec_.parallelism > 0)
+			arr += "%" + std::to_string(spec_.parallelism);
+		auto argv = base;
+		argv.push_back(arr);
+		auto r = run_cmd(s_, argv, script(offset));
+		std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
+		if (r.exit != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
+			die("slurm: sbatch failed: {}", r.err.empty() ? "exit code " + std::to_string(r.exit) : r.err);
+		arrays_.push_back({id, offset});
+		for (size_t x : idx) {
+			where_[x + offset] = id;
+			seen_.erase(x + offset);
+			absent_.erase(x + offset);
+		}
+		save();
+	}
+}
+
+bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
+{
+	if (where_.empty())
+		return true;
+	std::set<std::string> ids;
+	for (auto &[t, id] : where_)
+		ids.insert(id);
+	std::string list;
+	for (auto &i : ids)
+		list += (list.empty() ? "" : ",") + i;
+	auto r = run_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", list, "-o", "%i %T %r"});
+	if (r.exit != 0) {
+		err_ = "squeue failed: " + (r.err.empty() ? "exit code " + std::to_string(r.exit) : r.err);
+		// Arrays Slurm no longer knows ended long ago: their tasks
+		// count as ended (the caller looks for results first).
+		if (r.err.find("Invalid job id") == std::string::npos)
+			return false;
+	}
+	std::map<size_t, std::pair<std::string, std::string>> state;
+	std::istringstream q(r.out);
+	for (std::string l; std::getline(q, l);) {
+		std::istringstream f(l);
+		std::string jid, st, reason;
+		f >> jid >> st;
+		std::getline(f, reason);
+		auto us = jid.find('_');
+		if (us == std::string::npos)
+			continue;
+		std::string arr = jid.substr(0, us), idx = jid.substr(us + 1);
+		if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		for (auto &a : arrays_)
+			if (a.id == arr) {
+				size_t t = a.offset + std::stoul(idx);
+				auto w = where_.find(t);
+				if (w != where_.end() && w->second == arr)
+					state[t] = {st, reason.empty() ? reason : reason.substr(1)};
+			}
+	}
+	for (auto it = where_.begin(); it != where_.end();) {
+		size_t t = it->first;
+		auto st = state.find(t);
+		std::string why;
+		if (st == state.end()) {
+			// Not shown: gone from Slurm's memory, or not listed yet
+			// right after sbatch.  Give it a few polls.
+			if (++absent_[t] < 3) {
+				++it;
+				continue;
+			}
+			why = "no longer known to Slurm";
+		} else if (terminal(st->second.first)) {
+			auto sc = run_cmd(s_, {"scontrol", "-o", "show", "job", it->second + "_" +
+						std::to_string(t - [&] {
+							for (auto &a : arrays_)
+								if (a.id == it->second)
+									return a.offset;
+							return (size_t)0;
+						}())});
+			std::string line = " " + sc.out;
+			std::string state_name = st->second.first, reason = field_of(line, "Reason"),
+				    code = field_of(line, "ExitCode");
+			why = "Slurm job " + it->second + ": " + state_name;
+			if (!reason.empty() && reason != "None")
+				why += " (" + reason + ")";
+			if (code.size() > 2 && code.compare(code.size() - 2, 2, ":0") != 0) {
+				int sig = atoi(code.c_str() + code.find(':') + 1);
+				why += fmt::format(", killed by signal {}", sig);
+				if (sig == 9 && parse_memory(spec_.memory) > 0)
+					why += fmt::format(" (over its memory limit of {}?)", spec_.memory);
+			} else if (!code.empty() && code != "0:0") {
+				why += ", exit code " + code.substr(0, code.find(':'));
+			}
+			if (state_name == "OUT_OF_MEMORY")
+				why += ": over its memory limit";
+		} else {
+			absent_.erase(t);
+			++it;
+			continue;
+		}
+		ended[t] = why;
+		absent_.erase(t);
+		it = where_.erase(it);
+	}
+	return true;
+}
+
+std::string SlurmEngine::cancel()
+{
+	if (arrays_.empty())
+		return "nothing was submitted";
+	std::vector<std::string> argv = {"scancel"};
+	std::string ids;
+	for (auto &a : arrays_) {
+		argv.push_back(a.id);
+		ids += (ids.empty() ? "" : ", ") + a.id;
+	}
+	auto r = run_cmd(s_, argv);
+	if (r.exit != 0)
+		return "scancel " + ids + " failed: " + r.err;
+	return "cancelled Slurm job" + std::string(arrays_.size() > 1 ? "s " : " ") + ids;
+}
+
+} // namespace pach::runner
