@@ -14,7 +14,7 @@ libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev"
 DOC="asciidoctor"
 DEMO="bubblewrap busybox-static"
 TEST="$DOC $DEMO doctest-dev runc podman python3-swift memcached eatmydata awscli
-xfsprogs tmux zsh fish clang"
+xfsprogs tmux zsh fish clang slurm-wlm munge"
 
 case "${1:-build}" in
 build) PKGS="$BUILD" ;;

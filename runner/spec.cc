@@ -482,8 +482,6 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	if (d.has("datum_set_spec")) {
 		Fields p = d.sub("datum_set_spec");
 		p.check({"number", "size_bytes", "per_worker"});
-		c.warn(d["datum_set_spec"], fmt::format("field '{}' only groups datums into tasks for a cluster; pach runs "
-							"them one by one here (checked, otherwise ignored)", d.name("datum_set_spec")));
 		for (auto [key, dst] : {std::pair<const char *, int64_t *>{"number", &s.datum_set.number},
 					{"size_bytes", &s.datum_set.size_bytes}, {"per_worker", &s.datum_set.per_worker}}) {
 			if (!p.has(key))

@@ -1,19 +1,37 @@
 # A real Slurm cluster for the tests: munged, slurmctld and two slurmd
-# "nodes" (n1, n2) of this machine, all in $SLURM_DIR, on free ports,
-# stopped by PID.  Each slurmd runs in a mount namespace of its own where
+# "nodes" (n1, n2) of this machine, all in SLURM_DIR (a new directory
+# under /tmp: slurm.conf cannot name paths with spaces, as test
+# directories have), on free ports, stopped by PID.  Each slurmd runs in a mount namespace of its own where
 # $SLURM_HIDE (the coordinator's store) is an empty tmpfs: a worker that
 # touched the store directly would fail.  Accounting stays off (squeue
 # answers; sacct does not).
 #
-#   start_slurm DIR HIDE   sets SLURM_CONF (exported) and PATH for the clients
-#   stop_slurm
+#   start_slurm HIDE   sets SLURM_DIR, SLURM_CONF (exported for the clients)
+#   stop_slurm         stops the daemons and removes SLURM_DIR
 
 slurm_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# The daemons' pids, read once they have written them (all daemonize).
+slurm_pids() {
+	for i in $(seq 1 50); do
+		test -f "$SLURM_DIR/munge/pid" && break
+		sleep 0.1
+	done
+	SLURM_PIDS=$(cat "$SLURM_DIR/munge/pid" "$SLURM_DIR"/slurmctld.pid "$SLURM_DIR"/slurmd-*.pid 2>/dev/null)
+}
+
 start_slurm() {
-	SLURM_DIR=$1 SLURM_HIDE=$2
+	start_slurm_ "$@" && slurm_pids && return 0
+	slurm_pids
+	return 1
+}
+
+start_slurm_() {
+	SLURM_HIDE=$1
+	SLURM_DIR=$(mktemp -d /tmp/pach-slurm.XXXXXX) || return 1
+	SLURM_PIDS=
 	mkdir -p "$SLURM_DIR/munge" "$SLURM_DIR/state" "$SLURM_DIR/spool-n1" "$SLURM_DIR/spool-n2" "$SLURM_DIR/log" &&
 	chmod 700 "$SLURM_DIR/munge" &&
 	dd if=/dev/urandom of="$SLURM_DIR/munge/munge.key" bs=1024 count=1 2>/dev/null &&
@@ -80,14 +98,16 @@ start_slurm() {
 
 stop_slurm() {
 	test -n "$SLURM_DIR" || return 0
-	for f in "$SLURM_DIR"/slurmd-*.pid "$SLURM_DIR"/slurmctld.pid "$SLURM_DIR"/munge/pid; do
-		test -f "$f" && kill "$(cat "$f")" 2>/dev/null
-	done
-	for f in "$SLURM_DIR"/slurmd-*.pid "$SLURM_DIR"/slurmctld.pid "$SLURM_DIR"/munge/pid; do
+	for p in $SLURM_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $SLURM_PIDS; do
 		for i in $(seq 1 50); do
-			test -f "$f" && kill -0 "$(cat "$f")" 2>/dev/null || break
+			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
+		kill -9 "$p" 2>/dev/null
 	done
+	SLURM_PIDS=
+	rm -rf "$SLURM_DIR"
+	SLURM_DIR=
 	return 0
 }
