@@ -136,6 +136,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 				die("executor {}: pushing the inputs to remote '{}': {} was rejected ({}); pull first", executor,
 				    rc.name, remote::ref_label(u.ref), u.reason);
 	}
+	trace_point("cluster: inputs pushed");
 
 	// 2. Tasks: consecutive datums, as datum_set_spec asks, else about
 	// 64 tasks (4 per task slot when parallelism_spec sets the slots).
@@ -187,6 +188,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 			b->put(pre + "tasks/" + std::to_string(t), task_texts[t]);
 		b->put(pre + "job", format_job_manifest(m));
 	}
+	trace_point("cluster: job written");
 
 	// 4. Submit what has no result and is not queued or running, then
 	// poll: results on the remote are the truth; the engine is asked only
@@ -254,6 +256,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 			done[t] = true;
 			n_done++;
 			prog.add(1);
+			trace_point("cluster: result collected");
 		}
 	};
 
@@ -274,6 +277,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 		engine.submit(ts, most);
 	};
 	submit(todo);
+	trace_point("cluster: submitted");
 	double poll = std::max(0.2, atof(cfg(s, "slurm.pollSeconds", "2").c_str()));
 	int engine_failures = 0;
 	while (n_done < groups.size()) {

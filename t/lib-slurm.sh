@@ -6,7 +6,8 @@
 # touched the store directly would fail.  Accounting stays off (squeue
 # answers; sacct does not).
 #
-#   start_slurm HIDE   sets SLURM_DIR, SLURM_CONF (exported for the clients)
+#   start_slurm HIDE   sets SLURM_DIR, SLURM_CONF (exported for the clients);
+#                      SLURM_NODES (2) nodes of SLURM_CPUS (2) CPUs each
 #   stop_slurm         stops the daemons and removes SLURM_DIR
 
 slurm_free_port() {
@@ -39,7 +40,8 @@ start_slurm_() {
 	munged --force --key-file="$SLURM_DIR/munge/munge.key" --socket="$SLURM_DIR/munge/socket" \
 		--pid-file="$SLURM_DIR/munge/pid" --seed-file="$SLURM_DIR/munge/seed" \
 		--log-file="$SLURM_DIR/log/munged.log" || return 1
-	ctl_port=$(slurm_free_port) n1_port=$(slurm_free_port) n2_port=$(slurm_free_port)
+	ctl_port=$(slurm_free_port)
+	nodes=$(seq -f "n%g" 1 "${SLURM_NODES:-2}")
 	mem=$(awk '/MemTotal/ { print int($2 / 1024 / 4) }' /proc/meminfo)
 	cat >"$SLURM_DIR/slurm.conf" <<-CONF
 	ClusterName=pachtest
@@ -73,21 +75,23 @@ start_slurm_() {
 	InactiveLimit=0
 	KillWait=5
 	MaxArraySize=1001
-	NodeName=n1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$n1_port CPUs=2 RealMemory=$mem State=UNKNOWN
-	NodeName=n2 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$n2_port CPUs=2 RealMemory=$mem State=UNKNOWN
+	DefMemPerCPU=$((mem / ${SLURM_CPUS:-2}))
+	$(for n in $nodes; do
+		echo "NodeName=$n NodeHostname=localhost NodeAddr=127.0.0.1 Port=$(slurm_free_port) CPUs=${SLURM_CPUS:-2} RealMemory=$mem State=UNKNOWN"
+	done)
 	PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 	CONF
 	SLURM_CONF=$SLURM_DIR/slurm.conf
 	export SLURM_CONF
 	slurmctld -f "$SLURM_CONF" -i || return 1
-	for n in n1 n2; do
+	for n in $nodes; do
 		unshare --mount --propagation private sh -c \
 			'mount -t tmpfs -o size=1m none "$1" && exec slurmd -f "$2" -N "$3"' sh "$SLURM_HIDE" "$SLURM_CONF" $n ||
 			return 1
 	done
 	# Up when both nodes are idle.
 	for i in $(seq 1 100); do
-		test "$(sinfo -h -N -o '%N %t' 2>/dev/null | grep -c idle)" = 2 && return 0
+		test "$(sinfo -h -N -o '%N %t' 2>/dev/null | grep -c idle)" = "${SLURM_NODES:-2}" && return 0
 		sleep 0.2
 	done
 	echo "slurm did not come up" >&2

@@ -14,7 +14,7 @@ stop() {
 	[ -f "$TRASH_DIRECTORY/server.pid" ] && $SERVER stop "$(cat "$TRASH_DIRECTORY/server.pid")"
 	rm -f "$TRASH_DIRECTORY/server.pid"
 }
-trap stop EXIT
+test_atexit stop
 i=0; while ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $HPORT), 1)" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null

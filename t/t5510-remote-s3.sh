@@ -16,7 +16,7 @@ unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN
 # Faults are tested with short retry budgets; the rest keeps the default.
 start_server() { PID=$($SERVER start $PORT "$S3DIR") && echo $PID >"$TRASH_DIRECTORY/server.pid"; }
 stop_server() { [ -f "$TRASH_DIRECTORY/server.pid" ] && $SERVER stop "$(cat "$TRASH_DIRECTORY/server.pid")"; rm -f "$TRASH_DIRECTORY/server.pid"; }
-trap 'stop_server' EXIT
+test_atexit stop_server
 
 if start_server; then
 	test_set_prereq S3

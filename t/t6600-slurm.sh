@@ -22,7 +22,7 @@ cleanup() {
 	stop_slurm
 	test -n "$S3PID" && $SERVER stop "$S3PID"
 }
-trap cleanup EXIT
+test_atexit cleanup
 awscli() { aws --endpoint-url "http://127.0.0.1:$PORT" "$@"; }
 BUCKET=pach-t6600
 URL="s3://$BUCKET/cluster"

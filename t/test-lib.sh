@@ -201,7 +201,23 @@ write_results() {
 	echo "$test_success $test_failure $test_skipped $test_broken" >"$TEST_DIRECTORY/results/$test_name.counts"
 }
 
+# test_atexit CMD: run CMD when the script ends (servers started by the
+# script, stopped by PID), before test_done removes the trash directory
+# that may hold their pid files, and also on any other way out.
+test_atexit_cmds=
+test_atexit() {
+	test_atexit_cmds="$test_atexit_cmds
+$*"
+}
+test_atexit_run() {
+	cmds=$test_atexit_cmds
+	test_atexit_cmds=
+	eval "$cmds"
+}
+trap 'test_atexit_run' EXIT
+
 test_done() {
+	test_atexit_run
 	write_results
 	say "# passed $test_success, failed $test_failure, skipped $test_skipped, known breakage $test_broken"
 	cd "$TEST_DIRECTORY" || exit 1
