@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 namespace pach::remote {
 
@@ -74,24 +75,24 @@ std::unique_ptr<RemotePack> load_pack(Backend &b, const std::string &name, uint6
 	return p;
 }
 
-// One object's entry, read from the remote, checked and stored.
-void fetch_one(ObjectWriter &w, Backend &b, const RemotePack &p, const Oid &want, uint64_t off,
-	       const std::string &tmpdir, int slot, ObjectFetchStats &st, std::mutex &mu)
+// One object's entry, at [start, end) of `fd` (a downloaded range),
+// checked and stored.
+void store_entry(ObjectWriter &w, int fd, uint64_t start, uint64_t end, const Oid &want, const std::string &pack,
+		 const std::string &tmpdir, int slot)
 {
-	auto [start, end] = p.entry(off);
-	TempFile raw(tmpdir, "entry");
-	b.get_range("packs/" + p.name + ".pack", start, end - start, raw.fd(), 0);
 	std::string what = "remote object " + want.hex();
 	int type;
 	uint64_t size;
-	uint64_t data = pack_entry_header(raw.fd(), 0, &type, &size, what);
+	uint64_t data = pack_entry_header(fd, start, &type, &size, what);
+	if (data > end)
+		die("{}: its entry ends inside its header", what);
 	if (type == 6 || type == 7)
 		die("{} is stored as a delta in remote pack {}; workers read whole objects only (a pack pach "
 		    "pushed has none: was the remote written by another tool?)",
-		    what, p.name);
+		    what, pack);
 	if (type != (int)ObjType::blob && type != (int)ObjType::tree)
 		die("{}: expected a blob or a tree, found type {}", what, type);
-	Inflater in(raw.fd(), data, what, size, Inflater::zlib, end - start);
+	Inflater in(fd, data, what, size, Inflater::zlib, end);
 	Oid got;
 	if (type == (int)ObjType::tree) {
 		if (size > (64u << 20))
@@ -125,11 +126,21 @@ void fetch_one(ObjectWriter &w, Backend &b, const RemotePack &p, const Oid &want
 	}
 	if (!(got == want))
 		die("{} is corrupt: its content hashes to {}", what, got.hex());
-	std::lock_guard<std::mutex> g(mu);
-	st.objects++;
-	st.bytes += end - start;
-	st.requests++;
 }
+
+// Entries read with one request: neighbours in one pack (objects of one
+// commit are written next to each other), gaps and size bounded.
+struct Wanted {
+	Oid oid;
+	const RemotePack *pack = nullptr;
+	uint64_t start = 0, end = 0;
+};
+struct Range {
+	const RemotePack *pack;
+	uint64_t start, end;
+	std::vector<const Wanted *> items;
+};
+constexpr uint64_t kMaxGap = 64 << 10, kMaxRange = 16 << 20;
 
 } // namespace
 
@@ -154,22 +165,47 @@ ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &wan
 		packs[i] = load_pack(b, names[i].first, names[i].second, idx_cache, st, mu);
 	});
 	// Where each object is: the first pack that has it.
-	std::vector<std::pair<const RemotePack *, uint64_t>> where(missing.size());
+	std::vector<Wanted> where(missing.size());
 	for (size_t i = 0; i < missing.size(); i++) {
+		where[i].oid = missing[i];
 		for (auto &p : packs)
 			if (auto off = p->idx->find(missing[i])) {
-				where[i] = {p.get(), *off};
+				where[i].pack = p.get();
+				std::tie(where[i].start, where[i].end) = p->entry(*off);
 				break;
 			}
-		if (!where[i].first)
+		if (!where[i].pack)
 			die("object {} is in none of the packs of remote {}", missing[i].hex(), b.describe());
+	}
+	std::sort(where.begin(), where.end(), [](const Wanted &a, const Wanted &b) {
+		return a.pack != b.pack ? a.pack->name < b.pack->name : a.start < b.start;
+	});
+	std::vector<Range> ranges;
+	for (auto &x : where) {
+		if (!ranges.empty()) {
+			Range &r = ranges.back();
+			if (r.pack == x.pack && x.start >= r.end && x.start - r.end <= kMaxGap && x.end - r.start <= kMaxRange) {
+				r.end = x.end;
+				r.items.push_back(&x);
+				continue;
+			}
+		}
+		ranges.push_back({x.pack, x.start, x.end, {&x}});
 	}
 	std::string tmp = s.path("pach/tmp");
 	mkdir_p(tmp);
 	int workers = std::max(1, b.parallelism());
 	ObjectWriter w(s, workers);
-	parallel_for(missing.size(), workers, [&](size_t i, int slot) {
-		fetch_one(w, b, *where[i].first, missing[i], where[i].second, tmp, slot, st, mu);
+	parallel_for(ranges.size(), workers, [&](size_t i, int slot) {
+		const Range &r = ranges[i];
+		TempFile raw(tmp, "range");
+		b.get_range("packs/" + r.pack->name + ".pack", r.start, r.end - r.start, raw.fd(), 0);
+		for (const Wanted *x : r.items)
+			store_entry(w, raw.fd(), x->start - r.start, x->end - r.start, x->oid, r.pack->name, tmp, slot);
+		std::lock_guard<std::mutex> g(mu);
+		st.objects += r.items.size();
+		st.bytes += r.end - r.start;
+		st.requests++;
 	});
 	w.finish();
 	return st;

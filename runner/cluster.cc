@@ -121,6 +121,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 	remote::RemoteConfig rc = remote::remote_pick(s, !o.remote.empty() ? o.remote : cfg(s, "run.remote"));
 	auto b = remote::open_backend(rc);
 
+	trace_point("cluster: start");
 	// 1. What the workers read must be on the remote: push the input
 	// branches (a normal push: a diverged branch stops the run).
 	std::set<std::string> inputs;
@@ -138,18 +139,23 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 	}
 	trace_point("cluster: inputs pushed");
 
-	// 2. Tasks: consecutive datums, as datum_set_spec asks, else about
-	// 64 tasks (4 per task slot when parallelism_spec sets the slots).
+	// 2. Tasks: consecutive datums, as datum_set_spec asks, else 4 per
+	// task slot (parallelism_spec's, else what the partition holds at
+	// once, else 64 tasks): few enough that starting a task is small
+	// beside running it, enough to balance uneven datums.
 	std::vector<std::set<Oid>> objs(plan.to_run.size());
 	std::vector<uint64_t> sizes(plan.to_run.size());
 	for (size_t k = 0; k < plan.to_run.size(); k++)
 		datum_objects(s, plan.datums[plan.to_run[k]], objs[k], sizes[k]);
 	size_t n = plan.to_run.size();
-	size_t want_tasks = spec.parallelism > 0 ? (size_t)spec.parallelism * 4 : 64;
+	SlurmEngine engine(s, spec, rc, *b, "");
+	size_t slots = spec.parallelism > 0 ? (size_t)spec.parallelism : engine.slots();
+	size_t want_tasks = slots > 0 ? slots * 4 : 64;
 	size_t per_task = (n + want_tasks - 1) / want_tasks;
 	if (spec.datum_set.per_worker > 0)
 		per_task = (size_t)spec.datum_set.per_worker;
 	auto groups = group_tasks(sizes, spec.datum_set.number, spec.datum_set.size_bytes, per_task);
+	trace_point("cluster: objects listed");
 	std::vector<std::string> task_texts;
 	for (auto &g : groups) {
 		TaskManifest t;
@@ -193,7 +199,7 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 	// 4. Submit what has no result and is not queued or running, then
 	// poll: results on the remote are the truth; the engine is asked only
 	// which tasks ended without one.
-	SlurmEngine engine(s, spec, rc, *b, key);
+	engine.set_key(key);
 	InterruptGuard guard;
 	std::vector<int> tries(groups.size(), 0);
 	std::vector<bool> done(groups.size(), false);

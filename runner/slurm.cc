@@ -144,6 +144,24 @@ void SlurmEngine::save()
 	b_.put("jobs/" + key_ + "/submitted", o);
 }
 
+size_t SlurmEngine::slots()
+{
+	std::vector<std::string> argv = {"sinfo", "-h", "-o", "%C"};
+	if (auto p = config_get(&s_, "slurm.partition"))
+		argv.insert(argv.end(), {"-p", *p});
+	auto r = run_cmd(s_, argv);
+	// "allocated/idle/other/total", one line per partition.
+	size_t total = 0;
+	std::istringstream in(r.out);
+	for (std::string l; r.exit == 0 && std::getline(in, l);) {
+		auto sl = l.rfind('/');
+		if (sl != std::string::npos)
+			total += strtoul(l.c_str() + sl + 1, nullptr, 10);
+	}
+	int per = std::max(1, (int)std::ceil(std::max(0.0, parse_cpu(spec_.cpu))));
+	return total / (size_t)per;
+}
+
 std::set<size_t> SlurmEngine::resume()
 {
 	std::set<size_t> running;

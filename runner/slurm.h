@@ -24,6 +24,9 @@ class SlurmEngine {
 public:
 	SlurmEngine(const Store &s, const PipelineSpec &spec, const remote::RemoteConfig &rc, remote::Backend &b,
 		    const std::string &key);
+	// How many tasks can run at once: the partition's CPUs over the
+	// CPUs a task asks for (0 when sinfo does not say).
+	size_t slots();
 	// Tasks of earlier submissions of this job still queued or running.
 	std::set<size_t> resume();
 	// One array (or several, past the site's MaxArraySize) for `tasks`;
@@ -36,6 +39,7 @@ public:
 	// scancel of every array submitted; says what was cancelled.
 	std::string cancel();
 	const std::string &last_error() const { return err_; }
+	void set_key(const std::string &key) { key_ = key; }
 
 private:
 	struct Array {

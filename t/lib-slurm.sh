@@ -102,13 +102,13 @@ start_slurm_() {
 
 stop_slurm() {
 	test -n "$SLURM_DIR" || return 0
-	for p in $SLURM_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $SLURM_PIDS; do kill "$p" 2>/dev/null || :; done
 	for p in $SLURM_PIDS; do
 		for i in $(seq 1 50); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -9 "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null || :
 	done
 	SLURM_PIDS=
 	rm -rf "$SLURM_DIR"

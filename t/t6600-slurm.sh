@@ -67,6 +67,14 @@ test_expect_success SLURM 'a Slurm run gives the output tree a local run gives, 
 	raw_ls >keys && grep "^jobs/[0-9a-f]*/job$" keys && grep "^jobs/[0-9a-f]*/results/0$" keys
 '
 
+test_expect_success SLURM 'the nodes cache what they fetched: running every datum again fetches nothing' '
+	rm -f slurm-*.out &&
+	(cd store && pach run sums --executor slurm --reprocess >/dev/null 2>&1) &&
+	grep -h "^task " slurm-*.out >workers && test $(wc -l <workers) -ge 1 &&
+	! grep -v "fetched 0 objects" workers &&
+	test "$(tree_of store sums/master)" = "$(tree_of local sums/master)"
+'
+
 test_expect_success SLURM 'the nodes really cannot see the store' '
 	cat >store/probe.yaml <<-EOF &&
 	pipeline: {name: probe}
