@@ -112,195 +112,249 @@ std::string pipeline_executor(const Store &s, const PipelineSpec &spec, const st
 	return e;
 }
 
-void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
-{
-	const PipelineSpec &spec = plan.spec;
-	std::string executor = pipeline_executor(s, spec, o.executor);
-	if (executor == "kubernetes")
-		die("executor 'kubernetes' is not available yet; use 'slurm' or 'local'");
-	remote::RemoteConfig rc = remote::remote_pick(s, !o.remote.empty() ? o.remote : cfg(s, "run.remote"));
-	auto b = remote::open_backend(rc);
+namespace {
 
-	trace_point("cluster: start");
-	// 1. What the workers read must be on the remote: push the input
-	// branches (a normal push: a diverged branch stops the run).
-	std::set<std::string> inputs;
-	for (size_t i : plan.to_run)
-		for (auto &f : plan.datums[i].files)
-			inputs.insert(f.repo + "@" + f.branch);
+// One job on a cluster: the steps of run_datums_on_cluster, sharing the
+// plan, the remote and what is known of each task.
+class ClusterJob {
+public:
+	ClusterJob(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
+		: s_(s), w_(w), plan_(plan), spec_(plan.spec), job_(job), o_(o),
+		  rc_(remote::remote_pick(s, !o.remote.empty() ? o.remote : cfg(s, "run.remote"))),
+		  b_(remote::open_backend(rc_)), engine_(s, spec_, rc_, *b_, "")
 	{
-		remote::PushOptions po;
-		po.what.assign(inputs.begin(), inputs.end());
-		remote::TransferStats ts;
-		for (auto &u : remote::push(s, rc, po, ts))
-			if (u.status == "rejected")
-				die("executor {}: pushing the inputs to remote '{}': {} was rejected ({}); pull first", executor,
-				    rc.name, remote::ref_label(u.ref), u.reason);
 	}
-	trace_point("cluster: inputs pushed");
+	void push_inputs();
+	void make_tasks();
+	void write_job();
+	void run();
 
-	// 2. Tasks: consecutive datums, as datum_set_spec asks, else 4 per
-	// task slot (parallelism_spec's, else what the partition holds at
-	// once, else 64 tasks): few enough that starting a task is small
-	// beside running it, enough to balance uneven datums.
-	std::vector<std::set<Oid>> objs(plan.to_run.size());
-	std::vector<uint64_t> sizes(plan.to_run.size());
-	for (size_t k = 0; k < plan.to_run.size(); k++)
-		datum_objects(s, plan.datums[plan.to_run[k]], objs[k], sizes[k]);
-	size_t n = plan.to_run.size();
-	SlurmEngine engine(s, spec, rc, *b, "");
-	size_t slots = spec.parallelism > 0 ? (size_t)spec.parallelism : engine.slots();
+private:
+	void collect();
+	void collect_one(size_t t);
+	void give_up(size_t t);
+	void submit(const std::vector<size_t> &ts);
+	std::string key(const std::string &rest) const { return pre_ + rest; }
+
+	Store &s_;
+	ObjectWriter &w_;
+	const JobPlan &plan_;
+	const PipelineSpec &spec_;
+	JobRecord &job_;
+	const RunOptions &o_;
+	remote::RemoteConfig rc_;
+	std::unique_ptr<remote::Backend> b_;
+	SlurmEngine engine_;
+	std::vector<std::vector<size_t>> groups_;   // per task: indices into plan.to_run
+	std::vector<std::string> task_texts_;
+	JobManifest m_;
+	std::string pre_;                           // jobs/<key>/
+	std::vector<int> tries_;
+	std::vector<bool> done_;
+	std::vector<std::string> lost_;             // why a task ended without a result
+	size_t n_done_ = 0;
+	std::unique_ptr<Progress> prog_;
+};
+
+// What the workers read must be on the remote: the input branches are
+// pushed (a normal push: a diverged branch stops the run).
+void ClusterJob::push_inputs()
+{
+	std::set<std::string> inputs;
+	for (size_t i : plan_.to_run)
+		for (auto &f : plan_.datums[i].files)
+			inputs.insert(f.repo + "@" + f.branch);
+	remote::PushOptions po;
+	po.what.assign(inputs.begin(), inputs.end());
+	remote::TransferStats ts;
+	for (auto &u : remote::push(s_, rc_, po, ts))
+		if (u.status == "rejected")
+			die("pushing the inputs to remote '{}': {} was rejected ({}); pull first", rc_.name,
+			    remote::ref_label(u.ref), u.reason);
+	trace_point("cluster: inputs pushed");
+}
+
+// Tasks: consecutive datums, as datum_set_spec asks, else 4 per task slot
+// (parallelism_spec's, else what the partition holds at once, else 64
+// tasks): few enough that starting a task is small beside running it,
+// enough to balance uneven datums.
+void ClusterJob::make_tasks()
+{
+	size_t n = plan_.to_run.size();
+	std::vector<std::set<Oid>> objs(n);
+	std::vector<uint64_t> sizes(n);
+	for (size_t k = 0; k < n; k++)
+		datum_objects(s_, plan_.datums[plan_.to_run[k]], objs[k], sizes[k]);
+	trace_point("cluster: objects listed");
+	size_t slots = spec_.parallelism > 0 ? (size_t)spec_.parallelism : engine_.slots();
 	size_t want_tasks = slots > 0 ? slots * 4 : 64;
 	size_t per_task = (n + want_tasks - 1) / want_tasks;
-	if (spec.datum_set.per_worker > 0)
-		per_task = (size_t)spec.datum_set.per_worker;
-	auto groups = group_tasks(sizes, spec.datum_set.number, spec.datum_set.size_bytes, per_task);
-	trace_point("cluster: objects listed");
-	std::vector<std::string> task_texts;
-	for (auto &g : groups) {
+	if (spec_.datum_set.per_worker > 0)
+		per_task = (size_t)spec_.datum_set.per_worker;
+	groups_ = group_tasks(sizes, spec_.datum_set.number, spec_.datum_set.size_bytes, per_task);
+	for (auto &g : groups_) {
 		TaskManifest t;
 		std::set<Oid> all;
 		for (size_t k : g) {
 			all.insert(objs[k].begin(), objs[k].end());
-			size_t i = plan.to_run[k];
-			t.datums.push_back({job.datums[i].id, plan.datums[i]});
+			size_t i = plan_.to_run[k];
+			t.datums.push_back({job_.datums[i].id, plan_.datums[i]});
 		}
 		t.objects.assign(all.begin(), all.end());
-		task_texts.push_back(format_task(t));
+		task_texts_.push_back(format_task(t));
 	}
-	JobManifest m;
-	m.id = job.id;
-	m.pipeline = spec.name;
-	m.image = node_image_ref(plan.image_ref);
-	m.runtime = !o.runtime.empty() ? o.runtime : spec.runtime;
-	m.tasks = groups.size();
-	m.datums = n;
-	m.spec = spec.source;
-	// --reprocess runs again what ran before: a key of its own.
-	std::vector<std::string> key_parts = task_texts;
-	if (o.reprocess)
-		key_parts.push_back("reprocess " + job.id);
-	std::string key = job_key(m, key_parts);
-	std::string pre = "jobs/" + key + "/";
+	tries_.assign(groups_.size(), 0);
+	done_.assign(groups_.size(), false);
+	lost_.assign(groups_.size(), "");
+}
 
-	// 3. The manifest: tasks first, the job last (a job on the remote has
-	// its tasks).  A job already there is this one, started before by a
-	// coordinator that did not finish: it keeps its id.
-	if (auto old = b->get(pre + "job", 32u << 20)) {
-		JobManifest om = parse_job_manifest(old->data, b->describe() + "/" + pre + "job");
-		job.id = om.id;
+// The manifest: tasks first, the job last (a job on the remote has its
+// tasks).  A job already there is this one, started before by a
+// coordinator that did not finish: it keeps its id.
+void ClusterJob::write_job()
+{
+	m_.id = job_.id;
+	m_.pipeline = spec_.name;
+	m_.image = node_image_ref(plan_.image_ref);
+	m_.runtime = !o_.runtime.empty() ? o_.runtime : spec_.runtime;
+	m_.tasks = groups_.size();
+	m_.datums = plan_.to_run.size();
+	m_.spec = spec_.source;
+	// --reprocess runs again what ran before: a key of its own.
+	std::vector<std::string> key_parts = task_texts_;
+	if (o_.reprocess)
+		key_parts.push_back("reprocess " + job_.id);
+	std::string k = job_key(m_, key_parts);
+	pre_ = "jobs/" + k + "/";
+	engine_.set_key(k);
+	if (auto old = b_->get(key("job"), 32u << 20)) {
+		job_.id = parse_job_manifest(old->data, b_->describe() + "/" + key("job")).id;
 	} else {
-		for (size_t t = 0; t < task_texts.size(); t++)
-			b->put(pre + "tasks/" + std::to_string(t), task_texts[t]);
-		b->put(pre + "job", format_job_manifest(m));
+		for (size_t t = 0; t < task_texts_.size(); t++)
+			b_->put(key("tasks/" + std::to_string(t)), task_texts_[t]);
+		b_->put(key("job"), format_job_manifest(m_));
 	}
 	trace_point("cluster: job written");
+}
 
-	// 4. Submit what has no result and is not queued or running, then
-	// poll: results on the remote are the truth; the engine is asked only
-	// which tasks ended without one.
-	engine.set_key(key);
+// Task t's result: its pack verified into the store, then exactly the
+// task's datums, each once, naming objects the pack brought.
+void ClusterJob::collect_one(size_t t)
+{
+	std::string where = b_->describe() + "/" + key("results/" + std::to_string(t));
+	auto obj = b_->get(key("results/" + std::to_string(t)), 64u << 20);
+	if (!obj)
+		return;
+	TaskResult r = parse_result(obj->data, where);
+	if (r.pack) {
+		std::string pk = key("packs/" + r.pack->hex() + ".pack");
+		auto sz = b_->size(pk);
+		if (!sz)
+			die("{}: its pack {} is not on the remote", where, r.pack->hex());
+		remote::TransferStats ts;
+		remote::download_packs(s_, *b_, {{r.pack->hex(), *sz, pk}}, ts);
+		s_.odb().refresh();
+	}
+	std::map<std::string, size_t> idx;
+	for (size_t k : groups_[t])
+		idx[job_.datums[plan_.to_run[k]].id] = plan_.to_run[k];
+	if (r.datums.size() != idx.size())
+		die("{}: {} datums, the task has {}", where, r.datums.size(), idx.size());
+	for (auto &d : r.datums) {
+		auto it = idx.find(d.id);
+		if (it == idx.end())
+			die("{}: datum {} is not one of the task's (or is there twice)", where, d.id);
+		for (auto &oid : {d.out_tree, d.log})
+			if (oid && !s_.odb().contains(*oid))
+				die("{}: datum {} names object {}, which its pack does not hold", where, d.id, oid->hex());
+		if (d.out_tree && s_.object_type(*d.out_tree) != ObjType::tree)
+			die("{}: datum {}'s output is not a tree", where, d.id);
+		DatumRecord &rec = job_.datums[it->second];
+		rec.state = d.state;
+		rec.out_tree = d.out_tree;
+		rec.log = d.log;
+		rec.secs = d.secs;
+		rec.attempts = d.attempts;
+		idx.erase(it);
+	}
+	done_[t] = true;
+	n_done_++;
+	prog_->add(1);
+	trace_point("cluster: result collected");
+}
+
+// Every result that appeared since the last look (one listing).
+void ClusterJob::collect()
+{
+	for (auto &l : b_->list(key("results/"))) {
+		std::string name = l.key.substr(l.key.rfind('/') + 1);
+		if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		size_t t = std::stoul(name);
+		if (t < groups_.size() && !done_[t])
+			collect_one(t);
+	}
+}
+
+// Out of tries: the task's datums fail, their log says why.
+void ClusterJob::give_up(size_t t)
+{
+	std::string note = fmt::format("pach: task {} of job {} ended without a result after {} tries: {}\n", t,
+				       job_.id, tries_[t], lost_[t]);
+	Oid log = w_.blob(note.data(), note.size());
+	for (size_t k : groups_[t]) {
+		DatumRecord &rec = job_.datums[plan_.to_run[k]];
+		rec.state = DatumState::failed;
+		rec.log = log;
+		rec.attempts = tries_[t];
+	}
+	done_[t] = true;
+	n_done_++;
+	prog_->add(1);
+}
+
+void ClusterJob::submit(const std::vector<size_t> &ts)
+{
+	if (ts.empty())
+		return;
+	size_t most = 0;
+	for (size_t t : ts) {
+		tries_[t]++;
+		most = std::max(most, groups_[t].size());
+	}
+	engine_.submit(ts, most);
+}
+
+// Submit what has no result and is not queued or running, then poll:
+// results on the remote are the truth; the engine is asked only which
+// tasks ended without one.
+void ClusterJob::run()
+{
 	InterruptGuard guard;
-	std::vector<int> tries(groups.size(), 0);
-	std::vector<bool> done(groups.size(), false);
-	std::vector<std::string> lost(groups.size());   // why a task gave up
-	size_t n_done = 0;
-	Progress prog("Running tasks", groups.size());
-
-	auto collect = [&]() {
-		std::set<size_t> ready;
-		for (auto &l : b->list(pre + "results/")) {
-			std::string name = l.key.substr(l.key.rfind('/') + 1);
-			if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
-				continue;
-			size_t t = std::stoul(name);
-			if (t < groups.size() && !done[t])
-				ready.insert(t);
-		}
-		for (size_t t : ready) {
-			std::string where = b->describe() + "/" + pre + "results/" + std::to_string(t);
-			auto obj = b->get(pre + "results/" + std::to_string(t), 64u << 20);
-			if (!obj)
-				continue;
-			TaskResult r = parse_result(obj->data, where);
-			if (r.pack) {
-				std::string pk = pre + "packs/" + r.pack->hex() + ".pack";
-				auto sz = b->size(pk);
-				if (!sz)
-					die("{}: its pack {} is not on the remote", where, r.pack->hex());
-				if (!s.odb().contains_packed(*r.pack)) {
-					remote::TransferStats ts;
-					remote::download_packs(s, *b, {{r.pack->hex(), *sz, pk}}, ts);
-					s.odb().refresh();
-				}
-			}
-			// Exactly the task's datums, each once, naming objects its
-			// pack brought.
-			std::map<std::string, size_t> idx;
-			for (size_t k : groups[t])
-				idx[job.datums[plan.to_run[k]].id] = plan.to_run[k];
-			if (r.datums.size() != idx.size())
-				die("{}: {} datums, the task has {}", where, r.datums.size(), idx.size());
-			for (auto &d : r.datums) {
-				auto it = idx.find(d.id);
-				if (it == idx.end())
-					die("{}: datum {} is not one of the task's (or is there twice)", where, d.id);
-				for (auto &oid : {d.out_tree, d.log})
-					if (oid && !s.odb().contains(*oid))
-						die("{}: datum {} names object {}, which its pack does not hold", where, d.id,
-						    oid->hex());
-				if (d.out_tree && s.object_type(*d.out_tree) != ObjType::tree)
-					die("{}: datum {}'s output is not a tree", where, d.id);
-				DatumRecord &rec = job.datums[it->second];
-				rec.state = d.state;
-				rec.out_tree = d.out_tree;
-				rec.log = d.log;
-				rec.secs = d.secs;
-				rec.attempts = d.attempts;
-				idx.erase(it);
-			}
-			done[t] = true;
-			n_done++;
-			prog.add(1);
-			trace_point("cluster: result collected");
-		}
-	};
-
+	prog_ = std::make_unique<Progress>("Running tasks", groups_.size());
 	collect();
+	std::set<size_t> running = engine_.resume();
 	std::vector<size_t> todo;
-	std::set<size_t> running = engine.resume();   // tasks of earlier submissions still queued or running
-	for (size_t t = 0; t < groups.size(); t++)
-		if (!done[t] && !running.count(t))
+	for (size_t t = 0; t < groups_.size(); t++)
+		if (!done_[t] && !running.count(t))
 			todo.push_back(t);
-	auto submit = [&](const std::vector<size_t> &ts) {
-		if (ts.empty())
-			return;
-		size_t most = 0;
-		for (size_t t : ts) {
-			tries[t]++;
-			most = std::max(most, groups[t].size());
-		}
-		engine.submit(ts, most);
-	};
 	submit(todo);
 	trace_point("cluster: submitted");
-	double poll = std::max(0.2, atof(cfg(s, "slurm.pollSeconds", "2").c_str()));
+	double poll = std::max(0.2, atof(cfg(s_, "slurm.pollSeconds", "2").c_str()));
 	int engine_failures = 0;
-	while (n_done < groups.size()) {
+	while (n_done_ < groups_.size()) {
 		for (int i = 0; i < (int)(poll * 10) && !g_interrupted; i++)
 			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-		if (g_interrupted) {
-			std::string c = engine.cancel();
-			die("interrupted: {}; run again to go on (finished tasks are kept)", c);
-		}
+		if (g_interrupted)
+			die("interrupted: {}; run again to go on (finished tasks are kept)", engine_.cancel());
 		collect();
-		if (n_done == groups.size())
+		if (n_done_ == groups_.size())
 			break;
 		std::map<size_t, std::string> ended;
-		if (!engine.poll(ended)) {
+		if (!engine_.poll(ended)) {
 			if (++engine_failures * poll >= 60) {
-				engine.cancel();
-				die("slurm: {} for a minute; nothing was committed", engine.last_error());
+				engine_.cancel();
+				die("slurm: {} for a minute; nothing was committed", engine_.last_error());
 			}
 			continue;
 		}
@@ -310,36 +364,37 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 		collect();   // a task may have finished between the two looks
 		std::vector<size_t> again;
 		for (auto &[t, why] : ended) {
-			if (t >= groups.size() || done[t])
+			if (t >= groups_.size() || done_[t])
 				continue;
-			if (auto e = b->get(pre + "errors/" + std::to_string(t), 4096))
-				lost[t] = why + ": " + quote_path(e->data.substr(0, e->data.find('\n')));
-			else
-				lost[t] = why;
-			if (tries[t] < spec.datum_tries) {
-				b->remove(pre + "errors/" + std::to_string(t));
-				warning(fmt::format("{}: task {} ended without a result ({}); submitting it again", spec.name, t,
-						    lost[t]));
+			auto e = b_->get(key("errors/" + std::to_string(t)), 4096);
+			lost_[t] = e ? why + ": " + quote_path(e->data.substr(0, e->data.find('\n'))) : why;
+			if (tries_[t] < spec_.datum_tries) {
+				b_->remove(key("errors/" + std::to_string(t)));
+				warning(fmt::format("{}: task {} ended without a result ({}); submitting it again", spec_.name,
+						    t, lost_[t]));
 				again.push_back(t);
 			} else {
-				// Out of tries: its datums fail, the log says why.
-				std::string note = fmt::format("pach: task {} of job {} ended without a result after {} tries: {}\n",
-							       t, job.id, tries[t], lost[t]);
-				Oid log = w.blob(note.data(), note.size());
-				for (size_t k : groups[t]) {
-					DatumRecord &rec = job.datums[plan.to_run[k]];
-					rec.state = DatumState::failed;
-					rec.log = log;
-					rec.attempts = tries[t];
-				}
-				done[t] = true;
-				n_done++;
-				prog.add(1);
+				give_up(t);
 			}
 		}
 		submit(again);
 	}
-	prog.done();
+	prog_->done();
+}
+
+} // namespace
+
+void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
+{
+	std::string executor = pipeline_executor(s, plan.spec, o.executor);
+	if (executor == "kubernetes")
+		die("executor 'kubernetes' is not available yet; use 'slurm' or 'local'");
+	trace_point("cluster: start");
+	ClusterJob cj(s, w, plan, job, o);
+	cj.push_inputs();
+	cj.make_tasks();
+	cj.write_job();
+	cj.run();
 }
 
 } // namespace pach::runner
