@@ -324,7 +324,9 @@ struct Completer {
 				add(sh, cur);
 		} else if (ph.find("<key>") != std::string::npos) {
 			for (auto *k : {"pach.runtime", "checkout.link", "user.name", "user.email", "run.jobs", "gc.reflogExpire",
-					"remote.jobs", "remote.retrySeconds", "remote.partSizeMB"})
+					"remote.jobs", "remote.retrySeconds", "remote.partSizeMB", "run.executor", "run.remote",
+					"slurm.partition", "slurm.account", "slurm.qos", "slurm.extraArgs", "slurm.output",
+					"slurm.cache", "slurm.pach", "slurm.pollSeconds"})
 				add(k, cur);
 		}
 	}
@@ -337,7 +339,14 @@ struct Completer {
 		else if (opt == "--runtime")
 			for (auto *m : {"local", "bwrap", "runc", "crun", "podman", "docker"})
 				add(m, cur);
-		else if (opt == "--pipeline" || opt == "-p")
+		else if (opt == "--executor")
+			for (auto *m : {"local", "slurm", "kubernetes"})
+				add(m, cur);
+		else if (opt == "--remote" && cmd == "run") {
+			if (Store *s = st())
+				for (auto &r : remote::remote_list(*s))
+					add(r.name, cur);
+		} else if (opt == "--pipeline" || opt == "-p")
 			kind(cmd, "<pipeline>", cur);
 		else if (opt == "--job")
 			kind(cmd, "<job>", cur);

@@ -57,7 +57,9 @@ test_expect_success 'bash: subcommands, pipelines, remotes, job ids' '
 	bash_complete "pach push " >out && echo origin >want && test_cmp want out &&
 	bash_complete "pach remote show o" >out && echo origin >want && test_cmp want out &&
 	bash_complete "pach job inspect " >out && test_cmp job.id out &&
-	bash_complete "pach logs --pipeline " >out && echo upper >want && test_cmp want out
+	bash_complete "pach logs --pipeline " >out && echo upper >want && test_cmp want out &&
+	bash_complete "pach run --executor " >out && printf "kubernetes\nlocal\nslurm\n" >want && test_cmp want out &&
+	bash_complete "pach run --remote " >out && echo origin >want && test_cmp want out
 '
 
 test_expect_success 'bash: branches of the work tree for checkout inside one' '
