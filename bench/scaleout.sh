@@ -67,7 +67,7 @@ for i in range($N_LAT): open('data-lat/f%06d' % i, 'w').write('%d\n' % i * 100)"
 (cd store/lat && $PACH repo create in >/dev/null && $PACH -q commit in ../../data-lat >/dev/null &&
  printf '%s\n' 'pipeline: {name: copy}' 'runtime: local' 'transform: {cmd: [sh, -c, "cp $in /pfs/out/"]}' \
 	'input: {pfs: {repo: in, glob: "/*"}}' >p.yaml && $PACH pipeline create -f p.yaml >/dev/null &&
- $PACH -q run --executor local >/dev/null 2>&1)
+ $PACH -q run --executor local >/dev/null 2>&1 && $PACH -q push >/dev/null 2>&1)   # the remote has the inputs
 head -c 1048576 /dev/urandom >data-lat/f000007
 (cd store/lat && $PACH -q commit in ../../data-lat >/dev/null)
 rm -f worker-*.out

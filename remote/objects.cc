@@ -22,7 +22,7 @@ namespace {
 // A remote pack's idx, from the cache or downloaded into it, and its
 // entries' offsets in order (an entry ends where the next begins).
 struct RemotePack {
-	std::string name;
+	std::string prefix, name;   // <prefix><name>.pack and .idx
 	uint64_t size = 0;
 	std::unique_ptr<PackIndex> idx;
 	std::vector<uint64_t> offsets;   // sorted
@@ -37,17 +37,18 @@ struct RemotePack {
 	}
 };
 
-std::unique_ptr<RemotePack> load_pack(Backend &b, const std::string &name, uint64_t size, const std::string &cache,
-				      ObjectFetchStats &st, std::mutex &mu)
+std::unique_ptr<RemotePack> load_pack(Backend &b, const std::string &prefix, const std::string &name, uint64_t size,
+				      const std::string &cache, ObjectFetchStats &st, std::mutex &mu)
 {
 	auto p = std::make_unique<RemotePack>();
+	p->prefix = prefix;
 	p->name = name;
 	p->size = size;
 	if (size < 32)
 		die("remote pack {}: too small to be a pack", name);
 	std::string path = cache + "/" + name + ".idx";
 	if (!path_exists(path)) {
-		std::string key = "packs/" + name + ".idx";
+		std::string key = prefix + name + ".idx";
 		auto n = b.size(key);
 		if (!n)
 			die("remote {}: pack {} has no idx", b.describe(), name);
@@ -144,7 +145,8 @@ constexpr uint64_t kMaxGap = 64 << 10, kMaxRange = 16 << 20;
 
 } // namespace
 
-ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &want, const std::string &idx_cache)
+ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &want, const std::string &idx_cache,
+			       const std::vector<ExtraPack> &extra)
 {
 	ObjectFetchStats st;
 	std::vector<Oid> missing;
@@ -158,11 +160,16 @@ ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &wan
 	mkdir_p(idx_cache);
 	State state = read_state(b);
 	st.requests++;
-	std::vector<std::pair<std::string, uint64_t>> names(state.packs.begin(), state.packs.end());
+	std::vector<ExtraPack> names = extra;
+	for (auto &[n, size] : state.packs)
+		names.push_back({"packs/", n, size});
+	for (auto &x : names)
+		if (x.name.size() != 40 || x.name.find_first_not_of("0123456789abcdef") != std::string::npos)
+			die("remote {}: '{}' is not a pack name", b.describe(), x.name.substr(0, 60));
 	std::vector<std::unique_ptr<RemotePack>> packs(names.size());
 	std::mutex mu;
 	parallel_for(names.size(), std::min(8, b.parallelism()), [&](size_t i, int) {
-		packs[i] = load_pack(b, names[i].first, names[i].second, idx_cache, st, mu);
+		packs[i] = load_pack(b, names[i].prefix, names[i].name, names[i].size, idx_cache, st, mu);
 	});
 	// Where each object is: the first pack that has it.
 	std::vector<Wanted> where(missing.size());
@@ -199,7 +206,7 @@ ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &wan
 	parallel_for(ranges.size(), workers, [&](size_t i, int slot) {
 		const Range &r = ranges[i];
 		TempFile raw(tmp, "range");
-		b.get_range("packs/" + r.pack->name + ".pack", r.start, r.end - r.start, raw.fd(), 0);
+		b.get_range(r.pack->prefix + r.pack->name + ".pack", r.start, r.end - r.start, raw.fd(), 0);
 		for (const Wanted *x : r.items)
 			store_entry(w, raw.fd(), x->start - r.start, x->end - r.start, x->oid, r.pack->name, tmp, slot);
 		std::lock_guard<std::mutex> g(mu);

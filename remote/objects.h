@@ -18,10 +18,17 @@ struct ObjectFetchStats {
 	uint64_t objects = 0, bytes = 0, idx_bytes = 0, requests = 0;
 };
 
+// A pack outside the remote's packs/ (a job's inputs): <prefix><name>.pack
+// and .idx.
+struct ExtraPack {
+	std::string prefix, name;
+	uint64_t size = 0;
+};
+
 // Brings `want` (blobs and trees) into s; those s has are skipped.
-// `extra_packs` are further packs (keys relative to the remote) to look
-// in besides those its state lists.  Dies naming the object when one is
-// nowhere or does not hash to its id.
-ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &want, const std::string &idx_cache);
+// `extra` are packs to look in besides those the remote's state lists.
+// Dies naming the object when one is nowhere or is corrupt.
+ObjectFetchStats fetch_objects(Store &s, Backend &b, const std::vector<Oid> &want, const std::string &idx_cache,
+			       const std::vector<ExtraPack> &extra = {});
 
 } // namespace pach::remote

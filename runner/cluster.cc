@@ -1,6 +1,8 @@
 #include "runner/cluster.h"
 
+#include "plumbing/address.h"
 #include "plumbing/config.h"
+#include "plumbing/pack_copy.h"
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 #include "plumbing/progress.h"
@@ -11,7 +13,9 @@
 #include "runner/manifest.h"
 #include "runner/slurm.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,12 +128,12 @@ public:
 		  b_(remote::open_backend(rc_)), engine_(s, spec_, rc_, *b_, "")
 	{
 	}
-	void push_inputs();
 	void make_tasks();
 	void write_job();
 	void run();
 
 private:
+	void upload_inputs();
 	void collect();
 	void collect_one(size_t t);
 	void give_up(size_t t);
@@ -147,6 +151,7 @@ private:
 	SlurmEngine engine_;
 	std::vector<std::vector<size_t>> groups_;   // per task: indices into plan.to_run
 	std::vector<std::string> task_texts_;
+	std::set<Oid> objects_;                     // every object the tasks read
 	JobManifest m_;
 	std::string pre_;                           // jobs/<key>/
 	std::vector<int> tries_;
@@ -155,24 +160,6 @@ private:
 	size_t n_done_ = 0;
 	std::unique_ptr<Progress> prog_;
 };
-
-// What the workers read must be on the remote: the input branches are
-// pushed (a normal push: a diverged branch stops the run).
-void ClusterJob::push_inputs()
-{
-	std::set<std::string> inputs;
-	for (size_t i : plan_.to_run)
-		for (auto &f : plan_.datums[i].files)
-			inputs.insert(f.repo + "@" + f.branch);
-	remote::PushOptions po;
-	po.what.assign(inputs.begin(), inputs.end());
-	remote::TransferStats ts;
-	for (auto &u : remote::push(s_, rc_, po, ts))
-		if (u.status == "rejected")
-			die("pushing the inputs to remote '{}': {} was rejected ({}); pull first", rc_.name,
-			    remote::ref_label(u.ref), u.reason);
-	trace_point("cluster: inputs pushed");
-}
 
 // Tasks: consecutive datums, as datum_set_spec asks, else 4 per task slot
 // (parallelism_spec's, else what the partition holds at once, else 64
@@ -197,6 +184,7 @@ void ClusterJob::make_tasks()
 		std::set<Oid> all;
 		for (size_t k : g) {
 			all.insert(objs[k].begin(), objs[k].end());
+			objects_.insert(objs[k].begin(), objs[k].end());
 			size_t i = plan_.to_run[k];
 			t.datums.push_back({job_.datums[i].id, plan_.datums[i]});
 		}
@@ -230,11 +218,71 @@ void ClusterJob::write_job()
 	if (auto old = b_->get(key("job"), 32u << 20)) {
 		job_.id = parse_job_manifest(old->data, b_->describe() + "/" + key("job")).id;
 	} else {
+		upload_inputs();
 		for (size_t t = 0; t < task_texts_.size(); t++)
 			b_->put(key("tasks/" + std::to_string(t)), task_texts_[t]);
 		b_->put(key("job"), format_job_manifest(m_));
 	}
 	trace_point("cluster: job written");
+}
+
+// What the workers read must be on the remote: the objects the tasks
+// list that the remote's own branches do not hold go up as one pack of
+// the job (inputs/), no branch of the remote moved and no lock taken.
+// "Held" is what the remote's refs of the input branches reach (every
+// object a listed ref reaches is in a listed pack); anything else goes in
+// the pack, so a stale remote costs bytes, never a failed task.
+void ClusterJob::upload_inputs()
+{
+	remote::State st = remote::read_state(*b_);
+	std::set<std::string> branches;
+	for (size_t i : plan_.to_run)
+		for (auto &f : plan_.datums[i].files)
+			branches.insert(branch_ref(f.repo, f.branch));
+	std::set<Oid> held;
+	for (auto &ref : branches) {
+		auto it = st.refs.find(ref);
+		if (it == st.refs.end() || s_.object_type(it->second) != ObjType::commit)
+			continue;
+		std::vector<Oid> stack{s_.read_commit(it->second).tree};
+		while (!stack.empty()) {
+			Oid t = stack.back();
+			stack.pop_back();
+			if (!held.insert(t).second)
+				continue;
+			for (auto &e : s_.read_tree(t)) {
+				if (e.is_dir())
+					stack.push_back(e.oid);
+				else
+					held.insert(e.oid);
+			}
+		}
+	}
+	std::vector<Oid> missing;
+	for (auto &o : objects_)
+		if (!held.count(o))
+			missing.push_back(o);
+	trace_point("cluster: inputs found");
+	if (missing.empty())
+		return;
+	std::string tmp = s_.path("pach/tmp/inputs-" + std::to_string(getpid()));
+	remove_tree(tmp);
+	mkdir_p(tmp);
+	auto sum = copy_to_pack(s_, tmp, missing, s_.odb().packs(), "Packing inputs");
+	std::string base = tmp + "/pack-" + sum->hex();
+	uint64_t size = 0;
+	for (const char *ext : {".pack", ".idx"}) {
+		Fd fd(::open((base + ext).c_str(), O_RDONLY | O_CLOEXEC));
+		struct stat stb;
+		if (!fd || fstat(fd.get(), &stb) < 0)
+			die_errno("unable to open '" + base + ext + "'");
+		b_->put_file(key("inputs/" + sum->hex() + ext), fd.get(), (uint64_t)stb.st_size);
+		if (std::string(ext) == ".pack")
+			size = (uint64_t)stb.st_size;
+	}
+	remove_tree(tmp);
+	m_.packs = {{sum->hex(), size}};
+	trace_point("cluster: inputs uploaded");
 }
 
 // Task t's result: its pack verified into the store, then exactly the
@@ -391,7 +439,6 @@ void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRe
 		die("executor 'kubernetes' is not available yet; use 'slurm' or 'local'");
 	trace_point("cluster: start");
 	ClusterJob cj(s, w, plan, job, o);
-	cj.push_inputs();
 	cj.make_tasks();
 	cj.write_job();
 	cj.run();

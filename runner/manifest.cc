@@ -174,9 +174,12 @@ std::optional<std::string> parse_manifest_field(std::string_view s)
 
 std::string format_job_manifest(const JobManifest &m)
 {
-	return fmt::format("pach-job 1\nid {}\npipeline {}\nimage {}\nruntime {}\ntasks {}\ndatums {}\nspec {}\n{}\n",
+	std::string packs;
+	for (auto &[name, size] : m.packs)
+		packs += fmt::format("pack {} {}\n", name, size);
+	return fmt::format("pach-job 1\nid {}\npipeline {}\nimage {}\nruntime {}\ntasks {}\ndatums {}\npacks {}\n{}spec {}\n{}\n",
 			   manifest_field(m.id), manifest_field(m.pipeline), manifest_field(m.image),
-			   manifest_field(m.runtime), m.tasks, m.datums, m.spec.size(), m.spec);
+			   manifest_field(m.runtime), m.tasks, m.datums, m.packs.size(), packs, m.spec.size(), m.spec);
 }
 
 JobManifest parse_job_manifest(std::string_view text, const std::string &where)
@@ -197,6 +200,13 @@ JobManifest parse_job_manifest(std::string_view text, const std::string &where)
 	m.runtime = l.field(one("runtime"));
 	m.tasks = l.number(one("tasks"), kMaxCount);
 	m.datums = l.number(one("datums"), kMaxCount);
+	size_t np = l.number(one("packs"), 1 << 16);
+	for (size_t i = 0; i < np; i++) {
+		if (!l.next())
+			l.bad("truncated");
+		l.want("pack", 3);
+		m.packs.push_back({l.oid(l[1]).hex(), l.number(l[2], kMaxCount)});
+	}
 	size_t n = l.number(one("spec"), 16 << 20);
 	m.spec = std::string(l.raw(n));
 	if (l.next())
@@ -339,6 +349,7 @@ std::string job_key(const JobManifest &m, const std::vector<std::string> &task_t
 {
 	JobManifest k = m;
 	k.id = std::string(32, '0');
+	k.packs.clear();
 	std::string h = format_job_manifest(k);
 	Sha1 s;
 	s.update(h.data(), h.size());

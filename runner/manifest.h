@@ -1,7 +1,10 @@
 // What a coordinator and its workers exchange through the remote, for
 // executors other than `local` (Documentation/pach-worker.adoc):
 //
-//   jobs/<key>/job             the job: id, pipeline, spec, image, tasks
+//   jobs/<key>/job             the job: id, pipeline, spec, image, tasks,
+//                              the job's input packs
+//   jobs/<key>/inputs/<sum>.pack, .idx  objects the tasks read that the
+//                              remote's own packs lack
 //   jobs/<key>/tasks/<n>       task n: its datums and every object they read
 //   jobs/<key>/packs/<sum>.pack  a task's outputs and logs (a git pack)
 //   jobs/<key>/results/<n>     task n's result, written after its pack
@@ -28,6 +31,7 @@ namespace pach::runner {
 struct JobManifest {
 	std::string id, pipeline, image, runtime;   // runtime "": the node chooses
 	size_t tasks = 0, datums = 0;
+	std::vector<std::pair<std::string, uint64_t>> packs;   // inputs/<name>.pack, its size
 	std::string spec;                            // the spec's document, as stored
 };
 
@@ -48,7 +52,8 @@ TaskManifest parse_task(std::string_view text, const std::string &where);
 std::string format_result(const TaskResult &r);
 TaskResult parse_result(std::string_view text, const std::string &where);
 
-// The job's key: the hash of its manifest without the id and of its tasks.
+// The job's key: the hash of its manifest without the id and the packs,
+// and of its tasks.
 std::string job_key(const JobManifest &m, const std::vector<std::string> &task_texts);
 
 // Datums (indices into `sizes`) grouped into tasks of consecutive datums:

@@ -81,7 +81,13 @@ TEST_CASE("manifest: job, task and result round-trip")
 	m.tasks = 3;
 	m.datums = 7;
 	m.spec = "pipeline: {name: edges}\nmulti\nline\n";
+	m.packs = {{std::string(40, 'a'), 1234}};
 	JobManifest b = parse_job_manifest(format_job_manifest(m), "t");
+	CHECK(b.packs == m.packs);
+	CHECK(job_key(b, {}) == job_key(JobManifest(m), {}));
+	JobManifest nopack = m;
+	nopack.packs.clear();
+	CHECK(job_key(nopack, {}) == job_key(m, {}));   // a rerun's pack may differ: not part of the key
 	CHECK(b.id == m.id);
 	CHECK(b.image == m.image);
 	CHECK(b.runtime == "");

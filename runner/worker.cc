@@ -106,7 +106,10 @@ WorkerReport run_worker(const WorkerOptions &o)
 
 		auto cache = open_cache(o.cache);
 		Store &s = *cache;
-		auto fs = remote::fetch_objects(s, *b, t.objects, o.cache + "/idx");
+		std::vector<remote::ExtraPack> inputs;
+		for (auto &[name, size] : m.packs)
+			inputs.push_back({pre + "inputs/", name, size});
+		auto fs = remote::fetch_objects(s, *b, t.objects, o.cache + "/idx", inputs);
 		rep.fetched_bytes = fs.bytes;
 		rep.fetched_objects = fs.objects;
 		rep.idx_bytes = fs.idx_bytes;

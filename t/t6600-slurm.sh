@@ -64,7 +64,9 @@ test_expect_success SLURM 'a Slurm run gives the output tree a local run gives, 
 	git_fsck store/.pach &&
 	(cd store && pach logs sums >../logs) && test $(grep -c "^summed f" logs) = 6 &&
 	cat slurm-*.out >workers && grep "^task " workers &&
-	raw_ls >keys && grep "^jobs/[0-9a-f]*/job$" keys && grep "^jobs/[0-9a-f]*/results/0$" keys
+	raw_ls >keys && grep "^jobs/[0-9a-f]*/job$" keys && grep "^jobs/[0-9a-f]*/results/0$" keys &&
+	grep "^jobs/[0-9a-f]*/inputs/[0-9a-f]*\.pack$" keys &&
+	! grep -x state keys   # the remote has no branch: nothing was pushed
 '
 
 test_expect_success SLURM 'the nodes cache what they fetched: running every datum again fetches nothing' '
@@ -89,8 +91,12 @@ test_expect_success SLURM 'the nodes really cannot see the store' '
 
 test_expect_success SLURM 'a one-datum change ships one task of one datum, fetching that datum s object only' '
 	rm -f slurm-*.out &&
-	(cd store && seq 1 7 >d/f4 && pach commit nums d -m change >/dev/null &&
-	 pach run sums --executor slurm --json >../run.json 2>/dev/null) &&
+	(cd store && pach push >/dev/null && seq 1 7 >d/f4 && pach commit nums d -m change >/dev/null) &&
+	awscli s3 ls --recursive "s3://$BUCKET/cluster/jobs/" | grep "/inputs/.*\.pack$" | sort >before &&
+	(cd store && pach run sums --executor slurm --json >../run.json 2>/dev/null) &&
+	awscli s3 ls --recursive "s3://$BUCKET/cluster/jobs/" | grep "/inputs/.*\.pack$" | sort >after &&
+	comm -13 before after >new && test $(wc -l <new) = 1 &&
+	test $(awk "{print \$3}" new) -lt 200 &&   # one object: what the pushed branch lacks
 	python3 -c "import json; j=json.load(open(\"run.json\"))[0]; assert j[\"processed\"]==1 and j[\"skipped\"]==5, j" &&
 	cat slurm-*.out >workers && test $(grep -c "^task " workers) = 1 &&
 	grep "^task [0-9]*: 1 datums, 0 failed; fetched 1 objects" workers &&

@@ -10,7 +10,7 @@ DATUM=3333333333333333333333333333333333333333
 job_manifest() {
 	mkdir -p "$1/jobs/$2/tasks" &&
 	printf 'pipeline: {name: copy}\ntransform: {cmd: [sh, -c, "cp $nums /pfs/out/"]}\ninput: {pfs: {repo: nums, glob: "/*"}}\n' >spec &&
-	{ printf 'pach-job 1\nid %s\npipeline copy\nimage %%\nruntime local\ntasks 1\ndatums 1\nspec %s\n' \
+	{ printf 'pach-job 1\nid %s\npipeline copy\nimage %%\nruntime local\ntasks 1\ndatums 1\npacks 0\nspec %s\n' \
 		$JOBID $(wc -c <spec) && cat spec && echo; } >"$1/jobs/$2/job"
 }
 # task DIR KEY PATH OID: its one task, one datum of one file.
