@@ -62,7 +62,8 @@ public:
 	[[noreturn]] void bad(const std::string &why) const { die("{}:{}: bad manifest: {}", where_, line_, why); }
 	uint64_t number(std::string_view s, uint64_t max) const
 	{
-		if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string_view::npos)
+		if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string_view::npos ||
+		    (s.size() > 1 && s[0] == '0'))
 			bad("not a number: '" + std::string(s.substr(0, 40)) + "'");
 		uint64_t v = std::stoull(std::string(s));
 		if (v > max)
@@ -72,7 +73,7 @@ public:
 	Oid oid(std::string_view s) const
 	{
 		auto o = Oid::from_hex(s);
-		if (!o || s.size() != 40)
+		if (!o || s.size() != 40 || s.find_first_not_of("0123456789abcdef") != std::string_view::npos)
 			bad("not an object id");
 		return *o;
 	}
@@ -122,6 +123,22 @@ bool valid_datum_path(const std::string &p)
 }
 
 constexpr uint64_t kMaxCount = 1ull << 40;
+
+std::string file_flags(const DatumFile &f)
+{
+	std::string flags;
+	if (f.has_join_on)
+		flags += 'j';
+	if (f.has_group_by)
+		flags += 'g';
+	if (f.outer_join)
+		flags += 'o';
+	if (f.empty_files)
+		flags += 'e';
+	if (f.lazy)
+		flags += 'l';
+	return flags;
+}
 
 } // namespace
 
@@ -226,17 +243,7 @@ std::string format_task(const TaskManifest &t)
 	for (auto &[id, d] : t.datums) {
 		out += "datum " + id + "\n";
 		for (auto &f : d.files) {
-			std::string flags;
-			if (f.has_join_on)
-				flags += 'j';
-			if (f.has_group_by)
-				flags += 'g';
-			if (f.outer_join)
-				flags += 'o';
-			if (f.empty_files)
-				flags += 'e';
-			if (f.lazy)
-				flags += 'l';
+			std::string flags = file_flags(f);
 			out += fmt::format("file {} {} {} {} {:o} {} {} {} {} {}\n", manifest_field(f.input),
 					   manifest_field(f.repo), manifest_field(f.branch), opt_hex(f.commit), f.entry.mode,
 					   f.entry.oid.hex(), manifest_field(flags), manifest_field(f.path),
@@ -278,13 +285,13 @@ TaskManifest parse_task(std::string_view text, const std::string &where)
 			f.entry.mode = (uint32_t)std::stoul(mode, nullptr, 8);
 			f.entry.oid = l.oid(l[6]);
 			std::string flags = l.field(l[7]);
-			if (flags.find_first_not_of("jgoel") != std::string::npos)
-				l.bad("bad flags");
 			f.has_join_on = flags.find('j') != std::string::npos;
 			f.has_group_by = flags.find('g') != std::string::npos;
 			f.outer_join = flags.find('o') != std::string::npos;
 			f.empty_files = flags.find('e') != std::string::npos;
 			f.lazy = flags.find('l') != std::string::npos;
+			if (flags != file_flags(f))   // each once, in order
+				l.bad("bad flags");
 			f.path = l.field(l[8]);
 			f.join_key = l.field(l[9]);
 			f.group_key = l.field(l[10]);
