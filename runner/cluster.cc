@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -59,31 +60,43 @@ private:
 	struct sigaction old_int_ {}, old_term_ {};
 };
 
-// Every object a datum reads (its entries and all below them), and the
-// bytes of its blobs.
-void datum_objects(const Store &s, const Datum &d, std::set<Oid> &objs, uint64_t &bytes)
+// `tree` and everything below it not yet in `seen`, added to it (a tree
+// already there is not walked again); on_file sees each new file.
+void add_below(const Store &s, const Oid &tree, std::set<Oid> &seen,
+	       const std::function<void(const Oid &)> &on_file = nullptr)
 {
-	std::vector<Oid> stack;
-	for (auto &f : d.files) {
-		if (f.entry.mode == kModeGitlink)
-			continue;
-		if (f.entry.is_dir())
-			stack.push_back(f.entry.oid);
-		else if (objs.insert(f.entry.oid).second && !f.empty_files)
-			bytes += s.odb().open(f.entry.oid)->size();
-	}
+	std::vector<Oid> stack{tree};
 	while (!stack.empty()) {
 		Oid t = stack.back();
 		stack.pop_back();
-		if (!objs.insert(t).second)
+		if (!seen.insert(t).second)
 			continue;
 		for (auto &e : s.read_tree(t)) {
 			if (e.is_dir())
 				stack.push_back(e.oid);
-			else if (e.mode != kModeGitlink && objs.insert(e.oid).second)
-				if (auto r = s.odb().open(e.oid))
-					bytes += r->size();
+			else if (e.mode != kModeGitlink && seen.insert(e.oid).second && on_file)
+				on_file(e.oid);
 		}
+	}
+}
+
+// Every object a datum reads (its entries and all below them); with
+// `bytes`, the sizes of its files too (only datum_set_spec.size_bytes
+// needs them: each costs opening the object).
+void datum_objects(const Store &s, const Datum &d, std::set<Oid> &objs, uint64_t *bytes)
+{
+	auto size = [&](const Oid &o) {
+		if (bytes)
+			if (auto r = s.odb().open(o))
+				*bytes += r->size();
+	};
+	for (auto &f : d.files) {
+		if (f.entry.mode == kModeGitlink)
+			continue;
+		if (f.entry.is_dir())
+			add_below(s, f.entry.oid, objs, size);
+		else if (objs.insert(f.entry.oid).second && !f.empty_files)
+			size(f.entry.oid);
 	}
 }
 
@@ -171,7 +184,8 @@ void ClusterJob::make_tasks()
 	std::vector<std::set<Oid>> objs(n);
 	std::vector<uint64_t> sizes(n);
 	for (size_t k = 0; k < n; k++)
-		datum_objects(s_, plan_.datums[plan_.to_run[k]], objs[k], sizes[k]);
+		datum_objects(s_, plan_.datums[plan_.to_run[k]], objs[k],
+			      spec_.datum_set.size_bytes > 0 ? &sizes[k] : nullptr);
 	trace_point("cluster: objects listed");
 	size_t slots = spec_.parallelism > 0 ? (size_t)spec_.parallelism : engine_.slots();
 	size_t want_tasks = slots > 0 ? slots * 4 : 64;
@@ -244,19 +258,7 @@ void ClusterJob::upload_inputs()
 		auto it = st.refs.find(ref);
 		if (it == st.refs.end() || s_.object_type(it->second) != ObjType::commit)
 			continue;
-		std::vector<Oid> stack{s_.read_commit(it->second).tree};
-		while (!stack.empty()) {
-			Oid t = stack.back();
-			stack.pop_back();
-			if (!held.insert(t).second)
-				continue;
-			for (auto &e : s_.read_tree(t)) {
-				if (e.is_dir())
-					stack.push_back(e.oid);
-				else
-					held.insert(e.oid);
-			}
-		}
+		add_below(s_, s_.read_commit(it->second).tree, held);
 	}
 	std::vector<Oid> missing;
 	for (auto &o : objects_)

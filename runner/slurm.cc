@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 extern char **environ;
@@ -69,6 +70,18 @@ std::string sh_quote(const std::string &s)
 	return o + "'";
 }
 
+// "123_4" (one task of array 123) -> ("123", 4); nullopt for anything else.
+std::optional<std::pair<std::string, size_t>> array_task(const std::string &jid)
+{
+	auto us = jid.find('_');
+	if (us == std::string::npos || us == 0)
+		return std::nullopt;
+	std::string idx = jid.substr(us + 1);
+	if (idx.empty() || idx.size() > 9 || idx.find_first_not_of("0123456789") != std::string::npos)
+		return std::nullopt;
+	return std::pair{jid.substr(0, us), (size_t)std::stoul(idx)};
+}
+
 bool terminal(const std::string &state)
 {
 	for (const char *t : {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
@@ -109,6 +122,14 @@ SlurmEngine::SlurmEngine(const Store &s, const PipelineSpec &spec, const remote:
 			 remote::Backend &b, const std::string &key)
 	: s_(s), spec_(spec), rc_(rc), b_(b), key_(key)
 {
+}
+
+std::optional<size_t> SlurmEngine::offset_of(const std::string &array) const
+{
+	for (auto &a : arrays_)
+		if (a.id == array)
+			return a.offset;
+	return std::nullopt;
 }
 
 std::string SlurmEngine::script(size_t offset) const
@@ -185,19 +206,13 @@ std::set<size_t> SlurmEngine::resume()
 		return running;   // gone from Slurm's memory: nothing of it runs
 	std::istringstream q(r.out);
 	for (std::string jid, st; q >> jid >> st;) {
-		auto us = jid.find('_');
-		if (us == std::string::npos || terminal(st))
+		auto at = array_task(jid);
+		if (!at || terminal(st))
 			continue;
-		std::string arr = jid.substr(0, us), idx = jid.substr(us + 1);
-		if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-			continue;
-		for (auto &a : arrays_)
-			if (a.id == arr) {
-				size_t t = a.offset + std::stoul(idx);
-				running.insert(t);
-				where_[t] = arr;
-				seen_.insert(t);
-			}
+		if (auto off = offset_of(at->first)) {
+			running.insert(*off + at->second);
+			where_[*off + at->second] = at->first;
+		}
 	}
 	return running;
 }
@@ -254,7 +269,6 @@ void SlurmEngine::submit(const std::vector<size_t> &tasks_in, size_t most)
 		arrays_.push_back({id, offset});
 		for (size_t x : idx) {
 			where_[x + offset] = id;
-			seen_.erase(x + offset);
 			absent_.erase(x + offset);
 		}
 		save();
@@ -286,19 +300,14 @@ bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
 		std::string jid, st, reason;
 		f >> jid >> st;
 		std::getline(f, reason);
-		auto us = jid.find('_');
-		if (us == std::string::npos)
+		auto at = array_task(jid);
+		auto off = at ? offset_of(at->first) : std::nullopt;
+		if (!off)
 			continue;
-		std::string arr = jid.substr(0, us), idx = jid.substr(us + 1);
-		if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-			continue;
-		for (auto &a : arrays_)
-			if (a.id == arr) {
-				size_t t = a.offset + std::stoul(idx);
-				auto w = where_.find(t);
-				if (w != where_.end() && w->second == arr)
-					state[t] = {st, reason.empty() ? reason : reason.substr(1)};
-			}
+		size_t t = *off + at->second;
+		auto w = where_.find(t);
+		if (w != where_.end() && w->second == at->first)
+			state[t] = {st, reason.empty() ? reason : reason.substr(1)};
 	}
 	for (auto it = where_.begin(); it != where_.end();) {
 		size_t t = it->first;
@@ -313,13 +322,8 @@ bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
 			}
 			why = "no longer known to Slurm";
 		} else if (terminal(st->second.first)) {
-			auto sc = run_cmd(s_, {"scontrol", "-o", "show", "job", it->second + "_" +
-						std::to_string(t - [&] {
-							for (auto &a : arrays_)
-								if (a.id == it->second)
-									return a.offset;
-							return (size_t)0;
-						}())});
+			auto sc = run_cmd(s_, {"scontrol", "-o", "show", "job",
+					       it->second + "_" + std::to_string(t - offset_of(it->second).value_or(0))});
 			std::string line = " " + sc.out;
 			std::string state_name = st->second.first, reason = field_of(line, "Reason"),
 				    code = field_of(line, "ExitCode");

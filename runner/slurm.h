@@ -10,6 +10,7 @@
 #include "runner/spec.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ private:
 		size_t offset = 0;
 	};
 	std::string script(size_t offset) const;
+	std::optional<size_t> offset_of(const std::string &array) const;   // of a submitted array
 	void save();
 
 	const Store &s_;
@@ -56,7 +58,6 @@ private:
 	std::string key_, err_;
 	std::vector<Array> arrays_;
 	std::map<size_t, std::string> where_;   // task -> the array it was last submitted in
-	std::set<size_t> seen_;                 // tasks squeue has shown since their submission
 	std::map<size_t, int> absent_;          // polls a submitted task was not shown
 	size_t max_array_ = 0;
 };
