@@ -109,6 +109,12 @@ test: $(DEPS_TEST) pach $(BUILD)/unit-tests doc fuzz
 demo: pach $(DEPS_DEMO)
 	@./ci/demo.sh
 
+# The Kubernetes executor's worker image (an OCI layout): pach, its
+# libraries and loader, CA certificates.  Push it where the cluster pulls.
+worker-image: $(BUILD)/worker-image/index.json
+$(BUILD)/worker-image/index.json: $(BUILD)/pach runner/worker-image.sh
+	@sh runner/worker-image.sh $(BUILD)/pach $(BUILD)/worker-image
+
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined" OPT="-O1 -g" build-asan/pach build-asan/unit-tests
 
@@ -170,5 +176,5 @@ install: pach doc
 clean:
 	rm -rf build build-asan build-fuzz pach t/trash* t/results
 
-.PHONY: all deps test-deps test demo doc install clean asan asan-test unit-tests fuzz fuzz-run
+.PHONY: all deps test-deps test demo doc install clean worker-image asan asan-test unit-tests fuzz fuzz-run
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

@@ -4,7 +4,9 @@
 #   ci/install-deps.sh doc     what `make doc` needs (asciidoctor)
 #   ci/install-deps.sh demo    what `make demo` runs (bwrap, a static busybox)
 #   ci/install-deps.sh test    what `make test` needs on top: unit tests,
-#                              runtimes, the S3 server, shells, clang...
+#                              runtimes, the S3 server, shells, clang...,
+#                              and (npm) the Kubernetes API schema packages
+#                              t6620 checks manifests against
 # As root it installs what is missing; otherwise it prints the exact
 # apt-get line to run.
 set -e
@@ -14,7 +16,7 @@ libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev"
 DOC="asciidoctor"
 DEMO="bubblewrap busybox-static"
 TEST="$DOC $DEMO doctest-dev runc podman python3-swift memcached eatmydata awscli
-xfsprogs tmux zsh fish clang slurm-wlm munge"
+xfsprogs tmux zsh fish clang slurm-wlm munge nodejs python3-yaml"
 
 case "${1:-build}" in
 build) PKGS="$BUILD" ;;
@@ -27,13 +29,38 @@ if [ -n "$PACH_DEPS_EXTRA" ]; then
 	PKGS="$PKGS $PACH_DEPS_EXTRA"
 fi
 
+# The Kubernetes API's schema, as two npm packages generate it from the
+# API's OpenAPI document: kubernetes-models (validators: types, required
+# fields, enums, formats) and @kubernetes/client-node (every type's
+# fields).  Pinned; installed once into $KUBE_SCHEMA.
+KUBE_SCHEMA=${PACH_KUBE_SCHEMA:-/var/lib/pach-test/kube-schema}
+KUBE_PKGS="kubernetes-models@5.1.0 @kubernetes/client-node@2.0.1 js-yaml@4.1.0"
+kube_schema() {
+	[ "$(cat "$KUBE_SCHEMA/.pinned" 2>/dev/null)" = "$KUBE_PKGS" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "the Kubernetes tests need: npm install --prefix $KUBE_SCHEMA $KUBE_PKGS" >&2
+		return 0
+	fi
+	command -v npm >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends npm >/dev/null
+	mkdir -p "$KUBE_SCHEMA"
+	# shellcheck disable=SC2086
+	if npm install --prefix "$KUBE_SCHEMA" --no-audit --no-fund --silent $KUBE_PKGS >/dev/null 2>&1; then
+		echo "$KUBE_PKGS" >"$KUBE_SCHEMA/.pinned"
+	else
+		echo "warning: npm could not install $KUBE_PKGS: t6620 will skip its schema checks" >&2
+	fi
+}
+
 missing=
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	[ "${1:-build}" = test ] && kube_schema
+	exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "pach needs these Debian packages:$missing" >&2
@@ -45,3 +72,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null || apt-get update
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ "${1:-build}" = test ] && kube_schema
+exit 0

@@ -326,7 +326,10 @@ struct Completer {
 			for (auto *k : {"pach.runtime", "checkout.link", "user.name", "user.email", "run.jobs", "gc.reflogExpire",
 					"remote.jobs", "remote.retrySeconds", "remote.partSizeMB", "run.executor", "run.remote",
 					"slurm.partition", "slurm.account", "slurm.qos", "slurm.extraArgs", "slurm.output",
-					"slurm.cache", "slurm.pach", "slurm.pollSeconds"})
+					"slurm.cache", "slurm.pach", "slurm.pollSeconds", "kubernetes.workerImage",
+					"kubernetes.secret", "kubernetes.claim", "kubernetes.endpoint", "kubernetes.kubectl",
+					"kubernetes.context", "kubernetes.namespace", "kubernetes.serviceAccount",
+					"kubernetes.imagePullSecret", "kubernetes.ttlSeconds", "kubernetes.pollSeconds"})
 				add(k, cur);
 		}
 	}

@@ -1,6 +1,7 @@
 #include "cmd/cmd.h"
 #include "plumbing/json.h"
 #include "plumbing/config.h"
+#include "plumbing/quote.h"
 #include "runner/session.h"
 
 #include <cstdlib>
@@ -63,19 +64,26 @@ int cmd_run(Args &args)
 			json.field("processed", (uint64_t)ran).field("skipped", (uint64_t)job.count(runner::DatumState::skipped));
 			json.field("failed", (uint64_t)job.count(runner::DatumState::failed));
 			json.field("output", job.output ? std::optional<std::string>(job.output->hex()) : std::nullopt);
-			json.field("error", job.error).end_object();
+			json.field("error", job.error);
+			if (!job.submission.empty())
+				json.field("submission", job.submission);
+			json.end_object();
 			return;
 		}
 		if (dry) {
-			fmt::print("{}: {} datums: {} would run, {} unchanged\n", spec.name, job.datums.size(),
+			// On a cluster the listing is a comment of what would be
+			// submitted (a shell script for Slurm, manifests for kubectl).
+			const char *c = job.submission.empty() ? "" : "# ";
+			fmt::print("{}{}: {} datums: {} would run, {} unchanged\n", c, spec.name, job.datums.size(),
 				   job.count(runner::DatumState::would_run), job.count(runner::DatumState::skipped));
 			for (auto &d : job.datums)
 				if (d.state == runner::DatumState::would_run) {
 					std::string files;
 					for (auto &f : d.files)
-						files += " " + f;
-					fmt::print("  run {}{}\n", d.id.substr(0, 12), files);
+						files += " " + (*c ? quote_path(f) : f);
+					fmt::print("{}  run {}{}\n", c, d.id.substr(0, 12), files);
 				}
+			fmt::print("{}", job.submission);
 			return;
 		}
 		if (job.state == runner::JobState::up_to_date) {

@@ -1,6 +1,7 @@
 #include "cmd/cmd.h"
 #include "plumbing/json.h"
 #include "plumbing/lg2.h"
+#include "plumbing/version.h"
 
 namespace pach::cmd {
 
@@ -10,9 +11,9 @@ int cmd_version(Args &args)
 {
 	args.rest(0, 0);
 	if (args.json)
-		fmt::print("{}\n", Json().begin_object().field("version", "0.1.0").field("libgit2", libgit2_version()).end_object().text());
+		fmt::print("{}\n", Json().begin_object().field("version", kPachVersion).field("libgit2", libgit2_version()).end_object().text());
 	else
-		fmt::print("pach version 0.1.0 (libgit2 {})\n", libgit2_version());
+		fmt::print("pach version {} (libgit2 {})\n", kPachVersion, libgit2_version());
 	return 0;
 }
 

@@ -284,6 +284,12 @@ void remove_tree(const std::string &path)
 	std::filesystem::remove_all(path, ec);
 }
 
+void empty_dir(const std::string &path)
+{
+	for (auto &n : dir_names(path))
+		remove_tree(path + "/" + n);
+}
+
 void raise_fd_limit()
 {
 	struct rlimit rl;

@@ -134,6 +134,8 @@ std::vector<std::string> dir_names(const std::string &path);
 // Remove a file or a directory tree, best effort (symlinks are removed,
 // never followed).
 void remove_tree(const std::string &path);
+// Everything in a directory removed, the directory kept (a mount point).
+void empty_dir(const std::string &path);
 
 void raise_fd_limit();
 

@@ -140,6 +140,10 @@ Response http_request(const std::string &method, const std::string &url, const s
 	curl_easy_setopt(c, CURLOPT_URL, url.c_str());
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl.get());
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	// A worker in a pod brings its own CA certificates (the image may
+	// have none): PACH_WORKER_CA_FILE, never shown to user code.
+	if (const char *ca = getenv("PACH_WORKER_CA_FILE"); ca && *ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	// A transfer that stalls for 30 s is dead.
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

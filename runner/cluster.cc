@@ -11,7 +11,7 @@
 #include "remote/remotes.h"
 #include "remote/sync.h"
 #include "runner/manifest.h"
-#include "runner/slurm.h"
+#include "runner/engine.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -135,15 +135,19 @@ namespace {
 // plan, the remote and what is known of each task.
 class ClusterJob {
 public:
-	ClusterJob(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
+	ClusterJob(Store &s, ObjectWriter *w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
 		: s_(s), w_(w), plan_(plan), spec_(plan.spec), job_(job), o_(o),
 		  rc_(remote::remote_pick(s, !o.remote.empty() ? o.remote : cfg(s, "run.remote"))),
-		  b_(remote::open_backend(rc_)), engine_(s, spec_, rc_, *b_, "")
+		  b_(remote::open_backend(rc_)), executor_(pipeline_executor(s, spec_, o.executor)),
+		  engine_(make_engine(executor_, s, spec_, rc_, *b_))
 	{
 	}
 	void make_tasks();
+	void make_key();
 	void write_job();
 	void run();
+	// --dry-run: what would be submitted.
+	std::string describe();
 
 private:
 	void upload_inputs();
@@ -154,14 +158,15 @@ private:
 	std::string key(const std::string &rest) const { return pre_ + rest; }
 
 	Store &s_;
-	ObjectWriter &w_;
+	ObjectWriter *w_;   // null for a dry run
 	const JobPlan &plan_;
 	const PipelineSpec &spec_;
 	JobRecord &job_;
 	const RunOptions &o_;
 	remote::RemoteConfig rc_;
 	std::unique_ptr<remote::Backend> b_;
-	SlurmEngine engine_;
+	std::string executor_;
+	std::unique_ptr<Engine> engine_;
 	std::vector<std::vector<size_t>> groups_;   // per task: indices into plan.to_run
 	std::vector<std::string> task_texts_;
 	std::set<Oid> objects_;                     // every object the tasks read
@@ -187,7 +192,7 @@ void ClusterJob::make_tasks()
 		datum_objects(s_, plan_.datums[plan_.to_run[k]], objs[k],
 			      spec_.datum_set.size_bytes > 0 ? &sizes[k] : nullptr);
 	trace_point("cluster: objects listed");
-	size_t slots = spec_.parallelism > 0 ? (size_t)spec_.parallelism : engine_.slots();
+	size_t slots = spec_.parallelism > 0 ? (size_t)spec_.parallelism : engine_->slots();
 	size_t want_tasks = slots > 0 ? slots * 4 : 64;
 	size_t per_task = (n + want_tasks - 1) / want_tasks;
 	if (spec_.datum_set.per_worker > 0)
@@ -210,10 +215,8 @@ void ClusterJob::make_tasks()
 	lost_.assign(groups_.size(), "");
 }
 
-// The manifest: tasks first, the job last (a job on the remote has its
-// tasks).  A job already there is this one, started before by a
-// coordinator that did not finish: it keeps its id.
-void ClusterJob::write_job()
+// The job's manifest and its key (what it runs, not its id).
+void ClusterJob::make_key()
 {
 	m_.id = job_.id;
 	m_.pipeline = spec_.name;
@@ -228,7 +231,14 @@ void ClusterJob::write_job()
 		key_parts.push_back("reprocess " + job_.id);
 	std::string k = job_key(m_, key_parts);
 	pre_ = "jobs/" + k + "/";
-	engine_.set_key(k);
+	engine_->set_job(k, plan_.image_ref);
+}
+
+// The manifest: tasks first, the job last (a job on the remote has its
+// tasks).  A job already there is this one, started before by a
+// coordinator that did not finish: it keeps its id.
+void ClusterJob::write_job()
+{
 	if (auto old = b_->get(key("job"), 32u << 20)) {
 		job_.id = parse_job_manifest(old->data, b_->describe() + "/" + key("job")).id;
 	} else {
@@ -351,7 +361,7 @@ void ClusterJob::give_up(size_t t)
 {
 	std::string note = fmt::format("pach: task {} of job {} ended without a result after {} tries: {}\n", t,
 				       job_.id, tries_[t], lost_[t]);
-	Oid log = w_.blob(note.data(), note.size());
+	Oid log = w_->blob(note.data(), note.size());
 	for (size_t k : groups_[t]) {
 		DatumRecord &rec = job_.datums[plan_.to_run[k]];
 		rec.state = DatumState::failed;
@@ -369,10 +379,21 @@ void ClusterJob::submit(const std::vector<size_t> &ts)
 		return;
 	size_t most = 0;
 	for (size_t t : ts) {
-		tries_[t]++;
+		tries_[t] += engine_->tries_per_submit();
 		most = std::max(most, groups_[t].size());
 	}
-	engine_.submit(ts, most);
+	engine_->submit(ts, most);
+}
+
+std::string ClusterJob::describe()
+{
+	std::vector<size_t> all(groups_.size());
+	size_t most = 0;
+	for (size_t t = 0; t < groups_.size(); t++) {
+		all[t] = t;
+		most = std::max(most, groups_[t].size());
+	}
+	return engine_->describe(all, most);
 }
 
 // Submit what has no result and is not queued or running, then poll:
@@ -383,28 +404,28 @@ void ClusterJob::run()
 	InterruptGuard guard;
 	prog_ = std::make_unique<Progress>("Running tasks", groups_.size());
 	collect();
-	std::set<size_t> running = engine_.resume();
+	std::set<size_t> running = engine_->resume();
 	std::vector<size_t> todo;
 	for (size_t t = 0; t < groups_.size(); t++)
 		if (!done_[t] && !running.count(t))
 			todo.push_back(t);
 	submit(todo);
 	trace_point("cluster: submitted");
-	double poll = std::max(0.2, atof(cfg(s_, "slurm.pollSeconds", "2").c_str()));
+	double poll = std::max(0.2, atof(cfg(s_, executor_ + ".pollSeconds", "2").c_str()));
 	int engine_failures = 0;
 	while (n_done_ < groups_.size()) {
 		for (int i = 0; i < (int)(poll * 10) && !g_interrupted; i++)
 			std::this_thread::sleep_for(std::chrono::milliseconds(100));
 		if (g_interrupted)
-			die("interrupted: {}; run again to go on (finished tasks are kept)", engine_.cancel());
+			die("interrupted: {}; run again to go on (finished tasks are kept)", engine_->cancel());
 		collect();
 		if (n_done_ == groups_.size())
 			break;
 		std::map<size_t, std::string> ended;
-		if (!engine_.poll(ended)) {
+		if (!engine_->poll(ended)) {
 			if (++engine_failures * poll >= 60) {
-				engine_.cancel();
-				die("slurm: {} for a minute; nothing was committed", engine_.last_error());
+				engine_->cancel();
+				die("{}: {} for a minute; nothing was committed", executor_, engine_->last_error());
 			}
 			continue;
 		}
@@ -436,14 +457,20 @@ void ClusterJob::run()
 
 void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
 {
-	std::string executor = pipeline_executor(s, plan.spec, o.executor);
-	if (executor == "kubernetes")
-		die("executor 'kubernetes' is not available yet; use 'slurm' or 'local'");
 	trace_point("cluster: start");
-	ClusterJob cj(s, w, plan, job, o);
+	ClusterJob cj(s, &w, plan, job, o);
 	cj.make_tasks();
+	cj.make_key();
 	cj.write_job();
 	cj.run();
+}
+
+std::string describe_cluster_job(Store &s, const JobPlan &plan, JobRecord &job, const RunOptions &o)
+{
+	ClusterJob cj(s, nullptr, plan, job, o);
+	cj.make_tasks();
+	cj.make_key();
+	return cj.describe();
 }
 
 } // namespace pach::runner

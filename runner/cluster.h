@@ -23,4 +23,9 @@ std::string pipeline_executor(const Store &s, const PipelineSpec &spec, const st
 // running are waited for, only the rest are submitted.
 void run_datums_on_cluster(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o);
 
+// --dry-run on a cluster: what would be submitted for plan.to_run (sbatch
+// commands and scripts; Kubernetes manifests, credentials redacted),
+// nothing written anywhere.
+std::string describe_cluster_job(Store &s, const JobPlan &plan, JobRecord &job, const RunOptions &o);
+
 } // namespace pach::runner

@@ -131,7 +131,10 @@ std::optional<Oid> log_blob(ObjectWriter &w, const std::string &logf, int slot)
 void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, DatumRecord &r, int slot)
 {
 	std::string dir = env.work + "/" + r.id.substr(0, 16);
-	std::string pfs = dir + "/pfs", out = pfs + "/out", logf = dir + "/log";
+	std::string pfs = env.pfs_dir.empty() ? dir + "/pfs" : env.pfs_dir, out = pfs + "/out", logf = dir + "/log";
+	if (!env.pfs_dir.empty())
+		empty_dir(pfs);
+	mkdir_p(dir);
 	mkdir_p(out);
 	ProcessSpec ps;
 	ps.argv = env.spec.transform.cmd;
@@ -255,6 +258,8 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 	}
 	binds.release();   // before the directory goes: never walk into the store's mount
 	remove_tree(dir);
+	if (!env.pfs_dir.empty())
+		empty_dir(pfs);
 }
 
 void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
@@ -264,10 +269,13 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 	env.job_id = job.id;
 	env.work = !o.work_dir.empty() ? o.work_dir : s.path("pach/work/" + job.id);
 	env.runtime = plan.runtime;
+	env.pfs_dir = o.pfs_dir;
 	mkdir_p(env.work);
 	// Datums in parallel: -j (or run.jobs), the spec's constant, else
-	// one per core.
+	// one per core; one at a time where each is laid out at /pfs itself.
 	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism > 0 ? spec.parallelism : cpu_workers(1 << 16);
+	if (!o.pfs_dir.empty())
+		parallel = 1;
 	env.datum_timeout = parse_duration(spec.datum_timeout);
 	env.job_timeout = parse_duration(spec.job_timeout);
 	env.job_start = std::chrono::steady_clock::now();

@@ -177,9 +177,11 @@ JobPlan plan_job(Store &s, const PipelineSpec &spec, const std::string &salt, co
 	// The image is part of the transform: its digest salts every datum,
 	// whichever runtime runs them (a dry run with another runtime agrees).
 	plan.image_ref = pipeline_image(s, spec);
-	plan.runtime = pipeline_runtime(s, spec, plan.image_ref, o.runtime);
+	// On Kubernetes the pod is the container: no runtime here.
+	bool in_pods = pipeline_executor(s, spec, o.executor) == "kubernetes";
+	plan.runtime = in_pods ? "pod" : pipeline_runtime(s, spec, plan.image_ref, o.runtime);
 	std::string digest;
-	if (plan.runtime != "local") {
+	if (plan.runtime != "local" && plan.runtime != "pod") {
 		plan.image = resolve_image(s, plan.image_ref, false, plan.runtime);
 		digest = plan.image->digest;
 	} else if (!plan.image_ref.empty()) {
@@ -437,6 +439,8 @@ JobRecord run_pipeline(Store &s, const PipelineSpec &spec, const std::string &sa
 	if (auto m = s.ref(kMetaRef))
 		job.spec_version = m->hex();
 	JobPlan plan = plan_job(s, spec, salt, o, job);
+	if (job.state == JobState::dry_run && !plan.to_run.empty() && pipeline_executor(s, spec, o.executor) != "local")
+		job.submission = describe_cluster_job(s, plan, job, o);
 	if (job.state != JobState::none)
 		return job;   // up to date, or a dry run
 	auto lock = s.lock_shared();

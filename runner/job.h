@@ -68,6 +68,9 @@ struct JobRecord {
 	// Datums that ran in this job (success, failed or recovered).
 	size_t ran() const;
 	size_t datum_count() const { return datums.empty() ? n_datums : datums.size(); }
+	// A dry run on a cluster executor: what would be submitted (never
+	// recorded).
+	std::string submission;
 };
 
 // The header (id, state, inputs, counts...); datums are stored apart,
@@ -100,6 +103,8 @@ struct RunOptions {
 	std::string executor;     // override the spec's executor (runner/cluster.h)
 	std::string remote;       // cluster executors: the remote ("" = run.remote, else the only one)
 	std::string work_dir;     // where datums run ("" = the store's pach/work/<job id>)
+	std::string pfs_dir;      // a worker in a pod: each datum laid out in this directory
+				  // itself (/pfs), one at a time
 };
 
 // Pachyderm's default user image, for a transform without one.

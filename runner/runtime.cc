@@ -22,13 +22,29 @@
 #include <fstream>
 #include <thread>
 
+extern char **environ;
+
 namespace pach::runner {
 
 namespace {
 
+// Credentials the worker read from its environment: never handed on to
+// user code in a pod.
+bool secret_env(const std::string &name)
+{
+	for (const char *k : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+		if (name == k)
+			return true;
+	return name.compare(0, 12, "PACH_WORKER_") == 0;
+}
+
 class LocalRuntime : public Runtime {
 public:
-	std::string name() const override { return "local"; }
+	// in_pod: pach is a worker inside the pipeline's own container (a
+	// Kubernetes pod); the datum is at /pfs itself, the image's
+	// environment (the container's) is handed on, less credentials.
+	explicit LocalRuntime(bool in_pod = false) : in_pod_(in_pod) {}
+	std::string name() const override { return in_pod_ ? "pod" : "local"; }
 
 	ProcessResult run(const ProcessSpec &p) override
 	{
@@ -46,9 +62,18 @@ public:
 		// and exec only async-signal-safe calls (other threads may hold
 		// malloc's or stdio's locks).
 		std::vector<std::string> envs;
-		for (const char *keep : {"PATH", "HOME", "LANG", "TZ"})
-			if (const char *v = getenv(keep))
-				envs.push_back(std::string(keep) + "=" + v);
+		if (in_pod_) {
+			for (char **e = environ; *e; e++) {
+				std::string kv = *e;
+				std::string k = kv.substr(0, kv.find('='));
+				if (!secret_env(k) && !p.env.count(k))
+					envs.push_back(kv);
+			}
+		} else {
+			for (const char *keep : {"PATH", "HOME", "LANG", "TZ"})
+				if (const char *v = getenv(keep))
+					envs.push_back(std::string(keep) + "=" + v);
+		}
 		if (!getenv("PATH"))
 			envs.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
 		for (auto &[k, v] : p.env)
@@ -63,6 +88,11 @@ public:
 		if (p.argv.empty())
 			die("no command to run");
 		std::string cwd = p.cwd.empty() ? p.pfs_dir : p.cwd;
+		if (in_pod_ && p.cwd.empty()) {
+			// The image's WORKDIR, as the container started the worker.
+			char here[4096];
+			cwd = getcwd(here, sizeof here) ? here : "/";
+		}
 		bool as_root = geteuid() == 0;
 		UserIds ids;
 		if (!p.user.empty()) {
@@ -73,7 +103,7 @@ public:
 				die_errno("unable to hand /pfs/out to user '" + p.user + "'");
 		}
 		bool switch_user = !p.user.empty();
-		const char *dir = p.pfs_dir.empty() ? (cwd.empty() ? "/" : cwd.c_str()) : nullptr;
+		const char *dir = p.pfs_dir.empty() || in_pod_ ? (cwd.empty() ? "/" : cwd.c_str()) : nullptr;
 		const char *pfs_cwd = p.cwd.empty() ? "/pfs" : cwd.c_str();
 		static const char no_pfs[] = "pach: local runtime: /pfs is not available here; see $PFS\n";
 
@@ -200,6 +230,7 @@ public:
 
 private:
 	enum { kStageRedirect = 1, kStageChdir, kStageUser, kStageExec };
+	bool in_pod_;
 };
 
 class BwrapRuntime : public Runtime {
@@ -598,6 +629,8 @@ std::unique_ptr<Runtime> make_runtime(const std::string &name, const std::string
 {
 	if (name == "local")
 		return make_local_runtime();
+	if (name == "pod")
+		return std::make_unique<LocalRuntime>(true);
 	if (name == "bwrap") {
 		if (!have_program("bwrap"))
 			die("runtime 'bwrap' is not installed (Debian: apt-get install bubblewrap), or set 'runtime: local'");

@@ -19,49 +19,6 @@ namespace pach::runner {
 
 namespace {
 
-struct CmdResult {
-	int exit = -1;
-	std::string out, err;
-};
-
-// A Slurm client command with pach's whole environment (SLURM_CONF, the
-// remote's credentials: sbatch hands them on to the tasks).
-CmdResult run_cmd(const Store &s, const std::vector<std::string> &argv, const std::string &input = "")
-{
-	std::string tmp = s.path("pach/tmp");
-	mkdir_p(tmp);
-	TempFile out(tmp, "slurm-out"), err(tmp, "slurm-err");
-	ProcessSpec p;
-	p.argv = argv;
-	for (char **e = environ; *e; e++) {
-		std::string kv = *e;
-		auto eq = kv.find('=');
-		if (eq != std::string::npos)
-			p.env[kv.substr(0, eq)] = kv.substr(eq + 1);
-	}
-	std::istringstream in(input);
-	for (std::string l; std::getline(in, l);)
-		p.stdin_lines.push_back(l);
-	p.cwd = "/";
-	p.log_path = out.path();
-	p.err_path = err.path();
-	p.timeout = 60;
-	auto r = make_local_runtime()->run(p);
-	CmdResult c;
-	c.out = read_file_small(out.path());
-	c.err = read_file_small(err.path());
-	c.exit = r.exit_code;
-	if (!r.error.empty())
-		c.err = r.error;
-	else if (r.timed_out)
-		c.err = argv[0] + " did not answer within a minute";
-	while (!c.err.empty() && c.err.back() == '\n')
-		c.err.pop_back();
-	if (auto nl = c.err.rfind('\n'); nl != std::string::npos)
-		c.err = c.err.substr(nl + 1);   // the last line says what went wrong
-	return c;
-}
-
 std::string sh_quote(const std::string &s)
 {
 	std::string o = "'";
@@ -103,24 +60,9 @@ std::string field_of(const std::string &line, const std::string &key)
 
 } // namespace
 
-std::string array_ranges(const std::vector<size_t> &v)
-{
-	std::string o;
-	for (size_t i = 0; i < v.size();) {
-		size_t j = i;
-		while (j + 1 < v.size() && v[j + 1] == v[j] + 1)
-			j++;
-		if (!o.empty())
-			o += ',';
-		o += j == i ? std::to_string(v[i]) : std::to_string(v[i]) + "-" + std::to_string(v[j]);
-		i = j + 1;
-	}
-	return o;
-}
-
 SlurmEngine::SlurmEngine(const Store &s, const PipelineSpec &spec, const remote::RemoteConfig &rc,
-			 remote::Backend &b, const std::string &key)
-	: s_(s), spec_(spec), rc_(rc), b_(b), key_(key)
+			 remote::Backend &b)
+	: s_(s), spec_(spec), rc_(rc), b_(b)
 {
 }
 
@@ -134,14 +76,7 @@ std::optional<size_t> SlurmEngine::offset_of(const std::string &array) const
 
 std::string SlurmEngine::script(size_t offset) const
 {
-	std::string pach = config_get(&s_, "slurm.pach").value_or("");
-	if (pach.empty()) {
-		char buf[4096];
-		ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-		if (n <= 0)
-			die_errno("unable to find pach's own path (set slurm.pach)");
-		pach.assign(buf, (size_t)n);
-	}
+	std::string pach = own_binary(s_, "slurm.pach");
 	std::string cmd = "exec " + sh_quote(pach) + " worker --url " + sh_quote(rc_.url);
 	if (!rc_.endpoint.empty())
 		cmd += " --endpoint " + sh_quote(rc_.endpoint);
@@ -170,7 +105,7 @@ size_t SlurmEngine::slots()
 	std::vector<std::string> argv = {"sinfo", "-h", "-o", "%C"};
 	if (auto p = config_get(&s_, "slurm.partition"))
 		argv.insert(argv.end(), {"-p", *p});
-	auto r = run_cmd(s_, argv);
+	auto r = run_engine_cmd(s_, argv);
 	// "allocated/idle/other/total", one line per partition.
 	size_t total = 0;
 	std::istringstream in(r.out);
@@ -201,7 +136,7 @@ std::set<size_t> SlurmEngine::resume()
 	std::string ids;
 	for (auto &a : arrays_)
 		ids += (ids.empty() ? "" : ",") + a.id;
-	auto r = run_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", ids, "-o", "%i %T"});
+	auto r = run_engine_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", ids, "-o", "%i %T"});
 	if (r.exit != 0)
 		return running;   // gone from Slurm's memory: nothing of it runs
 	std::istringstream q(r.out);
@@ -217,29 +152,19 @@ std::set<size_t> SlurmEngine::resume()
 	return running;
 }
 
-void SlurmEngine::submit(const std::vector<size_t> &tasks_in, size_t most)
+std::vector<std::string> SlurmEngine::sbatch_args(size_t most) const
 {
-	std::vector<size_t> tasks = tasks_in;
-	std::sort(tasks.begin(), tasks.end());
-	if (!max_array_) {
-		// Array indices stay below the site's MaxArraySize.
-		auto c = run_cmd(s_, {"scontrol", "show", "config"});
-		max_array_ = 1001;
-		std::istringstream in(c.out);
-		for (std::string l; std::getline(in, l);)
-			if (l.compare(0, 12, "MaxArraySize") == 0) {
-				auto eq = l.find('=');
-				if (eq != std::string::npos)
-					max_array_ = std::max<size_t>(1, strtoul(l.c_str() + eq + 1, nullptr, 10));
-			}
-	}
 	std::vector<std::string> base = {"sbatch", "--parsable", "--job-name=pach-" + spec_.name, "--output=" +
 					 config_get(&s_, "slurm.output").value_or("/dev/null")};
-	double cpu = parse_cpu(spec_.cpu);
+	double cpu = std::max(parse_cpu(spec_.cpu), parse_cpu(spec_.requests.cpu));
 	base.push_back("--cpus-per-task=" + std::to_string(std::max(1, (int)std::ceil(std::max(0.0, cpu)))));
 	int64_t mem = parse_memory(spec_.memory);
+	if (mem <= 0)
+		mem = parse_memory(spec_.requests.memory);
 	if (mem > 0)
 		base.push_back("--mem=" + std::to_string((mem + (1 << 20) - 1) >> 20) + "M");
+	if (int64_t g = std::max(spec_.limits.gpu, spec_.requests.gpu); g > 0)
+		base.push_back("--gres=gpu:" + std::to_string(g));
 	double jt = parse_duration(spec_.job_timeout), dt = parse_duration(spec_.datum_timeout);
 	double limit = jt > 0 ? jt : dt > 0 ? dt * (double)most * spec_.datum_tries + 300 : 0;
 	if (limit > 0)
@@ -252,17 +177,50 @@ void SlurmEngine::submit(const std::vector<size_t> &tasks_in, size_t most)
 		for (std::string a; in >> a;)
 			base.push_back(a);
 	}
+	return base;
+}
+
+std::vector<std::pair<size_t, std::vector<size_t>>> SlurmEngine::split(std::vector<size_t> tasks)
+{
+	std::sort(tasks.begin(), tasks.end());
+	if (!max_array_) {
+		// Array indices stay below the site's MaxArraySize.
+		auto c = run_engine_cmd(s_, {"scontrol", "show", "config"});
+		max_array_ = 1001;
+		std::istringstream in(c.out);
+		for (std::string l; std::getline(in, l);)
+			if (l.compare(0, 12, "MaxArraySize") == 0) {
+				auto eq = l.find('=');
+				if (eq != std::string::npos)
+					max_array_ = std::max<size_t>(1, strtoul(l.c_str() + eq + 1, nullptr, 10));
+			}
+	}
+	std::vector<std::pair<size_t, std::vector<size_t>>> out;
 	for (size_t i = 0; i < tasks.size();) {
 		size_t offset = tasks[i] / max_array_ * max_array_;
 		std::vector<size_t> idx;
 		for (; i < tasks.size() && tasks[i] < offset + max_array_; i++)
 			idx.push_back(tasks[i] - offset);
-		std::string arr = "--array=" + array_ranges(idx);
-		if (spec_.parallelism > 0)
-			arr += "%" + std::to_string(spec_.parallelism);
+		out.push_back({offset, idx});
+	}
+	return out;
+}
+
+static std::string array_arg(const std::vector<size_t> &idx, int parallelism)
+{
+	std::string arr = "--array=" + array_ranges(idx);
+	if (parallelism > 0)
+		arr += "%" + std::to_string(parallelism);
+	return arr;
+}
+
+void SlurmEngine::submit(const std::vector<size_t> &tasks, size_t most)
+{
+	auto base = sbatch_args(most);
+	for (auto &[offset, idx] : split(tasks)) {
 		auto argv = base;
-		argv.push_back(arr);
-		auto r = run_cmd(s_, argv, script(offset));
+		argv.push_back(array_arg(idx, spec_.parallelism));
+		auto r = run_engine_cmd(s_, argv, script(offset));
 		std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
 		if (r.exit != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
 			die("slurm: sbatch failed: {}", r.err.empty() ? "exit code " + std::to_string(r.exit) : r.err);
@@ -275,6 +233,19 @@ void SlurmEngine::submit(const std::vector<size_t> &tasks_in, size_t most)
 	}
 }
 
+std::string SlurmEngine::describe(const std::vector<size_t> &tasks, size_t most)
+{
+	std::string o;
+	auto base = sbatch_args(most);
+	for (auto &[offset, idx] : split(tasks)) {
+		std::string line;
+		for (auto &a : base)
+			line += (line.empty() ? "" : " ") + sh_quote(a);
+		o += line + " " + sh_quote(array_arg(idx, spec_.parallelism)) + " <<'EOF'\n" + script(offset) + "EOF\n";
+	}
+	return o;
+}
+
 bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
 {
 	if (where_.empty())
@@ -285,7 +256,7 @@ bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
 	std::string list;
 	for (auto &i : ids)
 		list += (list.empty() ? "" : ",") + i;
-	auto r = run_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", list, "-o", "%i %T %r"});
+	auto r = run_engine_cmd(s_, {"squeue", "-h", "-r", "-t", "all", "-j", list, "-o", "%i %T %r"});
 	if (r.exit != 0) {
 		err_ = "squeue failed: " + (r.err.empty() ? "exit code " + std::to_string(r.exit) : r.err);
 		// Arrays Slurm no longer knows ended long ago: their tasks
@@ -322,7 +293,7 @@ bool SlurmEngine::poll(std::map<size_t, std::string> &ended)
 			}
 			why = "no longer known to Slurm";
 		} else if (terminal(st->second.first)) {
-			auto sc = run_cmd(s_, {"scontrol", "-o", "show", "job",
+			auto sc = run_engine_cmd(s_, {"scontrol", "-o", "show", "job",
 					       it->second + "_" + std::to_string(t - offset_of(it->second).value_or(0))});
 			std::string line = " " + sc.out;
 			std::string state_name = st->second.first, reason = field_of(line, "Reason"),
@@ -362,7 +333,7 @@ std::string SlurmEngine::cancel()
 		argv.push_back(a.id);
 		ids += (ids.empty() ? "" : ", ") + a.id;
 	}
-	auto r = run_cmd(s_, argv);
+	auto r = run_engine_cmd(s_, argv);
 	if (r.exit != 0)
 		return "scancel " + ids + " failed: " + r.err;
 	return "cancelled Slurm job" + std::string(arrays_.size() > 1 ? "s " : " ") + ids;

@@ -188,6 +188,46 @@ void check_project(const Fields &m)
 
 Input parse_input(const Ctx &c, const YAML::Node &n, const std::string &field);
 
+// resource_requests / resource_limits.  cpu is a number in Pachyderm's
+// protobuf (0.5); the Kubernetes forms ("500m") are taken too.  disk and
+// gpu mean something only to a cluster executor.
+PipelineSpec::Resources parse_resources(const Ctx &c, const Fields &r)
+{
+	PipelineSpec::Resources o;
+	o.given = true;
+	r.check({"memory", "cpu", "disk", "gpu"});
+	if (r.has("memory")) {
+		o.memory = r.str("memory");
+		if (parse_memory(o.memory) < 0)
+			c.fail(r["memory"], r.name("memory"), "bad size '" + o.memory + "' (e.g. 512Mi, 1G)");
+	}
+	if (r.has("disk")) {
+		o.disk = r.str("disk");
+		if (parse_memory(o.disk) < 0)
+			c.fail(r["disk"], r.name("disk"), "bad size '" + o.disk + "' (e.g. 10Gi)");
+	}
+	if (r.has("cpu")) {
+		o.cpu = r.str("cpu");
+		if (parse_cpu(o.cpu) < 0)
+			c.fail(r["cpu"], r.name("cpu"), "bad cpu count '" + o.cpu + "' (e.g. 0.5, 2, 500m)");
+	}
+	if (r.has("gpu")) {
+		Fields g = r.sub("gpu");
+		g.check({"type", "number"});
+		o.gpu_type = g.has("type") ? g.str("type") : "nvidia.com/gpu";
+		// A Kubernetes resource name: [prefix/]name, DNS-ish characters.
+		if (o.gpu_type.empty() || o.gpu_type.size() > 253 ||
+		    o.gpu_type.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/") !=
+			    std::string::npos ||
+		    std::count(o.gpu_type.begin(), o.gpu_type.end(), '/') > 1)
+			c.fail(g["type"], g.name("type"), "bad resource name '" + o.gpu_type + "' (e.g. nvidia.com/gpu)");
+		o.gpu = g.has("number") ? c.integer64(g["number"], g.name("number")) : 1;
+		if (o.gpu < 0 || o.gpu > 1024)
+			c.fail(g["number"], g.name("number"), "expected a count from 0 to 1024");
+	}
+	return o;
+}
+
 std::vector<Input> parse_list(const Ctx &c, const YAML::Node &n, const std::string &field)
 {
 	if (!n.IsSequence() || n.size() == 0)
@@ -405,8 +445,8 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 	Fields d(c, doc, "");
 	d.check({"pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries", "datum_timeout",
 		 "job_timeout", "output_branch", "resource_limits", "reprocess_spec", "runtime", "network", "spout",
-		 "datum_set_spec", "executor"},
-		{{"resource_requests", "only reserves room on a Kubernetes node; pach runs here"},
+		 "datum_set_spec", "executor", "resource_requests"},
+		{
 		 {"sidecar_resource_limits", "is not supported by pach: there is no sidecar"},
 		 {"sidecar_resource_requests", "is not supported by pach: there is no sidecar"},
 		 {"autoscaling", "is not supported by pach: there are no workers to scale"},
@@ -509,20 +549,12 @@ PipelineSpec parse_one(const Ctx &c, const YAML::Node &doc)
 		if (!valid_branch_name(s.output_branch))
 			c.fail(d["output_branch"], d.name("output_branch"), "invalid branch name '" + s.output_branch + "'");
 	}
-	if (d.has("resource_limits")) {
-		Fields r = d.sub("resource_limits");
-		r.check({"memory", "cpu"}, {{"gpu", "is not supported by pach"}, {"disk", "is not supported by pach"}});
-		if (r.has("memory")) {
-			s.memory = r.str("memory");
-			if (parse_memory(s.memory) < 0)
-				c.fail(r["memory"], r.name("memory"), "bad size '" + s.memory + "' (e.g. 512Mi, 1G)");
-		}
-		if (r.has("cpu")) {
-			s.cpu = r.str("cpu");
-			if (parse_cpu(s.cpu) < 0)
-				c.fail(r["cpu"], r.name("cpu"), "bad cpu count '" + s.cpu + "' (e.g. 0.5, 2, 500m)");
-		}
-	}
+	if (d.has("resource_limits"))
+		s.limits = parse_resources(c, d.sub("resource_limits"));
+	if (d.has("resource_requests"))
+		s.requests = parse_resources(c, d.sub("resource_requests"));
+	s.memory = s.limits.memory;
+	s.cpu = s.limits.cpu;
 	if (d.has("reprocess_spec")) {
 		s.reprocess_spec = d.str("reprocess_spec");
 		if (s.reprocess_spec != "until_success" && s.reprocess_spec != "every_job")

@@ -53,6 +53,13 @@ struct PipelineSpec {
 	std::string datum_timeout, job_timeout;   // Go durations: "30s", "1h5m"
 	std::string output_branch = "master";
 	std::string memory, cpu;                  // resource_limits
+	struct Resources {
+		std::string memory, cpu, disk, gpu_type;
+		int64_t gpu = 0;                  // gpu.number; 0: none
+		bool given = false;               // the field was in the spec (even empty)
+	};
+	Resources requests, limits;               // resource_requests, resource_limits (memory and cpu
+						  // as above): what a cluster executor asks for
 	std::string reprocess_spec = "until_success";
 	struct {
 		int64_t number = 0, size_bytes = 0, per_worker = 0;   // 0: not set

@@ -76,6 +76,43 @@ TEST_CASE("errors carry file, line and field")
 		      .find("field 'pipeline.project': project 'x'") != std::string::npos);
 }
 
+TEST_CASE("resource requests and limits, gpus")
+{
+	const std::string head = "pipeline: {name: a}\ntransform: {image: x, cmd: [sh]}\ninput: {pfs: {repo: r, glob: /}}\n";
+	auto r = parse_specs(head + "resource_requests: {cpu: 0.5, memory: 64Mi, disk: 1Gi}\n"
+				    "resourceLimits: {memory: 1G, gpu: {type: amd.com/gpu, number: 2}}\n",
+			     "s.yaml");
+	auto &s = r.specs.at(0);
+	CHECK(s.requests.cpu == "0.5");
+	CHECK(s.requests.memory == "64Mi");
+	CHECK(s.requests.disk == "1Gi");
+	CHECK(s.requests.gpu == 0);
+	CHECK(s.memory == "1G");   // the limits the runtimes enforce
+	CHECK(s.limits.gpu == 2);
+	CHECK(s.limits.gpu_type == "amd.com/gpu");
+	CHECK(r.warnings.empty());
+	auto gpu = parse_specs(head + "resource_limits: {gpu: {number: 1}}\n", "s.yaml").specs.at(0);
+	CHECK(gpu.limits.gpu_type == "nvidia.com/gpu");
+	auto err = [&](const std::string &tail) -> std::string {
+		try {
+			parse_specs(head + tail, "s.yaml");
+		} catch (const Error &e) {
+			return e.what();
+		}
+		return "";
+	};
+	CHECK(err("resource_requests: {gpu: {type: \"a b\", number: 1}}\n").find("bad resource name 'a b'") !=
+	      std::string::npos);
+	CHECK(err("resource_limits: {gpu: {type: a/b/c}}\n").find("bad resource name") != std::string::npos);
+	CHECK(err("resource_limits: {gpu: {number: -1}}\n").find("field 'resource_limits.gpu.number'") !=
+	      std::string::npos);
+	CHECK(err("resource_requests: {disk: lots}\n").find("field 'resource_requests.disk': bad size") !=
+	      std::string::npos);
+	CHECK(err("resource_requests: {cpu: many}\n").find("field 'resource_requests.cpu': bad cpu count") !=
+	      std::string::npos);
+	CHECK(parse_specs(head + "resource_requests: {frob: 1}\n", "s.yaml").warnings.size() == 1);
+}
+
 TEST_CASE("camelCase and snake_case name one field, at every level")
 {
 	auto r = parse_specs("pipeline: {name: j}\ntransform: {cmd: [sh], errCmd: [true], acceptReturnCode: [1]}\n"

@@ -48,6 +48,7 @@ struct DatumEnv {
 	explicit DatumEnv(const PipelineSpec &s) : spec(s) {}
 	const PipelineSpec &spec;
 	std::string job_id, work, runtime, user;
+	std::string pfs_dir;              // RunOptions.pfs_dir
 	std::optional<Image> image;       // unpacked
 	Runtime *rt = nullptr;
 	LazyMount *lazy = nullptr;

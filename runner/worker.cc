@@ -126,11 +126,20 @@ WorkerReport run_worker(const WorkerOptions &o)
 			job.datums.push_back(r);
 		}
 		plan.image_ref = m.image;
-		plan.runtime = pipeline_runtime(s, spec, m.image, m.runtime);
-		if (!m.image.empty() && plan.runtime != "local")
-			plan.image = resolve_image(s, m.image, false, plan.runtime);
 		RunOptions ro;
 		ro.jobs = std::max(1, o.jobs);
+		if (o.in_container) {
+			// The container is the image: no runtime of ours.
+			if (!is_dir("/pfs"))
+				die("worker: --in-container needs a /pfs directory (an emptyDir of the pod)");
+			plan.runtime = "pod";
+			ro.pfs_dir = "/pfs";
+			ro.jobs = 1;
+		} else {
+			plan.runtime = pipeline_runtime(s, spec, m.image, m.runtime);
+			if (!m.image.empty() && plan.runtime != "local")
+				plan.image = resolve_image(s, m.image, false, plan.runtime);
+		}
 		// Tasks of one job may run side by side on a node: each its own
 		// work area.
 		ro.work_dir = s.path(fmt::format("pach/work/{}-{}-{}", o.key.substr(0, 12), o.task, getpid()));
@@ -179,6 +188,42 @@ WorkerReport run_worker(const WorkerOptions &o)
 		} catch (...) {
 		}
 		throw;
+	}
+}
+
+void install_bundle(const std::string &from, const std::string &to)
+{
+	for (const char *sub : {"bin", "lib"}) {
+		std::string src = from + "/" + sub, dst = to + "/" + sub;
+		auto names = dir_names(src);
+		if (names.empty())
+			die("worker: '{}' holds no pach bundle (no {}/)", from, sub);
+		if (::mkdir(dst.c_str(), 0755) < 0 && errno != EEXIST)
+			die_errno("unable to create directory '" + dst + "'");
+		for (auto &n : names) {
+			Fd in(::open((src + "/" + n).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+			struct stat st;
+			if (!in || fstat(in.get(), &st) < 0 || !S_ISREG(st.st_mode))
+				die("worker: '{}/{}' is not a regular file", src, n);
+			std::string d = dst + "/" + n;
+			::unlink(d.c_str());
+			Fd out(::open(d.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0755));
+			if (!out)
+				die_errno("unable to create '" + d + "'");
+			char buf[1 << 16];
+			for (;;) {
+				ssize_t r = ::read(in.get(), buf, sizeof buf);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r < 0)
+					die_errno("unable to read '" + src + "/" + n + "'");
+				if (r == 0)
+					break;
+				write_full(out.get(), buf, (size_t)r, d);
+			}
+			if (fsync(out.get()) < 0)
+				die_errno("unable to write '" + d + "'");
+		}
 	}
 }
 

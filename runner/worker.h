@@ -20,6 +20,8 @@ struct WorkerOptions {
 	size_t task = 0;
 	std::string cache;    // the node's cache directory
 	int jobs = 1;         // datums at once
+	bool in_container = false;   // inside the pipeline's container (a Kubernetes pod):
+				     // user code is our child, each datum at /pfs itself
 };
 
 struct WorkerReport {
@@ -31,6 +33,10 @@ struct WorkerReport {
 // Dies when the machinery fails (after leaving jobs/<key>/errors/<task>
 // on the remote when it can); datum failures are part of the result.
 WorkerReport run_worker(const WorkerOptions &o);
+
+// The init container of a Kubernetes pod: the bundle (bin/pach, lib/)
+// in `from` copied into `to` (an emptyDir the user's container mounts).
+void install_bundle(const std::string &from, const std::string &to);
 
 // The default cache: $PACH_WORKER_CACHE, else $XDG_CACHE_HOME/pach/worker,
 // else ~/.cache/pach/worker.
