@@ -76,6 +76,20 @@ run "$PACH" cat shout@master:/cat.txt
 run "$PACH" run
 run "$PACH" rollback --undo
 run "$PACH" cat images@master:/cat.txt
+
+echo
+echo "--- on a cluster: what would be submitted (nothing runs without one):"
+run "$PACH" remote add origin s3://demo-bucket/store --endpoint http://127.0.0.1:9
+echo "new" >photos/dog.txt
+run "$PACH" commit images@master photos -m "a dog"
+run "$PACH" run shout --executor slurm --dry-run
+# Pods pull images from a registry: the same pipeline on a registry image.
+sed "s|image: dir:.*|image: busybox:1.36|; s|name: shout|name: shout-k8s|" shout.yaml >shout-k8s.yaml
+run "$PACH" pipeline create -f shout-k8s.yaml
+run "$PACH" run shout-k8s --executor kubernetes --dry-run
+echo "(on a Slurm cluster: pach run --executor slurm; on Kubernetes: make worker-image,"
+echo " push it, pach config set kubernetes.workerImage IMAGE, pach run --executor kubernetes;"
+echo " see pach-run(1), EXECUTORS)"
 rm -rf "$demo"
 echo
 echo "demo done."
