@@ -284,10 +284,44 @@ void remove_tree(const std::string &path)
 	std::filesystem::remove_all(path, ec);
 }
 
-void empty_dir(const std::string &path)
+bool empty_dir(const std::string &path)
 {
-	for (auto &n : dir_names(path))
-		remove_tree(path + "/" + n);
+	// Depth first, with a stack of open directories (no recursion as deep
+	// as the data), each emptied through its descriptor, then removed.
+	struct Level {
+		std::unique_ptr<DirStream> d;
+		std::string name;   // in its parent
+	};
+	Fd root(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+	if (!root)
+		return errno == ENOENT;
+	std::vector<Level> stack;
+	stack.push_back({std::make_unique<DirStream>(std::move(root)), ""});
+	bool all = true;
+	while (!stack.empty()) {
+		struct dirent *e = stack.back().d->next();
+		if (!e) {
+			std::string name = std::move(stack.back().name);
+			stack.pop_back();
+			if (!stack.empty() && unlinkat(stack.back().d->fd(), name.c_str(), AT_REMOVEDIR) < 0)
+				all = false;
+			continue;
+		}
+		int at = stack.back().d->fd();
+		std::string name = e->d_name;
+		if (e->d_type != DT_DIR && unlinkat(at, name.c_str(), 0) == 0)
+			continue;
+		if (e->d_type == DT_DIR || errno == EISDIR) {
+			Fd sub(::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+			auto d = sub ? std::make_unique<DirStream>(std::move(sub)) : nullptr;
+			if (d && *d) {
+				stack.push_back({std::move(d), name});
+				continue;
+			}
+		}
+		all = false;
+	}
+	return all;
 }
 
 void raise_fd_limit()

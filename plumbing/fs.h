@@ -134,8 +134,10 @@ std::vector<std::string> dir_names(const std::string &path);
 // Remove a file or a directory tree, best effort (symlinks are removed,
 // never followed).
 void remove_tree(const std::string &path);
-// Everything in a directory removed, the directory kept (a mount point).
-void empty_dir(const std::string &path);
+// Everything in a directory removed, the directory kept (a mount point);
+// false when something could not be (a missing directory is empty).
+// Never follows a symlink.
+bool empty_dir(const std::string &path);
 
 void raise_fd_limit();
 

@@ -69,12 +69,17 @@ struct Node {
 // stat'ed relative to them.
 class Walker {
 public:
-	Walker(Store &s, StatCache &c) : s_(s), cache_(c) {}
+	// workers <= 0: every core.  One walks on the calling thread (a
+	// datum's /pfs/out: no thread started for a handful of files).
+	Walker(Store &s, StatCache &c, int workers = 0)
+		: s_(s), cache_(c), workers_(workers > 0 ? workers : cpu_workers())
+	{
+	}
 
 	void walk(Node &root)
 	{
 		push({&root, 0, 0, true});
-		parallel_run(cpu_workers(), [this](int) { run(); });
+		parallel_run(workers_, [this](int) { run(); });
 	}
 
 private:
@@ -278,6 +283,7 @@ private:
 	static constexpr size_t kChunk = 512;
 	Store &s_;
 	StatCache &cache_;
+	int workers_;
 	std::vector<Fd> fds_;
 	std::mutex mu_;
 	std::condition_variable cv_;
@@ -396,7 +402,7 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	if (S_ISLNK(root.st.st_mode) && stat(src.c_str(), &root.st) < 0)
 		die_errno("unable to follow symlink '" + src + "'");
 	root.dir_path = absolute_path(src);
-	Walker walker(s, cache);
+	Walker walker(s, cache, workers);
 	std::vector<Node *> work, links;
 	root.name = root.dir_path;
 	if (!walk_root(walker, root, work, links))
@@ -404,6 +410,7 @@ std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &
 	if (stats) {
 		stats->files += walker.files_;
 		stats->skipped += walker.skipped_;
+		stats->links += links.size();
 	}
 	for (auto *n : links)
 		n->oid = w.blob(n->link.data(), n->link.size());

@@ -18,6 +18,7 @@ struct SnapshotStats {
 	uint64_t hashed = 0;      // of those, read and hashed
 	uint64_t bytes_hashed = 0;
 	uint64_t skipped = 0;     // special files, .git/.pach
+	uint64_t links = 0;       // symlinks among files
 };
 
 // Returns the entry for `src`: a directory's tree (nullopt if it holds no

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <set>
 #include <chrono>
 
 namespace pach::runner {
@@ -107,6 +109,54 @@ private:
 	std::vector<std::string> b_;
 };
 
+// A slot's datum directory made ready: /pfs holds only empty directories,
+// out and (with `inputs`, before a datum) none but the datum's inputs; no
+// log.  `kept` is what the slot's last cleaning left (nullopt: not known,
+// the first datum): before a datum, after a cleaning, only directories of
+// other inputs go.  What cannot be emptied (user code made it
+// unremovable) is moved aside whole: a datum never sees another's files.
+void ready_datum_dir(const std::string &dir, const std::string &pfs, const std::set<std::string> *inputs,
+		     std::optional<std::set<std::string>> &kept)
+{
+	if (inputs && kept) {
+		for (auto it = kept->begin(); it != kept->end();)
+			if (*it != "out" && !inputs->count(*it)) {
+				remove_tree(pfs + "/" + *it);
+				it = kept->erase(it);
+			} else {
+				++it;
+			}
+		return;
+	}
+	::unlink((dir + "/log").c_str());
+	mkdir_p(dir);
+	bool clean = true;
+	std::set<std::string> now;
+	for (auto &n : dir_names(pfs)) {
+		std::string p = pfs + "/" + n;
+		struct stat st;
+		if ((n == "out" || !inputs || inputs->count(n)) && lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+			clean = empty_dir(p) && clean;
+			if ((st.st_mode & 07777) != 0755)
+				::chmod(p.c_str(), 0755);   // as mkdir made it, whatever user code did
+			now.insert(n);
+		} else {
+			remove_tree(p);
+			clean = clean && !path_exists(p);
+		}
+	}
+	if (!clean) {
+		static std::atomic<unsigned> n{0};
+		std::string aside = dirname_of(dir) + "/stuck-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+		if (::rename(pfs.c_str(), aside.c_str()) < 0)
+			die_errno("unable to clear '" + pfs + "' for the next datum");
+		now.clear();
+	}
+	mkdir_p(pfs + "/out");
+	now.insert("out");
+	kept = std::move(now);
+}
+
 void append_log(const std::string &logf, const std::string &note)
 {
 	if (note.empty())
@@ -130,12 +180,15 @@ std::optional<Oid> log_blob(ObjectWriter &w, const std::string &logf, int slot)
 
 void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, DatumRecord &r, int slot)
 {
-	std::string dir = env.work + "/" + r.id.substr(0, 16);
+	// One directory per slot, kept from datum to datum: making and
+	// removing /pfs's directories cost more than a small datum's own work.
+	std::string dir = env.work + "/slot-" + std::to_string(slot);
 	std::string pfs = env.pfs_dir.empty() ? dir + "/pfs" : env.pfs_dir, out = pfs + "/out", logf = dir + "/log";
-	if (!env.pfs_dir.empty())
-		empty_dir(pfs);
-	mkdir_p(dir);
-	mkdir_p(out);
+	std::set<std::string> inputs;
+	for (auto &f : d.files)
+		inputs.insert(f.input);
+	auto &kept = env.slot_dirs[(size_t)slot];
+	ready_datum_dir(dir, pfs, &inputs, kept);
 	ProcessSpec ps;
 	ps.argv = env.spec.transform.cmd;
 	ps.stdin_lines = env.spec.transform.stdin_lines;
@@ -240,9 +293,13 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 		r.state = DatumState::recovered;
 	} else if (ok) {
 		StatCache none(dir + "/no-cache");
-		auto e = snapshot(s, w, out, none, nullptr, 1);
-		auto links = resolve_out_links(s, w, out, e ? std::optional<Oid>(e->oid) : std::nullopt, d,
-					       env.image && is_dir(env.image->rootfs) ? env.image->rootfs : "", slot);
+		SnapshotStats st;
+		auto e = snapshot(s, w, out, none, &st, 1);
+		OutLinks links;
+		links.tree = e ? std::optional<Oid>(e->oid) : std::nullopt;
+		if (st.links)   // else there is nothing to resolve: no second walk
+			links = resolve_out_links(s, w, out, links.tree, d,
+						  env.image && is_dir(env.image->rootfs) ? env.image->rootfs : "", slot);
 		if (links.error.empty()) {
 			r.out_tree = links.tree;
 			r.state = DatumState::success;
@@ -256,10 +313,8 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 	} else {
 		r.state = DatumState::failed;
 	}
-	binds.release();   // before the directory goes: never walk into the store's mount
-	remove_tree(dir);
-	if (!env.pfs_dir.empty())
-		empty_dir(pfs);
+	binds.release();   // before the directory is emptied: never walk into the store's mount
+	ready_datum_dir(dir, pfs, nullptr, kept);
 }
 
 void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, const RunOptions &o)
@@ -276,6 +331,7 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 	int parallel = o.jobs > 0 ? o.jobs : spec.parallelism > 0 ? spec.parallelism : cpu_workers(1 << 16);
 	if (!o.pfs_dir.empty())
 		parallel = 1;
+	env.slot_dirs.resize((size_t)std::max(1, parallel));
 	env.datum_timeout = parse_duration(spec.datum_timeout);
 	env.job_timeout = parse_duration(spec.job_timeout);
 	env.job_start = std::chrono::steady_clock::now();

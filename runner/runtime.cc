@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,62 @@ bool secret_env(const std::string &name)
 		if (name == k)
 			return true;
 	return name.compare(0, 12, "PACH_WORKER_") == 0;
+}
+
+enum { kStageRedirect = 1, kStageChdir, kStageUser, kStageExec };
+
+// What a child needs between clone and exec, all made before: it runs on
+// the parent's memory (CLONE_VM | CLONE_VFORK), so it only makes system
+// calls (no malloc, no locks; set*id as raw calls: glibc's would signal
+// the parent's threads).
+struct Child {
+	int in, out, err, rep;
+	bool as_root, switch_user;
+	const char *dir, *pfs_dir, *pfs_cwd, *cwd, *no_pfs;
+	size_t no_pfs_len;
+	unsigned uid, gid;
+	char **argv, **envp;
+	sigset_t mask;   // the caller's: the program starts with it
+};
+
+int child_main(void *arg)
+{
+	Child &c = *static_cast<Child *>(arg);
+	auto fail = [&](int stage) {
+		int msg[2] = {stage, errno};
+		(void)!::write(c.rep, msg, sizeof msg);
+		_exit(127);
+	};
+	// pach's handlers must not run here (they would write the parent's
+	// memory), and what pach ignores (SIGPIPE) the program must not.
+	struct sigaction dfl {};
+	dfl.sa_handler = SIG_DFL;
+	for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT})
+		sigaction(sig, &dfl, nullptr);
+	sigprocmask(SIG_SETMASK, &c.mask, nullptr);
+	setpgid(0, 0);
+	if (dup2(c.in, 0) < 0 || dup2(c.out, 1) < 0 || dup2(c.err, 2) < 0)
+		fail(kStageRedirect);
+	// Show the datum at /pfs, as a container would, in a mount namespace
+	// of our own; as non-root, $PFS tells where it is.
+	const char *dir = c.dir;
+	if (!dir) {
+		bool mounted = c.as_root && unshare(CLONE_NEWNS) == 0 &&
+			       mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+			       (mkdir("/pfs", 0755) == 0 || errno == EEXIST) &&
+			       mount(c.pfs_dir, "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
+		if (!mounted)
+			(void)!::write(2, c.no_pfs, c.no_pfs_len);
+		dir = mounted ? c.pfs_cwd : c.cwd;
+	}
+	if (chdir(dir) < 0)
+		fail(kStageChdir);
+	if (c.switch_user && (syscall(SYS_setgroups, 0, nullptr) < 0 || syscall(SYS_setgid, c.gid) < 0 ||
+			      syscall(SYS_setuid, c.uid) < 0))
+		fail(kStageUser);
+	execvpe(c.argv[0], c.argv, c.envp);
+	fail(kStageExec);
+	return 127;
 }
 
 class LocalRuntime : public Runtime {
@@ -117,41 +174,46 @@ public:
 		if (pipe2(rep, O_CLOEXEC) < 0)
 			die_errno("unable to create a pipe");
 		Fd rep_r(rep[0]), rep_w(rep[1]);
-		pid_t pid = fork();
-		if (pid < 0)
-			die_errno("unable to fork");
-		if (pid == 0) {
-			auto fail = [&](int stage) {
-				int msg[2] = {stage, errno};
-				(void)!::write(rep_w.get(), msg, sizeof msg);
-				_exit(127);
-			};
-			setpgid(0, 0);
-			if (dup2(in_r.get(), 0) < 0 || dup2(log.get(), 1) < 0 || dup2(errlog ? errlog.get() : log.get(), 2) < 0)
-				fail(kStageRedirect);
-			// Show the datum at /pfs, as a container would, in a mount
-			// namespace of our own; as non-root, $PFS tells where it is.
-			if (!dir) {
-				bool mounted = as_root && unshare(CLONE_NEWNS) == 0 &&
-					       mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-					       (mkdir("/pfs", 0755) == 0 || errno == EEXIST) &&
-					       mount(p.pfs_dir.c_str(), "/pfs", nullptr, MS_BIND | MS_REC, nullptr) == 0;
-				if (!mounted)
-					(void)!::write(2, no_pfs, sizeof no_pfs - 1);
-				dir = mounted ? pfs_cwd : cwd.c_str();
-			}
-			if (chdir(dir) < 0)
-				fail(kStageChdir);
-			if (switch_user && (setgroups(0, nullptr) < 0 || setgid(ids.gid) < 0 || setuid(ids.uid) < 0))
-				fail(kStageUser);
-			execvpe(argv[0], argv.data(), envp.data());
-			fail(kStageExec);
+		// The child shares our memory until it execs (vfork): no copy of
+		// pach's address space to make and tear down (2 ms of a datum on
+		// a VM).  Signals stay blocked here meanwhile.
+		Child c;
+		c.in = in_r.get();
+		c.out = log.get();
+		c.err = errlog ? errlog.get() : log.get();
+		c.rep = rep_w.get();
+		c.as_root = as_root;
+		c.switch_user = switch_user;
+		c.dir = dir;
+		c.pfs_dir = p.pfs_dir.c_str();
+		c.pfs_cwd = pfs_cwd;
+		c.cwd = cwd.c_str();
+		c.no_pfs = no_pfs;
+		c.no_pfs_len = sizeof no_pfs - 1;
+		c.uid = ids.uid;
+		c.gid = ids.gid;
+		c.argv = argv.data();
+		c.envp = envp.data();
+		sigset_t all;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &c.mask);
+		constexpr size_t kStack = 256 << 10;
+		static thread_local std::unique_ptr<char[]> stack;
+		if (!stack)
+			stack.reset(new char[kStack]);
+		pid_t pid = clone(child_main, stack.get() + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+		int clone_errno = errno;
+		pthread_sigmask(SIG_SETMASK, &c.mask, nullptr);
+		if (pid < 0) {
+			errno = clone_errno;
+			die_errno("unable to start a process");
 		}
 		setpgid(pid, pid);
 		in_r.close();
 		rep_w.close();
-		// Feed stdin from a thread: a command that does not read it must
-		// not block us.  Joined on every way out.
+		// Feed stdin (from a thread when it is more than the pipe holds:
+		// a command that does not read it must not block us).  Joined on
+		// every way out.
 		std::string input;
 		for (auto &l : p.stdin_lines)
 			input += l + "\n";
@@ -163,18 +225,26 @@ public:
 					t.join();
 			}
 		} feeder;
-		feeder.t = std::thread([fd = in_w.release(), input = std::move(input)] {
-			Fd w(fd);
-			size_t off = 0;
-			while (off < input.size()) {   // SIGPIPE is ignored (main): EPIPE ends it
-				ssize_t n = ::write(w.get(), input.data() + off, input.size() - off);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0)
-					break;
-				off += (size_t)n;
-			}
-		});
+		int room = fcntl(in_w.get(), F_GETPIPE_SZ);
+		if (input.size() <= (size_t)std::max(room, 0)) {
+			// An empty pipe takes what it holds without blocking: no thread.
+			if (!input.empty())
+				(void)!::write(in_w.get(), input.data(), input.size());
+			in_w.close();
+		} else {
+			feeder.t = std::thread([fd = in_w.release(), input = std::move(input)] {
+				Fd w(fd);
+				size_t off = 0;
+				while (off < input.size()) {   // SIGPIPE is ignored (main): EPIPE ends it
+					ssize_t n = ::write(w.get(), input.data() + off, input.size() - off);
+					if (n < 0 && errno == EINTR)
+						continue;
+					if (n <= 0)
+						break;
+					off += (size_t)n;
+				}
+			});
+		}
 		int status = 0;
 		bool reaped = false;
 		struct Reaper {
@@ -229,7 +299,6 @@ public:
 	}
 
 private:
-	enum { kStageRedirect = 1, kStageChdir, kStageUser, kStageExec };
 	bool in_pod_;
 };
 

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ struct DatumEnv {
 	const PipelineSpec &spec;
 	std::string job_id, work, runtime, user;
 	std::string pfs_dir;              // RunOptions.pfs_dir
+	// Per slot (each slot's own: no lock): the empty directories its /pfs
+	// was left with (runner/execute.cc, ready_datum_dir).
+	mutable std::vector<std::optional<std::set<std::string>>> slot_dirs;
 	std::optional<Image> image;       // unpacked
 	Runtime *rt = nullptr;
 	LazyMount *lazy = nullptr;

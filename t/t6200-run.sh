@@ -315,4 +315,47 @@ test_expect_success 'concurrent runs: the second waits for the first, both succe
 	git_fsck && pach fsck
 '
 
+test_expect_success 'each datum of one slot starts with only its own input and an empty out' '
+	pach repo create other && mkdir o && echo x >o/x.txt && pach commit other o >/dev/null &&
+	cat >clean.yaml <<-\EOF &&
+	pipeline: {name: clean}
+	runtime: local
+	transform:
+	  cmd: [sh, -c, "n=$(basename $images$other); p=$(ls -A /pfs | tr \"\\n\" \" \"); o=$(ls -A /pfs/out | wc -l); i=$(ls -A /pfs/${images:+images}${other:+other} | wc -l); echo $p >/pfs/out/$n.pfs; echo $o >/pfs/out/$n.out; echo $i >/pfs/out/$n.in; mkdir -p /pfs/out/$n.d/e /pfs/junk; touch /pfs/out/$n.d/e/f /pfs/junk/j /pfs/${images:+images}${other:+other}/extra; chmod 500 /pfs/out/$n.d /pfs/out"]
+	input:
+	  union:
+	  - pfs: {repo: images, glob: "/*"}
+	  - pfs: {repo: other, glob: "/*"}
+	EOF
+	pach pipeline create -f clean.yaml && pach run clean -j 1 >/dev/null 2>&1 &&
+	pach ls clean@master >ls && grep "x.txt.pfs" ls && test $(grep -c "txt.pfs" ls) -ge 3 &&
+	pach cat clean@master:/x.txt.pfs >p && echo "other out" >want && test_cmp want p &&
+	pach cat clean@master:/a.txt.pfs >p && echo "images out" >want && test_cmp want p &&
+	for f in $(sed -n "s|^/\(.*\)\.pfs$|\1|p" ls); do
+		test "$(pach cat clean@master:/$f.out)" = 0 && test "$(pach cat clean@master:/$f.in)" = 1 || return 1
+	done
+'
+
+test_expect_success 'user code runs with default signal dispositions (pach ignores SIGPIPE, the program must not)' '
+	cat >sig.yaml <<-\EOF &&
+	pipeline: {name: sig}
+	runtime: local
+	transform: {cmd: [sh, -c, "grep -E \"^Sig(Ign|Blk)\" /proc/self/status >/pfs/out/sig"]}
+	input: {pfs: {repo: images, glob: "/a.txt"}}
+	EOF
+	pach pipeline create -f sig.yaml && pach run sig >/dev/null 2>&1 &&
+	pach cat sig@master:/sig >sig &&
+	printf "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" >want && test_cmp want sig
+'
+
+test_expect_success 'stdin larger than a pipe holds reaches the program whole' '
+	{ echo "pipeline: {name: big}" && echo "runtime: local" &&
+	  echo "transform:" && echo "  cmd: [sh, -c, \"wc -c >/pfs/out/n\"]" && echo "  stdin:" &&
+	  for i in $(seq 1 4000); do echo "  - \"$i 0123456789012345678901234567890123456789\""; done &&
+	  echo "input: {pfs: {repo: images, glob: /a.txt}}"; } >big.yaml &&
+	pach pipeline create -f big.yaml && pach run big >/dev/null 2>&1 &&
+	for i in $(seq 1 4000); do echo "$i 0123456789012345678901234567890123456789"; done | wc -c >want &&
+	pach cat big@master:/n >n && test_cmp want n && test $(cat n) -gt 65536
+'
+
 test_done
