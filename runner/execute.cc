@@ -11,6 +11,7 @@
 #include "plumbing/progress.h"
 #include "plumbing/snapshot.h"
 #include "plumbing/stat_cache.h"
+#include "runner/batch.h"
 #include "runner/outlinks.h"
 
 #include <fcntl.h>
@@ -176,6 +177,28 @@ std::optional<Oid> log_blob(ObjectWriter &w, const std::string &logf, int slot)
 	return w.blob_from_fd(lf.get(), (uint64_t)st.st_size, logf, slot);
 }
 
+void stop_batches(const DatumEnv &env)
+{
+	for (auto &b : env.batches)
+		b.reset();
+}
+
+// The datum handed to its slot's batch process (started on the first
+// datum, and again after a failure).  The FIFOs are in the slot's own
+// directory; a container sees them at /tmp/pach-batch.
+ProcessResult run_batched(const DatumEnv &env, ProcessSpec &ps, int slot, const std::string &dir)
+{
+	auto &b = env.batches[(size_t)slot];
+	if (!b)
+		b = std::make_unique<Batch>(*env.rt, dir + "/batch");
+	bool here = env.rt->name() == "local" || env.rt->name() == "pod";
+	ps.env["PACH_NEXT_DATUM"] = here ? b->dir() : "/tmp/pach-batch";
+	if (!here)
+		ps.binds = {{b->dir(), "/tmp/pach-batch"}};
+	std::string msg;
+	return b->run(ps, ps.env, ps.timeout, msg);
+}
+
 } // namespace
 
 void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, DatumRecord &r, int slot)
@@ -262,7 +285,7 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 				break;
 			ps.timeout = ps.timeout > 0 ? std::min(ps.timeout, left) : left;
 		}
-		auto res = env.rt->run(ps);
+		auto res = env.spec.transform.datum_batching ? run_batched(env, ps, slot, dir) : env.rt->run(ps);
 		bool accepted = res.exit_code == 0 ||
 				(res.exit_code > 0 &&
 				 std::find(env.spec.transform.accept_return_code.begin(),
@@ -332,6 +355,7 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 	if (!o.pfs_dir.empty())
 		parallel = 1;
 	env.slot_dirs.resize((size_t)std::max(1, parallel));
+	env.batches.resize((size_t)std::max(1, parallel));
 	env.datum_timeout = parse_duration(spec.datum_timeout);
 	env.job_timeout = parse_duration(spec.job_timeout);
 	env.job_start = std::chrono::steady_clock::now();
@@ -375,10 +399,12 @@ void run_datums(Store &s, ObjectWriter &w, const JobPlan &plan, JobRecord &job, 
 			prog.add(1);
 		});
 	} catch (...) {
+		stop_batches(env);
 		lazy.stop();
 		remove_tree(env.work);
 		throw;
 	}
+	stop_batches(env);
 	prog.done();
 	trace_point("datums run");
 	lazy.stop();   // before the work area goes: never walk into the mount

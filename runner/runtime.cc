@@ -263,15 +263,16 @@ public:
 		} reaper{pid, reaped};
 		auto start = std::chrono::steady_clock::now();
 		for (;;) {
-			pid_t w = waitpid(pid, &status, p.timeout > 0 ? WNOHANG : 0);
+			pid_t w = waitpid(pid, &status, p.timeout > 0 || p.cancel ? WNOHANG : 0);
 			if (w == pid) {
 				reaped = true;
 				break;
 			}
 			if (w < 0 && errno != EINTR)
 				die_errno("waitpid");
-			if (p.timeout > 0 &&
-			    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > p.timeout) {
+			if ((p.timeout > 0 &&
+			     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > p.timeout) ||
+			    (p.cancel && p.cancel->load())) {
 				kill(-pid, SIGKILL);
 				r.timed_out = true;
 				while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -322,6 +323,8 @@ public:
 		add({"--ro-bind", rootfs_, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
 		// Inputs read-only, /pfs/out writable on top.
 		add({"--ro-bind", p.pfs_dir, "/pfs", "--bind", p.pfs_dir + "/out", "/pfs/out"});
+		for (auto &[host, in] : p.binds)
+			add({"--bind", host, in});
 		add({"--chdir", p.cwd.empty() ? "/pfs" : p.cwd, "--clearenv"});
 		add({"--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
 		for (auto &[k, v] : p.env)
@@ -332,6 +335,7 @@ public:
 		q.stdin_lines = p.stdin_lines;
 		q.log_path = p.log_path;
 		q.timeout = p.timeout;
+		q.cancel = p.cancel;
 		return local_->run(q);
 	}
 
@@ -376,6 +380,10 @@ public:
 			if (chown((p.pfs_dir + "/out").c_str(), ids.uid, ids.gid) < 0)
 				die_errno("unable to hand /pfs/out to user '" + p.user + "'");
 		}
+		std::string extra;
+		for (auto &[host, in] : p.binds)
+			extra += fmt::format(R"(,{{"destination":{},"type":"bind","source":{},"options":["rbind","rw","nosuid","nodev"]}})",
+					     json_string(in), json_string(absolute_path(host)));
 		std::string config = fmt::format(
 			R"({{"ociVersion":"1.0.2","process":{{"terminal":false,"user":{{"uid":{},"gid":{}}},"args":[{}],"env":[{}],"cwd":{},)"
 			R"("noNewPrivileges":true,"capabilities":{{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],)"
@@ -387,12 +395,12 @@ public:
 			R"({{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}},)"
 			R"({{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}},)"
 			R"({{"destination":"/pfs","type":"bind","source":{},"options":["rbind","ro","nosuid","nodev"]}},)"
-			R"({{"destination":"/pfs/out","type":"bind","source":{},"options":["rbind","rw","nosuid","nodev"]}}],)"
+			R"({{"destination":"/pfs/out","type":"bind","source":{},"options":["rbind","rw","nosuid","nodev"]}}{}],)"
 			R"("linux":{{"namespaces":[{}],"resources":{{{}}},)"
 			R"("maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)"
 			R"("readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}}})",
 			ids.uid, ids.gid, args, env, json_string(p.cwd.empty() ? "/pfs" : p.cwd), json_string(rootfs_), json_string(absolute_path(p.pfs_dir)),
-			json_string(absolute_path(p.pfs_dir + "/out")), ns, resources);
+			json_string(absolute_path(p.pfs_dir + "/out")), extra, ns, resources);
 		write_file_atomic(bundle + "/config.json", config);
 		std::string id = "pach-" + (p.id.empty() ? std::to_string(getpid()) : p.id);
 		ProcessSpec q;
@@ -400,6 +408,7 @@ public:
 		q.stdin_lines = p.stdin_lines;
 		q.log_path = p.log_path;
 		q.timeout = p.timeout;
+		q.cancel = p.cancel;
 		auto r = local_->run(q);
 		// runc's own death does not end the container: end it here.
 		ProcessSpec del;
@@ -467,6 +476,8 @@ public:
 				die_errno("unable to open /pfs/out to user '" + p.user + "'");
 		}
 		add({"-v", absolute_path(p.pfs_dir) + ":/pfs:ro", "-v", absolute_path(p.pfs_dir + "/out") + ":/pfs/out:rw"});
+		for (auto &[host, in] : p.binds)
+			add({"-v", absolute_path(host) + ":" + in + ":rw"});
 		if (!p.cwd.empty())
 			add({"-w", p.cwd});
 		else
@@ -485,6 +496,7 @@ public:
 		q.stdin_lines = p.stdin_lines;
 		q.log_path = p.log_path;
 		q.timeout = p.timeout;
+		q.cancel = p.cancel;
 		auto r = local_->run(q);
 		if (r.timed_out) {
 			// The client's death does not end the container: end it here.

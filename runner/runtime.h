@@ -5,6 +5,7 @@
 // bwrap, runc/crun (an OCI bundle per datum), docker/podman (their CLI).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +28,12 @@ struct ProcessSpec {
 	std::string user;                       // "uid[:gid]" or "name[:group]"; "" = root
 	std::string image;                      // docker/podman: the image name ("" = the rootfs)
 	std::string id;                         // unique per run (container names)
+	// More host directories seen inside (writable): (host path, path
+	// inside).  The local runtime shows the host's file system as it is.
+	std::vector<std::pair<std::string, std::string>> binds;
+	// When set and true, the process is stopped as on a timeout (a datum
+	// batch's process, once its slot has no datum left).
+	const std::atomic<bool> *cancel = nullptr;
 };
 
 struct ProcessResult {

@@ -393,13 +393,15 @@ std::vector<std::string> datum_names(const Ctx &c, const Input &in, const YAML::
 void parse_transform(const Fields &t, PipelineSpec &s)
 {
 	const Ctx &c = t.c;
-	t.check({"image", "cmd", "stdin", "env", "working_dir", "user", "accept_return_code", "err_cmd", "err_stdin"},
+	t.check({"image", "cmd", "stdin", "env", "working_dir", "user", "accept_return_code", "err_cmd", "err_stdin",
+		 "datum_batching"},
 		{{"secrets", "is not supported by pach: pass values through env"},
 		 {"image_pull_secrets", "is not supported by pach: images are local files"},
 		 {"debug", "is not supported by pach"},
 		 {"dockerfile", "is not supported by pach"},
-		 {"memory_volume", "is not supported by pach"},
-		 {"datum_batching", "is not supported by pach: each datum is one run of cmd"}});
+		 {"memory_volume", "is not supported by pach"}});
+	if (t.has("datum_batching"))
+		s.transform.datum_batching = t.boolean("datum_batching");
 	if (t.has("image"))
 		s.transform.image = t.str("image");
 	if (!t.has("cmd"))

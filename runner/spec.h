@@ -40,6 +40,7 @@ struct Transform {
 	std::string image;
 	std::vector<std::string> cmd, stdin_lines, err_cmd, err_stdin;
 	std::map<std::string, std::string> env;
+	bool datum_batching = false;             // one process serves many datums (runner/batch.h)
 	std::string working_dir, user;
 	std::vector<int> accept_return_code;
 };

@@ -11,6 +11,7 @@
 // elsewhere could run (run_datum).
 #pragma once
 
+#include "runner/batch.h"
 #include "runner/image.h"
 #include "runner/job.h"
 
@@ -53,6 +54,8 @@ struct DatumEnv {
 	// Per slot (each slot's own: no lock): the empty directories its /pfs
 	// was left with (runner/execute.cc, ready_datum_dir).
 	mutable std::vector<std::optional<std::set<std::string>>> slot_dirs;
+	// Per slot, with transform.datum_batching: its batch process.
+	mutable std::vector<std::unique_ptr<Batch>> batches;
 	std::optional<Image> image;       // unpacked
 	Runtime *rt = nullptr;
 	LazyMount *lazy = nullptr;
