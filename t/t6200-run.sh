@@ -336,16 +336,16 @@ test_expect_success 'each datum of one slot starts with only its own input and a
 	done
 '
 
-test_expect_success 'user code runs with default signal dispositions (pach ignores SIGPIPE, the program must not)' '
+test_expect_success 'user code does not inherit the SIGPIPE pach ignores' '
 	cat >sig.yaml <<-\EOF &&
 	pipeline: {name: sig}
 	runtime: local
-	transform: {cmd: [sh, -c, "grep -E \"^Sig(Ign|Blk)\" /proc/self/status >/pfs/out/sig"]}
+	transform: {cmd: [sh, -c, "sed -n \"s/^SigIgn:[[:space:]]*//p\" /proc/self/status >/pfs/out/ign"]}
 	input: {pfs: {repo: images, glob: "/a.txt"}}
 	EOF
 	pach pipeline create -f sig.yaml && pach run sig >/dev/null 2>&1 &&
-	pach cat sig@master:/sig >sig &&
-	printf "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" >want && test_cmp want sig
+	ign=$(pach cat sig@master:/ign) && test -n "$ign" &&
+	test $(( 0x$ign & 0x1000 )) = 0   # bit 13: SIGPIPE
 '
 
 test_expect_success 'stdin larger than a pipe holds reaches the program whole' '
