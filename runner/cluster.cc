@@ -179,7 +179,7 @@ private:
 	std::unique_ptr<Progress> prog_;
 };
 
-// Tasks: consecutive datums, as datum_set_spec asks, else 4 per task slot
+// Tasks: consecutive datums, as datum_set_spec asks, else 2 per task slot
 // (parallelism_spec's, else what the partition holds at once, else 64
 // tasks): few enough that starting a task is small beside running it,
 // enough to balance uneven datums.
@@ -193,7 +193,7 @@ void ClusterJob::make_tasks()
 			      spec_.datum_set.size_bytes > 0 ? &sizes[k] : nullptr);
 	trace_point("cluster: objects listed");
 	size_t slots = spec_.parallelism > 0 ? (size_t)spec_.parallelism : engine_->slots();
-	size_t want_tasks = slots > 0 ? slots * 4 : 64;
+	size_t want_tasks = slots > 0 ? slots * 2 : 64;
 	size_t per_task = (n + want_tasks - 1) / want_tasks;
 	if (spec_.datum_set.per_worker > 0)
 		per_task = (size_t)spec_.datum_set.per_worker;
