@@ -43,6 +43,11 @@ PackWriter &ObjectWriter::slot(int w)
 Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, int worker,
 				const PackWriter::OnBytes &progress)
 {
+	if (size >= kOwnPack && previous_) {
+		if (auto prev = previous_(what))
+			if (auto o = write_version(fd, size, what, *prev, progress))
+				return *o;
+	}
 	if (size >= kOwnPack) {
 		auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), 1);
 		LevelGovernor gov; // a pack of its own: no slot state needed
@@ -145,6 +150,7 @@ void ObjectWriter::finish()
 		sl.pack.reset();
 	}
 	sealed_.clear();
+	retire_packs();
 	s_.refresh_objects();
 	crash_point("objects-published");   // visible, no ref moved yet
 }

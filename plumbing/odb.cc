@@ -1,4 +1,5 @@
 #include "plumbing/odb.h"
+#include "plumbing/delta.h"
 
 #include "plumbing/error.h"
 #include "plumbing/inflate.h"
@@ -527,6 +528,16 @@ bool ObjectDb::contains_packed(const Oid &o) const
 	return false;
 }
 
+std::optional<std::pair<std::shared_ptr<Pack>, uint64_t>> ObjectDb::locate(const Oid &o) const
+{
+	auto list = pack_list();
+	for (auto &p : *list)
+		if (auto off = p->idx->find(o))
+			if (p->get_fd() >= 0)
+				return std::make_pair(p, *off);
+	return std::nullopt;
+}
+
 bool ObjectDb::contains(const Oid &o) const
 {
 	if (contains_packed(o))
@@ -535,6 +546,66 @@ bool ObjectDb::contains(const Oid &o) const
 		return false;
 	struct stat st;
 	return ::stat(loose_path(o).c_str(), &st) == 0;
+}
+
+std::unique_ptr<ObjectReader> open_pack_entry(const std::shared_ptr<Pack> &p, uint64_t data_off, ObjType t,
+					      uint64_t size)
+{
+	return std::make_unique<PackedReader>(p, data_off, t, size);
+}
+
+std::optional<DeltaBase> delta_base(const std::shared_ptr<Pack> &p, uint64_t off, int type, uint64_t *data)
+{
+	int fd = p->get_fd();
+	DeltaBase b;
+	if (type == 7) {
+		if (pread(fd, b.id.b.data(), 20, (off_t)*data) != 20)
+			die("unexpected end of '{}'", p->pack_path);
+		*data += 20;
+		auto at = p->idx->find(b.id);
+		if (!at)
+			return std::nullopt; // not in this pack: a thin pack's
+		b.off = *at;
+		return b;
+	}
+	if (type != 6)
+		die("object at offset {} in '{}' has unknown type {}", off, p->pack_path, type);
+	unsigned char h[10];
+	ssize_t r = pread(fd, h, sizeof h, (off_t)*data);
+	uint64_t rel = 0;
+	size_t i = 0;
+	for (;; i++) {
+		if ((ssize_t)i >= r || i >= sizeof h)
+			die("corrupt delta offset at {} in '{}'", off, p->pack_path);
+		if (i)
+			rel += 1;
+		rel = (rel << 7) | (h[i] & 0x7f);
+		if (!(h[i] & 0x80))
+			break;
+	}
+	*data += i + 1;
+	if (!rel || rel > off - 12)
+		die("corrupt delta offset at {} in '{}'", off, p->pack_path);
+	b.off = off - rel;
+	return b;
+}
+
+std::unique_ptr<ObjectReader> ObjectDb::open_delta(const std::shared_ptr<Pack> &p, uint64_t off, int type,
+						   uint64_t size, uint64_t data) const
+{
+	std::vector<DeltaLink> chain;
+	for (;;) {
+		if ((int)chain.size() >= kMaxDeltaDepth)
+			return nullptr;
+		auto base = delta_base(p, off, type, &data);
+		if (!base)
+			return nullptr;
+		chain.push_back({p, data, size});
+		off = base->off;
+		data = pack_entry_header(p->get_fd(), off, &type, &size, p->pack_path);
+		if (type >= 1 && type <= 4)
+			return open_delta_chain(chain, p, data, (ObjType)type, size, open_pack_entry);
+	}
 }
 
 std::unique_ptr<ObjectReader> ObjectDb::open(const Oid &o) const
@@ -555,9 +626,11 @@ std::unique_ptr<ObjectReader> ObjectDb::open(const Oid &o) const
 			uint64_t data = pack_entry_header(p->get_fd(), *off, &type, &size, p->pack_path);
 			if (type >= 1 && type <= 4)
 				return std::make_unique<PackedReader>(p, data, (ObjType)type, size);
-			// A delta: git only deltifies objects below
-			// core.bigFileThreshold, so letting libgit2 materialise it
-			// is bounded.
+			if (auto r = open_delta(p, *off, type, size, data))
+				return r;
+			// A chain too long or too fragmented to compose: libgit2
+			// materialises it (git itself deltifies only objects below
+			// core.bigFileThreshold).
 			goto libgit2;
 		}
 		{

@@ -98,6 +98,8 @@ public:
 	bool contains(const Oid &o) const;
 	bool contains_packed(const Oid &o) const;
 	std::unique_ptr<ObjectReader> open(const Oid &o) const;   // nullptr if missing
+	// The pack and offset of a packed object.
+	std::optional<std::pair<std::shared_ptr<Pack>, uint64_t>> locate(const Oid &o) const;
 	// Read a small object whole (trees, commits); dies if missing.
 	std::string read_small(const Oid &o, ObjType *type = nullptr) const;
 	using PackList = std::vector<std::shared_ptr<Pack>>;
@@ -110,6 +112,8 @@ public:
 	std::string loose_path(const Oid &o) const;
 
 private:
+	std::unique_ptr<ObjectReader> open_delta(const std::shared_ptr<Pack> &p, uint64_t off, int type, uint64_t size,
+						 uint64_t data) const;
 	std::string dir_;
 	std::function<git_odb *(bool)> lg2_;
 	mutable std::mutex mu_;
@@ -121,5 +125,18 @@ private:
 // Parse an entry header at `off` of a pack: type (1-7) and inflated size;
 // returns the offset of the data that follows.
 uint64_t pack_entry_header(int fd, uint64_t off, int *type, uint64_t *size, const std::string &what);
+
+// The reader of a whole object's data at data_off in a pack.
+std::unique_ptr<ObjectReader> open_pack_entry(const std::shared_ptr<Pack> &p, uint64_t data_off, ObjType t,
+					      uint64_t size);
+
+// A delta entry's base (types 6 OFS_DELTA, 7 REF_DELTA): its id (REF only)
+// and offset in the same pack; *data moves past the base's reference.
+// nullopt when a REF_DELTA's base is not in this pack.
+struct DeltaBase {
+	Oid id;
+	uint64_t off = 0;
+};
+std::optional<DeltaBase> delta_base(const std::shared_ptr<Pack> &p, uint64_t off, int type, uint64_t *data);
 
 } // namespace pach

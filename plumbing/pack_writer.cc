@@ -94,11 +94,11 @@ void PackWriter::put(const void *p, size_t n)
 	buf_.insert(buf_.end(), c, c + n);
 }
 
-void PackWriter::entry_header(ObjType t, uint64_t size)
+void PackWriter::entry_header(int type, uint64_t size)
 {
 	unsigned char h[16];
 	size_t i = 0;
-	unsigned char c = (unsigned char)(((int)t << 4) | (size & 15));
+	unsigned char c = (unsigned char)((type << 4) | (size & 15));
 	size >>= 4;
 	while (size) {
 		h[i++] = c | 0x80;
@@ -149,7 +149,7 @@ void PackWriter::add(ObjType t, const void *data, size_t n, const Oid &oid, Leve
 {
 	Entry e{oid, offset_, 0};
 	crc_ = 0;
-	entry_header(t, n);
+	entry_header((int)t, n);
 	int level = gov ? gov->level() : 1;
 	start_deflate(level);
 	uint64_t start = offset_;
@@ -232,7 +232,7 @@ void PackWriter::stored_end()
 // or frames the data, computes the pack's SHA-1 and CRC, and writes.  The
 // first chunk was already read (to choose the level): it comes in first_data.
 void PackWriter::pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first,
-			  const std::string &what, int level, Sha1 &osha, const OnBytes &progress)
+			  const std::string &what, int level, Sha1 &osha, const OnBytes &progress, const Tap &tap)
 {
 	constexpr int kSlots = 4;
 	std::vector<std::vector<unsigned char>> bufs(kSlots, std::vector<unsigned char>(kBufSize));
@@ -284,6 +284,8 @@ void PackWriter::pipeline(int fd, uint64_t size, const unsigned char *first_data
 	});
 	auto hand_over = [&](int slot, size_t n, bool last) {
 		osha.update(bufs[(size_t)slot].data(), n);
+		if (tap)
+			tap(bufs[(size_t)slot].data(), n);
 		if (level == 0)
 			adler_ = (uint32_t)adler32(adler_, bufs[(size_t)slot].data(), (uInt)n);
 		std::lock_guard<std::mutex> g(mu);
@@ -325,14 +327,14 @@ void PackWriter::pipeline(int fd, uint64_t size, const unsigned char *first_data
 }
 
 Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov,
-				const OnBytes &progress)
+				const OnBytes &progress, const Tap &tap)
 {
 	Entry e{Oid{}, offset_, 0};
 	crc_ = 0;
 	Sha1 osha;
 	auto hdr = object_header(ObjType::blob, size);
 	osha.update(hdr.data(), hdr.size());
-	entry_header(ObjType::blob, size);
+	entry_header((int)ObjType::blob, size);
 
 	static thread_local std::vector<unsigned char> in;
 	in.resize(kBufSize);
@@ -359,10 +361,12 @@ Oid PackWriter::add_blob_stream(int fd, uint64_t size, const std::string &what, 
 		start_deflate(level);
 	bool piped = size >= kPipelineMin;
 	if (piped)
-		pipeline(fd, size, in.data(), first, what, level, osha, progress);
+		pipeline(fd, size, in.data(), first, what, level, osha, progress, tap);
 	// An empty blob still needs its one (final, empty) block.
 	while (!piped) {
 		osha.update(in.data(), got);
+		if (tap)
+			tap(in.data(), got);
 		left -= got;
 		if (level == 0)
 			stored_chunk(in.data(), got, left == 0);
@@ -410,7 +414,27 @@ void PackWriter::add_stream(ObjType t, uint64_t size, const Oid &oid,
 {
 	Entry e{oid, offset_, 0};
 	crc_ = 0;
-	entry_header(t, size);
+	entry_header((int)t, size);
+	deflate_from(size, oid.hex(), read, gov);
+	e.crc = crc_;
+	entries_.push_back(e);
+}
+
+void PackWriter::add_ref_delta(const Oid &base, const Oid &oid, uint64_t size,
+			       const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov)
+{
+	Entry e{oid, offset_, 0};
+	crc_ = 0;
+	entry_header(7, size);
+	put(base.b.data(), 20);
+	deflate_from(size, "delta of " + oid.hex(), read, gov);
+	e.crc = crc_;
+	entries_.push_back(e);
+}
+
+void PackWriter::deflate_from(uint64_t size, const std::string &what,
+			      const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov)
+{
 	int level = gov.level();
 	start_deflate(level);
 	uint64_t start = offset_;
@@ -424,15 +448,13 @@ void PackWriter::add_stream(ObjType t, uint64_t size, const Oid &oid,
 		while (got < want) {
 			size_t n = read(in.data() + got, want - got);
 			if (!n)
-				die("object {} is shorter than its size", oid.hex());
+				die("object {} is shorter than its size", what);
 			got += n;
 		}
 		left -= got;
 		deflate_chunk(in.data(), got, left == 0);
 	}
 	gov.observe(level, size, offset_ - start);
-	e.crc = crc_;
-	entries_.push_back(e);
 }
 
 void PackWriter::drop_last()

@@ -50,9 +50,12 @@ public:
 	// Stream `size` bytes of fd as a blob; returns its id.  Dies if the file
 	// does not deliver exactly `size` bytes.
 	// `progress`, if set, is told of every chunk's size as it is written.
+	// `tap`, if set, sees every byte of the content in order (the chunker
+	// of a new version: plumbing/cdc.h), in the reading thread.
 	using OnBytes = std::function<void(size_t)>;
+	using Tap = std::function<void(const unsigned char *, size_t)>;
 	Oid add_blob_stream(int fd, uint64_t size, const std::string &what, LevelGovernor &gov,
-			    const OnBytes &progress = nullptr);
+			    const OnBytes &progress = nullptr, const Tap &tap = nullptr);
 
 	// Copy an entry's raw bytes (header + compressed data) from another
 	// pack: what gc does for objects that are not deltas.
@@ -61,11 +64,20 @@ public:
 	void add_stream(ObjType t, uint64_t size, const Oid &oid,
 			const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov);
 
+	// A REF_DELTA entry: `size` bytes of git delta instructions from `read`
+	// that make object `oid` out of `base` (which this pack must hold).
+	void add_ref_delta(const Oid &base, const Oid &oid, uint64_t size,
+			   const std::function<size_t(void *, size_t)> &read, LevelGovernor &gov);
+
 	// Take back the last object written (it turned out to exist already).
 	// Only for packs of unknown count, whose checksum is computed at finish.
 	void drop_last();
 
 	uint32_t count() const { return (uint32_t)entries_.size(); }
+	// Everything written so far on disk under temp_path() (to read an
+	// object back before the pack is sealed).
+	const std::string &temp_path() const { return file_.path(); }
+	void flush_buffer() { flush(); }
 	uint64_t bytes() const { return offset_; }
 	bool contains(const Oid &o) const;
 
@@ -90,7 +102,9 @@ private:
 	void put(const void *p, size_t n);        // pack bytes: hashed, crc'ed, buffered
 	void flush();
 	void raw_write(const void *p, size_t n);
-	void entry_header(ObjType t, uint64_t size);
+	void entry_header(int type, uint64_t size);
+	void deflate_from(uint64_t size, const std::string &what, const std::function<size_t(void *, size_t)> &read,
+			  LevelGovernor &gov);
 	void deflate_chunk(const void *p, size_t n, bool last);
 	void start_deflate(int level);
 	// Level 0 without zlib: a zlib header, stored blocks of at most 65535
@@ -100,7 +114,7 @@ private:
 	void stored_end();
 	void stored_blocks(const unsigned char *p, size_t n, bool last);
 	void pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first, const std::string &what,
-		      int level, Sha1 &osha, const std::function<void(size_t)> &progress);
+		      int level, Sha1 &osha, const std::function<void(size_t)> &progress, const Tap &tap);
 	uint32_t adler_ = 1;
 	// Stored blocks are all 65535 bytes but the last, whatever the chunks
 	// they come in: a reader can then find block k without reading the

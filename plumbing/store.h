@@ -117,6 +117,14 @@ public:
 
 	Oid blob_from_fd(int fd, uint64_t size, const std::string &what, int worker = 0,
 			 const PackWriter::OnBytes &progress = nullptr);
+	// Versions (plumbing/lineage.cc): given the blob a file had before
+	// (asked by `what`, the name blob_from_fd is given), a big file's new
+	// version goes into a pack with its previous versions, which become
+	// git deltas against it.  Nothing is asked of files below kOwnPack.
+	using PreviousVersion = std::function<std::optional<Oid>(const std::string &what)>;
+	void set_previous(PreviousVersion f) { previous_ = std::move(f); }
+	// Previous versions this writer turned into deltas.
+	uint64_t versions_deltified() const { return deltified_; }
 	Oid blob(const void *data, size_t n, int worker = 0);
 	Oid tree(const std::vector<TreeEntry> &sorted);
 	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
@@ -134,6 +142,14 @@ public:
 private:
 	bool seen_or_claim(const Oid &o);
 	PackWriter &slot(int w);
+	std::optional<Oid> write_version(int fd, uint64_t size, const std::string &what, const Oid &prev,
+					 const PackWriter::OnBytes &progress);
+	PreviousVersion previous_;
+	// Packs whose every object a new pack of this writer holds again:
+	// removed once that pack is published.
+	std::vector<std::string> retired_;
+	void retire_packs();
+	uint64_t deltified_ = 0;
 
 	Store &s_;
 	// One pack being written per slot.  Callers normally give each thread

@@ -54,6 +54,46 @@ static std::string default_msg(const std::string &what)
 	return what;
 }
 
+static const char kStdinName[] = "standard input";
+
+// What each big file under src (or src itself) was on the branch before,
+// at dst + its path below src: the base of its next version
+// (ObjectWriter::set_previous).  Read once from the branch's head now;
+// should the branch move meanwhile, only the choice of delta base changes.
+static ObjectWriter::PreviousVersion previous_versions(Store &s, const std::string &repo, const std::string &branch,
+						       std::vector<std::pair<std::string, std::vector<std::string>>> at)
+{
+	auto head = s.ref(branch_ref(repo, branch));
+	if (!head)
+		return nullptr;
+	Oid root = s.read_commit(*head).tree;
+	for (auto &[src, dst] : at)
+		if (src != kStdinName)
+			src = absolute_path(src);
+	return [&s, root, at = std::move(at)](const std::string &what) -> std::optional<Oid> {
+		for (auto &[src, dst] : at) {
+			std::vector<std::string> path = dst;
+			if (what != src) {
+				if (what.size() <= src.size() + 1 || what.compare(0, src.size(), src) ||
+				    what[src.size()] != '/')
+					continue;
+				size_t i = src.size() + 1;
+				while (i <= what.size()) {
+					size_t j = what.find('/', i);
+					if (j == std::string::npos)
+						j = what.size();
+					path.push_back(what.substr(i, j - i));
+					i = j + 1;
+				}
+			}
+			auto e = lookup_path(s, root, path);
+			if (e && e->mode != kModeDir && e->mode != kModeLink)
+				return e->oid;
+		}
+		return std::nullopt;
+	};
+}
+
 CommitResult commit_dir(Store &s, const Address &a, const std::string &src, const CommitOptions &o)
 {
 	std::string branch = target_branch(s, a);
@@ -69,6 +109,7 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 	trace_point("stat cache loaded");
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
+	wp->set_previous(previous_versions(s, a.repo, branch, {{src, a.path}}));
 	auto entry = snapshot(s, *wp, src, cache, &stats, o.jobs);
 	trace_point("snapshot");
 	std::string msg = o.message.empty() ? default_msg("commit " + src + " to " + a.path_str()) : o.message;
@@ -237,11 +278,26 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
 	ObjectWriter &w = *wp;
+	{
+		// Where each source lands (see the edit below): a.path itself, or
+		// inside it when it is a directory.
+		std::vector<std::pair<std::string, std::vector<std::string>>> at;
+		for (auto &src : srcs) {
+			std::string key = src == "-" ? kStdinName : src;
+			auto inside = a.path;
+			inside.push_back(base_name(src));
+			if (srcs.size() == 1 && !a.trailing_slash && !a.path.empty())
+				at.push_back({key, a.path});
+			if (src != "-")
+				at.push_back({key, inside});
+		}
+		w.set_previous(previous_versions(s, a.repo, branch, std::move(at)));
+	}
 	std::vector<std::pair<std::string, std::optional<TreeEntry>>> items;
 	if (has_stdin) {
 		uint64_t size;
 		Fd f = spool_stdin(s, &size);
-		Oid o = w.blob_from_fd(f.get(), size, "standard input");
+		Oid o = w.blob_from_fd(f.get(), size, kStdinName);
 		items.push_back({"-", TreeEntry{"", kModeFile, o}});
 	} else {
 		for (auto &src : srcs)

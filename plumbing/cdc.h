@@ -1,0 +1,81 @@
+// Content-defined chunking: where a file's chunks begin depends on the
+// bytes around the cut, not on offsets, so an insertion shifts no chunk
+// but the one it falls in.  A gear rolling hash (as in FastCDC) cuts chunks
+// of 16 KiB to 256 KiB, 64 KiB on average; each chunk is named by its
+// SHA-256.  Two versions of a file share the chunks they have in common:
+// that is what makes a delta of one against the other (plumbing/delta.h).
+//
+// A blob's chunk list is kept in .pach/pach/chunks/<id> once computed, so
+// a version is read once to be chunked, however many later versions are
+// compared with it.
+#pragma once
+
+#include "plumbing/oid.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pach {
+
+class ObjectReader;
+
+struct Chunk {
+	uint64_t off;
+	uint32_t len;
+	std::array<unsigned char, 32> sha;   // SHA-256 of the chunk's bytes
+};
+
+struct ChunkHash {
+	size_t operator()(const std::array<unsigned char, 32> &h) const noexcept
+	{
+		size_t v;
+		std::memcpy(&v, h.data(), sizeof v);
+		return v;
+	}
+};
+
+class Chunker {
+public:
+	static constexpr uint32_t kMin = 16 << 10, kAvg = 64 << 10, kMax = 256 << 10;
+	Chunker();
+	~Chunker();
+	Chunker(const Chunker &) = delete;
+	// Feed the next bytes of the file; complete chunks go to out().
+	void feed(const unsigned char *p, size_t n);
+	// The end of the file: the last (short) chunk.
+	void finish();
+	std::vector<Chunk> &out() { return out_; }
+	uint64_t size() const { return pos_; }
+
+private:
+	void cut();
+	uint64_t pos_ = 0, start_ = 0;
+	uint64_t h_ = 0;
+	void *sha_;   // EVP_MD_CTX of the chunk being read
+	std::vector<Chunk> out_;
+};
+
+// The chunk list of n bytes read from r.
+std::vector<Chunk> chunk_stream(ObjectReader &r);
+
+// The cache of chunk lists, .pach/pach/chunks/<hex>: written atomically,
+// checked on reading (a list that does not add up to the blob's size or
+// fails its checksum is ignored, never trusted).
+class ChunkCache {
+public:
+	explicit ChunkCache(std::string dir) : dir_(std::move(dir)) {}
+	std::optional<std::vector<Chunk>> load(const Oid &blob, uint64_t size) const;
+	void save(const Oid &blob, const std::vector<Chunk> &chunks) const;
+	void remove(const Oid &blob) const;
+	std::string path(const Oid &blob) const;
+	const std::string &dir() const { return dir_; }
+
+private:
+	std::string dir_;
+};
+
+} // namespace pach

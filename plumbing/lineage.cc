@@ -1,0 +1,211 @@
+// Versions of a big file: the newest whole, the older ones git deltas.
+//
+// git reads a delta only if its base is in the same pack, and a pack is
+// immutable (its header counts its objects, its trailer hashes them all).
+// So a file's versions live in one pack, its "lineage": when a new
+// version of a big file is committed whose previous version is the whole
+// object of such a pack, a new pack is written holding
+//
+//   1. the new version, whole, streamed and hashed as any big blob is
+//      (and cut into chunks on the way: plumbing/cdc.h);
+//   2. the previous version as a delta against it (REF_DELTA), from the
+//      two chunk lists: its chunks the new version also has are copies,
+//      the rest its own bytes;
+//   3. the older versions' deltas, copied as they are (they name their
+//      bases by id, so they stay valid);
+//
+// and the old pack goes once the new one is published.  What is written
+// is the new version plus the difference, never a copy of an old version,
+// and the version read most, the newest, is whole.  Older versions are
+// reached through a chain (one link per later version), which readers
+// compose into one map (plumbing/delta.h), so depth costs little; a
+// lineage still stops at kMaxVersions and the next version starts a new
+// one.
+#include "plumbing/store.h"
+
+#include "plumbing/cdc.h"
+#include "plumbing/crash.h"
+#include "plumbing/delta.h"
+#include "plumbing/error.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace pach {
+
+namespace {
+
+constexpr uint32_t kMaxVersions = 48;
+constexpr size_t kProbe = 8u << 20;
+
+struct Entry {
+	Oid oid;
+	uint64_t off, len;
+	int type;
+};
+
+// The objects of pack p, in pack order, with their raw lengths; empty if
+// it is not a lineage (a whole blob, the rest REF_DELTAs).
+std::vector<Entry> lineage_entries(const std::shared_ptr<Pack> &p, const Oid &top)
+{
+	uint32_t n = p->idx->count();
+	if (n == 0 || n > kMaxVersions)
+		return {};
+	std::vector<Entry> es;
+	for (uint32_t i = 0; i < n; i++)
+		es.push_back({p->idx->oid_at(i), p->idx->offset_at(i), 0, 0});
+	std::sort(es.begin(), es.end(), [](const Entry &a, const Entry &b) { return a.off < b.off; });
+	int fd = p->get_fd();
+	if (fd < 0 || p->size < 32)
+		return {};
+	for (size_t i = 0; i < es.size(); i++) {
+		uint64_t end = i + 1 < es.size() ? es[i + 1].off : p->size - 20;
+		if (end <= es[i].off)
+			return {};
+		es[i].len = end - es[i].off;
+		uint64_t size;
+		pack_entry_header(fd, es[i].off, &es[i].type, &size, p->pack_path);
+		if (es[i].oid == top ? es[i].type != (int)ObjType::blob : es[i].type != 7)
+			return {};
+	}
+	return es;
+}
+
+// Bytes of the first kProbe of fd (from its current offset) found among
+// `base`'s chunks, against all bytes of complete chunks probed.
+std::pair<uint64_t, uint64_t> probe(int fd, uint64_t size, const std::vector<Chunk> &base)
+{
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	if (at < 0)
+		return {0, 0};
+	std::vector<unsigned char> buf((size_t)std::min<uint64_t>(size, kProbe));
+	ssize_t r = pread(fd, buf.data(), buf.size(), at);
+	if (r <= 0)
+		return {0, 0};
+	Chunker c;
+	c.feed(buf.data(), (size_t)r);
+	std::unordered_set<std::array<unsigned char, 32>, ChunkHash> have;
+	for (auto &b : base)
+		have.insert(b.sha);
+	uint64_t same = 0, all = 0;
+	for (auto &ch : c.out()) {
+		all += ch.len;
+		if (have.count(ch.sha))
+			same += ch.len;
+	}
+	return {same, all};
+}
+
+} // namespace
+
+std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std::string &what, const Oid &prev,
+					       const PackWriter::OnBytes &progress)
+{
+	// git's copy instruction addresses its base with 32 bits: a new version
+	// of 4 GiB or more cannot be the base of the one before.
+	if (size >= (1ull << 32))
+		return std::nullopt;
+	auto where = s_.odb().locate(prev);
+	if (!where)
+		return std::nullopt;
+	auto &[pack, at] = *where;
+	int type;
+	uint64_t psize;
+	pack_entry_header(pack->get_fd(), at, &type, &psize, pack->pack_path);
+	if (type != (int)ObjType::blob || psize < kOwnPack)
+		return std::nullopt;
+	auto entries = lineage_entries(pack, prev);
+	if (entries.empty())
+		return std::nullopt;
+
+	ChunkCache cache(s_.path("pach/chunks"));
+	auto old_chunks = cache.load(prev, psize);
+	if (!old_chunks) {
+		auto r = s_.odb().open(prev);
+		if (!r)
+			return std::nullopt;
+		old_chunks = chunk_stream(*r);
+		cache.save(prev, *old_chunks);
+	}
+	// A new file at the same path shares nothing: store it whole.
+	auto [same, probed] = probe(fd, size, *old_chunks);
+	if (same * 4 < probed || !probed)
+		return std::nullopt;
+
+	auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), (uint32_t)entries.size() + 1);
+	LevelGovernor gov;
+	Chunker chunker;
+	Oid o = own->add_blob_stream(fd, size, what, gov, progress,
+				     [&](const unsigned char *p, size_t n) { chunker.feed(p, n); });
+	chunker.finish();
+	if (seen_or_claim(o)) {
+		own->abandon();
+		return o;
+	}
+	auto ops = plan_delta(*old_chunks, chunker.out());
+	// The new version is read back from this pack (immutable), never from
+	// the file, which might change under us.
+	own->flush_buffer();
+	auto tmp = std::make_shared<Pack>();
+	tmp->pack_path = own->temp_path();
+	int t;
+	uint64_t sz;
+	uint64_t data = pack_entry_header(tmp->get_fd(), 12, &t, &sz, tmp->pack_path);
+	refine_delta(ops, random_reader([&] { return s_.odb().open(prev); }),
+		     random_reader([&] { return open_pack_entry(tmp, data, ObjType::blob, size); }), size);
+	uint64_t inserted = inserted_bytes(ops);
+	int pfd = pack->get_fd();
+	uint64_t old_bytes = 0, new_bytes = 0;
+	for (auto &e : entries) {
+		if (e.oid != prev) {
+			own->copy_raw(pfd, e.off, e.len, e.oid, pack->pack_path);
+			continue;
+		}
+		old_bytes = e.len;
+		if (inserted * 2 > psize) {
+			// Too different to be worth a delta: it stays whole.
+			own->copy_raw(pfd, e.off, e.len, e.oid, pack->pack_path);
+			new_bytes = e.len;
+			continue;
+		}
+		auto r = s_.odb().open(prev);
+		if (!r)
+			die("object {} vanished while pach was reading it", prev.hex());
+		DeltaEncoder enc(ops, size, psize, *r);
+		uint64_t before = own->bytes();
+		LevelGovernor dgov;
+		own->add_ref_delta(o, prev, delta_size(ops, size, psize),
+				   [&](void *b, size_t n) { return enc.read(b, n); }, dgov);
+		new_bytes = own->bytes() - before;
+	}
+	own->seal();
+	crash_point("version-written");
+	cache.save(o, chunker.out());
+	std::lock_guard<std::mutex> g(mu_);
+	written_ += own->bytes();
+	objects_++;
+	if (new_bytes < old_bytes)
+		deltified_++;
+	sealed_.push_back(std::move(own));
+	retired_.push_back(pack->pack_path);
+	return o;
+}
+
+void ObjectWriter::retire_packs()
+{
+	// Pack first, then idx: an idx without its pack is skipped by every
+	// reader; readers that listed the pack look again (ObjectDb::open).
+	for (auto &p : retired_) {
+		if (::unlink(p.c_str()) < 0 && errno != ENOENT)
+			die_errno("unable to remove '" + p + "'");
+		std::string idx = p.substr(0, p.size() - 5) + ".idx";
+		if (::unlink(idx.c_str()) < 0 && errno != ENOENT)
+			die_errno("unable to remove '" + idx + "'");
+	}
+	retired_.clear();
+}
+
+} // namespace pach
