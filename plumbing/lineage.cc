@@ -21,7 +21,7 @@
 // compose into one map (plumbing/delta.h), so depth costs little; a
 // lineage still stops at kMaxVersions and the next version starts a new
 // one.
-#include "plumbing/store.h"
+#include "plumbing/lineage.h"
 
 #include "plumbing/cdc.h"
 #include "plumbing/crash.h"
@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace pach {
@@ -192,6 +193,94 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	sealed_.push_back(std::move(own));
 	retired_.push_back(pack->pack_path);
 	return o;
+}
+
+bool is_lineage_pack(const std::shared_ptr<Pack> &p)
+{
+	int fd = p->get_fd();
+	uint32_t n = p->idx->count();
+	if (fd < 0 || n < 2 || n > kMaxVersions)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		int type;
+		uint64_t size;
+		pack_entry_header(fd, p->idx->offset_at(i), &type, &size, p->pack_path);
+		if (type == 7)
+			return true;
+	}
+	return false;
+}
+
+LineageGc gc_lineage(Store &s, const std::shared_ptr<Pack> &p, const std::function<bool(const Oid &)> &reachable,
+		     std::vector<Oid> &kept)
+{
+	if (!is_lineage_pack(p))
+		return LineageGc::other;
+	int fd = p->get_fd();
+	uint32_t n = p->idx->count();
+	struct E {
+		Oid oid, base;
+		uint64_t off, len = 0;
+		bool delta;
+	};
+	std::vector<E> es;
+	std::unordered_map<Oid, size_t, OidHash> at;
+	for (uint32_t i = 0; i < n; i++)
+		es.push_back({p->idx->oid_at(i), Oid{}, p->idx->offset_at(i), 0, false});
+	std::sort(es.begin(), es.end(), [](const E &a, const E &b) { return a.off < b.off; });
+	bool any_delta = false;
+	for (size_t i = 0; i < es.size(); i++) {
+		es[i].len = (i + 1 < es.size() ? es[i + 1].off : p->size - 20) - es[i].off;
+		int type;
+		uint64_t size;
+		uint64_t data = pack_entry_header(fd, es[i].off, &type, &size, p->pack_path);
+		if (type == 6)
+			return LineageGc::other; // offsets would change: not ours
+		if (type == 7) {
+			auto b = delta_base(p, es[i].off, type, &data);
+			if (!b)
+				return LineageGc::other;
+			es[i].base = b->id;
+			es[i].delta = any_delta = true;
+		}
+		at[es[i].oid] = i;
+	}
+	if (!any_delta)
+		return LineageGc::other;
+	std::vector<bool> need(es.size());
+	std::vector<size_t> work;
+	for (size_t i = 0; i < es.size(); i++)
+		if (reachable(es[i].oid)) {
+			need[i] = true;
+			work.push_back(i);
+		}
+	while (!work.empty()) {
+		size_t i = work.back();
+		work.pop_back();
+		if (!es[i].delta)
+			continue;
+		auto b = at.find(es[i].base);
+		if (b == at.end())
+			return LineageGc::other;
+		if (!need[b->second]) {
+			need[b->second] = true;
+			work.push_back(b->second);
+		}
+	}
+	size_t count = (size_t)std::count(need.begin(), need.end(), true);
+	for (size_t i = 0; i < es.size(); i++)
+		if (need[i])
+			kept.push_back(es[i].oid);
+	if (!count)
+		return LineageGc::drop;
+	if (count == es.size())
+		return LineageGc::keep;
+	PackWriter w(s.odb().pack_dir(), (uint32_t)count);
+	for (size_t i = 0; i < es.size(); i++)
+		if (need[i])
+			w.copy_raw(fd, es[i].off, es[i].len, es[i].oid, p->pack_path);
+	w.finish();
+	return LineageGc::rewritten;
 }
 
 void ObjectWriter::retire_packs()

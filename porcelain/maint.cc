@@ -4,6 +4,7 @@
 #include "porcelain/worktree.h"
 
 #include "plumbing/error.h"
+#include "plumbing/lineage.h"
 #include "plumbing/pack_copy.h"
 #include "plumbing/progress.h"
 #include "plumbing/quote.h"
@@ -148,7 +149,7 @@ bool repack_small_packs(Store &s)
 	auto small = [&] {
 		std::vector<std::shared_ptr<Pack>> v;
 		for (auto &p : s.odb().packs())
-			if (p->get_fd() >= 0 && p->size < kTinyPack)
+			if (p->get_fd() >= 0 && p->size < kTinyPack && !is_lineage_pack(p))
 				v.push_back(p);
 		return v;
 	};
@@ -277,12 +278,37 @@ GcReport gc(Store &s)
 	// Reflogs keep what they name until gc.reflogExpire (30 days): an
 	// undone commit, a rolled-back state, stays recoverable until then.
 	reachable(s, r, nullptr, reflog_roots(s, true));
+	// Chunk lists of versions (plumbing/cdc.h) of blobs that go.
+	for (auto &n : dir_names(s.path("pach/chunks"))) {
+		auto o = Oid::from_hex(n);
+		if (!o || !r.seen.count(*o))
+			unlink(s.path("pach/chunks/" + n).c_str());
+	}
 
 	// Keep large packs whose every object is reachable: rewriting a
 	// multi-GiB blob buys nothing.
 	std::vector<std::shared_ptr<Pack>> keep;
 	std::unordered_set<Oid, OidHash> in_kept;
+	// Packs of a big file's versions (deltas, plumbing/lineage.h) keep
+	// what is needed of them as deltas: re-encoding would store every
+	// version whole.
+	auto is_reachable = [&](const Oid &o) { return r.seen.count(o) > 0; };
+	std::vector<std::shared_ptr<Pack>> lineages;
 	for (auto &p : packs) {
+		if (p->get_fd() < 0 || !is_lineage_pack(p))
+			continue;
+		std::vector<Oid> kept;
+		LineageGc what = gc_lineage(s, p, is_reachable, kept);
+		if (what == LineageGc::other)
+			continue;
+		lineages.push_back(p);
+		if (what == LineageGc::keep)
+			keep.push_back(p);
+		in_kept.insert(kept.begin(), kept.end());
+	}
+	for (auto &p : packs) {
+		if (std::find(lineages.begin(), lineages.end(), p) != lineages.end())
+			continue;
 		p->get_fd();
 		bool all = true;
 		for (uint32_t i = 0; i < p->idx->count() && all; i++)

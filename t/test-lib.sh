@@ -188,7 +188,7 @@ test_crash_at() {
 }
 
 # The real git binary is our referee.
-git_fsck() { git --git-dir="${1:-.pach}" fsck --strict --no-progress 2>fsck.err >&4 && ! grep -v '^notice:' fsck.err | grep -q .; }
+git_fsck() { git --git-dir="${1:-.pach}" fsck --strict --no-dangling --no-progress 2>fsck.err >&4 && ! grep -v '^notice:' fsck.err | grep -q .; }
 
 # A snapshot of everything in the store that must not change on a failed
 # command: refs and the object listing.
