@@ -13,7 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 namespace pach {
 
@@ -122,6 +127,90 @@ void Chunker::finish()
 {
 	if (pos_ > start_)
 		cut();
+}
+
+struct ThreadedChunker::Impl {
+	static constexpr size_t kSlots = 4;
+	Chunker c;
+	std::mutex mu;
+	std::condition_variable cv;
+	std::deque<std::vector<unsigned char>> full, spare;
+	bool done = false;
+	std::exception_ptr err;
+	std::thread t;
+	size_t in_flight = 0;
+
+	Impl() : t([this] { run(); }) {}
+	void run()
+	{
+		for (;;) {
+			std::vector<unsigned char> b;
+			{
+				std::unique_lock<std::mutex> g(mu);
+				cv.wait(g, [&] { return !full.empty() || done; });
+				if (full.empty())
+					return;
+				b = std::move(full.front());
+				full.pop_front();
+			}
+			try {
+				if (!err)
+					c.feed(b.data(), b.size());
+			} catch (...) {
+				err = std::current_exception();
+			}
+			std::lock_guard<std::mutex> g(mu);
+			spare.push_back(std::move(b));
+			in_flight--;
+			cv.notify_all();
+		}
+	}
+};
+
+ThreadedChunker::ThreadedChunker() : impl_(std::make_unique<Impl>()) {}
+
+ThreadedChunker::~ThreadedChunker()
+{
+	if (impl_->t.joinable()) {
+		{
+			std::lock_guard<std::mutex> g(impl_->mu);
+			impl_->done = true;
+			impl_->cv.notify_all();
+		}
+		impl_->t.join();
+	}
+}
+
+void ThreadedChunker::feed(const unsigned char *p, size_t n)
+{
+	std::vector<unsigned char> b;
+	{
+		std::unique_lock<std::mutex> g(impl_->mu);
+		impl_->cv.wait(g, [&] { return impl_->in_flight < Impl::kSlots; });
+		impl_->in_flight++;
+		if (!impl_->spare.empty()) {
+			b = std::move(impl_->spare.front());
+			impl_->spare.pop_front();
+		}
+	}
+	b.assign(p, p + n);
+	std::lock_guard<std::mutex> g(impl_->mu);
+	impl_->full.push_back(std::move(b));
+	impl_->cv.notify_all();
+}
+
+std::vector<Chunk> ThreadedChunker::finish()
+{
+	{
+		std::lock_guard<std::mutex> g(impl_->mu);
+		impl_->done = true;
+		impl_->cv.notify_all();
+	}
+	impl_->t.join();
+	if (impl_->err)
+		std::rethrow_exception(impl_->err);
+	impl_->c.finish();
+	return std::move(impl_->c.out());
 }
 
 std::vector<Chunk> chunk_stream(ObjectReader &r)

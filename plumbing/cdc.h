@@ -13,6 +13,7 @@
 #include "plumbing/oid.h"
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,6 +58,22 @@ private:
 	uint64_t h_ = 0;
 	void *sha_;   // EVP_MD_CTX of the chunk being read
 	std::vector<Chunk> out_;
+};
+
+// A Chunker on a thread of its own: feed() copies the bytes into a short
+// queue and returns, so chunking overlaps whatever the caller does next
+// (hashing and writing the same bytes).
+class ThreadedChunker {
+public:
+	ThreadedChunker();
+	~ThreadedChunker();
+	void feed(const unsigned char *p, size_t n);
+	// Waits for the thread; rethrows its error.
+	std::vector<Chunk> finish();
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
 };
 
 // The chunk list of n bytes read from r.

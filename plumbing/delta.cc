@@ -55,97 +55,90 @@ ReadAt random_reader(std::function<std::unique_ptr<ObjectReader>()> open)
 	};
 }
 
-void refine_delta(std::vector<DeltaOp> &ops, const ReadAt &target, const ReadAt &base, uint64_t base_size)
+// One insert (lit) between the copies prev and next (either may be null),
+// refined on bytes read once, in increasing offsets of both objects (their
+// readers may be compressed streams that cannot go back cheaply).
+static void refine_one(DeltaOp *prev, DeltaOp &lit, DeltaOp *next, std::vector<DeltaOp> &out, const ReadAt &target,
+		       const ReadAt &base, uint64_t base_size)
 {
-	constexpr size_t kWin = 64 << 10;
-	std::vector<unsigned char> a(kWin), b(kWin);
-	for (size_t i = 0; i < ops.size(); i++) {
-		DeltaOp &lit = ops[i];
-		if (lit.copy)
-			continue;
-		// Forward, from the end of the copy before.
-		if (i > 0 && ops[i - 1].copy) {
-			DeltaOp &prev = ops[i - 1];
-			for (;;) {
-				uint64_t bp = prev.off + prev.len;
-				size_t n = (size_t)std::min<uint64_t>({kWin, lit.len, base_size - bp});
-				if (!n || bp + n > k4G)
-					break;
-				target(lit.off, a.data(), n);
-				base(bp, b.data(), n);
-				size_t k = 0;
-				while (k < n && a[k] == b[k])
-					k++;
-				prev.len += k;
-				lit.off += k;
-				lit.len -= k;
-				if (k < n)
-					break;
+	constexpr uint64_t kMaxSpan = 8u << 20;
+	constexpr size_t kMinRun = 32;
+	uint64_t bp = prev ? prev->off + prev->len : 0;
+	bool in_place = prev && next && next->off >= bp && next->off - bp == lit.len;
+	// The base bytes that matter: after prev, before next.
+	uint64_t b0 = prev ? bp : next ? next->off - std::min(lit.len, next->off) : 0;
+	uint64_t b1 = next ? next->off : prev ? std::min(base_size, bp + lit.len) : 0;
+	if (lit.len > kMaxSpan || b1 <= b0 || b1 - b0 > kMaxSpan || b1 > k4G || (prev && next && next->off < bp)) {
+		out.push_back(lit);
+		return;
+	}
+	std::vector<unsigned char> t((size_t)lit.len), b((size_t)(b1 - b0));
+	target(lit.off, t.data(), t.size());
+	base(b0, b.data(), b.size());
+	// Forward from prev, backward from next.
+	uint64_t head = 0, tail = 0;
+	if (prev)
+		while (head < t.size() && head < b.size() && t[head] == b[head])
+			head++;
+	if (next)
+		while (tail < t.size() - head && tail < b.size() - (prev ? head : 0) &&
+		       t[t.size() - 1 - tail] == b[b.size() - 1 - tail])
+			tail++;
+	if (prev)
+		prev->len += head;
+	uint64_t mid_t = lit.off + head, mid_len = lit.len - head - tail;
+	// An edit in place: equal runs at the same alignment become copies.
+	uint64_t emitted = 0;
+	if (in_place && mid_len) {
+		size_t run = 0;
+		for (uint64_t k = head; k < head + mid_len; k++) {
+			if (t[k] == b[k]) {
+				run++;
+				continue;
 			}
+			if (run >= kMinRun) {
+				uint64_t rs = k - run - head;
+				if (rs > emitted)
+					out.push_back({false, mid_t + emitted, rs - emitted});
+				out.push_back({true, b0 + head + rs, run});
+				emitted = rs + run;
+			}
+			run = 0;
 		}
-		// Backward, from the start of the copy after.
-		if (i + 1 < ops.size() && ops[i + 1].copy) {
-			DeltaOp &next = ops[i + 1];
-			for (;;) {
-				size_t n = (size_t)std::min<uint64_t>({kWin, lit.len, next.off});
-				if (!n)
-					break;
-				target(lit.off + lit.len - n, a.data(), n);
-				base(next.off - n, b.data(), n);
-				size_t k = 0;
-				while (k < n && a[n - 1 - k] == b[n - 1 - k])
-					k++;
-				next.off -= k;
-				next.len += k;
-				lit.len -= k;
-				if (k < n)
-					break;
-			}
+		if (run >= kMinRun) {
+			uint64_t rs = head + mid_len - run - head;
+			if (rs > emitted)
+				out.push_back({false, mid_t + emitted, rs - emitted});
+			out.push_back({true, b0 + head + rs, run});
+			emitted = rs + run;
 		}
 	}
-	// An insert between two copies whose bases are as far apart as the
-	// insert is long is an edit in place (a database page, a layer of a
-	// checkpoint): compare it with the base byte for byte, at the same
-	// alignment, and copy what did not change.
+	if (emitted < mid_len)
+		out.push_back({false, mid_t + emitted, mid_len - emitted});
+	if (next) {
+		next->off -= tail;
+		next->len += tail;
+	}
+}
+
+void refine_delta(std::vector<DeltaOp> &ops, const ReadAt &target, const ReadAt &base, uint64_t base_size)
+{
 	std::vector<DeltaOp> split;
 	for (size_t i = 0; i < ops.size(); i++) {
-		DeltaOp lit = ops[i];
-		if (lit.copy || !lit.len || i == 0 || i + 1 == ops.size() || !ops[i - 1].copy || !ops[i + 1].copy ||
-		    ops[i + 1].off - (ops[i - 1].off + ops[i - 1].len) != lit.len) {
-			split.push_back(lit);
+		if (ops[i].copy) {
+			split.push_back(ops[i]);
 			continue;
 		}
-		uint64_t bp = ops[i - 1].off + ops[i - 1].len;
-		constexpr size_t kMinRun = 32;
-		uint64_t run_start = 0, run = 0; // current run of equal bytes
-		uint64_t emitted = 0;            // of lit, handed out so far
-		auto emit = [&](uint64_t upto_equal_start, uint64_t equal_len) {
-			if (upto_equal_start > emitted)
-				split.push_back({false, lit.off + emitted, upto_equal_start - emitted});
-			if (equal_len)
-				split.push_back({true, bp + upto_equal_start, equal_len});
-			emitted = upto_equal_start + equal_len;
-		};
-		for (uint64_t done = 0; done < lit.len;) {
-			size_t n = (size_t)std::min<uint64_t>(kWin, lit.len - done);
-			target(lit.off + done, a.data(), n);
-			base(bp + done, b.data(), n);
-			for (size_t k = 0; k < n; k++) {
-				if (a[k] == b[k]) {
-					if (!run++)
-						run_start = done + k;
-					continue;
-				}
-				if (run >= kMinRun)
-					emit(run_start, run);
-				run = 0;
-			}
-			done += n;
-		}
-		if (run >= kMinRun)
-			emit(run_start, run);
-		if (emitted < lit.len)
-			split.push_back({false, lit.off + emitted, lit.len - emitted});
+		DeltaOp *prev = !split.empty() && split.back().copy ? &split.back() : nullptr;
+		DeltaOp *next = i + 1 < ops.size() && ops[i + 1].copy ? &ops[i + 1] : nullptr;
+		DeltaOp lit = ops[i];
+		// prev may move when split grows: refine into a side list.
+		std::vector<DeltaOp> pieces;
+		DeltaOp p = prev ? *prev : DeltaOp{};
+		refine_one(prev ? &p : nullptr, lit, next, pieces, target, base, base_size);
+		if (prev)
+			*prev = p;
+		split.insert(split.end(), pieces.begin(), pieces.end());
 	}
 	// Drop emptied inserts; join copies that now meet.
 	std::vector<DeltaOp> out;
@@ -468,7 +461,15 @@ public:
 			} else {
 				uint64_t q = p.q + in;
 				want = (size_t)std::min<uint64_t>(want, 127 - q % 127);
-				r = source(p.level, literal_pos(p, q)).read(dst, want);
+				uint64_t at = literal_pos(p, q);
+				if (const std::string *lit = literals(p.level)) {
+					if (at + want > lit->size())
+						die("object shorter than its delta says");
+					std::memcpy(dst, lit->data() + at, want);
+					r = want;
+				} else {
+					r = source(p.level, at).read(dst, want);
+				}
 			}
 			if (!r)
 				die("object shorter than its delta says");
@@ -531,6 +532,32 @@ private:
 		return pieces_[cur_];
 	}
 
+	// A delta's instruction stream held in memory, when small: its inserts
+	// are read 127 bytes at a time.  Bounded per delta and in all.
+	const std::string *literals(uint32_t level)
+	{
+		static constexpr uint64_t kOne = 16u << 20, kAll = 128u << 20;
+		if (lit_.empty())
+			lit_.resize(chain_.size());
+		auto &l = lit_[level];
+		if (l)
+			return l.get();
+		uint64_t n = chain_[level].size;
+		if (n > kOne || lit_bytes_ + n > kAll)
+			return nullptr;
+		auto r = open_(chain_[level].pack, chain_[level].data_off, ObjType::blob, n);
+		auto s = std::make_unique<std::string>(n, '\0');
+		for (size_t got = 0; got < n;) {
+			size_t k = r->read(s->data() + got, n - got);
+			if (!k)
+				die("delta shorter than its header says");
+			got += k;
+		}
+		lit_bytes_ += n;
+		l = std::move(s);
+		return l.get();
+	}
+
 	// The reader of level's stream (the whole object, or a delta's
 	// instructions), positioned at pos: seeked where the data allows it,
 	// else read forward, reopened to go back.
@@ -588,6 +615,8 @@ private:
 	uint64_t whole_off_, whole_size_;
 	EntryOpener open_;
 	std::vector<std::unique_ptr<ObjectReader>> readers_;
+	std::vector<std::unique_ptr<std::string>> lit_;
+	uint64_t lit_bytes_ = 0;
 	size_t cur_ = 0;
 };
 

@@ -27,11 +27,13 @@
 #include "plumbing/crash.h"
 #include "plumbing/delta.h"
 #include "plumbing/error.h"
+#include "plumbing/progress.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -75,17 +77,33 @@ std::vector<Entry> lineage_entries(const std::shared_ptr<Pack> &p, const Oid &to
 	return es;
 }
 
-// Bytes of the first kProbe of fd (from its current offset) found among
-// `base`'s chunks, against all bytes of complete chunks probed.
-std::pair<uint64_t, uint64_t> probe(int fd, uint64_t size, const std::vector<Chunk> &base)
+// Whether the new version (fd, from its current offset) shares enough
+// with the previous one to be worth a lineage, judged on their first
+// kProbe bytes: a quarter of its chunks among the old version's, or (an
+// edit in place, such as a database's pages, which can touch most chunks)
+// a quarter of its 64-byte blocks equal at the same offsets.
+bool worth_a_delta(int fd, uint64_t size, const std::vector<Chunk> &base, ObjectReader &prev)
 {
 	off_t at = lseek(fd, 0, SEEK_CUR);
 	if (at < 0)
-		return {0, 0};
+		return false;
 	std::vector<unsigned char> buf((size_t)std::min<uint64_t>(size, kProbe));
 	ssize_t r = pread(fd, buf.data(), buf.size(), at);
 	if (r <= 0)
-		return {0, 0};
+		return false;
+	buf.resize((size_t)r);
+	std::vector<unsigned char> old(std::min<uint64_t>(buf.size(), prev.size()));
+	for (size_t got = 0; got < old.size();) {
+		size_t k = prev.read(old.data() + got, old.size() - got);
+		if (!k)
+			break;
+		got += k;
+	}
+	uint64_t blocks = 0, equal = 0;
+	for (size_t i = 0; i + 64 <= old.size(); i += 64, blocks++)
+		equal += std::memcmp(&buf[i], &old[i], 64) == 0;
+	if (blocks && equal * 4 >= blocks)
+		return true;
 	Chunker c;
 	c.feed(buf.data(), (size_t)r);
 	std::unordered_set<std::array<unsigned char, 32>, ChunkHash> have;
@@ -97,7 +115,7 @@ std::pair<uint64_t, uint64_t> probe(int fd, uint64_t size, const std::vector<Chu
 		if (have.count(ch.sha))
 			same += ch.len;
 	}
-	return {same, all};
+	return all && same * 4 >= all;
 }
 
 } // namespace
@@ -132,21 +150,25 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 		cache.save(prev, *old_chunks);
 	}
 	// A new file at the same path shares nothing: store it whole.
-	auto [same, probed] = probe(fd, size, *old_chunks);
-	if (same * 4 < probed || !probed)
-		return std::nullopt;
+	{
+		auto r = s_.odb().open(prev);
+		if (!r || !worth_a_delta(fd, size, *old_chunks, *r))
+			return std::nullopt;
+	}
 
+	trace_point("version: probed");
 	auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), (uint32_t)entries.size() + 1);
 	LevelGovernor gov;
-	Chunker chunker;
+	ThreadedChunker chunker;
 	Oid o = own->add_blob_stream(fd, size, what, gov, progress,
 				     [&](const unsigned char *p, size_t n) { chunker.feed(p, n); });
-	chunker.finish();
+	auto new_chunks = chunker.finish();
+	trace_point("version: written and chunked");
 	if (seen_or_claim(o)) {
 		own->abandon();
 		return o;
 	}
-	auto ops = plan_delta(*old_chunks, chunker.out());
+	auto ops = plan_delta(*old_chunks, new_chunks);
 	// The new version is read back from this pack (immutable), never from
 	// the file, which might change under us.
 	own->flush_buffer();
@@ -158,6 +180,7 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	refine_delta(ops, random_reader([&] { return s_.odb().open(prev); }),
 		     random_reader([&] { return open_pack_entry(tmp, data, ObjType::blob, size); }), size);
 	uint64_t inserted = inserted_bytes(ops);
+	trace_point("version: delta planned");
 	int pfd = pack->get_fd();
 	uint64_t old_bytes = 0, new_bytes = 0;
 	for (auto &e : entries) {
@@ -182,9 +205,11 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 				   [&](void *b, size_t n) { return enc.read(b, n); }, dgov);
 		new_bytes = own->bytes() - before;
 	}
+	trace_point("version: delta written");
 	own->seal();
+	trace_point("version: sealed");
 	crash_point("version-written");
-	cache.save(o, chunker.out());
+	cache.save(o, new_chunks);
 	std::lock_guard<std::mutex> g(mu_);
 	written_ += own->bytes();
 	objects_++;

@@ -1,6 +1,8 @@
 #include "remote/packfile.h"
 
+#include "plumbing/delta.h"
 #include "plumbing/error.h"
+#include "plumbing/odb.h"
 #include "plumbing/fs.h"
 #include "plumbing/lg2.h"
 #include "plumbing/pack_writer.h"
@@ -11,6 +13,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 namespace pach::remote {
@@ -86,6 +89,90 @@ private:
 	uint32_t crc_ = 0;
 };
 
+// A delta entry met on the pass, resolved afterwards.
+struct Pending {
+	uint64_t off, base_off;   // base_off: OFS_DELTA's base (else 0)
+	Oid base_id;              // REF_DELTA's base
+	uint64_t data_off, size;
+	int entry;                // its index in the idx entries
+};
+struct Whole {
+	uint64_t off, data_off;
+	ObjType type;
+	uint64_t size;
+};
+
+// The ids of a pack's deltas, computed by reading each through its chain
+// (plumbing/delta.h: streamed, whatever the object's size) and hashing
+// what comes out.  Meant for packs of a file's versions: false, and
+// libgit2's indexer is used instead, for packs of many deltas (git's own)
+// or chains too deep or fragmented to compose.  Dies on a delta whose
+// base is not in the pack.
+bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
+		    const std::vector<Pending> &pending, const std::vector<Whole> &whole, const std::string &what)
+{
+	if (pending.size() > 256)
+		return false;
+	auto pack = std::make_shared<Pack>();
+	pack->pack_path = pack_path;
+	if (pack->get_fd() < 0)
+		die_errno("unable to open " + what);
+	// What each resolved object is made of: its chain down to a whole one.
+	struct Made {
+		std::vector<DeltaLink> chain;
+		const Whole *base;
+	};
+	std::unordered_map<uint64_t, Made> made;   // by offset
+	std::unordered_map<Oid, uint64_t, OidHash> at;
+	for (auto &w : whole)
+		made[w.off] = {{}, &w};
+	for (auto &e : entries)
+		if (!e.first.is_zero())
+			at[e.first] = e.second.first;
+	std::vector<bool> done(pending.size());
+	for (size_t left = pending.size(); left;) {
+		size_t before = left;
+		for (size_t i = 0; i < pending.size(); i++) {
+			if (done[i])
+				continue;
+			const Pending &d = pending[i];
+			uint64_t boff = d.base_off;
+			if (!boff) {
+				auto b = at.find(d.base_id);
+				if (b == at.end())
+					continue;
+				boff = b->second;
+			}
+			auto b = made.find(boff);
+			if (b == made.end())
+				continue;
+			Made m{{{pack, d.data_off, d.size}}, b->second.base};
+			m.chain.insert(m.chain.end(), b->second.chain.begin(), b->second.chain.end());
+			if ((int)m.chain.size() > kMaxDeltaDepth)
+				return false;
+			auto r = open_delta_chain(m.chain, pack, m.base->data_off, m.base->type, m.base->size,
+						  open_pack_entry);
+			if (!r)
+				return false;
+			Sha1 h;
+			auto hdr = object_header(r->type(), r->size());
+			h.update(hdr.data(), hdr.size());
+			std::vector<char> buf(1 << 20);
+			while (size_t n = r->read(buf.data(), buf.size()))
+				h.update(buf.data(), n);
+			Oid id = h.final();
+			entries[(size_t)d.entry].first = id;
+			at[id] = d.off;
+			made[d.off] = std::move(m);
+			done[i] = true;
+			left--;
+		}
+		if (left == before)
+			die("{}: {} deltas whose base is not in the pack", what, left);
+	}
+	return true;
+}
+
 } // namespace
 
 Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &idx_path, const std::string &what,
@@ -110,6 +197,8 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> entries;
 	entries.reserve(count);
 	bool deltas = false;
+	std::vector<Pending> pending;
+	std::vector<Whole> whole;
 	std::vector<unsigned char> out(1 << 18);
 	for (uint32_t i = 0; i < count; i++) {
 		uint64_t off = in.offset();
@@ -125,18 +214,34 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 			sz |= (uint64_t)(c & 0x7f) << shift;
 			shift += 7;
 		}
+		Pending d{off, 0, Oid{}, 0, sz, (int)entries.size()};
 		if (type == 6) {
 			deltas = true;
-			do
+			uint64_t rel = 0;
+			int k = 0;
+			do {
 				c = in.byte();
-			while (c & 0x80);
+				if (k++)
+					rel += 1;
+				if (k > 9)
+					die("{}: bad delta offset at {}", what, off);
+				rel = (rel << 7) | (c & 0x7f);
+			} while (c & 0x80);
+			if (!rel || rel > off)
+				die("{}: bad delta offset at {}", what, off);
+			d.base_off = off - rel;
 		} else if (type == 7) {
 			deltas = true;
 			for (int k = 0; k < 20; k++)
-				in.byte();
+				d.base_id.b[(size_t)k] = in.byte();
 		} else if (type < 1 || type > 4) {
 			die("{}: bad object type {} at {}", what, type, off);
 		}
+		d.data_off = in.offset();
+		if (type >= 6)
+			pending.push_back(d);
+		else
+			whole.push_back({off, d.data_off, (ObjType)type, sz});
 		Sha1 h;
 		bool hash = type >= 1 && type <= 4;
 		if (hash) {
@@ -192,7 +297,7 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 		wait_for(size);
 	if (pread(f.get(), trailer, 20, (off_t)(size - 20)) != 20 || memcmp(trailer, sum.b.data(), 20) != 0)
 		die("{}: the pack's checksum does not match its content", what);
-	if (deltas)
+	if (deltas && !resolve_deltas(pack_path, entries, pending, whole, what))
 		return index_pack_with_libgit2(pack_path, idx_path, what);
 	Fd out_fd(::open(idx_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
 	if (!out_fd)

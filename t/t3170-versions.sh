@@ -84,6 +84,23 @@ test_expect_success 'a corrupt chunk list is ignored, never trusted' '
 	pach cat r:/big | cmp - v6 && pach cat r@master~1:/big | cmp - v4 && git_fsck
 '
 
+test_expect_success 'push and clone carry the versions as deltas, checked by pach' '
+	mkdir remote && pach remote add origin "file://$PWD/remote" && pach push >/dev/null &&
+	test $(du -sk remote | cut -f1) -lt $(($(store_kib) + 1024)) &&
+	pach clone "file://$PWD/remote" copy >/dev/null &&
+	for i in 1 2 3 4; do pach -C copy cat r@master~$((7 - i)):/big | cmp - v$i || return 1; done &&
+	git_fsck copy/.pach
+'
+
+test_expect_success 'a corrupt pack of versions from a remote is refused, nothing changes' '
+	pack=$(ls -S remote/packs/*.pack | head -1) && mkdir evil && cp -r remote/* evil/ &&
+	f=evil/packs/$(basename "$pack") && chmod u+w "$f" &&
+	size=$(stat -c %s "$f") &&
+	printf "\0" | dd of="$f" bs=1 seek=$((size - 200)) conv=notrunc 2>/dev/null &&
+	test_fatal pach clone "file://$PWD/evil" evilcopy && test $(wc -l <fatal.err) = 1 &&
+	! test -d evilcopy/.pach/refs/heads/r
+'
+
 test_expect_success 'gc keeps versions as deltas' '
 	before=$(store_kib) && pach gc && after=$(store_kib) &&
 	echo "$before -> $after KiB" && test $after -le $((before + 64)) &&
@@ -95,6 +112,7 @@ test_expect_success 'gc drops the versions nothing reaches any more, keeps the b
 	G="git --git-dir=.pach" &&
 	c=$($G commit-tree $($G rev-parse "r/master~3^{tree}") -m cut) &&
 	$G update-ref refs/heads/r/cut $c && $G update-ref -d refs/heads/r/master &&
+	$G update-ref -d refs/pach/remotes/origin/heads/r/master &&
 	$G reflog expire --expire=now --all &&
 	before=$(store_kib) && pach gc && after=$(store_kib) && echo "$before -> $after KiB" &&
 	git_fsck && pach cat r@cut:/big | cmp - v4 &&
