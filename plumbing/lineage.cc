@@ -150,7 +150,7 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 		cache.save(prev, *old_chunks);
 	}
 	// A new file at the same path shares nothing: store it whole.
-	{
+	if (probe_) {
 		auto r = s_.odb().open(prev);
 		if (!r || !worth_a_delta(fd, size, *old_chunks, *r))
 			return std::nullopt;
@@ -218,6 +218,64 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	sealed_.push_back(std::move(own));
 	retired_.push_back(pack->pack_path);
 	return o;
+}
+
+// A blob's chunk list, from the cache or made (and kept) by reading it.
+static std::optional<std::vector<Chunk>> chunks_of(Store &s, const Oid &o, uint64_t size)
+{
+	ChunkCache cache(s.path("pach/chunks"));
+	if (auto c = cache.load(o, size))
+		return c;
+	auto r = s.odb().open(o);
+	if (!r)
+		return std::nullopt;
+	auto c = chunk_stream(*r);
+	cache.save(o, c);
+	return c;
+}
+
+bool write_version_for(Store &s, PackWriter &w, const Oid &o, const std::function<bool(const Oid &)> &has)
+{
+	auto where = s.odb().locate(o);
+	if (!where || !is_lineage_pack(where->first))
+		return false;
+	auto &[pack, at] = *where;
+	int fd = pack->get_fd(), type;
+	uint64_t size;
+	pack_entry_header(fd, at, &type, &size, pack->pack_path);
+	if (type != (int)ObjType::blob)
+		return false;
+	// The version before o: the delta whose base it is.
+	std::optional<Oid> older;
+	for (uint32_t i = 0; i < pack->idx->count() && !older; i++) {
+		uint64_t off = pack->idx->offset_at(i), sz;
+		uint64_t data = pack_entry_header(fd, off, &type, &sz, pack->pack_path);
+		if (type != 7)
+			continue;
+		auto b = delta_base(pack, off, type, &data);
+		if (b && b->id == o)
+			older = pack->idx->oid_at(i);
+	}
+	if (!older || !has(*older))
+		return false;
+	auto base = s.odb().open(*older);
+	if (!base || base->size() >= (1ull << 32))
+		return false;
+	uint64_t base_size = base->size();
+	auto mine = chunks_of(s, o, size), theirs = chunks_of(s, *older, base_size);
+	if (!mine || !theirs)
+		return false;
+	auto ops = plan_delta(*mine, *theirs);
+	refine_delta(ops, random_reader([&] { return s.odb().open(o); }),
+		     random_reader([&] { return s.odb().open(*older); }), base_size);
+	if (inserted_bytes(ops) * 2 > size)
+		return false;
+	auto r = s.odb().open(o);
+	DeltaEncoder enc(ops, base_size, size, *r);
+	LevelGovernor gov;
+	w.add_ref_delta(*older, o, delta_size(ops, base_size, size), [&](void *b, size_t n) { return enc.read(b, n); },
+			gov);
+	return true;
 }
 
 bool is_lineage_pack(const std::shared_ptr<Pack> &p)

@@ -17,6 +17,13 @@ enum class LineageGc {
 	rewritten,   // the needed objects went into a new pack (published)
 };
 
+// For push: if `o` is the newest version of a lineage and the version
+// before it is one the receiver has (`has`), write `o` into w as a
+// REF_DELTA against that version -- a thin pack entry, whose base is not
+// in w -- and return true.  False (nothing written) otherwise, or when the
+// two share too little.
+bool write_version_for(Store &s, PackWriter &w, const Oid &o, const std::function<bool(const Oid &)> &has);
+
 // A pack of a file's versions: few objects, some of them REF_DELTAs.
 // Repacks leave these alone (they would store every version whole).
 bool is_lineage_pack(const std::shared_ptr<Pack> &p);

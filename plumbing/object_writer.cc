@@ -6,7 +6,12 @@
 #include "plumbing/error.h"
 #include "plumbing/parallel.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 namespace pach {
 
@@ -76,6 +81,37 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 	written_ += p.bytes() - before;
 	objects_++;
 	return o;
+}
+
+Oid ObjectWriter::blob_from_reader(ObjectReader &r, const std::string &what)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die_errno("unable to make a pipe");
+	Fd rd(p[0]), wr(p[1]);
+	std::exception_ptr err;
+	std::thread feed([&] {
+		try {
+			std::vector<char> buf(1 << 20);
+			while (size_t n = r.read(buf.data(), buf.size()))
+				write_full(wr.get(), buf.data(), n, "a pipe");
+		} catch (...) {
+			err = std::current_exception();
+		}
+		wr.close();
+	});
+	std::optional<Oid> o;
+	try {
+		o = blob_from_fd(rd.get(), r.size(), what);
+	} catch (...) {
+		rd.close(); // the feeder sees EPIPE and stops
+		feed.join();
+		throw;
+	}
+	feed.join();
+	if (err)
+		std::rethrow_exception(err);
+	return *o;
 }
 
 Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)

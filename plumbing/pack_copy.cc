@@ -68,7 +68,7 @@ private:
 } // namespace
 
 std::optional<Oid> copy_to_pack(Store &s, const std::string &dir, const std::vector<Oid> &objects,
-				const std::vector<std::shared_ptr<Pack>> &packs, const char *title)
+				const std::vector<std::shared_ptr<Pack>> &packs, const char *title, const WriteOwn &own)
 {
 	if (objects.empty())
 		return std::nullopt;
@@ -79,6 +79,11 @@ std::optional<Oid> copy_to_pack(Store &s, const std::string &dir, const std::vec
 		pr.emplace(title, objects.size(), true);
 	Locator raw(packs);
 	for (auto &o : objects) {
+		if (own && own(w, o)) {
+			if (pr)
+				pr->add(1, 0);
+			continue;
+		}
 		if (auto r = raw.find(o)) {
 			w.copy_raw(r->pack->get_fd(), r->off, r->len, o, r->pack->pack_path);
 			if (pr)

@@ -4,6 +4,7 @@
 
 #include "plumbing/store.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,7 +17,12 @@ namespace pach {
 // inflating or recompressing; the rest (loose objects, deltas) are
 // re-encoded from a streaming read.  With a title, progress is shown.
 // Returns the pack's checksum; nullopt when there are no objects.
+// `own`, if set, is offered each object first: it may write it itself
+// (returning true), as push does with a version the remote can rebuild
+// from an older one.
+using WriteOwn = std::function<bool(PackWriter &, const Oid &)>;
 std::optional<Oid> copy_to_pack(Store &s, const std::string &dir, const std::vector<Oid> &objects,
-				const std::vector<std::shared_ptr<Pack>> &packs, const char *title = nullptr);
+				const std::vector<std::shared_ptr<Pack>> &packs, const char *title = nullptr,
+				const WriteOwn &own = nullptr);
 
 } // namespace pach

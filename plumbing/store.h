@@ -122,7 +122,15 @@ public:
 	// version goes into a pack with its previous versions, which become
 	// git deltas against it.  Nothing is asked of files below kOwnPack.
 	using PreviousVersion = std::function<std::optional<Oid>(const std::string &what)>;
-	void set_previous(PreviousVersion f) { previous_ = std::move(f); }
+	// probe: first check the new version shares enough with the previous
+	// (off when the sender already made it a delta of it).
+	void set_previous(PreviousVersion f, bool probe = true)
+	{
+		previous_ = std::move(f);
+		probe_ = probe;
+	}
+	// A blob from a stream (through a pipe, as blob_from_fd reads).
+	Oid blob_from_reader(ObjectReader &r, const std::string &what);
 	// Previous versions this writer turned into deltas.
 	uint64_t versions_deltified() const { return deltified_; }
 	Oid blob(const void *data, size_t n, int worker = 0);
@@ -145,6 +153,7 @@ private:
 	std::optional<Oid> write_version(int fd, uint64_t size, const std::string &what, const Oid &prev,
 					 const PackWriter::OnBytes &progress);
 	PreviousVersion previous_;
+	bool probe_ = true;
 	// Packs whose every object a new pack of this writer holds again:
 	// removed once that pack is published.
 	std::vector<std::string> retired_;

@@ -6,12 +6,14 @@
 #include "plumbing/parallel.h"
 #include "plumbing/progress.h"
 #include "remote/packfile.h"
+#include "plumbing/store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -68,7 +70,29 @@ struct Incoming {
 	uint64_t size = 0;
 	std::string tmp_pack, tmp_idx, done_log;
 	std::unique_ptr<Watermark> wm;
+	ThinPack thin;
+	bool deferred = false;   // a thin pack whose base comes in an earlier pack
 };
+
+// Thin packs (pach-remote-format(5)): their objects made from bases in
+// other packs are written by `w` -- a new version next to its previous
+// one, as a commit of it would -- the rest copied by install_thin_pack.
+void prepare_thin(Store &s, ObjectWriter &w, std::mutex &mu, std::map<std::string, Oid> &bases, Incoming &x,
+		  const std::string &what)
+{
+	x.thin.made.clear();
+	x.thin.open_base = [&s](const Oid &o) { return s.odb().open(o); };
+	x.thin.write = [&w, &mu, &bases, what](ObjectReader &r, const std::optional<Oid> &base) {
+		std::string name;
+		{
+			std::lock_guard<std::mutex> g(mu);
+			name = fmt::format("object {} of {}", bases.size(), what);
+			if (base)
+				bases[name] = *base;
+		}
+		return w.blob_from_reader(r, name);
+	};
+}
 
 
 // Download packs (ranges in parallel, resuming what a previous fetch
@@ -136,14 +160,33 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 	// order their chunks are fetched, by one verifier per core (not one
 	// per pack: a remote may hold thousands of small pushes).
 	std::vector<std::exception_ptr> verr(in.size());
+	std::mutex thin_mu;
+	std::map<std::string, Oid> thin_bases;
+	auto thin_writer = std::make_unique<ObjectWriter>(s);
+	auto previous = [&](const std::string &what) -> std::optional<Oid> {
+		std::lock_guard<std::mutex> g(thin_mu);
+		auto it = thin_bases.find(what);
+		if (it == thin_bases.end())
+			return std::nullopt;
+		return it->second;
+	};
+	thin_writer->set_previous(previous, false);
+	auto verify = [&](Incoming &x, ObjectWriter &w, const std::function<void(uint64_t)> &wait) {
+		std::string what = "pack " + x.name + " from " + b.describe();
+		prepare_thin(s, w, thin_mu, thin_bases, x, what);
+		Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, what, wait, &x.thin);
+		if (sum.hex() != x.name)
+			die("pack {} from {} is named for another content ({})", x.name, b.describe(), sum.hex());
+	};
 	std::thread verifier([&] {
 		parallel_for(in.size(), cpu_workers(4), [&](size_t p, int) {
 			try {
 				auto &x = in[p];
-				Oid sum = index_pack(x.tmp_pack, x.size, x.tmp_idx, "pack " + x.name + " from " + b.describe(),
-						     [&](uint64_t n) { x.wm->wait_for(n); });
-				if (sum.hex() != x.name)
-					die("pack {} from {} is named for another content ({})", x.name, b.describe(), sum.hex());
+				try {
+					verify(x, *thin_writer, [&](uint64_t n) { x.wm->wait_for(n); });
+				} catch (const MissingBase &) {
+					x.deferred = true; // its base is in a pack before it
+				}
 			} catch (...) {
 				verr[p] = std::current_exception();
 			}
@@ -189,22 +232,46 @@ void download_packs(Store &s, Backend &b, const std::vector<IncomingPack> &packs
 			std::rethrow_exception(verr[p]);
 		}
 	}
-	for (auto &x : in) {
-		std::string base = dir + "/pack-" + x.name;
-		{
-			Fd f(::open(x.tmp_pack.c_str(), O_RDONLY | O_CLOEXEC));
-			if (f)
-				fsync_or_die(f.get(), x.tmp_pack);
+	auto install = [&](Incoming &x, ObjectWriter &w) {
+		if (!x.thin.made.empty()) {
+			// The objects made from other packs' bases are w's; the rest
+			// goes into a pack of its own.
+			w.finish();
+			install_thin_pack(dir, x.tmp_pack, x.tmp_idx, x.thin);
+			::unlink(x.tmp_pack.c_str());
+			::unlink(x.tmp_idx.c_str());
+		} else {
+			std::string base = dir + "/pack-" + x.name;
+			{
+				Fd f(::open(x.tmp_pack.c_str(), O_RDONLY | O_CLOEXEC));
+				if (f)
+					fsync_or_die(f.get(), x.tmp_pack);
+			}
+			// Pack, then idx, as every writer (design.adoc, "Durability").
+			if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
+			    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
+				die_errno("unable to store pack " + x.name);
 		}
-		// Pack, then idx, as every writer (design.adoc, "Durability").
-		if (rename(x.tmp_pack.c_str(), (base + ".pack").c_str()) < 0 ||
-		    rename(x.tmp_idx.c_str(), (base + ".idx").c_str()) < 0)
-			die_errno("unable to store pack " + x.name);
 		::unlink(x.done_log.c_str());
 		stats.packs++;
 		stats.bytes += x.size;
-	}
+	};
+	thin_writer->finish();
+	for (auto &x : in)
+		if (!x.deferred)
+			install(x, *thin_writer);
 	s.refresh_objects();
+	// Thin packs whose bases came in the packs just stored, in order.
+	for (auto &x : in) {
+		if (!x.deferred)
+			continue;
+		ObjectWriter w(s);
+		w.set_previous(previous, false);
+		verify(x, w, nullptr);
+		install(x, w);
+		w.finish();
+		s.refresh_objects();
+	}
 	crash_point("fetch-stored");   // packs verified and in place, refs not moved
 }
 

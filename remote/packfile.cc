@@ -13,7 +13,11 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
+
+#include <sys/stat.h>
 #include <vector>
 
 namespace pach::remote {
@@ -109,7 +113,8 @@ struct Whole {
 // or chains too deep or fragmented to compose.  Dies on a delta whose
 // base is not in the pack.
 bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
-		    const std::vector<Pending> &pending, const std::vector<Whole> &whole, const std::string &what)
+		    const std::vector<Pending> &pending, const std::vector<Whole> &whole, const std::string &what,
+		    ThinPack *thin)
 {
 	if (pending.size() > 256)
 		return false;
@@ -121,11 +126,14 @@ bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std
 	struct Made {
 		std::vector<DeltaLink> chain;
 		const Whole *base;
+		std::optional<Oid> external;   // the chain ends in another pack's object
 	};
+	std::vector<Whole> externals;   // their types and sizes (reserved: stable pointers)
+	externals.reserve(pending.size());
 	std::unordered_map<uint64_t, Made> made;   // by offset
 	std::unordered_map<Oid, uint64_t, OidHash> at;
 	for (auto &w : whole)
-		made[w.off] = {{}, &w};
+		made[w.off] = {{}, &w, std::nullopt};
 	for (auto &e : entries)
 		if (!e.first.is_zero())
 			at[e.first] = e.second.first;
@@ -146,26 +154,69 @@ bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std
 			auto b = made.find(boff);
 			if (b == made.end())
 				continue;
-			Made m{{{pack, d.data_off, d.size}}, b->second.base};
+			Made m{{{pack, d.data_off, d.size}}, b->second.base, b->second.external};
 			m.chain.insert(m.chain.end(), b->second.chain.begin(), b->second.chain.end());
 			if ((int)m.chain.size() > kMaxDeltaDepth)
 				return false;
-			auto r = open_delta_chain(m.chain, pack, m.base->data_off, m.base->type, m.base->size,
-						  open_pack_entry);
+			// The whole object at the chain's end: in this pack, or (thin)
+			// read from the store through a reader of its own.
+			EntryOpener opener = open_pack_entry;
+			if (m.external) {
+				Oid ext = *m.external;
+				opener = [thin, ext, &pack](const std::shared_ptr<Pack> &p, uint64_t off, ObjType t,
+							    uint64_t sz) -> std::unique_ptr<ObjectReader> {
+					if (p != nullptr)
+						return open_pack_entry(p, off, t, sz);
+					auto r = thin->open_base(ext);
+					if (!r)
+						die("object {} vanished while pach was reading it", ext.hex());
+					return r;
+				};
+			}
+			auto r = open_delta_chain(m.chain, m.external ? nullptr : pack, m.base->data_off, m.base->type,
+						  m.base->size, opener);
 			if (!r)
 				return false;
-			Sha1 h;
-			auto hdr = object_header(r->type(), r->size());
-			h.update(hdr.data(), hdr.size());
-			std::vector<char> buf(1 << 20);
-			while (size_t n = r->read(buf.data(), buf.size()))
-				h.update(buf.data(), n);
-			Oid id = h.final();
+			Oid id;
+			if (m.external) {
+				// Stored as the store's own writes are (hashed there).
+				id = thin->write(*r, m.chain.size() == 1 ? m.external : std::nullopt);
+				thin->made.push_back(id);
+			} else {
+				Sha1 h;
+				auto hdr = object_header(r->type(), r->size());
+				h.update(hdr.data(), hdr.size());
+				std::vector<char> buf(1 << 20);
+				while (size_t n = r->read(buf.data(), buf.size()))
+					h.update(buf.data(), n);
+				id = h.final();
+			}
 			entries[(size_t)d.entry].first = id;
 			at[id] = d.off;
 			made[d.off] = std::move(m);
 			done[i] = true;
 			left--;
+		}
+		if (left == before && thin) {
+			// REF_DELTAs on objects of earlier packs (a thin pack): their
+			// bases come from the store, as whole objects of their own.
+			bool added = false;
+			for (size_t i = 0; i < pending.size(); i++) {
+				const Pending &d = pending[i];
+				if (done[i] || d.base_off || at.count(d.base_id))
+					continue;
+				auto r = thin->open_base(d.base_id);
+				if (!r)
+					throw MissingBase(fmt::format("{}: the base {} of a delta is missing", what,
+								      d.base_id.hex()));
+				externals.push_back({0, 0, r->type(), r->size()});
+				uint64_t key = UINT64_MAX - externals.size(); // no offset of this pack
+				made[key] = {{}, &externals.back(), d.base_id};
+				at[d.base_id] = key;
+				added = true;
+			}
+			if (added)
+				continue;
 		}
 		if (left == before)
 			die("{}: {} deltas whose base is not in the pack", what, left);
@@ -175,8 +226,36 @@ bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std
 
 } // namespace
 
+std::optional<Oid> install_thin_pack(const std::string &dir, const std::string &pack_path,
+				     const std::string &idx_path, const ThinPack &thin)
+{
+	PackIndex idx(idx_path);
+	std::unordered_set<Oid, OidHash> made(thin.made.begin(), thin.made.end());
+	std::vector<std::pair<uint64_t, Oid>> es;
+	for (uint32_t i = 0; i < idx.count(); i++)
+		es.push_back({idx.offset_at(i), idx.oid_at(i)});
+	std::sort(es.begin(), es.end());
+	Fd f(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
+	struct stat st;
+	if (!f || fstat(f.get(), &st) < 0)
+		die_errno("unable to read '" + pack_path + "'");
+	uint32_t keep = 0;
+	for (auto &e : es)
+		keep += !made.count(e.second);
+	if (!keep)
+		return std::nullopt;
+	PackWriter w(dir, keep);
+	for (size_t i = 0; i < es.size(); i++) {
+		if (made.count(es[i].second))
+			continue;
+		uint64_t end = i + 1 < es.size() ? es[i + 1].first : (uint64_t)st.st_size - 20;
+		w.copy_raw(f.get(), es[i].first, end - es[i].first, es[i].second, pack_path);
+	}
+	return w.finish();
+}
+
 Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &idx_path, const std::string &what,
-	       const std::function<void(uint64_t)> &wait_for)
+	       const std::function<void(uint64_t)> &wait_for, ThinPack *thin)
 {
 	Fd f(::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC));
 	if (!f)
@@ -297,7 +376,7 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 		wait_for(size);
 	if (pread(f.get(), trailer, 20, (off_t)(size - 20)) != 20 || memcmp(trailer, sum.b.data(), 20) != 0)
 		die("{}: the pack's checksum does not match its content", what);
-	if (deltas && !resolve_deltas(pack_path, entries, pending, whole, what))
+	if (deltas && !resolve_deltas(pack_path, entries, pending, whole, what, thin))
 		return index_pack_with_libgit2(pack_path, idx_path, what);
 	Fd out_fd(::open(idx_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
 	if (!out_fd)

@@ -1,4 +1,5 @@
 #include "remote/sync.h"
+#include "plumbing/lineage.h"
 #include "plumbing/crash.h"
 
 #include "plumbing/address.h"
@@ -219,7 +220,8 @@ void tree_closure(const Store &s, const Oid &root, const OidSet &skip, OidSet &s
 // What the remote lacks: the commits from `tips` down to what the remote
 // has (its tips that we know), and their trees and blobs minus those of
 // the commits where the walk stopped.
-std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, const std::vector<Oid> &remote_tips)
+std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, const std::vector<Oid> &remote_tips,
+				 OidSet &have)
 {
 	OidSet remote_commits;
 	walk_commits(s, remote_tips, [&](const Oid &c) { return remote_commits.insert(c), true; });
@@ -235,7 +237,6 @@ std::vector<Oid> objects_to_send(const Store &s, const std::vector<Oid> &tips, c
 			return true;
 		},
 		[&](const Oid &c) { return !remote_commits.count(c); });
-	OidSet have, have_seen;
 	std::vector<Oid> none;
 	OidSet done_boundary;
 	for (auto &b : boundary)
@@ -268,7 +269,7 @@ uint64_t file_size(const std::string &p)
 // Whole local packs whose every object is wanted go as they are; the
 // rest of the wanted objects go into one new pack (raw bytes copied where
 // the object is stored whole).
-std::vector<Upload> packs_to_send(Store &s, std::vector<Oid> wanted, TransferStats &stats)
+std::vector<Upload> packs_to_send(Store &s, std::vector<Oid> wanted, TransferStats &stats, const OidSet &have)
 {
 	std::vector<Upload> out;
 	OidSet want(wanted.begin(), wanted.end());
@@ -298,7 +299,11 @@ std::vector<Upload> packs_to_send(Store &s, std::vector<Oid> wanted, TransferSta
 	std::sort(rest.begin(), rest.end());   // the same objects make the same pack: a retry resumes
 	std::string dir = s.path("pach/push");
 	mkdir_p(dir);
-	auto sum = copy_to_pack(s, dir, rest, s.odb().packs());
+	// A new version of a big file the remote has an older version of goes
+	// as a delta against it (a thin entry: pach-remote-format(5)).
+	auto sum = copy_to_pack(s, dir, rest, s.odb().packs(), nullptr, [&](PackWriter &w, const Oid &o) {
+		return write_version_for(s, w, o, [&](const Oid &x) { return have.count(x) > 0; });
+	});
 	Upload u;
 	u.name = sum->hex();
 	u.pack_path = dir + "/pack-" + u.name + ".pack";
@@ -464,9 +469,10 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 			remote_tips.push_back(oid);
 	auto lock = s.lock_shared();   // gc must not repack what we upload
 	std::vector<Upload> uploads;
-	auto wanted = objects_to_send(s, tips, remote_tips);
+	OidSet have;
+	auto wanted = objects_to_send(s, tips, remote_tips, have);
 	if (!wanted.empty())
-		uploads = packs_to_send(s, wanted, stats);
+		uploads = packs_to_send(s, wanted, stats, have);
 	struct Cleanup {
 		std::vector<Upload> &u;
 		~Cleanup()

@@ -92,6 +92,20 @@ test_expect_success 'push and clone carry the versions as deltas, checked by pac
 	git_fsck copy/.pach
 '
 
+test_expect_success 'push of one new version sends about what changed; fetch rebuilds it next to the old ones' '
+	cp v6 d/big && mutate d/big random 262144 && cp d/big v7 &&
+	pach commit r d -m v7 && before=$(du -sk remote | cut -f1) &&
+	pach push >/dev/null && grow=$(($(du -sk remote | cut -f1) - before)) && echo "remote grew $grow KiB" &&
+	test $grow -lt 1024 &&
+	pach -C copy pull >/dev/null &&
+	pach -C copy cat r:/big | cmp - v7 && pach -C copy cat r@master~1:/big | cmp - v6 &&
+	git_fsck copy/.pach &&
+	pack=$(ls -S copy/.pach/objects/pack/*.pack | head -1) && git verify-pack -v "${pack%.pack}.idx" >vp &&
+	grep "chain length = 1" vp &&
+	pach clone "file://$PWD/remote" copy2 >/dev/null &&
+	pach -C copy2 cat r:/big | cmp - v7 && pach -C copy2 cat r@master~1:/big | cmp - v6 && git_fsck copy2/.pach
+'
+
 test_expect_success 'a corrupt pack of versions from a remote is refused, nothing changes' '
 	pack=$(ls -S remote/packs/*.pack | head -1) && mkdir evil && cp -r remote/* evil/ &&
 	f=evil/packs/$(basename "$pack") && chmod u+w "$f" &&
@@ -104,21 +118,22 @@ test_expect_success 'a corrupt pack of versions from a remote is refused, nothin
 test_expect_success 'gc keeps versions as deltas' '
 	before=$(store_kib) && pach gc && after=$(store_kib) &&
 	echo "$before -> $after KiB" && test $after -le $((before + 64)) &&
-	for i in 1 2 3 4; do pach cat r@master~$((7 - i)):/big | cmp - v$i || return 1; done &&
+	for i in 1 2 3 4; do pach cat r@master~$((8 - i)):/big | cmp - v$i || return 1; done &&
 	git_fsck
 '
 
 test_expect_success 'gc drops the versions nothing reaches any more, keeps the bases others need' '
 	G="git --git-dir=.pach" &&
-	c=$($G commit-tree $($G rev-parse "r/master~3^{tree}") -m cut) &&
+	c=$($G commit-tree $($G rev-parse "r/master~4^{tree}") -m cut) &&
 	$G update-ref refs/heads/r/cut $c && $G update-ref -d refs/heads/r/master &&
 	$G update-ref -d refs/pach/remotes/origin/heads/r/master &&
+	pach cat r@cut:/big | cmp - v4 &&
 	$G reflog expire --expire=now --all &&
 	before=$(store_kib) && pach gc && after=$(store_kib) && echo "$before -> $after KiB" &&
 	git_fsck && pach cat r@cut:/big | cmp - v4 &&
 	test $after -lt $((before - 2000)) &&
 	pack=$(ls -S .pach/objects/pack/*.pack | head -1) && pack=${pack%.pack}.idx && git verify-pack -v "$pack" >vp &&
-	grep "chain length = 1: 1 object" vp && test $(grep -c " blob " vp) = 2
+	grep "chain length = 2: 1 object" vp && test $(grep -c " blob " vp) = 3
 '
 
 test_expect_success 'a corrupt delta is one clear error' '
