@@ -167,3 +167,16 @@ if [ -d "$TAR_REPO" ] && git --git-dir="$TAR_REPO" rev-parse -q --verify v2.40.0
 else
 	echo "no TAR_REPO with release tags: source tars skipped"
 fi
+
+echo
+echo "== 6f. push of one new version (1 MiB changed) of the ${VER_MB} MiB file"
+rm -rf s w remote && "$PACH" init s >/dev/null && "$PACH" -C s repo create data >/dev/null && mkdir w remote
+head -c $((VER_MB << 20)) /dev/urandom >w/big.bin
+"$PACH" -C s -q commit data w -m v1 >/dev/null
+"$PACH" -C s remote add origin "file://$B/remote" && "$PACH" -C s -q push >/dev/null
+mutate w/big.bin random $((1 << 20)) && "$PACH" -C s -q commit data w -m v2 >/dev/null
+before=$(kib remote)
+t_push=$($M "$PACH -C s -q push" | cut -d' ' -f1)
+echo "RESULT 6f  push of one new version sent $(mib $(($(kib remote) - before))) MiB in $t_push s  (ceiling 2 MiB)"
+rm -rf c && "$PACH" clone "file://$B/remote" c >/dev/null && "$PACH" -C c cat data@master:/big.bin | cmp - w/big.bin && echo "a clone reads it back"
+rm -rf s w remote c
