@@ -43,18 +43,28 @@ struct Gear {
 const Gear kGear;
 
 // The gear hash's high bits depend on the last 64 bytes, its low bits on
-// fewer: masks take the top bits.  18 bits below the average (cuts are
-// rarer), 14 above (more frequent), 16 for the average itself.
-constexpr uint64_t kMaskS = ~0ull << (64 - 18);
-constexpr uint64_t kMaskL = ~0ull << (64 - 14);
+// fewer: masks take the top bits.  bits + 2 of them below the average
+// (cuts are rarer), bits - 2 above (more frequent).
 constexpr uint32_t kWindow = 64;
 
 EVP_MD_CTX *ctx(void *p) { return static_cast<EVP_MD_CTX *>(p); }
 
 } // namespace
 
-Chunker::Chunker() : sha_(EVP_MD_CTX_new())
+int chunk_bits_for(uint64_t size)
 {
+	int b = kMinChunkBits;
+	while (b < kMaxChunkBits && (size >> 15) >= (2ull << b))
+		b++;
+	return b;
+}
+
+Chunker::Chunker(int bits)
+	: min_(1u << bits >> 2), avg_(1u << bits), max_(1u << bits << 2), mask_s_(~0ull << (64 - (bits + 2))),
+	  mask_l_(~0ull << (64 - (bits - 2))), sha_(EVP_MD_CTX_new())
+{
+	if (bits < kMinChunkBits || bits > kMaxChunkBits)
+		die("internal error: chunk bits {}", bits);
 	if (!sha_ || !EVP_DigestInit_ex(ctx(sha_), EVP_sha256(), nullptr))
 		die("out of memory");
 }
@@ -84,16 +94,16 @@ void Chunker::feed(const unsigned char *p, size_t n)
 	while (i < n) {
 		uint64_t len = pos_ - start_;
 		size_t from = i;
-		if (len < kMin - kWindow) {
+		if (len < min_ - kWindow) {
 			// Too short to cut, and too far from kMin to matter to the hash.
-			size_t take = (size_t)std::min<uint64_t>(n - i, kMin - kWindow - len);
+			size_t take = (size_t)std::min<uint64_t>(n - i, min_ - kWindow - len);
 			i += take;
 		} else {
 			uint64_t h = h_;
 			bool at_cut = false;
 			// Hash up to the next size threshold with that threshold's mask.
-			uint64_t until = len < kMin ? kMin : len < kAvg ? kAvg : kMax;
-			uint64_t mask = len < kMin ? 0 : len < kAvg ? kMaskS : kMaskL;
+			uint64_t until = len < min_ ? min_ : len < avg_ ? avg_ : max_;
+			uint64_t mask = len < min_ ? 0 : len < avg_ ? mask_s_ : mask_l_;
 			size_t stop = (size_t)std::min<uint64_t>(n, i + (until - len));
 			if (!mask) {
 				for (; i < stop; i++)
@@ -109,7 +119,7 @@ void Chunker::feed(const unsigned char *p, size_t n)
 				}
 			}
 			h_ = h;
-			if (!at_cut && pos_ + (i - from) - start_ == kMax)
+			if (!at_cut && pos_ + (i - from) - start_ == max_)
 				at_cut = true;
 			if (at_cut) {
 				EVP_DigestUpdate(ctx(sha_), p + from, i - from);
@@ -132,6 +142,7 @@ void Chunker::finish()
 struct ThreadedChunker::Impl {
 	static constexpr size_t kSlots = 4;
 	Chunker c;
+	explicit Impl(int bits) : c(bits), t([this] { run(); }) {}
 	std::mutex mu;
 	std::condition_variable cv;
 	std::deque<std::vector<unsigned char>> full, spare;
@@ -140,7 +151,6 @@ struct ThreadedChunker::Impl {
 	std::thread t;
 	size_t in_flight = 0;
 
-	Impl() : t([this] { run(); }) {}
 	void run()
 	{
 		for (;;) {
@@ -167,7 +177,7 @@ struct ThreadedChunker::Impl {
 	}
 };
 
-ThreadedChunker::ThreadedChunker() : impl_(std::make_unique<Impl>()) {}
+ThreadedChunker::ThreadedChunker(int bits) : impl_(std::make_unique<Impl>(bits)) {}
 
 ThreadedChunker::~ThreadedChunker()
 {
@@ -213,9 +223,9 @@ std::vector<Chunk> ThreadedChunker::finish()
 	return std::move(impl_->c.out());
 }
 
-std::vector<Chunk> chunk_stream(ObjectReader &r)
+std::vector<Chunk> chunk_stream(ObjectReader &r, int bits)
 {
-	Chunker c;
+	Chunker c(bits);
 	std::vector<unsigned char> buf(1 << 20);
 	for (;;) {
 		size_t n = r.read(buf.data(), buf.size());
@@ -227,9 +237,9 @@ std::vector<Chunk> chunk_stream(ObjectReader &r)
 	return std::move(c.out());
 }
 
-// File: "pach-chunks 1\n", count (u64), entries (off u64, len u32,
-// sha 32), then the SHA-256 of everything before it.
-static constexpr char kMagic[] = "pach-chunks 1\n";
+// File: "pach-chunks 2\n", the chunk bits (u64), count (u64), entries
+// (off u64, len u32, sha 32), then the SHA-256 of everything before it.
+static constexpr char kMagic[] = "pach-chunks 2\n";
 static constexpr size_t kEntry = 8 + 4 + 32;
 
 std::string ChunkCache::path(const Oid &blob) const
@@ -251,12 +261,15 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-void ChunkCache::save(const Oid &blob, const std::vector<Chunk> &chunks) const
+void ChunkCache::save(const Oid &blob, const ChunkList &list) const
 {
-	std::vector<unsigned char> b(sizeof kMagic - 1 + 8 + chunks.size() * kEntry + 32);
+	auto &chunks = list.chunks;
+	std::vector<unsigned char> b(sizeof kMagic - 1 + 16 + chunks.size() * kEntry + 32);
 	unsigned char *p = b.data();
 	std::memcpy(p, kMagic, sizeof kMagic - 1);
 	p += sizeof kMagic - 1;
+	put64(p, (uint64_t)list.bits);
+	p += 8;
 	put64(p, chunks.size());
 	p += 8;
 	for (auto &c : chunks) {
@@ -273,13 +286,13 @@ void ChunkCache::save(const Oid &blob, const std::vector<Chunk> &chunks) const
 	t.rename_to(path(blob), false);   // no fsync: a lost list is recomputed
 }
 
-std::optional<std::vector<Chunk>> ChunkCache::load(const Oid &blob, uint64_t size) const
+std::optional<ChunkList> ChunkCache::load(const Oid &blob, uint64_t size) const
 {
 	Fd f(::open(path(blob).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
 	if (!f)
 		return std::nullopt;
 	struct stat st;
-	size_t head = sizeof kMagic - 1 + 8;
+	size_t head = sizeof kMagic - 1 + 16;
 	if (fstat(f.get(), &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < head + 32 ||
 	    ((uint64_t)st.st_size - head - 32) % kEntry || (uint64_t)st.st_size > (64u << 20))
 		return std::nullopt;
@@ -291,24 +304,27 @@ std::optional<std::vector<Chunk>> ChunkCache::load(const Oid &blob, uint64_t siz
 	EVP_Digest(b.data(), b.size() - 32, sum, &n, EVP_sha256(), nullptr);
 	if (std::memcmp(b.data(), kMagic, sizeof kMagic - 1) || std::memcmp(sum, b.data() + b.size() - 32, 32))
 		return std::nullopt;
-	uint64_t count = get64(b.data() + sizeof kMagic - 1);
-	if (count != (b.size() - head - 32) / kEntry)
+	uint64_t bits = get64(b.data() + sizeof kMagic - 1), count = get64(b.data() + sizeof kMagic - 1 + 8);
+	if (count != (b.size() - head - 32) / kEntry || bits < kMinChunkBits || bits > kMaxChunkBits)
 		return std::nullopt;
-	std::vector<Chunk> out((size_t)count);
+	ChunkList list;
+	list.bits = (int)bits;
+	auto &out = list.chunks;
+	out.resize((size_t)count);
 	const unsigned char *p = b.data() + head;
 	uint64_t at = 0;
 	for (auto &c : out) {
 		c.off = get64(p);
 		c.len = (uint32_t)(get64(p + 8) & 0xffffffffu);
 		std::memcpy(c.sha.data(), p + 12, 32);
-		if (c.off != at || !c.len || c.len > Chunker::kMax)
+		if (c.off != at || !c.len || c.len > (4u << bits))
 			return std::nullopt;
 		at += c.len;
 		p += kEntry;
 	}
 	if (at != size)
 		return std::nullopt;
-	return out;
+	return list;
 }
 
 void ChunkCache::remove(const Oid &blob) const

@@ -1,8 +1,10 @@
 // Content-defined chunking: where a file's chunks begin depends on the
 // bytes around the cut, not on offsets, so an insertion shifts no chunk
 // but the one it falls in.  A gear rolling hash (as in FastCDC) cuts chunks
-// of 16 KiB to 256 KiB, 64 KiB on average; each chunk is named by its
-// SHA-256.  Two versions of a file share the chunks they have in common:
+// of a quarter to four times an average of 2^bits bytes, 2 KiB for files
+// up to 64 MiB, growing with the file to 64 KiB (so a list has at most
+// ~64 Ki chunks); each chunk is named by its SHA-256.  All versions of a
+// file are cut with the bits of the first one, so their chunks compare.  Two versions of a file share the chunks they have in common:
 // that is what makes a delta of one against the other (plumbing/delta.h).
 //
 // A blob's chunk list is kept in .pach/pach/chunks/<id> once computed, so
@@ -39,10 +41,18 @@ struct ChunkHash {
 	}
 };
 
+// The chunk size (log2 of the average) for a file of this size.
+int chunk_bits_for(uint64_t size);
+constexpr int kMinChunkBits = 11, kMaxChunkBits = 16;
+
+struct ChunkList {
+	int bits = kMaxChunkBits;
+	std::vector<Chunk> chunks;
+};
+
 class Chunker {
 public:
-	static constexpr uint32_t kMin = 16 << 10, kAvg = 64 << 10, kMax = 256 << 10;
-	Chunker();
+	explicit Chunker(int bits = kMaxChunkBits);
 	~Chunker();
 	Chunker(const Chunker &) = delete;
 	// Feed the next bytes of the file; complete chunks go to out().
@@ -52,8 +62,12 @@ public:
 	std::vector<Chunk> &out() { return out_; }
 	uint64_t size() const { return pos_; }
 
+	uint32_t max_len() const { return max_; }
+
 private:
 	void cut();
+	uint32_t min_, avg_, max_;
+	uint64_t mask_s_, mask_l_;
 	uint64_t pos_ = 0, start_ = 0;
 	uint64_t h_ = 0;
 	void *sha_;   // EVP_MD_CTX of the chunk being read
@@ -65,7 +79,7 @@ private:
 // (hashing and writing the same bytes).
 class ThreadedChunker {
 public:
-	ThreadedChunker();
+	explicit ThreadedChunker(int bits);
 	~ThreadedChunker();
 	void feed(const unsigned char *p, size_t n);
 	// Waits for the thread; rethrows its error.
@@ -76,8 +90,8 @@ private:
 	std::unique_ptr<Impl> impl_;
 };
 
-// The chunk list of n bytes read from r.
-std::vector<Chunk> chunk_stream(ObjectReader &r);
+// The chunk list of what r reads.
+std::vector<Chunk> chunk_stream(ObjectReader &r, int bits);
 
 // The cache of chunk lists, .pach/pach/chunks/<hex>: written atomically,
 // checked on reading (a list that does not add up to the blob's size or
@@ -85,8 +99,8 @@ std::vector<Chunk> chunk_stream(ObjectReader &r);
 class ChunkCache {
 public:
 	explicit ChunkCache(std::string dir) : dir_(std::move(dir)) {}
-	std::optional<std::vector<Chunk>> load(const Oid &blob, uint64_t size) const;
-	void save(const Oid &blob, const std::vector<Chunk> &chunks) const;
+	std::optional<ChunkList> load(const Oid &blob, uint64_t size) const;
+	void save(const Oid &blob, const ChunkList &list) const;
 	void remove(const Oid &blob) const;
 	std::string path(const Oid &blob) const;
 	const std::string &dir() const { return dir_; }

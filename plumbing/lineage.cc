@@ -82,7 +82,7 @@ std::vector<Entry> lineage_entries(const std::shared_ptr<Pack> &p, const Oid &to
 // kProbe bytes: a quarter of its chunks among the old version's, or (an
 // edit in place, such as a database's pages, which can touch most chunks)
 // a quarter of its 64-byte blocks equal at the same offsets.
-bool worth_a_delta(int fd, uint64_t size, const std::vector<Chunk> &base, ObjectReader &prev)
+bool worth_a_delta(int fd, uint64_t size, const ChunkList &base, ObjectReader &prev)
 {
 	off_t at = lseek(fd, 0, SEEK_CUR);
 	if (at < 0)
@@ -104,10 +104,10 @@ bool worth_a_delta(int fd, uint64_t size, const std::vector<Chunk> &base, Object
 		equal += std::memcmp(&buf[i], &old[i], 64) == 0;
 	if (blocks && equal * 4 >= blocks)
 		return true;
-	Chunker c;
-	c.feed(buf.data(), (size_t)r);
+	Chunker c(base.bits);
+	c.feed(buf.data(), buf.size());
 	std::unordered_set<std::array<unsigned char, 32>, ChunkHash> have;
-	for (auto &b : base)
+	for (auto &b : base.chunks)
 		have.insert(b.sha);
 	uint64_t same = 0, all = 0;
 	for (auto &ch : c.out()) {
@@ -119,6 +119,23 @@ bool worth_a_delta(int fd, uint64_t size, const std::vector<Chunk> &base, Object
 }
 
 } // namespace
+
+// A blob's chunk list, from the cache or made (and kept) by reading it,
+// with the chunk size its size calls for.
+static std::optional<ChunkList> chunks_of(Store &s, const Oid &o, uint64_t size)
+{
+	ChunkCache cache(s.path("pach/chunks"));
+	if (auto c = cache.load(o, size))
+		return c;
+	auto r = s.odb().open(o);
+	if (!r)
+		return std::nullopt;
+	ChunkList c;
+	c.bits = chunk_bits_for(size);
+	c.chunks = chunk_stream(*r, c.bits);
+	cache.save(o, c);
+	return c;
+}
 
 std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std::string &what, const Oid &prev,
 					       const PackWriter::OnBytes &progress)
@@ -141,14 +158,9 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 		return std::nullopt;
 
 	ChunkCache cache(s_.path("pach/chunks"));
-	auto old_chunks = cache.load(prev, psize);
-	if (!old_chunks) {
-		auto r = s_.odb().open(prev);
-		if (!r)
-			return std::nullopt;
-		old_chunks = chunk_stream(*r);
-		cache.save(prev, *old_chunks);
-	}
+	auto old_chunks = chunks_of(s_, prev, psize);
+	if (!old_chunks)
+		return std::nullopt;
 	// A new file at the same path shares nothing: store it whole.
 	if (probe_) {
 		auto r = s_.odb().open(prev);
@@ -159,16 +171,16 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	trace_point("version: probed");
 	auto own = std::make_unique<PackWriter>(s_.odb().pack_dir(), (uint32_t)entries.size() + 1);
 	LevelGovernor gov;
-	ThreadedChunker chunker;
+	ThreadedChunker chunker(old_chunks->bits);
 	Oid o = own->add_blob_stream(fd, size, what, gov, progress,
 				     [&](const unsigned char *p, size_t n) { chunker.feed(p, n); });
-	auto new_chunks = chunker.finish();
+	ChunkList new_chunks{old_chunks->bits, chunker.finish()};
 	trace_point("version: written and chunked");
 	if (seen_or_claim(o)) {
 		own->abandon();
 		return o;
 	}
-	auto ops = plan_delta(*old_chunks, new_chunks);
+	auto ops = plan_delta(old_chunks->chunks, new_chunks.chunks);
 	// The new version is read back from this pack (immutable), never from
 	// the file, which might change under us.
 	own->flush_buffer();
@@ -221,18 +233,6 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 }
 
 // A blob's chunk list, from the cache or made (and kept) by reading it.
-static std::optional<std::vector<Chunk>> chunks_of(Store &s, const Oid &o, uint64_t size)
-{
-	ChunkCache cache(s.path("pach/chunks"));
-	if (auto c = cache.load(o, size))
-		return c;
-	auto r = s.odb().open(o);
-	if (!r)
-		return std::nullopt;
-	auto c = chunk_stream(*r);
-	cache.save(o, c);
-	return c;
-}
 
 bool write_version_for(Store &s, PackWriter &w, const Oid &o, const std::function<bool(const Oid &)> &has)
 {
@@ -263,9 +263,9 @@ bool write_version_for(Store &s, PackWriter &w, const Oid &o, const std::functio
 		return false;
 	uint64_t base_size = base->size();
 	auto mine = chunks_of(s, o, size), theirs = chunks_of(s, *older, base_size);
-	if (!mine || !theirs)
+	if (!mine || !theirs || mine->bits != theirs->bits)
 		return false;
-	auto ops = plan_delta(*mine, *theirs);
+	auto ops = plan_delta(mine->chunks, theirs->chunks);
 	refine_delta(ops, random_reader([&] { return s.odb().open(o); }),
 		     random_reader([&] { return s.odb().open(*older); }), base_size);
 	if (inserted_bytes(ops) * 2 > size)
