@@ -140,7 +140,7 @@ void Chunker::finish()
 }
 
 struct ThreadedChunker::Impl {
-	static constexpr size_t kSlots = 4;
+	static constexpr size_t kSlots = 8;
 	Chunker c;
 	explicit Impl(int bits) : c(bits), t([this] { run(); }) {}
 	std::mutex mu;

@@ -29,7 +29,9 @@
 #include "plumbing/error.h"
 #include "plumbing/progress.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -366,8 +368,51 @@ LineageGc gc_lineage(Store &s, const std::shared_ptr<Pack> &p, const std::functi
 	return LineageGc::rewritten;
 }
 
+// The last close of a big removed file frees its blocks and drops its
+// cached pages: ~0.35 s per GiB here, paid by whoever closes it last.  A
+// short-lived grandchild holds the files until this process has exited
+// and pays it then, off the command's time.  Without fork, we pay.
+static void release_after_exit(const std::vector<std::string> &paths)
+{
+	std::vector<int> fds;
+	for (auto &p : paths) {
+		int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			fds.push_back(fd);
+	}
+	if (fds.empty())
+		return;
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		for (int fd : fds)
+			::close(fd);
+		return;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		if (fork() != 0)
+			_exit(0);
+		// The grandchild: wait for the command to exit (its end of the
+		// pipe closes), then let go.
+		::close(pipefd[1]);
+		char c;
+		while (::read(pipefd[0], &c, 1) < 0 && errno == EINTR) {
+		}
+		for (int fd : fds)
+			::close(fd);
+		_exit(0);
+	}
+	::close(pipefd[0]);
+	if (child > 0)
+		waitpid(child, nullptr, 0);
+	for (int fd : fds)
+		::close(fd);
+	// pipefd[1] stays open until this process exits.
+}
+
 void ObjectWriter::retire_packs()
 {
+	release_after_exit(retired_);
 	// Pack first, then idx: an idx without its pack is skipped by every
 	// reader; readers that listed the pack look again (ObjectDb::open).
 	for (auto &p : retired_) {

@@ -234,7 +234,7 @@ void PackWriter::stored_end()
 void PackWriter::pipeline(int fd, uint64_t size, const unsigned char *first_data, size_t first,
 			  const std::string &what, int level, Sha1 &osha, const OnBytes &progress, const Tap &tap)
 {
-	constexpr int kSlots = 4;
+	constexpr int kSlots = 8;
 	std::vector<std::vector<unsigned char>> bufs(kSlots, std::vector<unsigned char>(kBufSize));
 	struct Full {
 		int slot;

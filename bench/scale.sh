@@ -1,0 +1,66 @@
+#!/bin/sh
+# bench/scale.sh — the store with many files (issue 16): ingest rate and
+# peak memory of commit, re-commit, one change, diff and work-tree status
+# at N files, against git on the same tree in the same run.
+#
+#   BENCH_DIR (default /tmp/pach-bench) holds the data; SCALE_N (default
+#   1000000) files of 64 bytes in directories of 1,000.
+set -e
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PACH="$ROOT/pach"
+M="python3 $ROOT/bench/measure.py"
+B=${BENCH_DIR:-/tmp/pach-bench}/scale
+N=${SCALE_N:-1000000}
+[ -x "$PACH" ] || { echo "build pach first (make)"; exit 1; }
+mkdir -p "$B" && cd "$B"
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+
+secs() { echo "$1" | cut -d' ' -f1; }
+mib() { echo $(($(echo "$1" | cut -d' ' -f2) / 1024)); }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+echo "== data: $N files of 64 bytes, 1,000 per directory"
+if [ ! -f "data.$N" ]; then
+	rm -rf data data.* && mkdir data
+	python3 - "$N" <<'PY'
+import os, sys
+n = int(sys.argv[1])
+for d in range((n + 999) // 1000):
+    os.makedirs(f"data/d{d:05d}")
+    for i in range(d * 1000, min(n, d * 1000 + 1000)):
+        with open(f"data/d{d:05d}/f{i:07d}", "wb") as f:
+            f.write(os.urandom(32).hex().encode())
+PY
+	touch "data.$N"
+fi
+sync
+
+echo
+echo "== S1. first commit (ingest)"
+rm -rf s && "$PACH" init s >/dev/null && "$PACH" -C s repo create r >/dev/null
+r1=$($M "$PACH -C s -q commit r data -m one")
+echo "RESULT S1  ingest: $(python3 -c "print(int($N / $(secs "$r1")))") files/s, peak RSS $(mib "$r1") MiB  (floor 30,000 files/s; ceiling 256 MiB at 1M, 512 MiB at 10M)"
+
+echo
+echo "== S2. re-commit, nothing changed (a full scan)"
+r2=$($M "$PACH -C s -q commit r data -m two")
+echo "RESULT S2  re-commit: $(secs "$r2") s, peak RSS $(mib "$r2") MiB"
+
+echo
+echo "== S3. one file of $N changed"
+echo changed >data/d00007/f0007001
+r3=$($M "$PACH -C s -q commit r data -m three")
+if [ ! -d g/.git ]; then
+	rm -rf g && mkdir g && cp -a data g/data && (cd g && git init -q && git add -A && git commit -qm one)
+fi
+echo changed-again >g/data/d00007/f0007001
+git -C g status --porcelain >/dev/null
+rg=$($M "git -C g status --porcelain")
+echo "pach commit $(secs "$r3") s ($(mib "$r3") MiB); git status $(secs "$rg") s ($(mib "$rg") MiB)"
+echo "RESULT S3  one changed file: pach commit / git status: $(ratio "$(secs "$r3")" "$(secs "$rg")")  (ceiling 1.3 without a monitor), peak RSS $(mib "$r3") MiB"
+
+echo
+echo "== S4. diff of two commits differing in one file"
+r4=$($M "$PACH -C s diff r@master~1 r@master --stat")
+echo "RESULT S4  diff: $(secs "$r4") s, peak RSS $(mib "$r4") MiB"
