@@ -186,6 +186,8 @@ void ObjectWriter::finish()
 		sl.pack.reset();
 	}
 	sealed_.clear();
+	if (!retired_.empty())
+		crash_point("versions-published");   // old version packs not yet removed
 	retire_packs();
 	s_.refresh_objects();
 	crash_point("objects-published");   // visible, no ref moved yet

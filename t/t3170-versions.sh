@@ -136,6 +136,28 @@ test_expect_success 'gc drops the versions nothing reaches any more, keeps the b
 	grep "chain length = 2: 1 object" vp && test $(grep -c " blob " vp) = 3
 '
 
+test_expect_success 'crash tests: a store of their own' '
+	pach init k && pach -C k repo create r && mkdir kd &&
+	head -c $((MB << 20)) /dev/urandom >kd/big && pach -C k commit r kd -m v1 && cp kd/big k1 &&
+	pach -C k branch r first &&
+	mutate kd/big random 65536 && pach -C k commit r kd -m v2 && cp kd/big k2
+'
+
+for point in version-written objects-sealed versions-published objects-published; do
+	test_expect_success "a version commit killed at $point: store clean, every version there, commit again works" '
+		tip=$(git --git-dir=k/.pach rev-parse r/master) && cp kd/big cur &&
+		SEED='$point' mutate kd/big append 8192 && cp kd/big new &&
+		test_crash_at '$point' pach -C k commit r kd -m killed &&
+		test "$(git --git-dir=k/.pach rev-parse r/master)" = "$tip" &&
+		git_fsck k/.pach && pach -C k fsck >/dev/null &&
+		pach -C k cat r@first:/big | cmp - k1 &&
+		pach -C k cat r:/big | cmp - cur &&
+		pach -C k commit r kd -m again >/dev/null && pach -C k cat r:/big | cmp - new &&
+		pach -C k cat r@master~1:/big | cmp - cur && git_fsck k/.pach &&
+		test $(ls k/.pach/objects/pack/*.pack | wc -l) -le 12
+	'
+done
+
 test_expect_success 'a corrupt delta is one clear error' '
 	pach init bad && pach -C bad repo create r && mkdir e &&
 	head -c $((MB << 20)) /dev/urandom >e/big && pach -C bad commit r e -m one &&
