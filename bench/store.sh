@@ -4,6 +4,8 @@
 #
 #   BENCH_DIR (default /tmp/pach-bench) holds the data; it is reused.
 #   BIG_MB (default 1024) sizes the large file; SMALL_N (default 20000).
+#   Versions of big files are measured by bench/versions.sh, run at the
+#   end (STORE_VERSIONS=0 skips it).
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PACH="$ROOT/pach"
@@ -121,3 +123,8 @@ for i in 1 2 3 4 5; do
 	best=$(python3 -c "print(min($best, $t))")
 done
 echo "RESULT 5   pach diff: $(python3 -c "print(int($best*1000))") ms  (ceiling 50)"
+
+if [ "${STORE_VERSIONS:-1}" != 0 ]; then
+	echo
+	BENCH_DIR="$B" sh "$ROOT/bench/versions.sh"
+fi

@@ -106,6 +106,14 @@ test_expect_success 'push of one new version sends about what changed; fetch reb
 	pach -C copy2 cat r:/big | cmp - v7 && pach -C copy2 cat r@master~1:/big | cmp - v6 && git_fsck copy2/.pach
 '
 
+test_expect_success 'a thin pack whose base a remote no longer has is one clear error' '
+	rm -rf thinless && cp -r remote thinless && chmod -R u+w thinless &&
+	big=$(ls -S thinless/packs/*.pack | head -1) && name=$(basename "$big" .pack) &&
+	rm -f "$big" "thinless/packs/$name.idx" && grep -v "$name" thinless/state >st && cp st thinless/state &&
+	test_fatal pach clone "file://$PWD/thinless" thincopy && test $(wc -l <fatal.err) = 1 &&
+	grep "^fatal: " fatal.err && ! test -e thincopy/.pach/refs/heads/r/master
+'
+
 test_expect_success 'a corrupt pack of versions from a remote is refused, nothing changes' '
 	pack=$(ls -S remote/packs/*.pack | head -1) && mkdir evil && cp -r remote/* evil/ &&
 	f=evil/packs/$(basename "$pack") && chmod u+w "$f" &&
