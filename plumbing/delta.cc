@@ -536,7 +536,7 @@ private:
 	// are read 127 bytes at a time.  Bounded per delta and in all.
 	const std::string *literals(uint32_t level)
 	{
-		static constexpr uint64_t kOne = 16u << 20, kAll = 128u << 20;
+		static constexpr uint64_t kOne = 8u << 20, kAll = 32u << 20;
 		if (lit_.empty())
 			lit_.resize(chain_.size());
 		auto &l = lit_[level];

@@ -89,6 +89,8 @@ std::unique_ptr<ObjectReader> open_delta_chain(const std::vector<DeltaLink> &cha
 					       ObjType type, uint64_t whole_size, const EntryOpener &open);
 
 constexpr size_t kMaxPieces = 4u << 20;
+// Deltas that make less than this are left to libgit2 (plumbing/odb.cc).
+constexpr uint64_t kComposeMin = 1u << 20;
 constexpr int kMaxDeltaDepth = 64;
 
 } // namespace pach

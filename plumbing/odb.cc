@@ -590,6 +590,23 @@ std::optional<DeltaBase> delta_base(const std::shared_ptr<Pack> &p, uint64_t off
 	return b;
 }
 
+// The size of what a delta makes: the second number of its instructions.
+static uint64_t delta_result_size(const std::shared_ptr<Pack> &p, uint64_t data, uint64_t size)
+{
+	PackedReader r(p, data, ObjType::blob, size);
+	unsigned char b[20];
+	size_t n = r.read(b, std::min<uint64_t>(sizeof b, size));
+	uint64_t v[2] = {0, 0};
+	size_t i = 0;
+	for (int k = 0; k < 2; k++)
+		for (int shift = 0; i < n && shift < 64; shift += 7) {
+			v[k] |= (uint64_t)(b[i] & 0x7f) << shift;
+			if (!(b[i++] & 0x80))
+				break;
+		}
+	return v[1];
+}
+
 std::unique_ptr<ObjectReader> ObjectDb::open_delta(const std::shared_ptr<Pack> &p, uint64_t off, int type,
 						   uint64_t size, uint64_t data) const
 {
@@ -599,6 +616,11 @@ std::unique_ptr<ObjectReader> ObjectDb::open_delta(const std::shared_ptr<Pack> &
 			return nullptr;
 		auto base = delta_base(p, off, type, &data);
 		if (!base)
+			return nullptr;
+		// Small objects (git's deltified trees and commits) go to libgit2,
+		// whose cache of delta bases serves a walk of many of them better
+		// than composing each chain anew.
+		if (chain.empty() && delta_result_size(p, data, size) < kComposeMin)
 			return nullptr;
 		chain.push_back({p, data, size});
 		off = base->off;

@@ -166,6 +166,16 @@ for point in version-written objects-sealed versions-published objects-published
 	'
 done
 
+test_expect_success 'deltas git made (git gc, OFS_DELTA) go through the same reader' '
+	pach init g && pach -C g repo create r && mkdir gd &&
+	seq 1 400000 >gd/f && pach -C g commit r gd -m 1 && cp gd/f g1 &&
+	seq 2 400001 >gd/f && pach -C g commit r gd -m 2 &&
+	git --git-dir=g/.pach gc -q --aggressive &&
+	git verify-pack -v g/.pach/objects/pack/*.idx >vp && grep "chain length = 1" vp &&
+	pach -C g cat r@master~1:/f | cmp - g1 && pach -C g cat r:/f | cmp - gd/f &&
+	pach -C g get r@master~1:/f got && cmp got g1
+'
+
 test_expect_success 'a corrupt delta is one clear error' '
 	pach init bad && pach -C bad repo create r && mkdir e &&
 	head -c $((MB << 20)) /dev/urandom >e/big && pach -C bad commit r e -m one &&
