@@ -196,28 +196,20 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	uint64_t inserted = inserted_bytes(ops);
 	trace_point("version: delta planned");
 	int pfd = pack->get_fd();
-	uint64_t old_bytes = 0, new_bytes = 0;
 	for (auto &e : entries) {
-		if (e.oid != prev) {
+		// The older versions as they are; the previous one whole when too
+		// different to be worth a delta.
+		if (e.oid != prev || inserted * 2 > psize) {
 			own->copy_raw(pfd, e.off, e.len, e.oid, pack->pack_path);
-			continue;
-		}
-		old_bytes = e.len;
-		if (inserted * 2 > psize) {
-			// Too different to be worth a delta: it stays whole.
-			own->copy_raw(pfd, e.off, e.len, e.oid, pack->pack_path);
-			new_bytes = e.len;
 			continue;
 		}
 		auto r = s_.odb().open(prev);
 		if (!r)
 			die("object {} vanished while pach was reading it", prev.hex());
 		DeltaEncoder enc(ops, size, psize, *r);
-		uint64_t before = own->bytes();
 		LevelGovernor dgov;
 		own->add_ref_delta(o, prev, delta_size(ops, size, psize),
 				   [&](void *b, size_t n) { return enc.read(b, n); }, dgov);
-		new_bytes = own->bytes() - before;
 	}
 	trace_point("version: delta written");
 	own->seal();
@@ -227,14 +219,10 @@ std::optional<Oid> ObjectWriter::write_version(int fd, uint64_t size, const std:
 	std::lock_guard<std::mutex> g(mu_);
 	written_ += own->bytes();
 	objects_++;
-	if (new_bytes < old_bytes)
-		deltified_++;
 	sealed_.push_back(std::move(own));
 	retired_.push_back(pack->pack_path);
 	return o;
 }
-
-// A blob's chunk list, from the cache or made (and kept) by reading it.
 
 bool write_version_for(Store &s, PackWriter &w, const Oid &o, const std::function<bool(const Oid &)> &has)
 {

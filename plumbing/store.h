@@ -131,8 +131,6 @@ public:
 	}
 	// A blob from a stream (through a pipe, as blob_from_fd reads).
 	Oid blob_from_reader(ObjectReader &r, const std::string &what);
-	// Previous versions this writer turned into deltas.
-	uint64_t versions_deltified() const { return deltified_; }
 	Oid blob(const void *data, size_t n, int worker = 0);
 	Oid tree(const std::vector<TreeEntry> &sorted);
 	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
@@ -158,7 +156,6 @@ private:
 	// removed once that pack is published.
 	std::vector<std::string> retired_;
 	void retire_packs();
-	uint64_t deltified_ = 0;
 
 	Store &s_;
 	// One pack being written per slot.  Callers normally give each thread
