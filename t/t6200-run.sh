@@ -218,8 +218,8 @@ test_expect_success 'datum_timeout kills the whole process group' '
 	pach pipeline create -f slow.yaml &&
 	start=$(date +%s) && test_expect_code 1 pach run slow >out 2>&1 &&
 	test $(($(date +%s) - start)) -lt 10 && grep "1 failed" out &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "sleep 31" >/dev/null || break; sleep 0.2; done &&
-	! pgrep -f "sleep 31" >/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -fx "sleep 31" >/dev/null || break; sleep 0.2; done &&
+	! pgrep -fx "sleep 31" >/dev/null
 '
 
 test_expect_success 'two datums writing one path fail the job, naming the path' '

@@ -84,7 +84,7 @@ test_expect_success 'datum_timeout: a datum taking too long is killed and fails'
 	pach pipeline create -f t.yaml &&
 	test_expect_code 1 pach run slowpoke -j 1 >out 2>err &&
 	grep "6 datums: 6 processed, 0 skipped, 1 failed" out &&
-	pach logs slowpoke >logs && grep "datum timed out" logs && ! pgrep -f "sleep 30"
+	pach logs slowpoke >logs && grep "datum timed out" logs && ! pgrep -fx "sleep 30"
 '
 
 if command -v bwrap >/dev/null && bwrap --ro-bind / / true 2>/dev/null; then

@@ -69,8 +69,8 @@ test_expect_success RUNC,BUSYBOX 'a timeout kills and deletes the container' '
 	ln -s busybox rootfs/bin/sleep &&
 	pach pipeline create -f t.yaml && test_expect_code 1 pach run t >out 2>&1 && grep "1 failed" out &&
 	test -z "$(runc list -q | grep "^pach-")" &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "sleep 33" >/dev/null || break; sleep 0.2; done &&
-	! pgrep -f "sleep 33" >/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -fx "sleep 33" >/dev/null || break; sleep 0.2; done &&
+	! pgrep -fx "sleep 33" >/dev/null
 '
 
 test_expect_success RUNC,BUSYBOX 'crun: used where it works, refused clearly where it cannot' '
