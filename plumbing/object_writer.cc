@@ -32,10 +32,24 @@ bool ObjectWriter::seen_or_claim(const Oid &o)
 	return !seen_.insert(o).second;
 }
 
+// Objects of the slot packs are known to their pack only (PackWriter::has):
+// the same object written by two workers, or on both sides of a rotation,
+// is in two packs, which git allows; a set of every id would grow with
+// the operation.
+bool ObjectWriter::known_outside_slots(const Oid &o)
+{
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		if (seen_.count(o))
+			return true;
+	}
+	return s_.odb().contains(o);
+}
+
 PackWriter &ObjectWriter::slot(int w)
 {
 	auto &sl = slots_.at((size_t)w);
-	if (sl.pack && sl.pack->bytes() >= kRotate) {
+	if (sl.pack && (sl.pack->bytes() >= kRotate || sl.pack->count() >= kRotateObjects)) {
 		sl.pack->seal();
 		std::lock_guard<std::mutex> g(mu_);
 		sealed_.push_back(std::move(sl.pack));
@@ -73,7 +87,7 @@ Oid ObjectWriter::blob_from_fd(int fd, uint64_t size, const std::string &what, i
 	PackWriter &p = slot(worker);
 	uint64_t before = p.bytes();
 	Oid o = p.add_blob_stream(fd, size, what, slots_.at((size_t)worker).gov, progress);
-	if (seen_or_claim(o)) {
+	if (p.has(o, p.count() - 1) || known_outside_slots(o)) {
 		p.drop_last();
 		return o;
 	}
@@ -117,10 +131,10 @@ Oid ObjectWriter::blob_from_reader(ObjectReader &r, const std::string &what)
 Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)
 {
 	Oid o = hash_object(t, body.data(), body.size());
-	if (seen_or_claim(o))
-		return o;
 	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
 	PackWriter &p = slot(worker);
+	if (p.has(o) || known_outside_slots(o))
+		return o;
 	uint64_t before = p.bytes();
 	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);
 	std::lock_guard<std::mutex> g(mu_);
@@ -139,18 +153,42 @@ Oid ObjectWriter::tree(const std::vector<TreeEntry> &sorted)
 	std::string body = serialize_tree(sorted);
 	Oid o = object(ObjType::tree, body);
 	std::lock_guard<std::mutex> g(mu_);
-	trees_.emplace(o, std::move(body));
+	if (trees_.count(o))
+		return o;
+	// Kept for read_tree; past a budget, in a file beside the packs (a
+	// snapshot of ten million files writes gigabytes of trees).
+	TreeBody &t = trees_[o];
+	if (tree_bytes_ + body.size() <= kTreeMemory) {
+		tree_bytes_ += body.size();
+		t.body = std::move(body);
+		return o;
+	}
+	if (!spill_)
+		spill_ = std::make_unique<TempFile>(s_.odb().pack_dir(), "tmp_trees_");
+	t.spilled = true;
+	t.offset = spill_end_;
+	t.size = body.size();
+	write_full(spill_->fd(), body.data(), body.size(), spill_->path());
+	spill_end_ += body.size();
 	return o;
 }
 
 std::vector<TreeEntry> ObjectWriter::read_tree(const Oid &tree) const
 {
+	std::string body;
 	{
 		std::lock_guard<std::mutex> g(const_cast<std::mutex &>(mu_));
 		auto it = trees_.find(tree);
-		if (it != trees_.end())
-			return parse_tree(it->second, tree.hex());
+		if (it != trees_.end()) {
+			if (!it->second.spilled)
+				return parse_tree(it->second.body, tree.hex());
+			body.resize(it->second.size);
+			if (pread(spill_->fd(), body.data(), body.size(), (off_t)it->second.offset) != (ssize_t)body.size())
+				die_errno("unable to read back '" + spill_->path() + "'");
+		}
 	}
+	if (!body.empty())
+		return parse_tree(body, tree.hex());
 	return s_.read_tree(tree);
 }
 

@@ -475,10 +475,39 @@ void PackWriter::drop_last()
 	offset_ = start;
 }
 
-bool PackWriter::contains(const Oid &o) const
+bool PackWriter::has(const Oid &o, size_t upto)
 {
-	for (auto &e : entries_)
-		if (e.oid == o)
+	upto = std::min(upto, entries_.size());
+	if (indexed_ > entries_.size()) {   // drop_last took an indexed one
+		table_.clear();
+		indexed_ = 0;
+	}
+	auto slot_of = [](const Oid &x, size_t mask) {
+		uint64_t h;
+		std::memcpy(&h, x.b.data(), 8);
+		return (size_t)h & mask;
+	};
+	if (table_.size() < 2 * (upto + 1)) {
+		size_t n = 1024;
+		while (n < 4 * (upto + 1))
+			n *= 2;
+		table_.assign(n, 0);
+		for (size_t i = 0; i < indexed_; i++) {
+			size_t h = slot_of(entries_[i].oid, n - 1);
+			while (table_[h])
+				h = (h + 1) & (n - 1);
+			table_[h] = (uint32_t)i + 1;
+		}
+	}
+	size_t mask = table_.size() - 1;
+	for (; indexed_ < upto; indexed_++) {
+		size_t h = slot_of(entries_[indexed_].oid, mask);
+		while (table_[h])
+			h = (h + 1) & mask;
+		table_[h] = (uint32_t)indexed_ + 1;
+	}
+	for (size_t h = slot_of(o, mask); table_[h]; h = (h + 1) & mask)
+		if (table_[h] - 1 < upto && entries_[table_[h] - 1].oid == o)
 			return true;
 	return false;
 }
@@ -529,12 +558,11 @@ void PackWriter::seal()
 	fsync_or_die(file_.fd(), file_.path());
 	file_.close_fd();
 
-	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> idx;
-	idx.reserve(entries_.size());
-	for (auto &e : entries_)
-		idx.push_back({e.oid, {e.offset, e.crc}});
 	idx_ = std::make_unique<TempFile>(dir_, "tmp_idx_");
-	write_idx(idx_->fd(), idx_->path(), idx, checksum);
+	write_idx(idx_->fd(), idx_->path(), entries_, checksum);   // sorts entries_
+	std::vector<Entry>().swap(entries_);
+	std::vector<uint32_t>().swap(table_);
+	indexed_ = 0;
 	fsync_or_die(idx_->fd(), idx_->path());
 	idx_->close_fd();
 	checksum_ = checksum;
@@ -564,10 +592,9 @@ std::optional<Oid> PackWriter::finish()
 	return publish();
 }
 
-void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
-	       const Oid &pack_checksum)
+void write_idx(int fd, const std::string &path, std::vector<IdxEntry> &entries, const Oid &pack_checksum)
 {
-	std::sort(entries.begin(), entries.end(), [](auto &a, auto &b) { return a.first < b.first; });
+	std::sort(entries.begin(), entries.end(), [](auto &a, auto &b) { return a.oid < b.oid; });
 	std::string out;
 	Sha1 sha;
 	auto emit = [&](const void *p, size_t n) {
@@ -579,7 +606,7 @@ void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::
 	emit(b4, 4);
 	uint32_t fan[256] = {};
 	for (auto &e : entries)
-		fan[e.first.b[0]]++;
+		fan[e.oid.b[0]]++;
 	uint32_t acc = 0;
 	for (int i = 0; i < 256; i++) {
 		acc += fan[i];
@@ -587,14 +614,14 @@ void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::
 		emit(b4, 4);
 	}
 	for (auto &e : entries)
-		emit(e.first.b.data(), 20);
+		emit(e.oid.b.data(), 20);
 	for (auto &e : entries) {
-		put_be32(b4, e.second.second);
+		put_be32(b4, e.crc);
 		emit(b4, 4);
 	}
 	std::vector<uint64_t> large;
 	for (auto &e : entries) {
-		uint64_t off = e.second.first;
+		uint64_t off = e.offset;
 		if (off < 0x80000000u) {
 			put_be32(b4, (uint32_t)off);
 		} else {

@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,13 @@ namespace pach {
 // Chooses the zlib level: level 1 while data compresses, stored (level 0)
 // blocks once it does not, probing again now and then.  Level 1 runs at
 // ~50 MB/s on incompressible data, stored blocks at memory speed.
+// An object's place in a pack, as its idx records it.
+struct IdxEntry {
+	Oid oid;
+	uint64_t offset;
+	uint32_t crc;
+};
+
 class LevelGovernor {
 public:
 	int level() const { return incompressible_ && !probe_due() ? 0 : 1; }
@@ -79,7 +87,9 @@ public:
 	const std::string &temp_path() const { return file_.path(); }
 	void flush_buffer() { flush(); }
 	uint64_t bytes() const { return offset_; }
-	bool contains(const Oid &o) const;
+	// Whether one of the first `upto` objects of this pack (all by
+	// default) is o: a hash table over the entries, built as asked.
+	bool has(const Oid &o, size_t upto = SIZE_MAX);
 
 	// Finish the pack: trailer, idx, fsync, rename into place.  Returns the
 	// pack's name (its checksum), or nothing if it held no object (then
@@ -94,11 +104,7 @@ public:
 	void abandon();
 
 private:
-	struct Entry {
-		Oid oid;
-		uint64_t offset;
-		uint32_t crc;
-	};
+	using Entry = IdxEntry;
 	void put(const void *p, size_t n);        // pack bytes: hashed, crc'ed, buffered
 	void flush();
 	void raw_write(const void *p, size_t n);
@@ -131,6 +137,8 @@ private:
 	std::vector<unsigned char> buf_;
 	std::vector<unsigned char> zout_;
 	std::vector<Entry> entries_;
+	std::vector<uint32_t> table_;   // has(): entry index + 1 by oid, 0 empty
+	size_t indexed_ = 0;            // entries in table_
 	z_stream z_{};
 	bool z_init_ = false;
 	int z_level_ = -1;
@@ -140,7 +148,7 @@ private:
 };
 
 // Write the idx v2 for a pack's entries (sorted here) next to it.
-void write_idx(int fd, const std::string &path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
+void write_idx(int fd, const std::string &path, std::vector<IdxEntry> &entries,
 	       const Oid &pack_checksum);
 
 } // namespace pach

@@ -1,6 +1,8 @@
 #include "plumbing/parallel.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -87,6 +89,87 @@ void parallel_for(size_t n, int workers, const std::function<void(size_t i, int 
 			fn(i, slot);
 		}
 	});
+}
+
+struct TaskPool::State {
+	std::mutex mu;
+	std::condition_variable cv;
+	std::deque<std::function<void(int)>> q;
+	bool stop = false;
+	FirstError err;
+	std::vector<std::thread> threads;
+
+	void run(int slot)
+	{
+		for (;;) {
+			std::function<void(int)> t;
+			{
+				std::unique_lock<std::mutex> g(mu);
+				cv.wait(g, [&] { return stop || !q.empty(); });
+				if (q.empty())
+					return;
+				t = std::move(q.front());
+				q.pop_front();
+			}
+			try {
+				t(slot);
+			} catch (...) {
+				err.set(std::current_exception());
+			}
+		}
+	}
+};
+
+TaskPool::TaskPool(int workers) : st_(std::make_unique<State>()), workers_(std::max(1, workers))
+{
+	if (workers_ == 1)
+		return;
+	try {
+		for (int i = 0; i < workers_; i++)
+			st_->threads.emplace_back([this, i] { st_->run(i); });
+	} catch (const std::system_error &) {
+		// No thread to spare: those started do the work, or the caller.
+		if (st_->threads.empty())
+			workers_ = 1;
+	}
+}
+
+TaskPool::~TaskPool()
+{
+	{
+		std::lock_guard<std::mutex> g(st_->mu);
+		st_->stop = true;
+	}
+	st_->cv.notify_all();
+	for (auto &t : st_->threads)
+		t.join();
+}
+
+void TaskPool::submit(std::function<void(int slot)> task)
+{
+	if (st_->threads.empty()) {
+		try {
+			task(0);
+		} catch (...) {
+			st_->err.set(std::current_exception());
+		}
+		return;
+	}
+	{
+		std::lock_guard<std::mutex> g(st_->mu);
+		st_->q.push_back(std::move(task));
+	}
+	st_->cv.notify_one();
+}
+
+bool TaskPool::failed() const
+{
+	return st_->err.failed();
+}
+
+void TaskPool::rethrow_if_failed()
+{
+	st_->err.rethrow();
 }
 
 } // namespace pach

@@ -43,445 +43,653 @@ Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<
 
 namespace {
 
-struct Node {
-	std::string name;
-	Node *parent = nullptr;
-	std::string dir_path; // absolute; directories (and a lone root file) only
-	struct stat st;
-	uint32_t mode = 0;
-	Oid oid;
-	bool need_hash = false;
-	bool skip = false;  // special file, or became a directory
-	int dfd = -1;       // open fd of the parent directory, or -1
-	std::string link;   // a symlink's target
-	int depth = 0;
-	std::vector<Node> kids;
+constexpr size_t kStatChunk = 512;         // files stat'ed per task in a big directory
+constexpr size_t kBatchFiles = 64;         // files per hashing task
+constexpr uint64_t kBatchBytes = 8 << 20;  // ... or bytes
+constexpr size_t kMaxHashing = 4096;       // files handed out, not yet hashed
+constexpr size_t kMaxRecords = 1 << 16;    // files walked, not yet reported
+constexpr size_t kReadAhead = 16;          // directories read ahead of the walk
 
-	// Files keep no path of their own (20,000 fewer allocations for a
-	// 20,000-file walk): it is built when needed.
-	std::string path() const { return parent ? parent->dir_path + "/" + name : dir_path; }
+struct Dir;
+
+// One entry of a directory, as its scan found it.
+struct Ent {
+	std::string name;
+	uint32_t mode = 0;       // git mode (kModeDir for directories)
+	bool dir = false;
+	bool skip = false;       // special file, vanished, or a directory with no file
+	bool need_hash = false;  // not in the stat cache
+	bool pending = false;    // need_hash and not hashed yet (guarded by Walk::mu_)
+	StatKey st;
+	Oid oid;
+	std::string link;            // a symlink's target
+	std::unique_ptr<Dir> scan;   // a subdirectory read ahead
 };
 
-// The walk runs on every core, as git's preloaded index does: a queue of
-// work items, each either "read this directory" (readdir, sort, then stat
-// its files and queue its subdirectories) or "stat these files of a big
-// directory".  Directory fds stay open (up to a bound) so files are
-// stat'ed relative to them.
-class Walker {
+// A directory read and its files stat'ed, by the workers.
+struct Dir {
+	std::string path;   // absolute
+	int depth = 0;
+	std::vector<Ent> ents;   // in git's tree order, which is path order
+	size_t parts = 0;        // stat tasks outstanding (guarded by Walk::mu_)
+	bool ready = false;      // guarded by Walk::mu_
+	std::exception_ptr err;
+};
+
+// A directory being walked, or walked and waiting for its tree.
+struct Frame {
+	std::unique_ptr<Dir> dir;
+	Frame *parent = nullptr;   // written after this one (post-order)
+	size_t at = 0;             // this directory's index in the parent
+	size_t next = 0;           // next entry to walk
+	size_t ahead = 0;          // next entry to consider reading ahead
+	size_t hashing = 0;        // files handed out (guarded by Walk::mu_)
+	size_t files = 0;
+};
+
+// git's tree order: a directory sorts as if its name ended in '/'.
+bool git_order(const Ent &a, const Ent &b)
+{
+	size_t n = std::min(a.name.size(), b.name.size());
+	int c = std::memcmp(a.name.data(), b.name.data(), n);
+	if (c)
+		return c < 0;
+	unsigned char ca = a.name.size() > n ? (unsigned char)a.name[n] : (a.dir ? '/' : 0);
+	unsigned char cb = b.name.size() > n ? (unsigned char)b.name[n] : (b.dir ? '/' : 0);
+	return ca < cb;
+}
+
+// The walk, in path order with bounded memory: directories are read and
+// their files stat'ed by workers a little ahead of it (the stat calls are
+// most of the time), files not in the stat cache are hashed by the same
+// workers in batches, and each directory's tree is written as soon as
+// everything below it is known, after which it is freed.  What it holds
+// is the directories on the path from the root, a few read ahead, and
+// the files handed out and not yet hashed -- not the whole tree.  Files
+// are reported in path order (the stat cache's order), once known.
+class Walk {
 public:
-	// workers <= 0: every core.  One walks on the calling thread (a
-	// datum's /pfs/out: no thread started for a handful of files).
-	Walker(Store &s, StatCache &c, int workers = 0)
-		: s_(s), cache_(c), workers_(workers > 0 ? workers : cpu_workers())
+	using Lookup = std::function<const Oid *(const std::string &path, const StatKey &)>;
+	using OnFile = std::function<void(const Dir &, const Ent &)>;
+
+	Walk(ObjectWriter *w, Lookup lookup, OnFile on_file, int workers)
+		: w_(w), lookup_(std::move(lookup)), on_file_(std::move(on_file)), prog_("Reading files", 0, true),
+		  pool_(workers)
 	{
+	}
+	~Walk()
+	{
+		abort_ = true;   // queued tasks return at once; pool_ joins first
 	}
 
-	void walk(Node &root)
-	{
-		push({&root, 0, 0, true});
-		parallel_run(workers_, [this](int) { run(); });
-	}
+	// The tree of root (nullopt when it holds no file).
+	std::optional<Oid> run(const std::string &root);
+
+	std::atomic<uint64_t> files_{0}, skipped_{0}, links_{0}, hashed_{0}, bytes_hashed_{0};
 
 private:
-	struct Item {
-		Node *dir;
-		size_t begin, end;  // file range of dir->kids, when !read
-		bool read;          // read the directory itself
+	struct Rec {
+		std::shared_ptr<Frame> f;
+		uint32_t idx;
 	};
 
-	void push(Item it)
+	void read_dir(Dir &d, bool root);
+	void stat_files(Dir &d, int dfd, size_t begin, size_t end);
+	void part_done(Dir &d, std::exception_ptr err);
+	void submit_read(Dir &d, bool root);
+	void wait_read(Dir &d);
+	void read_ahead();
+	void file(const std::shared_ptr<Frame> &f, size_t i);
+	void flush_batch();
+	void hash_batch(const std::shared_ptr<Frame> &f, const std::vector<uint32_t> &idx, int slot);
+	void report(bool all);
+	bool finish_dirs(bool all);
+	void throttle();
+	void check_failed();
+
+	ObjectWriter *w_;
+	Lookup lookup_;
+	OnFile on_file_;
+	Progress prog_;
+	std::mutex mu_;
+	std::condition_variable cv_;
+	std::atomic<bool> abort_{false};
+	std::vector<std::shared_ptr<Frame>> stack_;   // root first
+	std::deque<std::shared_ptr<Frame>> done_;     // walked, tree not yet written
+	std::deque<Rec> recs_;                        // walked, not yet reported
+	std::shared_ptr<Frame> batch_frame_;
+	std::vector<uint32_t> batch_;
+	uint64_t batch_bytes_ = 0;
+	size_t hashing_ = 0;    // guarded by mu_
+	std::exception_ptr err_;   // a hashing task's (guarded by mu_)
+	size_t reading_ = 0;    // directories read ahead, not yet walked
+	std::optional<Oid> root_tree_;
+	std::string path_;
+	TaskPool pool_;         // last: joined before the rest goes
+};
+
+void Walk::check_failed()
+{
+	std::exception_ptr e;
 	{
 		std::lock_guard<std::mutex> g(mu_);
-		q_.push_back(it);
-		pending_++;
-		cv_.notify_one();
+		e = err_;
 	}
+	if (e)
+		std::rethrow_exception(e);
+	if (pool_.failed())
+		pool_.rethrow_if_failed();
+}
 
-	void run()
-	{
-		size_t hint = 0;
-		for (;;) {
-			Item it;
-			{
-				std::unique_lock<std::mutex> g(mu_);
-				cv_.wait(g, [&] { return !q_.empty() || pending_ == 0; });
-				if (q_.empty())
-					return;
-				it = q_.front();
-				q_.pop_front();
-			}
-			// After a failure the queue is drained without work, so
-			// every thread sees pending_ reach zero.
-			std::exception_ptr err;
-			try {
-				if (!failed_) {
-					if (it.read)
-						read_dir(*it.dir, hint);
-					else
-						for (size_t i = it.begin; i < it.end; i++)
-							stat_one(it.dir->kids[i], &hint);
-				}
-			} catch (...) {
-				err = std::current_exception();
-				failed_ = true;
-			}
-			{
-				std::lock_guard<std::mutex> g(mu_);
-				if (--pending_ == 0)
-					cv_.notify_all();
-			}
-			if (err)
-				std::rethrow_exception(err);
-		}
+void Walk::part_done(Dir &d, std::exception_ptr err)
+{
+	std::lock_guard<std::mutex> g(mu_);
+	if (err && !d.err)
+		d.err = err;
+	if (--d.parts == 0) {
+		d.ready = true;
+		cv_.notify_all();
 	}
+}
 
-	void read_dir(Node &dir, size_t &hint)
+void Walk::submit_read(Dir &d, bool root)
+{
+	d.parts = 1;
+	pool_.submit([this, &d, root](int) {
+		std::exception_ptr err;
+		try {
+			if (!abort_)
+				read_dir(d, root);
+		} catch (...) {
+			err = std::current_exception();
+		}
+		part_done(d, err);
+	});
+}
+
+void Walk::wait_read(Dir &d)
+{
+	std::unique_lock<std::mutex> g(mu_);
+	cv_.wait(g, [&] { return d.ready; });
+	if (d.err)
+		std::rethrow_exception(d.err);
+}
+
+void Walk::read_dir(Dir &d, bool root)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (root ? 0 : O_NOFOLLOW);
+	auto fd = std::make_shared<Fd>(::open(d.path.c_str(), flags));
+	if (!*fd)
+		die_errno("unable to open directory '" + d.path + "'");
+	size_t nfiles = 0;
 	{
-		int fd = !dir.parent ? ::open(dir.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-			 : dir.dfd >= 0 ? openat(dir.dfd, dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-					: ::open(dir.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			die_errno("unable to open directory '" + dir.dir_path + "'");
-		DirStream d{Fd(dup(fd))};
-		if (!d) {
-			::close(fd);
-			die_errno("unable to read directory '" + dir.dir_path + "'");
-		}
-		// Keep a bounded number of directory fds for stat calls; beyond
-		// that files are stat'ed by absolute path.
-		int keep = -1;
-		{
-			std::lock_guard<std::mutex> g(mu_);
-			if (fds_.size() < kMaxFds) {
-				fds_.emplace_back(fd);
-				keep = fd;
-			}
-		}
-		std::vector<std::pair<std::string, unsigned char>> names;
-		while (struct dirent *e = d.next())
-			names.push_back({e->d_name, e->d_type});
-		Fd closer(keep < 0 ? fd : -1);
-		// Sorted, so the stat calls meet files in the stat cache's order.
-		std::sort(names.begin(), names.end());
-		dir.kids.reserve(names.size());
-		size_t nfiles = 0;
-		for (auto &[n, type] : names) {
-			if (!valid_tree_name(n) || n == ".pach") {
+		DirStream ds{Fd(dup(fd->get()))};
+		if (!ds)
+			die_errno("unable to read directory '" + d.path + "'");
+		while (struct dirent *e = ds.next()) {
+			Ent k;
+			k.name = e->d_name;
+			if (!valid_tree_name(k.name) || k.name == ".pach") {
 				// git refuses ".git" in trees; a store never snapshots itself.
 				skipped_++;
 				continue;
 			}
-			Node k;
-			k.name = n;
-			k.parent = &dir;
-			k.dfd = keep;
+			unsigned char type = e->d_type;
 			if (type == DT_UNKNOWN) {
-				if (fstatat(fd, n.c_str(), &k.st, AT_SYMLINK_NOFOLLOW) < 0)
-					die_errno("unable to stat '" + k.path() + "'");
-				type = S_ISDIR(k.st.st_mode) ? DT_DIR : DT_REG;
+				struct stat st;
+				if (fstatat(fd->get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+					die_errno("unable to stat '" + d.path + "/" + k.name + "'");
+				type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
 			}
 			if (type == DT_DIR) {
+				k.dir = true;
 				k.mode = kModeDir;
-				k.dir_path = dir.dir_path + "/" + n;
 				// What pach writes it must read back (see kMaxTreeDepth).
-				k.depth = dir.depth + 1;
-				if (k.depth > kMaxTreeDepth)
-					die("'{}' is nested more than {} directories deep", k.dir_path, kMaxTreeDepth);
+				if (d.depth + 1 > kMaxTreeDepth)
+					die("'{}/{}' is nested more than {} directories deep", d.path, k.name, kMaxTreeDepth);
 			} else {
 				nfiles++;
 			}
-			dir.kids.push_back(std::move(k));
+			d.ents.push_back(std::move(k));
 		}
-		if (keep < 0) {
-			// No fd to share: stat by path, after the directory is closed.
-			for (auto &k : dir.kids)
-				k.dfd = -1;
-		}
-		// kids no longer moves: hand out pointers into it.
-		for (auto &k : dir.kids)
-			if (k.mode == kModeDir)
-				push({&k, 0, 0, true});
-		if (nfiles > 2 * kChunk) {
-			for (size_t i = 0; i < dir.kids.size(); i += kChunk)
-				push({&dir, i, std::min(dir.kids.size(), i + kChunk), false});
-			return;
-		}
-		for (auto &k : dir.kids)
-			if (k.mode != kModeDir)
-				stat_one(k, &hint);
-		(void)closer;
 	}
+	std::sort(d.ents.begin(), d.ents.end(), git_order);
+	// Big directories are stat'ed by every worker.
+	if (nfiles > 2 * kStatChunk && pool_.workers() > 1) {
+		size_t n = d.ents.size();
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			d.parts += (n + kStatChunk - 1) / kStatChunk;
+		}
+		for (size_t b = 0; b < n; b += kStatChunk)
+			pool_.submit([this, &d, fd, b, n](int) {
+				std::exception_ptr err;
+				try {
+					if (!abort_)
+						stat_files(d, fd->get(), b, std::min(n, b + kStatChunk));
+				} catch (...) {
+					err = std::current_exception();
+				}
+				part_done(d, err);
+			});
+		return;
+	}
+	stat_files(d, fd->get(), 0, d.ents.size());
+}
 
-public:
-	void stat_one(Node &k, size_t *hint)
-	{
-		if (k.mode == kModeDir)
-			return;
-		int rc = k.dfd >= 0 ? fstatat(k.dfd, k.name.c_str(), &k.st, AT_SYMLINK_NOFOLLOW)
-				    : lstat(k.path().c_str(), &k.st);
-		if (rc < 0)
-			die_errno("unable to stat '" + k.path() + "'");
-		if (S_ISREG(k.st.st_mode) || S_ISLNK(k.st.st_mode)) {
-			classify(k.dfd, k, hint);
-			return;
+void Walk::stat_files(Dir &d, int dfd, size_t begin, size_t end)
+{
+	for (size_t i = begin; i < end; i++) {
+		Ent &k = d.ents[i];
+		if (k.dir)
+			continue;
+		struct stat st;
+		if (fstatat(dfd, k.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+			die_errno("unable to stat '" + d.path + "/" + k.name + "'");
+		k.st = StatKey::of(st);
+		if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+			k.mode = git_mode_of(st.st_mode);
+			if (S_ISLNK(st.st_mode)) {
+				std::string target(st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, '\0');
+				ssize_t n = readlinkat(dfd, k.name.c_str(), target.data(), target.size());
+				if (n < 0)
+					die_errno("unable to read symlink '" + d.path + "/" + k.name + "'");
+				target.resize((size_t)n);
+				k.link = std::move(target);
+			}
+			continue;
 		}
 		k.skip = true;
 		skipped_++;
-		if (!S_ISDIR(k.st.st_mode))
-			warning("skipping '" + k.path() + "': not a regular file, directory or symlink");
+		// One that became a directory since readdir is left out quietly.
+		if (!S_ISDIR(st.st_mode))
+			warning("skipping '" + d.path + "/" + k.name + "': not a regular file, directory or symlink");
 	}
+}
 
-	void classify(int dfd, Node &k, size_t *hint = nullptr)
-	{
-		k.mode = git_mode_of(k.st.st_mode);
-		files_++;
-		if (S_ISLNK(k.st.st_mode)) {
-			std::string target(k.st.st_size + 1 > 1 ? (size_t)k.st.st_size + 1 : 4096, '\0');
-			ssize_t n = dfd >= 0 ? readlinkat(dfd, k.name.c_str(), target.data(), target.size())
-					     : readlink(k.path().c_str(), target.data(), target.size());
-			if (n < 0)
-				die_errno("unable to read symlink '" + k.path() + "'");
-			target.resize((size_t)n);
-			k.link = std::move(target);
-			return;
-		}
-		// No existence check: objects are only ever deleted by gc, and
-		// gc throws the stat cache away (StatCache::kFile).
-		static thread_local std::string path;
-		if (k.parent) {
-			path.assign(k.parent->dir_path);
-			path += '/';
-			path += k.name;
-		} else {
-			path.assign(k.dir_path);
-		}
-		if (const Oid *o = cache_.lookup(path, k.st, hint)) {
-			k.oid = *o;
-			return;
-		}
-		k.need_hash = true;
-	}
-
-	void collect(Node &n, std::vector<Node *> &work, std::vector<Node *> &links)
-	{
-		for (auto &k : n.kids) {
-			if (k.skip)
-				continue;
-			if (k.mode == kModeDir)
-				collect(k, work, links);
-			else if (k.mode == kModeLink)
-				links.push_back(&k);
-			else if (k.need_hash)
-				work.push_back(&k);
-		}
-	}
-
-	std::atomic<uint64_t> files_{0}, skipped_{0};
-
-private:
-	static constexpr size_t kMaxFds = 256;
-	static constexpr size_t kChunk = 512;
-	Store &s_;
-	StatCache &cache_;
-	int workers_;
-	std::vector<Fd> fds_;
-	std::mutex mu_;
-	std::condition_variable cv_;
-	std::deque<Item> q_;
-	size_t pending_ = 0;
-	std::atomic<bool> failed_{false};
-};
-
-// With w null, files are only hashed (as `git hash-object` without -w).
-void hash_files(ObjectWriter *w, std::vector<Node *> &work, int workers, SnapshotStats *stats)
+// Read ahead the next directories the walk will enter: first those of
+// the deepest directory, then its parent's, and so on up.
+void Walk::read_ahead()
 {
-	uint64_t total_bytes = 0;
-	for (auto *n : work)
-		total_bytes += (uint64_t)n->st.st_size;
-	Progress prog("Hashing files", work.size(), true);
-	prog.set_total_bytes(total_bytes);
-	parallel_for(work.size(), workers, [&](size_t i, int slot) {
-		Node *n = work[i];
-		const std::string path = n->path();
-		Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-		if (!fd)
-			die_errno("unable to open '" + path + "'");
-		struct stat now;
-		if (fstat(fd.get(), &now) < 0)
-			die_errno("unable to stat '" + path + "'");
-		if (now.st_size != n->st.st_size || now.st_mtim.tv_nsec != n->st.st_mtim.tv_nsec ||
-		    now.st_mtim.tv_sec != n->st.st_mtim.tv_sec)
-			die("'{}' changed while pach was reading it", path);
-		if (n->st.st_size > (1 << 20))
-			posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-		if (w)
-			n->oid = w->blob_from_fd(fd.get(), (uint64_t)n->st.st_size, path, slot,
-						 [&](size_t b) { prog.add(0, b); });
-		else
-			n->oid = hash_fd(fd.get(), (uint64_t)n->st.st_size, path, [&](size_t b) { prog.add(0, b); });
-		struct stat after;
-		if (fstat(fd.get(), &after) == 0 &&
-		    (after.st_mtim.tv_sec != now.st_mtim.tv_sec || after.st_mtim.tv_nsec != now.st_mtim.tv_nsec ||
-		     after.st_size != now.st_size))
-			die("'{}' changed while pach was reading it", path);
-		prog.add(1, 0);
+	for (size_t s = stack_.size(); s-- > 0 && reading_ < kReadAhead;) {
+		Frame &f = *stack_[s];
+		auto &ents = f.dir->ents;
+		f.ahead = std::max(f.ahead, f.next);
+		for (; f.ahead < ents.size() && reading_ < kReadAhead; f.ahead++) {
+			Ent &e = ents[f.ahead];
+			if (!e.dir || e.scan)
+				continue;
+			e.scan = std::make_unique<Dir>();
+			e.scan->path = f.dir->path + "/" + e.name;
+			e.scan->depth = f.dir->depth + 1;
+			reading_++;
+			submit_read(*e.scan, false);
+		}
+	}
+}
+
+void Walk::file(const std::shared_ptr<Frame> &fp, size_t i)
+{
+	Frame &f = *fp;
+	Ent &e = f.dir->ents[i];
+	files_++;
+	f.files++;
+	recs_.push_back({fp, (uint32_t)i});
+	if (e.mode == kModeLink) {
+		links_++;
+		e.oid = w_ ? w_->blob(e.link.data(), e.link.size()) : hash_object(ObjType::blob, e.link.data(), e.link.size());
+		return;
+	}
+	path_.assign(f.dir->path);
+	path_ += '/';
+	path_ += e.name;
+	if (const Oid *o = lookup_ ? lookup_(path_, e.st) : nullptr) {
+		e.oid = *o;
+		return;
+	}
+	e.need_hash = e.pending = true;
+	if (batch_frame_ != fp)
+		flush_batch();
+	batch_frame_ = fp;
+	batch_.push_back((uint32_t)i);
+	batch_bytes_ += e.st.size;
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		f.hashing++;
+		hashing_++;
+	}
+	if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes)
+		flush_batch();
+}
+
+void Walk::flush_batch()
+{
+	if (batch_.empty())
+		return;
+	pool_.submit([this, f = std::move(batch_frame_), idx = std::move(batch_)](int slot) {
+		hash_batch(f, idx, slot);
 	});
-	prog.done();
-	if (stats) {
-		stats->hashed += work.size();
-		stats->bytes_hashed += total_bytes;
-	}
+	batch_frame_.reset();
+	batch_.clear();
+	batch_bytes_ = 0;
 }
 
-std::optional<Oid> write_trees(ObjectWriter &w, Node &dir)
+void Walk::hash_batch(const std::shared_ptr<Frame> &fp, const std::vector<uint32_t> &idx, int slot)
 {
-	std::vector<TreeEntry> entries;
-	entries.reserve(dir.kids.size());
-	for (auto &k : dir.kids) {
-		if (k.skip)
-			continue;
-		if (k.mode == kModeDir) {
-			auto t = write_trees(w, k);
-			if (!t)
-				continue;
-			k.oid = *t;
+	Dir &d = *fp->dir;
+	std::exception_ptr err;
+	uint64_t bytes = 0;
+	try {
+		for (uint32_t i : idx) {
+			if (abort_)
+				break;
+			Ent &e = d.ents[i];
+			const std::string path = d.path + "/" + e.name;
+			Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+			if (!fd)
+				die_errno("unable to open '" + path + "'");
+			struct stat now;
+			if (fstat(fd.get(), &now) < 0)
+				die_errno("unable to stat '" + path + "'");
+			auto k = StatKey::of(now);
+			if (k.size != e.st.size || k.mtime_ns != e.st.mtime_ns)
+				die("'{}' changed while pach was reading it", path);
+			if (e.st.size > (1 << 20))
+				posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+			auto progress = [&](size_t b) { prog_.add(0, b); };
+			e.oid = w_ ? w_->blob_from_fd(fd.get(), e.st.size, path, slot, progress)
+				   : hash_fd(fd.get(), e.st.size, path, progress);
+			if (fstat(fd.get(), &now) == 0) {
+				auto after = StatKey::of(now);
+				if (after.mtime_ns != k.mtime_ns || after.size != k.size)
+					die("'{}' changed while pach was reading it", path);
+			}
+			bytes += e.st.size;
 		}
-		entries.push_back({k.name, k.mode, k.oid});
+	} catch (...) {
+		err = std::current_exception();
 	}
-	if (entries.empty())
-		return std::nullopt;
-	sort_tree(entries);
-	return w.tree(entries);
+	hashed_ += idx.size();
+	bytes_hashed_ += bytes;
+	{
+		// The error is known before the files count as done: no tree is
+		// written with the ids they lack.
+		std::lock_guard<std::mutex> g(mu_);
+		if (err && !err_)
+			err_ = err;
+		for (uint32_t i : idx)
+			d.ents[i].pending = false;
+		fp->hashing -= idx.size();
+		hashing_ -= idx.size();
+	}
+	cv_.notify_all();
 }
 
-// Walk a directory, or classify a single file or symlink: what needs
-// hashing goes to work, symlinks to links.  False for anything else.
-bool walk_root(Walker &walker, Node &root, std::vector<Node *> &work, std::vector<Node *> &links)
+// Report walked files in order, as far as they are known (all: wait).
+void Walk::report(bool all)
 {
-	if (S_ISDIR(root.st.st_mode)) {
-		walker.walk(root);
-		trace_point("walk");
-		walker.collect(root, work, links);
-		return true;
+	std::unique_lock<std::mutex> g(mu_);
+	while (!recs_.empty()) {
+		Rec &r = recs_.front();
+		const Ent &e = r.f->dir->ents[r.idx];
+		if (e.pending) {
+			if (!all)
+				return;
+			cv_.wait(g, [&] { return !e.pending; });
+			g.unlock();
+			check_failed();
+			g.lock();
+			continue;
+		}
+		g.unlock();
+		if (on_file_)
+			on_file_(*r.f->dir, e);
+		recs_.pop_front();
+		g.lock();
 	}
-	if (!S_ISREG(root.st.st_mode) && !S_ISLNK(root.st.st_mode))
-		return false;
-	walker.classify(AT_FDCWD, root);
-	if (root.mode == kModeLink)
-		links.push_back(&root);
-	else if (root.need_hash)
-		work.push_back(&root);
+}
+
+// Write the trees of walked directories whose files are all known, in
+// the order they were walked (children first).  False when one is not.
+bool Walk::finish_dirs(bool all)
+{
+	while (!done_.empty()) {
+		Frame &f = *done_.front();
+		{
+			std::unique_lock<std::mutex> g(mu_);
+			if (f.hashing) {
+				if (!all)
+					return false;
+				cv_.wait(g, [&] { return f.hashing == 0; });
+			}
+		}
+		check_failed();
+		std::optional<Oid> tree;
+		if (w_) {
+			std::vector<TreeEntry> entries;
+			entries.reserve(f.dir->ents.size());
+			for (auto &e : f.dir->ents)
+				if (!e.skip)
+					entries.push_back({e.name, e.mode, e.oid});
+			if (!entries.empty())
+				tree = w_->tree(entries);
+		}
+		if (f.parent) {
+			Ent &pe = f.parent->dir->ents[f.at];
+			if (tree)
+				pe.oid = *tree;
+			else
+				pe.skip = true;
+		} else {
+			root_tree_ = tree;
+		}
+		prog_.add(f.files);
+		// Entries stay until reported (recs_ holds the frame).
+		done_.pop_front();
+	}
 	return true;
 }
 
-// Only hashed files need new entries; cache hits are unchanged.
-void update_cache(StatCache &c, Node &dir, int64_t start)
+// Keep what is handed out and not reported within bounds.
+void Walk::throttle()
 {
-	for (auto &k : dir.kids) {
-		if (k.skip)
-			continue;
-		if (k.mode == kModeDir) {
-			update_cache(c, k, start);
-		} else if (k.need_hash) {
-			c.update(k.path(), k.st, k.oid, start);
+	report(false);
+	finish_dirs(false);
+	while (hashing_ > kMaxHashing || recs_.size() > kMaxRecords) {
+		flush_batch();
+		{
+			std::unique_lock<std::mutex> g(mu_);
+			if (!recs_.empty() && recs_.front().f->dir->ents[recs_.front().idx].pending)
+				cv_.wait(g, [&] { return !recs_.front().f->dir->ents[recs_.front().idx].pending; });
 		}
+		check_failed();
+		report(false);
+		finish_dirs(false);
 	}
+}
+
+std::optional<Oid> Walk::run(const std::string &root)
+{
+	auto rd = std::make_unique<Dir>();
+	rd->path = root;
+	submit_read(*rd, true);
+	wait_read(*rd);
+	auto top = std::make_shared<Frame>();
+	top->dir = std::move(rd);
+	stack_.push_back(top);
+	read_ahead();
+	while (!stack_.empty()) {
+		std::shared_ptr<Frame> fp = stack_.back();
+		Frame &f = *fp;
+		if (f.next == f.dir->ents.size()) {
+			flush_batch();
+			done_.push_back(std::move(stack_.back()));
+			stack_.pop_back();
+			finish_dirs(false);
+			continue;
+		}
+		size_t i = f.next++;
+		Ent &e = f.dir->ents[i];
+		if (e.skip)
+			continue;
+		if (!e.dir) {
+			file(fp, i);
+			if ((files_ & 63) == 0)
+				throttle();
+			continue;
+		}
+		flush_batch();
+		if (!e.scan) {
+			e.scan = std::make_unique<Dir>();
+			e.scan->path = f.dir->path + "/" + e.name;
+			e.scan->depth = f.dir->depth + 1;
+			reading_++;
+			submit_read(*e.scan, false);
+		}
+		wait_read(*e.scan);
+		reading_--;
+		auto c = std::make_shared<Frame>();
+		c->dir = std::move(e.scan);
+		c->parent = &f;
+		c->at = i;
+		stack_.push_back(std::move(c));
+		read_ahead();
+		throttle();
+	}
+	flush_batch();
+	report(true);
+	finish_dirs(true);
+	check_failed();
+	prog_.done();
+	return root_tree_;
+}
+
+// A file or symlink named as the root: its entry (mode 0: neither).
+TreeEntry one_file(ObjectWriter *w, const std::string &path, const struct stat &st, const Oid *cached)
+{
+	TreeEntry e{"", 0, {}};
+	if (S_ISLNK(st.st_mode)) {
+		std::string target(st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, '\0');
+		ssize_t n = readlink(path.c_str(), target.data(), target.size());
+		if (n < 0)
+			die_errno("unable to read symlink '" + path + "'");
+		target.resize((size_t)n);
+		e.mode = kModeLink;
+		e.oid = w ? w->blob(target.data(), target.size()) : hash_object(ObjType::blob, target.data(), target.size());
+		return e;
+	}
+	if (!S_ISREG(st.st_mode))
+		return e;
+	e.mode = git_mode_of(st.st_mode);
+	if (cached) {
+		e.oid = *cached;
+		return e;
+	}
+	Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+	if (!fd)
+		die_errno("unable to open '" + path + "'");
+	struct stat now;
+	if (fstat(fd.get(), &now) < 0)
+		die_errno("unable to stat '" + path + "'");
+	if (now.st_size != st.st_size || now.st_mtim.tv_sec != st.st_mtim.tv_sec || now.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
+		die("'{}' changed while pach was reading it", path);
+	Progress prog("Reading files", 1, true);
+	prog.set_total_bytes((uint64_t)st.st_size);
+	auto progress = [&](size_t b) { prog.add(0, b); };
+	e.oid = w ? w->blob_from_fd(fd.get(), (uint64_t)st.st_size, path, 0, progress)
+		  : hash_fd(fd.get(), (uint64_t)st.st_size, path, progress);
+	prog.add(1);
+	prog.done();
+	return e;
+}
+
+int pick_workers(int workers)
+{
+	return workers > 0 ? workers : cpu_workers();
 }
 
 } // namespace
 
-std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &src, StatCache &cache,
+std::optional<TreeEntry> snapshot(Store &, ObjectWriter &w, const std::string &src, StatCacheStream &cache,
 				  SnapshotStats *stats, int workers)
 {
 	int64_t start = now_ns();
-	Node root;
-	if (lstat(src.c_str(), &root.st) < 0)
+	struct stat st;
+	if (lstat(src.c_str(), &st) < 0)
 		die_errno("unable to stat '" + src + "'");
 	// A symlink named on the command line is followed (its target is what
 	// the user means); symlinks inside a directory never are.
-	if (S_ISLNK(root.st.st_mode) && stat(src.c_str(), &root.st) < 0)
+	if (S_ISLNK(st.st_mode) && stat(src.c_str(), &st) < 0)
 		die_errno("unable to follow symlink '" + src + "'");
-	root.dir_path = absolute_path(src);
-	Walker walker(s, cache, workers);
-	std::vector<Node *> work, links;
-	root.name = root.dir_path;
-	if (!walk_root(walker, root, work, links))
-		die("'{}' is not a regular file, directory or symlink", src);
+	std::string root = absolute_path(src);
+	if (!S_ISDIR(st.st_mode)) {
+		cache.begin("", start);
+		auto k = StatKey::of(st);
+		const Oid *hit = S_ISREG(st.st_mode) ? cache.lookup(root, k) : nullptr;
+		TreeEntry e = one_file(&w, root, st, hit);
+		if (!e.mode)
+			die("'{}' is not a regular file, directory or symlink", src);
+		if (stats) {
+			stats->files++;
+			stats->hashed += !hit;
+			stats->bytes_hashed += hit ? 0 : (uint64_t)st.st_size;
+		}
+		if (e.mode != kModeLink)
+			cache.keep(root, k, e.oid);
+		cache.end();
+		return e;
+	}
+	cache.begin(root, start);
+	Walk walk(
+		&w, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
+		[&](const Dir &d, const Ent &e) {
+			if (e.mode != kModeLink)
+				cache.keep(d.path + "/" + e.name, e.st, e.oid);
+		},
+		pick_workers(workers));
+	auto tree = walk.run(root);
+	trace_point("snapshot walked");
+	cache.end();
 	if (stats) {
-		stats->files += walker.files_;
-		stats->skipped += walker.skipped_;
-		stats->links += links.size();
+		stats->files += walk.files_;
+		stats->skipped += walk.skipped_;
+		stats->links += walk.links_;
+		stats->hashed += walk.hashed_;
+		stats->bytes_hashed += walk.bytes_hashed_;
 	}
-	for (auto *n : links)
-		n->oid = w.blob(n->link.data(), n->link.size());
-	if (workers <= 0)
-		workers = cpu_workers();
-	if (work.size() < 32)
-		workers = 1;
-	hash_files(&w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), stats);
-	trace_point("hashed");
-
-	std::optional<TreeEntry> out;
-	if (S_ISDIR(root.st.st_mode)) {
-		auto t = write_trees(w, root);
-		trace_point("trees");
-		if (t)
-			out = TreeEntry{"", kModeDir, *t};
-		update_cache(cache, root, start);
-		cache.prune_under(root.dir_path);
-	} else {
-		out = TreeEntry{"", root.mode, root.oid};
-		if (root.mode != kModeLink)
-			cache.update(root.dir_path, root.st, root.oid, start);
-	}
-	return out;
+	if (!tree)
+		return std::nullopt;
+	return TreeEntry{"", kModeDir, *tree};
 }
 
-static void flatten(Node &dir, const std::string &prefix, std::vector<ScannedFile> &out)
-{
-	for (auto &k : dir.kids) {
-		if (k.skip)
-			continue;
-		std::string p = prefix.empty() ? k.name : prefix + "/" + k.name;
-		if (k.mode == kModeDir)
-			flatten(k, p, out);
-		else
-			out.push_back({p, k.mode, k.oid, k.st, k.need_hash});
-	}
-}
-
-std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string &src, StatCache &cache, int workers)
+std::vector<ScannedFile> scan_files(Store &, ObjectWriter *w, const std::string &src, StatCache &cache, int workers)
 {
 	std::vector<ScannedFile> out;
-	Node root;
-	if (lstat(src.c_str(), &root.st) < 0) {
+	struct stat st;
+	if (lstat(src.c_str(), &st) < 0) {
 		if (errno == ENOENT)
 			return out;
 		die_errno("unable to stat '" + src + "'");
 	}
 	// Not resolved: src may be a symlink, which is what is scanned.
-	root.dir_path = !src.empty() && src[0] == '/' ? src : absolute_path(src);
-	root.name = root.dir_path;
-	Walker walker(s, cache);
-	std::vector<Node *> work, links;
-	if (!walk_root(walker, root, work, links))
+	std::string root = !src.empty() && src[0] == '/' ? src : absolute_path(src);
+	if (!S_ISDIR(st.st_mode)) {
+		auto k = StatKey::of(st);
+		const Oid *hit = S_ISREG(st.st_mode) ? cache.lookup(root, k) : nullptr;
+		TreeEntry e = one_file(w, root, st, hit);
+		if (e.mode)
+			out.push_back({"", e.mode, e.oid, k, !hit && e.mode != kModeLink});
 		return out;
-	for (auto *n : links)
-		n->oid = w ? w->blob(n->link.data(), n->link.size()) : hash_object(ObjType::blob, n->link.data(), n->link.size());
-	if (workers <= 0)
-		workers = cpu_workers();
-	if (work.size() < 32)
-		workers = 1;
-	hash_files(w, work, std::min<int>(workers, (int)std::max<size_t>(1, work.size())), nullptr);
-	if (S_ISDIR(root.st.st_mode))
-		flatten(root, "", out);
-	else
-		out.push_back({"", root.mode, root.oid, root.st, root.need_hash});
-	// Usually already in order (a depth-first walk is, unless a name sorts
-	// below '/' next to a directory it prefixes: "a.txt" and "a/").
-	auto by_path = [](auto &a, auto &b) { return a.path < b.path; };
-	if (!std::is_sorted(out.begin(), out.end(), by_path))
-		std::sort(out.begin(), out.end(), by_path);
+	}
+	size_t hint = 0;
+	Walk walk(
+		w, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k, &hint); },
+		[&](const Dir &d, const Ent &e) {
+			std::string p = d.path.size() > root.size() ? d.path.substr(root.size() + 1) + "/" + e.name : e.name;
+			out.push_back({std::move(p), e.mode, e.oid, e.st, e.need_hash});
+		},
+		pick_workers(workers));
+	walk.run(root);
 	return out;
 }
 

@@ -1,6 +1,6 @@
 // Turn a directory (or file) of the local filesystem into git objects:
-// one walk with a stat per entry, the stat cache to skip unchanged files,
-// and the rest hashed and packed by parallel workers.
+// one walk in path order with a stat per entry, the stat cache to skip
+// unchanged files, and the rest hashed and packed by parallel workers.
 #pragma once
 
 #include "plumbing/stat_cache.h"
@@ -24,7 +24,10 @@ struct SnapshotStats {
 // Returns the entry for `src`: a directory's tree (nullopt if it holds no
 // file at all, since git has no empty directories), a file's blob with its
 // mode, or a symlink (never followed).
-std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &src, StatCache &cache,
+// The stat cache is read and rewritten in the same pass (save() it once
+// the objects are committed); memory does not grow with the number of
+// files, only with the widest directory.
+std::optional<TreeEntry> snapshot(Store &s, ObjectWriter &w, const std::string &src, StatCacheStream &cache,
 				  SnapshotStats *stats, int workers = 0);
 
 // One file or symlink found by scan_files, path relative to the scanned
@@ -33,7 +36,7 @@ struct ScannedFile {
 	std::string path;
 	uint32_t mode;
 	Oid oid;
-	struct stat st;
+	StatKey st;
 	bool hashed;   // not found in the stat cache
 };
 

@@ -3,7 +3,11 @@
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -25,6 +29,43 @@ int64_t now_ns()
 static int64_t ns(const struct timespec &t)
 {
 	return (int64_t)t.tv_sec * 1'000'000'000 + t.tv_nsec;
+}
+
+StatKey StatKey::of(const struct stat &st)
+{
+	return {(uint64_t)st.st_size, (uint64_t)st.st_ino, ns(st.st_mtim), ns(st.st_ctim), (uint32_t)st.st_mode};
+}
+
+bool StatKey::racy(int64_t scan_start_ns) const
+{
+	// Whole-second timestamps suggest a filesystem with 1 s granularity:
+	// there a file rewritten in the same second keeps its mtime.
+	auto margin = [](int64_t t) { return t % 1'000'000'000 == 0 ? 1'000'000'000 : kRacyMarginNs; };
+	return mtime_ns >= scan_start_ns - margin(mtime_ns) || ctime_ns >= scan_start_ns - margin(ctime_ns);
+}
+
+// One record's fixed part: size, ino, mtime, ctime, mode, oid.
+template <class E> static void decode(const char *p, E &e)
+{
+	std::memcpy(&e.k.size, p, 8);
+	std::memcpy(&e.k.ino, p + 8, 8);
+	std::memcpy(&e.k.mtime_ns, p + 16, 8);
+	std::memcpy(&e.k.ctime_ns, p + 24, 8);
+	std::memcpy(&e.k.mode, p + 32, 4);
+	std::memcpy(e.oid.b.data(), p + 36, 20);
+}
+
+static void encode(std::string &out, std::string_view path, const StatKey &k, const Oid &oid)
+{
+	uint32_t len = (uint32_t)path.size();
+	out.append(reinterpret_cast<const char *>(&len), 4);
+	out.append(path);
+	out.append(reinterpret_cast<const char *>(&k.size), 8);
+	out.append(reinterpret_cast<const char *>(&k.ino), 8);
+	out.append(reinterpret_cast<const char *>(&k.mtime_ns), 8);
+	out.append(reinterpret_cast<const char *>(&k.ctime_ns), 8);
+	out.append(reinterpret_cast<const char *>(&k.mode), 4);
+	out.append(reinterpret_cast<const char *>(oid.b.data()), 20);
 }
 
 StatCache::StatCache(std::string file) : file_(std::move(file)) {}
@@ -55,12 +96,7 @@ void StatCache::load()
 		r.path = std::string_view(raw_.data() + i, len);
 		i += len;
 		const char *p = raw_.data() + i;
-		std::memcpy(&r.e.size, p, 8);
-		std::memcpy(&r.e.ino, p + 8, 8);
-		std::memcpy(&r.e.mtime_ns, p + 16, 8);
-		std::memcpy(&r.e.ctime_ns, p + 24, 8);
-		std::memcpy(&r.e.mode, p + 32, 4);
-		std::memcpy(r.e.oid.b.data(), p + 36, 20);
+		decode(p, r.e);
 		i += kFixed;
 		if (!recs_.empty() && !(recs_.back().path < r.path))
 			sorted = false;
@@ -89,18 +125,14 @@ const StatCache::Rec *StatCache::find(std::string_view path, size_t *idx, size_t
 	return &*it;
 }
 
-const Oid *StatCache::lookup(const std::string &path, const struct stat &st, size_t *hint) const
+const Oid *StatCache::lookup(const std::string &path, const StatKey &k, size_t *hint) const
 {
 	size_t idx;
 	const Rec *r = find(path, &idx, hint);
-	if (!r || state_[idx] == kDead)
-		return nullptr;
-	const Entry &e = r->e;
-	if (e.size != (uint64_t)st.st_size || e.ino != (uint64_t)st.st_ino || e.mtime_ns != ns(st.st_mtim) ||
-	    e.ctime_ns != ns(st.st_ctim) || e.mode != (uint32_t)st.st_mode)
+	if (!r || state_[idx] == kDead || r->e.k != k)
 		return nullptr;
 	state_[idx] = kSeen; // one byte per record: threads never share one
-	return &e.oid;
+	return &r->e.oid;
 }
 
 void StatCache::forget(const std::string &path)
@@ -114,20 +146,16 @@ void StatCache::forget(const std::string &path)
 		dirty_ = true;
 }
 
-void StatCache::update(const std::string &path, const struct stat &st, const Oid &oid, int64_t scan_start_ns)
+void StatCache::update(const std::string &path, const StatKey &k, const Oid &oid, int64_t scan_start_ns)
 {
-	// Whole-second timestamps suggest a filesystem with 1 s granularity:
-	// there a file rewritten in the same second keeps its mtime.
-	auto margin = [](const struct timespec &t) { return t.tv_nsec == 0 ? 1'000'000'000 : kRacyMarginNs; };
-	if (ns(st.st_mtim) >= scan_start_ns - margin(st.st_mtim) || ns(st.st_ctim) >= scan_start_ns - margin(st.st_ctim)) {
+	if (k.racy(scan_start_ns)) {
 		forget(path);
 		return;
 	}
-	Entry e{(uint64_t)st.st_size, (uint64_t)st.st_ino, ns(st.st_mtim), ns(st.st_ctim), (uint32_t)st.st_mode, oid};
 	size_t idx;
 	if (find(path, &idx))
 		state_[idx] = kDead; // superseded by the update
-	updates_[path] = e;
+	updates_[path] = Entry{k, oid};
 	dirty_ = true;
 }
 
@@ -159,17 +187,7 @@ void StatCache::save()
 		return;
 	std::string out(kMagic, 8);
 	out.reserve(raw_.size() + updates_.size() * 120);
-	auto emit = [&](std::string_view path, const Entry &e) {
-		uint32_t len = (uint32_t)path.size();
-		out.append(reinterpret_cast<const char *>(&len), 4);
-		out.append(path);
-		out.append(reinterpret_cast<const char *>(&e.size), 8);
-		out.append(reinterpret_cast<const char *>(&e.ino), 8);
-		out.append(reinterpret_cast<const char *>(&e.mtime_ns), 8);
-		out.append(reinterpret_cast<const char *>(&e.ctime_ns), 8);
-		out.append(reinterpret_cast<const char *>(&e.mode), 4);
-		out.append(reinterpret_cast<const char *>(e.oid.b.data()), 20);
-	};
+	auto emit = [&](std::string_view path, const Entry &e) { encode(out, path, e.k, e.oid); };
 	// Merge the live records and the updates, both sorted by path.
 	auto u = updates_.begin();
 	for (size_t i = 0; i < recs_.size(); i++) {
@@ -189,6 +207,190 @@ void StatCache::save()
 		// Losing the cache costs time, never correctness.
 	}
 	dirty_ = false;
+}
+
+// The old cache, one record at a time through a buffer.  A damaged or
+// unsorted file ends where the damage starts: it is only a cache.
+struct StatCacheStream::Reader {
+	Fd fd;
+	std::vector<char> buf = std::vector<char>(1 << 20);
+	size_t pos = 0, len = 0;
+	bool eof = false;
+	std::string path, prev;
+	struct {
+		StatKey k;
+		Oid oid;
+	} e;
+
+	// At least n bytes buffered, unless the file ends first.
+	bool fill(size_t n)
+	{
+		if (len - pos >= n)
+			return true;
+		if (eof || n > buf.size())
+			return false;
+		std::memmove(buf.data(), buf.data() + pos, len - pos);
+		len -= pos;
+		pos = 0;
+		while (len < n) {
+			ssize_t r = ::read(fd.get(), buf.data() + len, buf.size() - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				eof = true;
+				return false;
+			}
+			len += (size_t)r;
+		}
+		return true;
+	}
+
+	bool next()
+	{
+		uint32_t n;
+		if (!fill(4))
+			return false;
+		std::memcpy(&n, buf.data() + pos, 4);
+		if (!fill(4 + (size_t)n + kFixed))
+			return false;
+		prev.swap(path);
+		path.assign(buf.data() + pos + 4, n);
+		decode(buf.data() + pos + 4 + n, e);
+		pos += 4 + (size_t)n + kFixed;
+		if (!prev.empty() && !(prev < path)) {
+			eof = true;
+			return false;
+		}
+		return true;
+	}
+};
+
+struct StatCacheStream::Writer {
+	TempFile tmp;
+	std::string buf, last;
+	bool any = false;
+
+	explicit Writer(const std::string &file) : tmp(dirname_of(file), ".tmp-statcache-")
+	{
+		buf.assign(kMagic, 8);
+	}
+	void put(std::string_view path, const StatKey &k, const Oid &oid)
+	{
+		// Sorted, or the record is left out (a cache may forget).
+		if (any && !(last < path))
+			return;
+		last.assign(path);
+		any = true;
+		encode(buf, path, k, oid);
+		if (buf.size() >= (1 << 20))
+			flush();
+	}
+	void flush()
+	{
+		write_full(tmp.fd(), buf.data(), buf.size(), tmp.path());
+		buf.clear();
+	}
+};
+
+StatCacheStream::StatCacheStream(std::string file) : file_(std::move(file)), cur_(file_) {}
+
+StatCacheStream::~StatCacheStream() = default;
+
+bool StatCacheStream::next_old()
+{
+	return in_ && in_->next();
+}
+
+void StatCacheStream::begin(const std::string &prune_dir, int64_t scan_start_ns)
+{
+	in_.reset();
+	out_.reset();   // an unfinished pass: its file goes
+	prune_ = prune_dir.empty() ? "" : prune_dir + "/";
+	start_ = scan_start_ns;
+	if (file_.empty())
+		return;
+	auto r = std::make_unique<Reader>();
+	r->fd = Fd(::open(cur_.c_str(), O_RDONLY | O_CLOEXEC));
+	if (r->fd && r->fill(8) && !std::memcmp(r->buf.data(), kMagic, 8)) {
+		r->pos = 8;
+		in_ = std::move(r);
+		have_ = in_->next();
+	} else {
+		have_ = false;
+	}
+	try {
+		out_ = std::make_unique<Writer>(file_);
+	} catch (const Error &) {
+		out_.reset();   // no room for a new cache: the old one stays
+	}
+}
+
+void StatCacheStream::pass_old()
+{
+	if (out_ && (prune_.empty() || in_->path.compare(0, prune_.size(), prune_) != 0))
+		out_->put(in_->path, in_->e.k, in_->e.oid);
+}
+
+const Oid *StatCacheStream::lookup(const std::string &path, const StatKey &k)
+{
+	while (have_ && in_->path < path) {
+		pass_old();
+		have_ = next_old();
+	}
+	if (!have_ || in_->path != path)
+		return nullptr;
+	bool hit = in_->e.k == k;
+	hit_ = in_->e.oid;
+	have_ = next_old();
+	return hit ? &hit_ : nullptr;
+}
+
+void StatCacheStream::keep(const std::string &path, const StatKey &k, const Oid &oid)
+{
+	// Usually lookup(path) came first and this finds nothing to pass.
+	while (have_ && in_->path <= path) {
+		if (in_->path != path)
+			pass_old();
+		have_ = next_old();
+	}
+	if (out_ && !k.racy(start_))
+		out_->put(path, k, oid);
+}
+
+void StatCacheStream::end()
+{
+	while (have_) {
+		pass_old();
+		have_ = next_old();
+	}
+	in_.reset();
+	if (!out_)
+		return;
+	try {
+		out_->flush();
+		fsync_or_die(out_->tmp.fd(), out_->tmp.path());
+		out_->tmp.close_fd();
+	} catch (const Error &) {
+		out_.reset();
+		return;
+	}
+	cur_ = out_->tmp.path();
+	done_.clear();   // the pass before, now read
+	done_.push_back(std::move(out_->tmp));
+	out_.reset();
+}
+
+void StatCacheStream::save()
+{
+	if (done_.empty())
+		return;
+	try {
+		done_.back().rename_to(file_, false);
+	} catch (const Error &) {
+		// Losing the cache costs time, never correctness.
+	}
+	done_.clear();
+	cur_ = file_;
 }
 
 } // namespace pach

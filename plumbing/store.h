@@ -114,6 +114,8 @@ public:
 	// written; smaller ones share the worker's pack.
 	static constexpr uint64_t kOwnPack = 32ull << 20;
 	static constexpr uint64_t kRotate = 1ull << 30;
+	// ... or objects: a pack's entries are held until it is sealed.
+	static constexpr uint32_t kRotateObjects = 1u << 20;
 
 	Oid blob_from_fd(int fd, uint64_t size, const std::string &what, int worker = 0,
 			 const PackWriter::OnBytes &progress = nullptr);
@@ -147,6 +149,7 @@ public:
 
 private:
 	bool seen_or_claim(const Oid &o);
+	bool known_outside_slots(const Oid &o);
 	PackWriter &slot(int w);
 	std::optional<Oid> write_version(int fd, uint64_t size, const std::string &what, const Oid &prev,
 					 const PackWriter::OnBytes &progress);
@@ -169,8 +172,16 @@ private:
 	std::vector<Slot> slots_;
 	std::vector<std::unique_ptr<PackWriter>> sealed_;   // published by finish()
 	std::mutex mu_;
-	std::unordered_set<Oid, OidHash> seen_;
-	std::unordered_map<Oid, std::string, OidHash> trees_;
+	std::unordered_set<Oid, OidHash> seen_;   // objects of packs of their own
+	struct TreeBody {
+		std::string body;
+		bool spilled = false;
+		uint64_t offset = 0, size = 0;
+	};
+	static constexpr uint64_t kTreeMemory = 16ull << 20;
+	std::unordered_map<Oid, TreeBody, OidHash> trees_;
+	uint64_t tree_bytes_ = 0, spill_end_ = 0;
+	std::unique_ptr<TempFile> spill_;
 	uint64_t written_ = 0, objects_ = 0;
 };
 

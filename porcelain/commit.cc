@@ -104,9 +104,7 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 		die("'{}' is not a directory; name a file path in the repo to commit a single file", src);
 	WriteLock lock(s);
 	trace_point("locked");
-	StatCache cache(s.path(StatCache::kFile));
-	cache.load();
-	trace_point("stat cache loaded");
+	StatCacheStream cache(s.path(StatCache::kFile));
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
 	wp->set_previous(previous_versions(s, a.repo, branch, {{src, a.path}}));
@@ -273,8 +271,7 @@ CommitResult put_paths(Store &s, const Address &a, const std::vector<std::string
 	if (!o.split.mode.empty() || o.append)
 		return put_split_or_append(s, a, branch, srcs, o);
 	WriteLock lock(s);
-	StatCache cache(s.path(StatCache::kFile));
-	cache.load();
+	StatCacheStream cache(s.path(StatCache::kFile));
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
 	ObjectWriter &w = *wp;

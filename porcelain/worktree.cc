@@ -472,7 +472,7 @@ void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
 	}
 	struct stat st;
 	m.write(f.entry, last_dir_fd_.get(), name, root_ + "/" + f.path, &st);
-	written_.push_back({f.path, st, f.entry.oid, 0});
+	written_.push_back({f.path, StatKey::of(st), f.entry.oid, 0});
 }
 
 // Remember the files just written, once the clock has moved past them.

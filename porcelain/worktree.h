@@ -103,7 +103,7 @@ private:
 	// once safe (see remember and remember_written).
 	struct Seen {
 		std::string path;
-		struct stat st;
+		StatKey st;
 		Oid oid;
 		int64_t start;
 	};

@@ -112,7 +112,7 @@ struct Whole {
 // libgit2's indexer is used instead, for packs of many deltas (git's own)
 // or chains too deep or fragmented to compose.  Dies on a delta whose
 // base is not in the pack.
-bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> &entries,
+bool resolve_deltas(const std::string &pack_path, std::vector<IdxEntry> &entries,
 		    const std::vector<Pending> &pending, const std::vector<Whole> &whole, const std::string &what,
 		    ThinPack *thin)
 {
@@ -135,8 +135,8 @@ bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std
 	for (auto &w : whole)
 		made[w.off] = {{}, &w, std::nullopt};
 	for (auto &e : entries)
-		if (!e.first.is_zero())
-			at[e.first] = e.second.first;
+		if (!e.oid.is_zero())
+			at[e.oid] = e.offset;
 	std::vector<bool> done(pending.size());
 	for (size_t left = pending.size(); left;) {
 		size_t before = left;
@@ -191,7 +191,7 @@ bool resolve_deltas(const std::string &pack_path, std::vector<std::pair<Oid, std
 					h.update(buf.data(), n);
 				id = h.final();
 			}
-			entries[(size_t)d.entry].first = id;
+			entries[(size_t)d.entry].oid = id;
 			at[id] = d.off;
 			made[d.off] = std::move(m);
 			done[i] = true;
@@ -273,7 +273,7 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 	// stream): a count beyond that is a lie, not a reason to allocate.
 	if (count > (size - 32) / 9)
 		die("{}: claims {} objects in {} bytes", what, count, size);
-	std::vector<std::pair<Oid, std::pair<uint64_t, uint32_t>>> entries;
+	std::vector<IdxEntry> entries;
 	entries.reserve(count);
 	bool deltas = false;
 	std::vector<Pending> pending;
@@ -366,7 +366,7 @@ Oid index_pack(const std::string &pack_path, uint64_t size, const std::string &i
 			in.byte();
 		if (got != sz)
 			die("{}: the object at {} has {} bytes, its header says {}", what, off, got, sz);
-		entries.push_back({hash ? h.final() : Oid{}, {off, in.crc()}});
+		entries.push_back({hash ? h.final() : Oid{}, off, in.crc()});
 	}
 	if (in.offset() != size - 20)
 		die("{}: {} bytes of garbage after the last object", what, size - 20 - in.offset());

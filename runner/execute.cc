@@ -315,7 +315,7 @@ void run_datum(Store &s, ObjectWriter &w, const DatumEnv &env, const Datum &d, D
 	if (recovered) {
 		r.state = DatumState::recovered;
 	} else if (ok) {
-		StatCache none(dir + "/no-cache");
+		StatCacheStream none("");   // no cache: everything is new
 		SnapshotStats st;
 		auto e = snapshot(s, w, out, none, &st, 1);
 		OutLinks links;

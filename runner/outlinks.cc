@@ -187,7 +187,7 @@ struct Resolver {
 			return TreeEntry{"", (st.st_mode & 0111) ? kModeExec : kModeFile, o};
 		}
 		if (S_ISDIR(st.st_mode)) {
-			StatCache none("/nonexistent/pach-no-cache");   // never loaded or saved
+			StatCacheStream none("");   // no cache
 			auto e = snapshot(s, w, "/proc/self/fd/" + std::to_string(f.get()) + "/.", none, nullptr, 1);
 			if (e)
 				return e;
