@@ -662,34 +662,42 @@ std::optional<TreeEntry> snapshot(Store &, ObjectWriter &w, const std::string &s
 	return TreeEntry{"", kModeDir, *tree};
 }
 
-std::vector<ScannedFile> scan_files(Store &, ObjectWriter *w, const std::string &src, StatCache &cache, int workers)
+void scan_each(Store &, ObjectWriter *w, const std::string &src, const CacheLookup &lookup,
+	       const std::function<void(ScannedFile &&)> &fn, int workers)
 {
-	std::vector<ScannedFile> out;
 	struct stat st;
 	if (lstat(src.c_str(), &st) < 0) {
 		if (errno == ENOENT)
-			return out;
+			return;
 		die_errno("unable to stat '" + src + "'");
 	}
 	// Not resolved: src may be a symlink, which is what is scanned.
 	std::string root = !src.empty() && src[0] == '/' ? src : absolute_path(src);
 	if (!S_ISDIR(st.st_mode)) {
 		auto k = StatKey::of(st);
-		const Oid *hit = S_ISREG(st.st_mode) ? cache.lookup(root, k) : nullptr;
+		const Oid *hit = S_ISREG(st.st_mode) && lookup ? lookup(root, k) : nullptr;
 		TreeEntry e = one_file(w, root, st, hit);
 		if (e.mode)
-			out.push_back({"", e.mode, e.oid, k, !hit && e.mode != kModeLink});
-		return out;
+			fn({"", e.mode, e.oid, k, !hit && e.mode != kModeLink});
+		return;
 	}
-	size_t hint = 0;
 	Walk walk(
-		w, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k, &hint); },
+		w, lookup,
 		[&](const Dir &d, const Ent &e) {
 			std::string p = d.path.size() > root.size() ? d.path.substr(root.size() + 1) + "/" + e.name : e.name;
-			out.push_back({std::move(p), e.mode, e.oid, e.st, e.need_hash});
+			fn({std::move(p), e.mode, e.oid, e.st, e.need_hash});
 		},
 		pick_workers(workers));
 	walk.run(root);
+}
+
+std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string &src, StatCache &cache, int workers)
+{
+	std::vector<ScannedFile> out;
+	size_t hint = 0;
+	scan_each(
+		s, w, src, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k, &hint); },
+		[&](ScannedFile &&f) { out.push_back(std::move(f)); }, workers);
 	return out;
 }
 

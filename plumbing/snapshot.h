@@ -47,6 +47,13 @@ struct ScannedFile {
 std::vector<ScannedFile> scan_files(Store &s, ObjectWriter *w, const std::string &src, StatCache &cache,
 				    int workers = 0);
 
+// The same, each file handed to fn in path order as soon as it is known
+// and nothing kept: memory does not grow with the number of files.
+// lookup (absolute path, stat) is the stat cache, asked in path order.
+using CacheLookup = std::function<const Oid *(const std::string &path, const StatKey &)>;
+void scan_each(Store &s, ObjectWriter *w, const std::string &src, const CacheLookup &lookup,
+	       const std::function<void(ScannedFile &&)> &fn, int workers = 0);
+
 // The blob id of size bytes read from fd.
 Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<void(size_t)> &progress = nullptr);
 

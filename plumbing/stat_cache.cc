@@ -345,7 +345,7 @@ const Oid *StatCacheStream::lookup(const std::string &path, const StatKey &k)
 	return hit ? &hit_ : nullptr;
 }
 
-void StatCacheStream::keep(const std::string &path, const StatKey &k, const Oid &oid)
+void StatCacheStream::keep(const std::string &path, const StatKey &k, const Oid &oid, int64_t as_of)
 {
 	// Usually lookup(path) came first and this finds nothing to pass.
 	while (have_ && in_->path <= path) {
@@ -353,7 +353,7 @@ void StatCacheStream::keep(const std::string &path, const StatKey &k, const Oid 
 			pass_old();
 		have_ = next_old();
 	}
-	if (out_ && !k.racy(start_))
+	if (out_ && !k.racy(as_of ? as_of : start_))
 		out_->put(path, k, oid);
 }
 

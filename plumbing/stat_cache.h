@@ -104,8 +104,9 @@ public:
 	void begin(const std::string &prune_dir, int64_t scan_start_ns);
 	// Both in increasing path order (keep may lag behind lookup).
 	const Oid *lookup(const std::string &path, const StatKey &k);
-	// What path holds now; dropped if racy.
-	void keep(const std::string &path, const StatKey &k, const Oid &oid);
+	// What path holds now; dropped if racy (as of the pass's start, or
+	// of `as_of` for a file written during the pass).
+	void keep(const std::string &path, const StatKey &k, const Oid &oid, int64_t as_of = 0);
 	// The rest of the cache goes through; the pass is done.
 	void end();
 	// The last finished pass becomes the cache (after the commit it fed).

@@ -213,6 +213,38 @@ void walk_tree(const Store &s, const Oid &root, const std::function<bool(const s
 	}
 }
 
+TreeFiles::TreeFiles(const Store &s, const Oid &root) : s_(s), budget_("tree " + root.hex())
+{
+	stack_.push_back({s.read_tree(root), 0, ""});
+	budget_.take(stack_.back().kids.size());
+	next();
+}
+
+void TreeFiles::next()
+{
+	have_ = false;
+	while (!stack_.empty()) {
+		Frame &f = stack_.back();
+		if (f.next == f.kids.size()) {
+			stack_.pop_back();
+			continue;
+		}
+		const TreeEntry &e = f.kids[f.next++];
+		std::string p = f.prefix.empty() ? e.name : f.prefix + "/" + e.name;
+		if (!e.is_dir()) {
+			cur_.path = std::move(p);
+			cur_.entry = e;
+			have_ = true;
+			return;
+		}
+		if (stack_.size() >= (size_t)kMaxTreeDepth)
+			die("'{}' is nested more than {} directories deep", p, kMaxTreeDepth);
+		auto kids = s_.read_tree(e.oid);
+		budget_.take(kids.size());
+		stack_.push_back({std::move(kids), 0, std::move(p)});   // f is invalid now
+	}
+}
+
 Oid build_tree(ObjectWriter &w, const std::vector<PathEntry> &sorted)
 {
 	// The open directories from the root down: their names and entries.

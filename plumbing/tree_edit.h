@@ -51,4 +51,28 @@ Oid build_tree(ObjectWriter &w, const std::vector<PathEntry> &sorted);
 void walk_tree(const Store &s, const Oid &root, const std::function<bool(const std::string &, const TreeEntry &)> &fn,
 	       const std::string &prefix = "");
 
+// The files (and symlinks) below a tree in path order, one at a time: a
+// walk_tree to merge with another sorted stream.  Holds the trees on the
+// path from the root only.
+class TreeFiles {
+public:
+	TreeFiles(const Store &s, const Oid &root);
+	bool done() const { return !have_; }
+	const std::string &path() const { return cur_.path; }
+	const TreeEntry &entry() const { return cur_.entry; }
+	void next();
+
+private:
+	struct Frame {
+		std::vector<TreeEntry> kids;
+		size_t next = 0;
+		std::string prefix;
+	};
+	const Store &s_;
+	std::vector<Frame> stack_;
+	PathEntry cur_;
+	bool have_ = false;
+	WalkBudget budget_;
+};
+
 } // namespace pach

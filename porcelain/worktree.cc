@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -132,8 +133,6 @@ Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 	if (st_.repo.empty() || st_.branch.empty())
 		die("work tree state '{}/state' is damaged", dir);
 	st_.pending = state["pending"];
-	cache_ = std::make_unique<StatCache>(dir + "/statcache");
-	cache_->load();
 	// Moved (mv wt elsewhere): the state follows, so gc finds it again.
 	// Copied (cp -r): the original still answers to this id; refuse.
 	if (state["path"] != root) {
@@ -161,7 +160,18 @@ static void write_state(const Store &s, const WorktreeState &st, const std::stri
 void Worktree::save()
 {
 	write_state(s_, st_, root_);
-	cache_->save();
+	if (cache_)
+		cache().save();
+}
+
+// Loaded on first use: status() and create() stream it instead.
+StatCache &Worktree::cache()
+{
+	if (!cache_) {
+		cache_ = std::make_unique<StatCache>(state_dir(s_, st_.id) + "/statcache");
+		cache().load();
+	}
+	return *cache_;
 }
 
 Oid Worktree::head_tree() const
@@ -190,7 +200,7 @@ std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub
 	std::vector<WorktreeFile> out;
 	std::string src = sub.empty() ? root_ : root_ + "/" + sub;
 	int64_t start = now_ns();
-	auto files = scan_files(s_, w, src, *cache_);
+	auto files = scan_files(s_, w, src, cache());
 	if (getenv("PACH_TRACE_PERFORMANCE")) {
 		size_t n = 0;
 		for (auto &f : files)
@@ -206,7 +216,7 @@ std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub
 		// Written blobs are safe to remember; hashed-only ones are
 		// remembered by the caller once it knows the store has them.
 		if (w && f.hashed && f.mode != kModeLink)
-			cache_->update(root_ + "/" + p, f.st, f.oid, start);
+			cache().update(root_ + "/" + p, f.st, f.oid, start);
 		if (!w && f.hashed && f.mode != kModeLink)
 			hashed_.push_back({p, f.st, f.oid, start});
 		out.push_back({std::move(p), TreeEntry{"", f.mode, f.oid}});
@@ -220,7 +230,7 @@ void Worktree::remember(const FileMap &known)
 	for (auto &h : hashed_) {
 		auto e = get(known, h.path);
 		if (e && e->oid == h.oid)
-			cache_->update(root_ + "/" + h.path, h.st, h.oid, h.start);
+			cache().update(root_ + "/" + h.path, h.st, h.oid, h.start);
 	}
 	hashed_.clear();
 }
@@ -266,12 +276,6 @@ std::string Worktree::rel_path(const std::string &user_path, const std::string &
 	return norm.substr(root_.size() + 1);
 }
 
-static const TreeEntry *find_in(const std::vector<WorktreeFile> &v, const std::string &p)
-{
-	auto it = std::lower_bound(v.begin(), v.end(), p, [](const WorktreeFile &f, const std::string &x) { return f.path < x; });
-	return it != v.end() && it->path == p ? &it->entry : nullptr;
-}
-
 // Walk two sorted lists together: fn(path, a or null, b or null).
 template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, const std::vector<WorktreeFile> &b, F fn)
 {
@@ -294,63 +298,59 @@ template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, co
 std::vector<StatusEntry> Worktree::status()
 {
 	Oid ht = head_tree();
-	// The trees are read while the directory is walked: one is object
-	// reads, the other stat calls.
-	std::vector<WorktreeFile> i, h;
-	std::exception_ptr err;
-	std::thread reader([&] {
-		try {
-			i = flat(st_.index);
-			if (!(ht == st_.index))
-				h = flat(ht);
-		} catch (...) {
-			err = std::current_exception();
-		}
-	});
-	std::vector<WorktreeFile> w;
-	try {
-		w = scan(nullptr, "");
-	} catch (...) {
-		reader.join();
-		throw;
-	}
-	reader.join();
-	if (err)
-		std::rethrow_exception(err);
-	trace_point("work tree scanned");
-	for (auto &e : hashed_)
-		if (auto ie = find_in(i, e.path); ie && ie->oid == e.oid)
-			cache_->update(root_ + "/" + e.path, e.st, e.oid, e.start);
-	hashed_.clear();
-	cache_->prune_under(root_);
-	cache_->save();
-	std::map<std::string, StatusEntry> out;
+	std::map<std::string, StatusEntry> out;   // changed paths only
 	auto at = [&](const std::string &p) -> StatusEntry & {
 		auto &e = out[p];
 		e.path = p;
 		return e;
 	};
+	// Staged: the commit against the index, equal subtrees skipped.
 	if (!(ht == st_.index))
-		merge_walk(h, i, [&](const std::string &p, const TreeEntry *he, const TreeEntry *ie) {
-			if (!ie)
-				at(p).staged = 'D';
-			else if (!he)
-				at(p).staged = 'A';
-			else if (!same(he, ie))
-				at(p).staged = 'M';
+		for (auto &c : diff_trees(s_, ht, st_.index))
+			at(c.path).staged = c.status == 'A' ? 'A' : c.status == 'D' ? 'D' : 'M';
+	// Unstaged and untracked: the index's files and the work tree's, both
+	// in path order, merged as the walk reports them; the stat cache is
+	// read and rewritten in the same pass.
+	int64_t start = now_ns();
+	StatCacheStream cache(state_dir(s_, st_.id) + "/statcache");
+	cache.begin(root_, start);
+	TreeFiles idx(s_, st_.index);
+	uint64_t files = 0, hashed = 0;
+	scan_each(
+		s_, nullptr, root_, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
+		[&](ScannedFile &&f) {
+			// Interrupted writes of ours are not content.
+			if (f.path.size() > 9 && f.path.compare(f.path.size() - 9, 9, ".pach-tmp") == 0)
+				return;
+			files++;
+			hashed += f.hashed;
+			for (; !idx.done() && idx.path() < f.path; idx.next())
+				at(idx.path()).unstaged = 'D';
+			const TreeEntry *ie = !idx.done() && idx.path() == f.path ? &idx.entry() : nullptr;
+			TreeEntry we{"", f.mode, f.oid};
+			if (!ie) {
+				auto &x = at(f.path);
+				if (x.staged == ' ')   // not a staged deletion of the same path
+					x.staged = '?';
+				x.unstaged = '?';
+			} else if (!same(ie, &we)) {
+				at(f.path).unstaged = 'M';
+			}
+			// Only hashed, so remembered when the store has the blob:
+			// the index's.
+			if (f.mode != kModeLink && (!f.hashed || (ie && ie->oid == f.oid)))
+				cache.keep(root_ + "/" + f.path, f.st, f.oid);
+			if (ie)
+				idx.next();
 		});
-	merge_walk(i, w, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
-		if (!we)
-			at(p).unstaged = 'D';
-		else if (!ie) {
-			auto &x = at(p);
-			if (x.staged == ' ')   // not a staged deletion of the same path
-				x.staged = '?';
-			x.unstaged = '?';
-		} else if (!same(ie, we))
-			at(p).unstaged = 'M';
-	});
-	index_files_ = std::move(i);
+	for (; !idx.done(); idx.next())
+		at(idx.path()).unstaged = 'D';
+	cache.end();
+	cache.save();
+	if (getenv("PACH_TRACE_PERFORMANCE"))
+		fprintf(stderr, "trace: work tree scan: %llu files, %llu hashed\n", (unsigned long long)files,
+			(unsigned long long)hashed);
+	trace_point("work tree scanned");
 	std::vector<StatusEntry> v;
 	v.reserve(out.size());
 	for (auto &[p, e] : out)
@@ -360,10 +360,10 @@ std::vector<StatusEntry> Worktree::status()
 
 bool Worktree::tracks_under(const std::string &dir) const
 {
-	std::string pre = dir + "/";
-	auto it = std::lower_bound(index_files_.begin(), index_files_.end(), pre,
-				   [](const WorktreeFile &f, const std::string &x) { return f.path < x; });
-	return it != index_files_.end() && it->path.compare(0, pre.size(), pre) == 0;
+	std::vector<std::string> parts;
+	for_each_component(dir, [&](const std::string &c) { parts.push_back(c); });
+	auto e = lookup_path(s_, st_.index, parts);
+	return e && e->is_dir();
 }
 
 void Worktree::add(const std::vector<std::string> &paths)
@@ -481,7 +481,7 @@ void Worktree::remember_written()
 	int64_t start = now_ns();
 	for (auto &h : written_)
 		if (h.path.size())
-			cache_->update(root_ + "/" + h.path, h.st, h.oid, start);
+			cache().update(root_ + "/" + h.path, h.st, h.oid, start);
 	written_.clear();
 }
 
@@ -659,7 +659,7 @@ std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string
 		}
 	}
 	remember(i);
-	cache_->save();
+	cache().save();
 	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
 	out.erase(std::unique(out.begin(), out.end(), [](auto &a, auto &b) { return a.path == b.path; }), out.end());
 	return out;
@@ -713,21 +713,36 @@ void Worktree::create(Store &s, const std::string &repo, const std::string &bran
 		write_file_atomic(abs + "/.pach", fmt::format("{}\nstore {}\nid {}\n", kMagic, s.git_dir(), id));
 	}
 	Worktree wt(s, abs);
-	auto files = wt.flat(wt.st_.index);
-	uint64_t total = 0;
-	for (auto &f : files)
-		if (f.entry.mode != kModeLink)
-			if (auto r = s.odb().open(f.entry.oid))
-				total += r->size();
-	Progress prog("Checking out files", files.size(), true);
-	prog.set_total_bytes(total);
-	for (auto &f : files) {
+	// Files go out in path order, and into the stat cache in the same
+	// pass once old enough to be trusted (see StatKey::racy): nothing
+	// grows with the number of files.
+	StatCacheStream cache(sd + "/statcache");
+	cache.begin(abs, now_ns());
+	std::deque<Seen> fresh;
+	auto settle = [&](bool all) {
+		if (all && !fresh.empty() && fresh.back().st.racy(now_ns()))
+			usleep(60'000);   // the racy margin (50 ms), once
+		int64_t now = now_ns();
+		for (; !fresh.empty() && !fresh.front().st.racy(now); fresh.pop_front())
+			cache.keep(abs + "/" + fresh.front().path, fresh.front().st, fresh.front().oid, now);
+		if (all)
+			fresh.clear();   // whole-second timestamps: hashed by the next status
+	};
+	Progress prog("Checking out files", 0, true);
+	for (TreeFiles f(s, wt.st_.index); !f.done(); f.next()) {
 		uint64_t before = m.linked + m.copied;
-		wt.write_file(m, f);
+		wt.write_file(m, {f.path(), f.entry()});
 		prog.add(1, m.linked + m.copied - before);
+		for (auto &h : wt.written_)
+			if (!h.path.empty())
+				fresh.push_back(std::move(h));
+		wt.written_.clear();
+		settle(false);
 	}
 	prog.done();
-	wt.remember_written();
+	settle(true);
+	cache.end();
+	cache.save();
 	wt.save();
 }
 

@@ -59,7 +59,7 @@ public:
 	std::string rel_path(const std::string &user_path, const std::string &cwd) const;
 
 	std::vector<StatusEntry> status();
-	// After status(): does the index hold a file under directory dir?
+	// Does the index hold a file under directory dir?
 	bool tracks_under(const std::string &dir) const;
 	// Stage the files under each path: new, modified and deleted ones.
 	void add(const std::vector<std::string> &paths);
@@ -95,6 +95,7 @@ public:
 
 private:
 	void save();
+	StatCache &cache();
 	std::vector<WorktreeFile> flat(const Oid &tree) const;
 	std::vector<WorktreeFile> scan(ObjectWriter *w, const std::string &under);
 	Oid build(ObjectWriter &w, const std::vector<WorktreeFile> &files);
@@ -114,7 +115,6 @@ private:
 	// through a symlink: see open_dir_beneath).
 	std::string last_dir_;
 	Fd last_dir_fd_;
-	std::vector<WorktreeFile> index_files_;   // kept by status()
 
 	Store &s_;
 	std::string root_;
