@@ -62,19 +62,19 @@ std::string Datum::hash(const std::string &i, const std::string &salt) const
 	return h.final().hex();
 }
 
-// Every path of the commit's tree the glob matches, with its capture groups.
-static std::vector<std::pair<DatumFile, std::vector<std::string>>>
-pfs_matches(const Store &s, const std::string &input, const std::string &repo, const std::string &branch,
-	    const std::string &pattern, const std::optional<Oid> &commit)
+// Every path of the commit's tree the glob matches, handed to fn with its
+// capture groups as the walk finds it (nothing is gathered here: a glob
+// can match millions of files).
+using OnMatch = std::function<void(DatumFile &&, const std::vector<std::string> &groups)>;
+static void pfs_matches(const Store &s, const std::string &input, const std::string &repo, const std::string &branch,
+			const std::string &pattern, const std::optional<Oid> &commit, const OnMatch &fn)
 {
-	std::vector<std::pair<DatumFile, std::vector<std::string>>> out;
 	if (!commit)
-		return out;
+		return;
 	Glob g(pattern);
 	Oid root = s.read_commit(*commit).tree;
-	auto add = [&](const std::string &path, const TreeEntry &e, std::vector<std::string> groups) {
-		DatumFile f{input, repo, branch, commit, path, e, "", ""};
-		out.push_back({f, std::move(groups)});
+	auto add = [&](const std::string &path, const TreeEntry &e, const std::vector<std::string> &groups) {
+		fn(DatumFile{input, repo, branch, commit, path, TreeEntry{"", e.mode, e.oid}, "", ""}, groups);
 	};
 	std::vector<std::string> groups;
 	// An empty repo has no datums, not even for "/".
@@ -87,7 +87,6 @@ pfs_matches(const Store &s, const std::string &input, const std::string &repo, c
 			add(p, e, groups);
 		return maxd < 0 || (int)std::count(rel.begin(), rel.end(), '/') + 1 < maxd;
 	});
-	return out;
 }
 
 static void sort_files(Datum &d)
@@ -129,8 +128,10 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 		// however deep, keys it by its own input's join_on / group_by.
 		const PfsInput &p = in.pfs_in;
 		std::vector<Datum> out;
-		for (auto &[f, groups] : pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch))) {
-			out.push_back(Datum{{f}});
+		pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch),
+			    [&](DatumFile &&f, const std::vector<std::string> &groups) {
+			out.emplace_back();
+			out.back().files.push_back(std::move(f));
 			DatumFile &file = out.back().files[0];
 			file.empty_files = p.empty_files;
 			file.lazy = p.lazy;
@@ -141,14 +142,16 @@ std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCo
 				file.join_key = Glob::expand(p.join_on, groups);
 			if (file.has_group_by)
 				file.group_key = Glob::expand(p.group_by, groups);
-		}
+		});
 		return out;
 	}
 	case Input::cron: {
 		std::vector<Datum> out;
-		for (auto &[f, groups] :
-		     pfs_matches(s, in.cron_in.name, in.cron_in.repo, "master", "/*", commit_of(in.cron_in.repo, "master")))
-			out.push_back(Datum{{f}});
+		pfs_matches(s, in.cron_in.name, in.cron_in.repo, "master", "/*", commit_of(in.cron_in.repo, "master"),
+			    [&](DatumFile &&f, const std::vector<std::string> &) {
+				    out.emplace_back();
+				    out.back().files.push_back(std::move(f));
+			    });
 		return out;
 	}
 	case Input::union_: {
