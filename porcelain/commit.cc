@@ -3,6 +3,7 @@
 #include "plumbing/branch_commit.h"
 #include "plumbing/error.h"
 #include "plumbing/meta.h"
+#include "plumbing/monitor.h"
 #include "plumbing/tree_edit.h"
 #include "porcelain/files.h"
 #include "porcelain/maint.h"
@@ -108,13 +109,33 @@ CommitResult commit_dir(Store &s, const Address &a, const std::string &src, cons
 	SnapshotStats stats;
 	auto wp = std::make_unique<ObjectWriter>(s);
 	wp->set_previous(previous_versions(s, a.repo, branch, {{src, a.path}}));
-	auto entry = snapshot(s, *wp, src, cache, &stats, o.jobs);
+	// With a monitor running (pach-monitor(1)), only what changed since the
+	// last snapshot of src is read; it asks before reading anything, so a
+	// change made while this commit reads is reported to the next one.
+	std::optional<MonitorState> next;
+	std::optional<std::optional<TreeEntry>> changed;
+	std::string abs = S_ISDIR(st.st_mode) ? absolute_path(src) : "";
+	if (!abs.empty() && !getenv("PACH_NO_MONITOR")) {
+		auto prev = read_monitor_state(s, abs);
+		if (auto ans = monitor_query(monitor_address(s.git_dir(), abs), prev ? prev->token : "")) {
+			next = MonitorState{ans->token, {}};
+			if (!ans->all && prev && s.odb().contains(prev->tree)) {
+				changed = snapshot_changes(s, *wp, abs, prev->tree, ans->paths, &stats);
+				trace_point(changed ? "monitor: changes applied" : "monitor: changes do not apply");
+			}
+		}
+	}
+	auto entry = changed ? *changed : snapshot(s, *wp, src, cache, &stats, o.jobs);
 	trace_point("snapshot");
 	std::string msg = o.message.empty() ? default_msg("commit " + src + " to " + a.path_str()) : o.message;
 	auto res = commit_edit(s, a.repo, branch, msg, [&](ObjectWriter &tw, const std::optional<Oid> &base) {
 		return edit_tree(s, tw, base, a.path, entry);
 	}, std::move(wp));
 	cache.save();
+	if (next) {
+		next->tree = entry ? entry->oid : empty_tree_oid();
+		write_monitor_state(s, abs, *next);
+	}
 	res.stats = stats;
 	after_commit(s, res);
 	return res;

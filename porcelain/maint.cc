@@ -5,6 +5,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/lineage.h"
+#include "plumbing/monitor.h"
 #include "plumbing/pack_copy.h"
 #include "plumbing/progress.h"
 #include "plumbing/quote.h"
@@ -259,6 +260,7 @@ GcReport gc(Store &s)
 	}
 	// The stat cache trusts its ids to exist; some are about to go.
 	unlink(s.path(StatCache::kFile).c_str());
+	forget_monitor_states(s);
 	worktree_forget_caches(s);
 	// Extracted blobs for work trees (see Materialiser): a cache; those
 	// still hard-linked into a work tree cost nothing to keep.

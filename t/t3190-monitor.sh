@@ -1,0 +1,126 @@
+#!/bin/sh
+test_description='pach monitor: commits of a watched directory read only what changed, and give the tree a full walk gives'
+. ./test-lib.sh
+
+git_tree_of() {
+	rm -rf "$TRASH_DIRECTORY/gitidx" &&
+	GIT_DIR="$TRASH_DIRECTORY/gitidx" git init -q &&
+	(cd "$1" && GIT_DIR="$TRASH_DIRECTORY/gitidx" GIT_WORK_TREE=. git add -A &&
+	 GIT_DIR="$TRASH_DIRECTORY/gitidx" git write-tree)
+}
+
+# Commit d with the monitor; it must have used the monitor's list (or, with
+# "walk", walked everything) and give git's tree of d.
+commit_d() {
+	PACH_TRACE_PERFORMANCE=1 pach commit -q data d -m "$2" 2>trace &&
+	if test "$1" = list; then grep "monitor: changes applied" trace; else ! grep "monitor: changes applied" trace; fi &&
+	test "$(git --git-dir=.pach rev-parse data/master^{tree})" = "$(git_tree_of d)"
+}
+
+test_expect_success 'setup' '
+	pach init && pach repo create data &&
+	mkdir -p d/a/deep d/b && echo 1 >d/a/x && echo 2 >d/b/y && echo 3 >d/a/deep/z &&
+	i=0 && while test $i -lt 200; do echo $i >d/b/f$i; i=$((i + 1)); done
+'
+
+test_expect_success 'bad input: one fatal line, no daemon' '
+	test_fatal pach monitor start missing && grep "unable to read" fatal.err &&
+	test_fatal pach monitor start d/a/x && grep "not a directory" fatal.err &&
+	test_fatal pach monitor start .pach && grep "inside the store" fatal.err &&
+	test_fatal pach monitor stop d && grep "no monitor watches" fatal.err &&
+	test_expect_code 129 pach monitor frob d &&
+	test_expect_code 1 pach monitor status d
+'
+
+test_expect_success 'start: the daemon watches every directory' '
+	pach monitor start d >out &&
+	grep "(pid [0-9]*, 4 directories)" out &&
+	pach monitor status --json d >st &&
+	grep "\"running\":true" st && grep "\"watches\":4" st &&
+	test_fatal pach monitor start d && grep "already watches" fatal.err
+'
+
+test_expect_success 'the first commit walks everything; the next ones read the list' '
+	commit_d walk one &&
+	echo changed >d/a/x && commit_d list two &&
+	git --git-dir=.pach diff --name-only data/master~1 data/master >ns && echo a/x >want && test_cmp want ns
+'
+
+test_expect_success 'adds, deletes, modes, symlinks, new and removed directories' '
+	echo new >d/new && rm d/b/f7 && chmod +x d/b/f8 && ln -s a/x d/link &&
+	mkdir -p d/n1/n2 && echo n >d/n1/n2/n && mkdir d/emptydir &&
+	commit_d list three &&
+	rm -r d/a/deep && mkdir d/emptydir/still-empty && commit_d list four &&
+	echo late >d/emptydir/still-empty/f && commit_d list five &&
+	rm d/link && mkdir d/link && echo in >d/link/f && commit_d list six &&
+	rm -r d/link && echo file >d/link && commit_d list seven &&
+	ln -sf /nonexistent d/new && commit_d list eight
+'
+
+test_expect_success 'nothing changed: nothing to commit, the list is empty' '
+	pach commit data d >out && grep "nothing to commit" out &&
+	commit_d list again
+'
+
+test_expect_success 'a moved directory makes the daemon start over: one full walk' '
+	mv d/n1 d/n9 && commit_d walk moved &&
+	echo after >d/n9/n2/n && commit_d list after-move
+'
+
+test_expect_success 'more changes than it lists: a full walk' '
+	i=0 && while test $i -lt 4200; do echo $i >d/b/g$i; i=$((i + 1)); done &&
+	commit_d walk many && echo x >d/b/g1 && commit_d list after-many
+'
+
+test_expect_success 'gc forgets where the list counts from' '
+	pach gc >/dev/null && echo y >d/b/g2 && commit_d walk after-gc && echo z >d/b/g3 && commit_d list after-gc2
+'
+
+test_expect_success 'a killed daemon: commits walk everything, unchanged in behaviour' '
+	pid=$(pach monitor status --json d | sed -n "s/.*\"pid\":\([0-9]*\).*/\1/p") &&
+	kill -9 $pid && while kill -0 $pid 2>/dev/null; do sleep 0.1; done &&
+	echo killed >d/a/x && commit_d walk killed &&
+	test_expect_code 1 pach monitor status d
+'
+
+test "$(id -u)" = 0 && command -v setpriv >/dev/null && test -x /usr/bin/python3 && test_set_prereq ROOT_SETPRIV
+
+test_expect_success ROOT_SETPRIV 'a monitor of another user is not believed' '
+	addr=$(python3 -c "
+import hashlib, os, sys
+key = os.path.realpath(\".pach\").encode() + b\"\\0\" + os.path.realpath(\"d\").encode()
+print(\"pach-monitor-\" + hashlib.sha1(b\"blob %d\\0\" % len(key) + key).hexdigest())") &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(\"\\0\" + sys.argv[1]); s.listen(4)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(100); c.sendall(b\"token x:1\\npaths 0\\n\")
+    except OSError:
+        pass
+    c.close()
+" "$addr" &
+	squatter=$! && test_when_finished "kill $squatter || true" &&
+	n=0 && until grep -q "@$addr" /proc/net/unix || test $n -gt 50; do sleep 0.1; n=$((n + 1)); done &&
+	echo lie >d/a/x &&
+	PACH_TRACE_PERFORMANCE=1 pach commit data d -m squat 2>err &&
+	grep "ignoring the file-system monitor .* uid 65534" err &&
+	test "$(git --git-dir=.pach cat-file -p data/master:a/x)" = lie
+'
+
+test_expect_success 'removing the directory ends the daemon' '
+	cp -r d d2 && pach monitor start d2 >/dev/null &&
+	pid=$(pach monitor status --json d2 | sed -n "s/.*\"pid\":\([0-9]*\).*/\1/p") &&
+	rm -rf d2 && n=0 && while kill -0 $pid 2>/dev/null && test $n -lt 50; do sleep 0.1; n=$((n + 1)); done &&
+	! kill -0 $pid 2>/dev/null
+'
+
+test_expect_success 'stop; the store is fsck-clean' '
+	pach monitor start d >/dev/null && pach monitor stop d >out && grep "stopped monitoring" out &&
+	test_expect_code 1 pach monitor status d &&
+	git_fsck
+'
+
+test_done
