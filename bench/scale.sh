@@ -38,7 +38,7 @@ PY
 	touch "data.$N"
 fi
 sync
-find data -type f | wc -l >/dev/null
+find data -type f -print0 | xargs -0 cat >/dev/null
 
 echo
 echo "== S1. first commit (ingest)"
@@ -67,6 +67,28 @@ else
 	echo "pach commit $(secs "$r3") s ($(mib "$r3") MiB); git status $(secs "$rg") s ($(mib "$rg") MiB)"
 	echo "RESULT S3  one changed file: pach commit / git status: $(ratio "$(secs "$r3")" "$(secs "$rg")")  (ceiling 1.3 without a monitor), peak RSS $(mib "$r3") MiB"
 fi
+
+echo
+echo "== S3m. one file of $N changed, with a file-system monitor (pach monitor; git: core.fsmonitor with watchman)"
+"$PACH" -C s monitor start data >/dev/null
+"$PACH" -C s -q commit r data -m m0 >/dev/null   # the first commit with it walks everything
+date +%s%N >data/d00007/f0007002
+r3m=$($M "$PACH -C s -q commit r data -m m1")
+"$PACH" -C s monitor stop data >/dev/null
+peer="git's monitor left out"
+if [ "${SCALE_GIT:-1}" != 0 ] && command -v watchman >/dev/null; then
+	hook=/usr/share/git-core/templates/hooks/fsmonitor-watchman.sample
+	cp "$hook" g/.git/hooks/fsmonitor-watchman && chmod +x g/.git/hooks/fsmonitor-watchman
+	git -C g config core.fsmonitor .git/hooks/fsmonitor-watchman && git -C g config core.untrackedCache true
+	git -C g status --porcelain >/dev/null && git -C g status --porcelain >/dev/null   # watchman crawls once
+	date +%s%N >g/data/d00007/f0007002
+	rgm=$($M "git -C g status --porcelain")
+	git -C g config --unset core.fsmonitor
+	watchman watch-del "$B/g" >/dev/null 2>&1 || true
+	watchman shutdown-server >/dev/null 2>&1 || true
+	peer="git status with watchman $(secs "$rgm") s: $(ratio "$(secs "$r3m")" "$(secs "$rgm")")"
+fi
+echo "RESULT S3m one changed file with the monitor: pach commit $(secs "$r3m") s (ceiling 1 s), peak RSS $(mib "$r3m") MiB; $peer"
 
 echo
 echo "== S4. diff of two commits differing in one file"

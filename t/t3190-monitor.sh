@@ -110,6 +110,35 @@ while True:
 	test "$(git --git-dir=.pach cat-file -p data/master:a/x)" = lie
 '
 
+# A monitor of our own user is believed (what it lists is what is read),
+# but what it lists never reaches outside the directory or into names a
+# snapshot leaves out.
+test_expect_success 'paths from a monitor never lead out of the directory' '
+	echo secret >outside && mkdir -p d/.git && echo g >d/.git/config &&
+	addr=$(python3 -c "
+import hashlib, os
+key = os.path.realpath(\".pach\").encode() + b\"\\0\" + os.path.realpath(\"d\").encode()
+print(\"pach-monitor-\" + hashlib.sha1(b\"blob %d\\0\" % len(key) + key).hexdigest())") &&
+	python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(\"\\0\" + sys.argv[1]); s.listen(4)
+names = [b\"../outside\", b\"a/../../outside\", b\".git/config\", b\"a//x\", b\"./a/x\", b\"a/./x\"]
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(100); c.sendall(b\"token y:1\\npaths %d\\n\" % len(names) + b\"\".join(n + b\"\\0\" for n in names))
+    except OSError:
+        pass
+    c.close()
+" "$addr" &
+	liar=$! && test_when_finished "kill $liar || true" &&
+	n=0 && until grep -q "@$addr" /proc/net/unix || test $n -gt 50; do sleep 0.1; n=$((n + 1)); done &&
+	PACH_TRACE_PERFORMANCE=1 pach commit data d -m liar 2>err &&
+	grep "monitor: changes applied" err &&
+	! git --git-dir=.pach ls-tree -r --name-only data/master | grep -e outside -e "\.git"
+'
+
 test_expect_success 'removing the directory ends the daemon' '
 	cp -r d d2 && pach monitor start d2 >/dev/null &&
 	pid=$(pach monitor status --json d2 | sed -n "s/.*\"pid\":\([0-9]*\).*/\1/p") &&
