@@ -8,7 +8,7 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_monitor =
-	"usage: pach monitor start <dir>\n"
+	"usage: pach monitor start <dir> [--json]\n"
 	"   or: pach monitor stop <dir>\n"
 	"   or: pach monitor status <dir> [--json]\n\n"
 	"Watch a directory with inotify so that `pach commit <repo> <dir>` reads\n"
