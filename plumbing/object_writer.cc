@@ -128,13 +128,18 @@ Oid ObjectWriter::blob_from_reader(ObjectReader &r, const std::string &what)
 	return *o;
 }
 
-Oid ObjectWriter::object(ObjType t, const std::string &body, int worker)
+Oid ObjectWriter::object(ObjType t, const std::string &body, int worker, bool *stored)
 {
 	Oid o = hash_object(t, body.data(), body.size());
 	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
 	PackWriter &p = slot(worker);
-	if (p.has(o) || known_outside_slots(o))
+	if (p.has(o))
 		return o;
+	if (known_outside_slots(o)) {
+		if (stored)
+			*stored = true;
+		return o;
+	}
 	uint64_t before = p.bytes();
 	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);
 	std::lock_guard<std::mutex> g(mu_);
@@ -151,9 +156,11 @@ Oid ObjectWriter::blob(const void *data, size_t n, int worker)
 Oid ObjectWriter::tree(const std::vector<TreeEntry> &sorted)
 {
 	std::string body = serialize_tree(sorted);
-	Oid o = object(ObjType::tree, body);
+	bool stored = false;
+	Oid o = object(ObjType::tree, body, 0, &stored);
 	std::lock_guard<std::mutex> g(mu_);
-	if (trees_.count(o))
+	// One the store had already is read from there.
+	if (stored || trees_.count(o))
 		return o;
 	// Kept for read_tree; past a budget, in a file beside the packs (a
 	// snapshot of ten million files writes gigabytes of trees).

@@ -137,7 +137,8 @@ public:
 	Oid tree(const std::vector<TreeEntry> &sorted);
 	Oid commit(const Oid &tree, const std::vector<Oid> &parents, const Signature &author,
 		   const Signature &committer, const std::string &message);
-	Oid object(ObjType t, const std::string &body, int worker = 0);
+	// stored: set when the object was there already (not written here).
+	Oid object(ObjType t, const std::string &body, int worker = 0, bool *stored = nullptr);
 	// Trees written here are readable before finish() (tree edits build
 	// on their own output); others come from the store.
 	std::vector<TreeEntry> read_tree(const Oid &tree) const;
