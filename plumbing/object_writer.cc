@@ -131,15 +131,16 @@ Oid ObjectWriter::blob_from_reader(ObjectReader &r, const std::string &what)
 Oid ObjectWriter::object(ObjType t, const std::string &body, int worker, bool *stored)
 {
 	Oid o = hash_object(t, body.data(), body.size());
-	std::lock_guard<std::mutex> slot_lock(slots_.at((size_t)worker).mu);
-	PackWriter &p = slot(worker);
-	if (p.has(o))
+	auto &sl = slots_.at((size_t)worker);
+	std::lock_guard<std::mutex> slot_lock(sl.mu);
+	if (sl.pack && sl.pack->has(o))
 		return o;
 	if (known_outside_slots(o)) {
 		if (stored)
 			*stored = true;
-		return o;
+		return o;   // no pack started for an object the store has
 	}
+	PackWriter &p = slot(worker);
 	uint64_t before = p.bytes();
 	p.add(t, body.data(), body.size(), o, t == ObjType::blob ? &slots_.at((size_t)worker).gov : nullptr);
 	std::lock_guard<std::mutex> g(mu_);

@@ -4,6 +4,7 @@
 #include "plumbing/fs.h"
 
 #include <fcntl.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -213,7 +214,7 @@ void StatCache::save()
 // unsorted file ends where the damage starts: it is only a cache.
 struct StatCacheStream::Reader {
 	Fd fd;
-	std::vector<char> buf = std::vector<char>(1 << 20);
+	std::vector<char> buf = std::vector<char>(256 << 10);
 	size_t pos = 0, len = 0;
 	bool eof = false;
 	std::string path, prev;
@@ -221,6 +222,8 @@ struct StatCacheStream::Reader {
 		StatKey k;
 		Oid oid;
 	} e;
+	uLong crc = crc32(0, nullptr, 0);   // of the records read
+	uint64_t bytes = 0;
 
 	// At least n bytes buffered, unless the file ends first.
 	bool fill(size_t n)
@@ -256,6 +259,8 @@ struct StatCacheStream::Reader {
 		prev.swap(path);
 		path.assign(buf.data() + pos + 4, n);
 		decode(buf.data() + pos + 4 + n, e);
+		crc = crc32(crc, reinterpret_cast<const Bytef *>(buf.data() + pos), (uInt)(4 + n + kFixed));
+		bytes += 4 + (uint64_t)n + kFixed;
 		pos += 4 + (size_t)n + kFixed;
 		if (!prev.empty() && !(prev < path)) {
 			eof = true;
@@ -269,9 +274,12 @@ struct StatCacheStream::Writer {
 	TempFile tmp;
 	std::string buf, last;
 	bool any = false;
+	uLong crc = crc32(0, nullptr, 0);   // of the records written
+	uint64_t bytes = 0;
 
 	explicit Writer(const std::string &file) : tmp(dirname_of(file), ".tmp-statcache-")
 	{
+		buf.reserve((256 << 10) + 4096);
 		buf.assign(kMagic, 8);
 	}
 	void put(std::string_view path, const StatKey &k, const Oid &oid)
@@ -281,8 +289,11 @@ struct StatCacheStream::Writer {
 			return;
 		last.assign(path);
 		any = true;
+		size_t at = buf.size();
 		encode(buf, path, k, oid);
-		if (buf.size() >= (1 << 20))
+		crc = crc32(crc, reinterpret_cast<const Bytef *>(buf.data() + at), (uInt)(buf.size() - at));
+		bytes += buf.size() - at;
+		if (buf.size() >= (256 << 10))
 			flush();
 	}
 	void flush()
@@ -363,9 +374,16 @@ void StatCacheStream::end()
 		pass_old();
 		have_ = next_old();
 	}
+	// The same records as before (a commit of an unchanged directory):
+	// the file stays, no write, no fsync.
+	bool same = in_ && in_->eof && in_->pos == in_->len && out_ && out_->bytes == in_->bytes && out_->crc == in_->crc;
 	in_.reset();
 	if (!out_)
 		return;
+	if (same) {
+		out_.reset();
+		return;
+	}
 	try {
 		out_->flush();
 		fsync_or_die(out_->tmp.fd(), out_->tmp.path());
