@@ -164,6 +164,11 @@ void Worktree::save()
 		cache().save();
 }
 
+std::string Worktree::state_file(const std::string &name) const
+{
+	return state_dir(s_, st_.id) + "/" + name;
+}
+
 // Loaded on first use: status() and create() stream it instead.
 StatCache &Worktree::cache()
 {
@@ -293,69 +298,6 @@ template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, co
 			x++, y++;
 		}
 	}
-}
-
-std::vector<StatusEntry> Worktree::status()
-{
-	Oid ht = head_tree();
-	std::map<std::string, StatusEntry> out;   // changed paths only
-	auto at = [&](const std::string &p) -> StatusEntry & {
-		auto &e = out[p];
-		e.path = p;
-		return e;
-	};
-	// Staged: the commit against the index, equal subtrees skipped.
-	if (!(ht == st_.index))
-		for (auto &c : diff_trees(s_, ht, st_.index))
-			at(c.path).staged = c.status == 'A' ? 'A' : c.status == 'D' ? 'D' : 'M';
-	// Unstaged and untracked: the index's files and the work tree's, both
-	// in path order, merged as the walk reports them; the stat cache is
-	// read and rewritten in the same pass.
-	int64_t start = now_ns();
-	StatCacheStream cache(state_dir(s_, st_.id) + "/statcache");
-	cache.begin(root_, start);
-	TreeFiles idx(s_, st_.index);
-	uint64_t files = 0, hashed = 0;
-	scan_each(
-		s_, nullptr, root_, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
-		[&](ScannedFile &&f) {
-			// Interrupted writes of ours are not content.
-			if (f.path.size() > 9 && f.path.compare(f.path.size() - 9, 9, ".pach-tmp") == 0)
-				return;
-			files++;
-			hashed += f.hashed;
-			for (; !idx.done() && idx.path() < f.path; idx.next())
-				at(idx.path()).unstaged = 'D';
-			const TreeEntry *ie = !idx.done() && idx.path() == f.path ? &idx.entry() : nullptr;
-			TreeEntry we{"", f.mode, f.oid};
-			if (!ie) {
-				auto &x = at(f.path);
-				if (x.staged == ' ')   // not a staged deletion of the same path
-					x.staged = '?';
-				x.unstaged = '?';
-			} else if (!same(ie, &we)) {
-				at(f.path).unstaged = 'M';
-			}
-			// Only hashed, so remembered when the store has the blob:
-			// the index's.
-			if (f.mode != kModeLink && (!f.hashed || (ie && ie->oid == f.oid)))
-				cache.keep(root_ + "/" + f.path, f.st, f.oid);
-			if (ie)
-				idx.next();
-		});
-	for (; !idx.done(); idx.next())
-		at(idx.path()).unstaged = 'D';
-	cache.end();
-	cache.save();
-	if (getenv("PACH_TRACE_PERFORMANCE"))
-		fprintf(stderr, "trace: work tree scan: %llu files, %llu hashed\n", (unsigned long long)files,
-			(unsigned long long)hashed);
-	trace_point("work tree scanned");
-	std::vector<StatusEntry> v;
-	v.reserve(out.size());
-	for (auto &[p, e] : out)
-		v.push_back(e);
-	return v;
 }
 
 bool Worktree::tracks_under(const std::string &dir) const

@@ -96,6 +96,10 @@ public:
 private:
 	void save();
 	StatCache &cache();
+	std::string state_file(const std::string &name) const;   // in the store's state dir
+	// status() from a monitor's list of changed paths (worktree_status.cc);
+	// false when the list does not fit the tree.
+	bool status_from_changes(std::map<std::string, StatusEntry> &out, std::vector<std::string> paths);
 	std::vector<WorktreeFile> flat(const Oid &tree) const;
 	std::vector<WorktreeFile> scan(ObjectWriter *w, const std::string &under);
 	Oid build(ObjectWriter &w, const std::vector<WorktreeFile> &files);

@@ -146,6 +146,33 @@ test_expect_success 'removing the directory ends the daemon' '
 	! kill -0 $pid 2>/dev/null
 '
 
+# pach status in a work tree with a monitor: the same answer as a walk.
+status_wt() {
+	(cd wt && PACH_TRACE_PERFORMANCE=1 pach status -s 2>../trace >../st.mon) &&
+	if test "$1" = list; then grep "work tree: changes from the monitor" trace; else ! grep "work tree: changes from the monitor" trace; fi &&
+	(cd wt && PACH_NO_MONITOR=1 pach status -s >../st.walk) &&
+	test_cmp st.walk st.mon
+}
+
+test_expect_success 'status in a work tree reads only what changed' '
+	pach checkout data@master wt >/dev/null && pach monitor start wt >/dev/null &&
+	status_wt walk && { test_must_be_empty st.mon || { cat st.mon; false; }; } &&
+	echo wt-changed >wt/a/x && status_wt list && grep "a/x" st.mon &&
+	echo new >wt/untracked && rm wt/b/f9 && mkdir -p wt/newdir/sub && echo n >wt/newdir/sub/n &&
+	status_wt list && grep "untracked" st.mon && grep "b/f9" st.mon && grep "newdir" st.mon &&
+	# what differed before is still listed though it did not change again
+	status_wt list && grep "a/x" st.mon &&
+	(cd wt && pach restore a/x) && status_wt list && ! grep "a/x" st.mon &&
+	(cd wt && pach add untracked) && status_wt walk && grep "^A  untracked" st.mon &&
+	echo again >wt/untracked && status_wt list &&
+	rm -r wt/newdir && ln -s a wt/newdir && status_wt list &&
+	mkdir wt/small && echo s >wt/small/s && status_wt list &&
+	mv wt/small wt/small2 && status_wt walk && status_wt list && grep "small2/s" st.mon &&
+	# More paths differ than it lists: a walk each time, still right.
+	mv wt/b wt/b2 && status_wt walk && status_wt walk &&
+	pach monitor stop wt >/dev/null
+'
+
 test_expect_success 'stop; the store is fsck-clean' '
 	pach monitor start d >/dev/null && pach monitor stop d >out && grep "stopped monitoring" out &&
 	test_expect_code 1 pach monitor status d &&
