@@ -568,19 +568,11 @@ void forget_monitor_states(const Store &s)
 		unlinkat(ds.fd(), e->d_name, 0);
 }
 
-std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter &w, const std::string &dir,
-							 const Oid &prev, const std::vector<std::string> &paths,
-							 SnapshotStats *stats)
+bool for_each_changed(const std::string &dir, const std::vector<std::string> &sorted_paths,
+		      const std::function<void(const std::string &, const std::vector<std::string> &)> &fn)
 {
-	std::optional<Oid> tree = prev;
-	std::vector<std::string> handled;   // sorted: paths whose whole subtree is settled
-	auto settled = [&](const std::string &p) {
-		for (auto &h : handled)
-			if (p.size() > h.size() && p.compare(0, h.size(), h) == 0 && p[h.size()] == '/')
-				return true;
-		return false;
-	};
-	for (auto &p : paths) {
+	std::vector<std::string> handled;   // paths whose whole subtree is settled
+	for (auto &p : sorted_paths) {
 		std::vector<std::string> parts;
 		bool ok = true;
 		for_each_component(p, [&](const std::string &c) {
@@ -589,7 +581,10 @@ std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter 
 		});
 		if (!ok || parts.empty())
 			continue;   // a snapshot leaves such names out too
-		if (settled(p))
+		bool below = false;
+		for (auto &h : handled)
+			below = below || (p.size() > h.size() && !p.compare(0, h.size(), h) && p[h.size()] == '/');
+		if (below)
 			continue;
 		// Every directory on the way is still one (else it is in the list
 		// itself, settled above); a symlink there is never followed.
@@ -597,19 +592,29 @@ std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter 
 		for (size_t i = 0; i + 1 < parts.size(); i++) {
 			at += "/" + parts[i];
 			if (!is_dir_nofollow(at))
-				return std::nullopt;
+				return false;
 		}
+		handled.push_back(p);
+		fn(p, parts);
+	}
+	return true;
+}
+
+std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter &w, const std::string &dir,
+							 const Oid &prev, const std::vector<std::string> &paths,
+							 SnapshotStats *stats)
+{
+	std::optional<Oid> tree = prev;
+	bool fits = for_each_changed(dir, paths, [&](const std::string &p, const std::vector<std::string> &parts) {
 		std::string abs = dir + "/" + p;
 		struct stat st;
 		std::optional<TreeEntry> e;
 		if (lstat(abs.c_str(), &st) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR)
 				die_errno("unable to stat '" + abs + "'");
-			handled.push_back(p);
 		} else if (S_ISDIR(st.st_mode)) {
 			StatCacheStream none("");
 			e = snapshot(s, w, abs, none, stats, 0);
-			handled.push_back(p);
 		} else if (S_ISLNK(st.st_mode)) {
 			// Stored as the link, as the walk does (snapshot() would
 			// follow a symlink it is named).
@@ -623,23 +628,22 @@ std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter 
 				stats->files++;
 				stats->links++;
 			}
-			handled.push_back(p);
 		} else if (S_ISREG(st.st_mode)) {
 			StatCacheStream none("");
 			e = snapshot(s, w, abs, none, stats, 1);
-			handled.push_back(p);
 		} else {
 			warning("skipping '" + abs + "': not a regular file, directory or symlink");
-			handled.push_back(p);
 		}
 		if (e)
 			e->name.clear();
 		// Only what is there changes: a path the tree never had and that
 		// is gone again costs nothing.
 		if (!e && !(tree && lookup_path(w, *tree, parts)))
-			continue;
+			return;
 		tree = edit_tree(s, w, tree, parts, e);
-	}
+	});
+	if (!fits)
+		return std::nullopt;
 	if (!tree || *tree == empty_tree_oid())
 		return std::optional<TreeEntry>();
 	return std::optional<TreeEntry>(TreeEntry{"", kModeDir, *tree});

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,15 @@ void forget_monitor_states(const Store &s);
 // At most this many changed paths are applied one by one; beyond, a
 // commit walks the whole directory.
 constexpr size_t kMonitorMaxPaths = 4096;
+
+// A monitor's changed paths (sorted), relative to dir, handed to fn as
+// both users need them: split into components (names a snapshot leaves
+// out are skipped), paths below one already handed over skipped (the
+// whole subtree is read again), every directory on the way checked to
+// still be one (no symlink is followed).  False, at once, when one is
+// not: the list does not fit the directory.
+bool for_each_changed(const std::string &dir, const std::vector<std::string> &sorted_paths,
+		      const std::function<void(const std::string &, const std::vector<std::string> &)> &fn);
 
 // The snapshot of dir made from its previous one (prev, its tree) and the
 // paths changed since: each is read again (a directory walked whole) and

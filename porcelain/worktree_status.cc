@@ -103,29 +103,7 @@ bool Worktree::status_from_changes(std::map<std::string, StatusEntry> &out, std:
 		e.path = p;
 		return e;
 	};
-	std::vector<std::string> done;
-	for (auto &p : cand) {
-		std::vector<std::string> parts;
-		bool ok = true;
-		for_each_component(p, [&](const std::string &c) {
-			parts.push_back(c);
-			ok = ok && valid_tree_name(c) && c != ".pach";
-		});
-		if (!ok || parts.empty())
-			continue;
-		bool below = false;
-		for (auto &d : done)
-			below = below || (p.size() > d.size() && !p.compare(0, d.size(), d) && p[d.size()] == '/');
-		if (below)
-			continue;
-		std::string dir = root_;
-		for (size_t i = 0; i + 1 < parts.size(); i++) {
-			dir += "/" + parts[i];
-			struct stat st;
-			if (lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-				return false;   // not as listed: walk everything
-		}
-		done.push_back(p);
+	return for_each_changed(root_, cand, [&](const std::string &p, const std::vector<std::string> &parts) {
 		// The index's files at or below p, and the work tree's.
 		std::vector<PathEntry> idx;
 		if (auto e = lookup_path(s_, st_.index, parts)) {
@@ -158,8 +136,7 @@ bool Worktree::status_from_changes(std::map<std::string, StatusEntry> &out, std:
 				i++, j++;
 			}
 		}
-	}
-	return true;
+	});
 }
 
 std::vector<StatusEntry> Worktree::status()
