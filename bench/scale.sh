@@ -130,5 +130,11 @@ if [ "${SCALE_WT:-1}" != 0 ]; then
 	else
 		echo "RESULT S6b status / git status: $(ratio "$(secs "$r7")" "$(secs "$rg")") ($(secs "$r7") s), peak RSS $(mib "$r7") MiB (git $(mib "$rg") MiB)"
 	fi
+	"$PACH" -C s monitor start wt >/dev/null
+	(cd wt && "$PACH" status >/dev/null)   # the first status with it walks
+	date +%s%N >wt/d00007/f0007002
+	r8=$($M "cd wt && $PACH status")
+	"$PACH" -C s monitor stop wt >/dev/null
+	echo "RESULT S6c status with the monitor: $(secs "$r8") s, peak RSS $(mib "$r8") MiB"
 	rm -rf wt
 fi
