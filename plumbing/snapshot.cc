@@ -49,6 +49,7 @@ constexpr uint64_t kBatchBytes = 8 << 20;  // ... or bytes
 constexpr size_t kMaxHashing = 4096;       // files handed out, not yet hashed
 constexpr size_t kMaxRecords = 1 << 16;    // files walked, not yet reported
 constexpr size_t kReadAhead = 16;          // directories read ahead of the walk
+constexpr size_t kOnePack = 256;           // files hashed into slot 0 first
 
 struct Dir;
 
@@ -160,6 +161,7 @@ private:
 	std::shared_ptr<Frame> batch_frame_;
 	std::vector<uint32_t> batch_;
 	uint64_t batch_bytes_ = 0;
+	size_t handed_ = 0;     // files handed out for hashing so far
 	size_t hashing_ = 0;    // guarded by mu_
 	std::exception_ptr err_;   // a hashing task's (guarded by mu_)
 	size_t reading_ = 0;    // directories read ahead, not yet walked
@@ -375,8 +377,12 @@ void Walk::flush_batch()
 {
 	if (batch_.empty())
 		return;
-	pool_.submit([this, f = std::move(batch_frame_), idx = std::move(batch_)](int slot) {
-		hash_batch(f, idx, slot);
+	// The first few hundred files go to slot 0's pack, where the trees go
+	// too: a small commit makes one pack (one object to push), as before.
+	bool small = handed_ < kOnePack;
+	handed_ += batch_.size();
+	pool_.submit([this, f = std::move(batch_frame_), idx = std::move(batch_), small](int slot) {
+		hash_batch(f, idx, small ? 0 : slot);
 	});
 	batch_frame_.reset();
 	batch_.clear();
