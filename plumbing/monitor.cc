@@ -618,11 +618,7 @@ std::optional<std::optional<TreeEntry>> snapshot_changes(Store &s, ObjectWriter 
 		} else if (S_ISLNK(st.st_mode)) {
 			// Stored as the link, as the walk does (snapshot() would
 			// follow a symlink it is named).
-			std::string target(st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, '\0');
-			ssize_t n = readlink(abs.c_str(), target.data(), target.size());
-			if (n < 0)
-				die_errno("unable to read symlink '" + abs + "'");
-			target.resize((size_t)n);
+			std::string target = read_link_at(AT_FDCWD, abs, (uint64_t)st.st_size, abs);
 			e = TreeEntry{"", kModeLink, w.blob(target.data(), target.size())};
 			if (stats) {
 				stats->files++;

@@ -41,7 +41,32 @@ Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<
 	return h.final();
 }
 
+std::string read_link_at(int dfd, const std::string &name, uint64_t size, const std::string &display)
+{
+	std::string target(size > 0 ? (size_t)size + 1 : 4096, '\0');
+	ssize_t n = readlinkat(dfd, name.c_str(), target.data(), target.size());
+	if (n < 0)
+		die_errno("unable to read symlink '" + display + "'");
+	target.resize((size_t)n);
+	return target;
+}
+
 namespace {
+
+// Open a file the walk stat'ed; dies if it changed since (size, mtime).
+Fd open_unchanged(const std::string &path, const StatKey &walked)
+{
+	Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+	if (!fd)
+		die_errno("unable to open '" + path + "'");
+	struct stat now;
+	if (fstat(fd.get(), &now) < 0)
+		die_errno("unable to stat '" + path + "'");
+	auto k = StatKey::of(now);
+	if (k.size != walked.size || k.mtime_ns != walked.mtime_ns)
+		die("'{}' changed while pach was reading it", path);
+	return fd;
+}
 
 constexpr size_t kStatChunk = 512;         // files stat'ed per task in a big directory
 constexpr size_t kBatchFiles = 64;         // files per hashing task
@@ -301,12 +326,7 @@ void Walk::stat_files(Dir &d, int dfd, size_t begin, size_t end)
 		if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 			k.mode = git_mode_of(st.st_mode);
 			if (S_ISLNK(st.st_mode)) {
-				std::string target(st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, '\0');
-				ssize_t n = readlinkat(dfd, k.name.c_str(), target.data(), target.size());
-				if (n < 0)
-					die_errno("unable to read symlink '" + d.path + "/" + k.name + "'");
-				target.resize((size_t)n);
-				k.link = std::move(target);
+				k.link = read_link_at(dfd, k.name, (uint64_t)st.st_size, d.path + "/" + k.name);
 			}
 			continue;
 		}
@@ -400,15 +420,9 @@ void Walk::hash_batch(const std::shared_ptr<Frame> &fp, const std::vector<uint32
 				break;
 			Ent &e = d.ents[i];
 			const std::string path = d.path + "/" + e.name;
-			Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-			if (!fd)
-				die_errno("unable to open '" + path + "'");
+			Fd fd = open_unchanged(path, e.st);
+			const StatKey &k = e.st;
 			struct stat now;
-			if (fstat(fd.get(), &now) < 0)
-				die_errno("unable to stat '" + path + "'");
-			auto k = StatKey::of(now);
-			if (k.size != e.st.size || k.mtime_ns != e.st.mtime_ns)
-				die("'{}' changed while pach was reading it", path);
 			if (e.st.size > (1 << 20))
 				posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 			auto progress = [&](size_t b) { prog_.add(0, b); };
@@ -584,11 +598,7 @@ TreeEntry one_file(ObjectWriter *w, const std::string &path, const struct stat &
 {
 	TreeEntry e{"", 0, {}};
 	if (S_ISLNK(st.st_mode)) {
-		std::string target(st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, '\0');
-		ssize_t n = readlink(path.c_str(), target.data(), target.size());
-		if (n < 0)
-			die_errno("unable to read symlink '" + path + "'");
-		target.resize((size_t)n);
+		std::string target = read_link_at(AT_FDCWD, path, (uint64_t)st.st_size, path);
 		e.mode = kModeLink;
 		e.oid = w ? w->blob(target.data(), target.size()) : hash_object(ObjType::blob, target.data(), target.size());
 		return e;
@@ -600,14 +610,7 @@ TreeEntry one_file(ObjectWriter *w, const std::string &path, const struct stat &
 		e.oid = *cached;
 		return e;
 	}
-	Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-	if (!fd)
-		die_errno("unable to open '" + path + "'");
-	struct stat now;
-	if (fstat(fd.get(), &now) < 0)
-		die_errno("unable to stat '" + path + "'");
-	if (now.st_size != st.st_size || now.st_mtim.tv_sec != st.st_mtim.tv_sec || now.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
-		die("'{}' changed while pach was reading it", path);
+	Fd fd = open_unchanged(path, StatKey::of(st));
 	Progress prog("Reading files", 1, true);
 	prog.set_total_bytes((uint64_t)st.st_size);
 	auto progress = [&](size_t b) { prog.add(0, b); };

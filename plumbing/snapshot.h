@@ -54,6 +54,9 @@ using CacheLookup = std::function<const Oid *(const std::string &path, const Sta
 void scan_each(Store &s, ObjectWriter *w, const std::string &src, const CacheLookup &lookup,
 	       const std::function<void(ScannedFile &&)> &fn, int workers = 0);
 
+// A symlink's target (size: its lstat size, a hint); display names it in errors.
+std::string read_link_at(int dfd, const std::string &name, uint64_t size, const std::string &display);
+
 // The blob id of size bytes read from fd.
 Oid hash_fd(int fd, uint64_t size, const std::string &what, const std::function<void(size_t)> &progress = nullptr);
 

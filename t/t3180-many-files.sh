@@ -2,13 +2,6 @@
 test_description='pach commit of many files: the streaming walk writes the trees git writes, and its stat cache follows every change'
 . ./test-lib.sh
 
-# git's own tree of a directory, as `git add -A` and `git write-tree` make it.
-git_tree_of() {
-	rm -rf "$TRASH_DIRECTORY/gitidx" &&
-	GIT_DIR="$TRASH_DIRECTORY/gitidx" git init -q &&
-	(cd "$1" && GIT_DIR="$TRASH_DIRECTORY/gitidx" GIT_WORK_TREE=. git add -A &&
-	 GIT_DIR="$TRASH_DIRECTORY/gitidx" git write-tree)
-}
 
 pach_tree_of() {
 	git --git-dir=.pach rev-parse "data/master:$1"

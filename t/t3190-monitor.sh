@@ -2,12 +2,6 @@
 test_description='pach monitor: commits of a watched directory read only what changed, and give the tree a full walk gives'
 . ./test-lib.sh
 
-git_tree_of() {
-	rm -rf "$TRASH_DIRECTORY/gitidx" &&
-	GIT_DIR="$TRASH_DIRECTORY/gitidx" git init -q &&
-	(cd "$1" && GIT_DIR="$TRASH_DIRECTORY/gitidx" GIT_WORK_TREE=. git add -A &&
-	 GIT_DIR="$TRASH_DIRECTORY/gitidx" git write-tree)
-}
 
 # Commit d with the monitor; it must have used the monitor's list (or, with
 # "walk", walked everything) and give git's tree of d.

@@ -188,6 +188,13 @@ test_crash_at() {
 }
 
 # The real git binary is our referee.
+# git's own tree of a directory, as `git add -A` and `git write-tree` make it.
+git_tree_of() {
+	rm -rf "$TRASH_DIRECTORY/gitidx" &&
+	GIT_DIR="$TRASH_DIRECTORY/gitidx" git init -q &&
+	(cd "$1" && GIT_DIR="$TRASH_DIRECTORY/gitidx" GIT_WORK_TREE=. git add -A &&
+	 GIT_DIR="$TRASH_DIRECTORY/gitidx" git write-tree)
+}
 git_fsck() { git --git-dir="${1:-.pach}" fsck --strict --no-dangling --no-progress 2>fsck.err >&4 && ! grep -v '^notice:' fsck.err | grep -q .; }
 
 # A snapshot of everything in the store that must not change on a failed
