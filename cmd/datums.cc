@@ -31,30 +31,34 @@ int cmd_datums(Args &args)
 				warning(fmt::format("pipeline '{}': input repo '{}' does not exist (no datums from it)", spec.name,
 						    repo));
 		auto commits = runner::resolve_inputs(s, spec);
-		auto datums = runner::compute_datums(s, spec.input, commits);
-		if (args.json) {
+		// Printed as they are found: a glob over millions of files
+		// lists in the memory of a tree walk (runner/datum.h).
+		size_t n = 0;
+		if (args.json)
 			o.begin_object().field("pipeline", spec.name).key("datums").begin_array();
-			for (auto &d : datums) {
+		else if (pr.specs.size() > 1)
+			fmt::print("{}{}:\n", first_spec ? "" : "\n", spec.name);
+		runner::for_each_datum(s, spec.input, commits, [&](runner::Datum &&d) {
+			n++;
+			if (args.json) {
 				o.begin_object().field("id", d.id()).key("files").begin_array();
 				for (auto &df : d.files)
 					o.begin_object().field("input", df.input).field("repo", df.repo).field("path", df.path)
 						.field("oid", df.entry.oid).end_object();
 				o.end_array().end_object();
 				o.flush(stdout);
+				return;
 			}
+			std::string files;
+			for (auto &df : d.files)
+				files += (files.empty() ? "" : " ") + df.input + ":" + df.path +
+					 (df.entry.is_dir() && df.path != "/" ? "/" : "");
+			fmt::print("{} {}\n", d.id().substr(0, 12), files);
+		});
+		if (args.json)
 			o.end_array().end_object();
-		} else {
-			if (pr.specs.size() > 1)
-				fmt::print("{}{}:\n", first_spec ? "" : "\n", spec.name);
-			for (auto &d : datums) {
-				std::string files;
-				for (auto &df : d.files)
-					files += (files.empty() ? "" : " ") + df.input + ":" + df.path +
-						 (df.entry.is_dir() && df.path != "/" ? "/" : "");
-				fmt::print("{} {}\n", d.id().substr(0, 12), files);
-			}
-			fmt::print("{} datum{}\n", datums.size(), datums.size() == 1 ? "" : "s");
-		}
+		else
+			fmt::print("{} datum{}\n", n, n == 1 ? "" : "s");
 		first_spec = false;
 	}
 	if (args.json) {

@@ -116,109 +116,150 @@ static std::vector<Datum> cross(const std::vector<std::vector<Datum>> &parts)
 	return acc;
 }
 
-std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCommits &commits)
+// Datums of a pfs or cron input, one per match, as the walk finds them.
+static void pfs_datums(const Store &s, const Input &in, const InputCommits &commits, const OnDatum &fn)
 {
 	auto commit_of = [&](const std::string &repo, const std::string &branch) -> std::optional<Oid> {
 		auto it = commits.find(commit_key(repo, branch));
 		return it == commits.end() ? std::nullopt : it->second;
 	};
-	switch (in.kind) {
-	case Input::pfs: {
-		// Each file carries its own keys, so a join or group above it,
-		// however deep, keys it by its own input's join_on / group_by.
-		const PfsInput &p = in.pfs_in;
-		std::vector<Datum> out;
-		pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch),
-			    [&](DatumFile &&f, const std::vector<std::string> &groups) {
-			out.emplace_back();
-			out.back().files.push_back(std::move(f));
-			DatumFile &file = out.back().files[0];
-			file.empty_files = p.empty_files;
-			file.lazy = p.lazy;
-			file.outer_join = p.outer_join;
-			file.has_join_on = !p.join_on.empty();
-			file.has_group_by = !p.group_by.empty();
-			if (file.has_join_on)
-				file.join_key = Glob::expand(p.join_on, groups);
-			if (file.has_group_by)
-				file.group_key = Glob::expand(p.group_by, groups);
-		});
-		return out;
-	}
-	case Input::cron: {
-		std::vector<Datum> out;
+	if (in.kind == Input::cron) {
 		pfs_matches(s, in.cron_in.name, in.cron_in.repo, "master", "/*", commit_of(in.cron_in.repo, "master"),
 			    [&](DatumFile &&f, const std::vector<std::string> &) {
-				    out.emplace_back();
-				    out.back().files.push_back(std::move(f));
+				    Datum d;
+				    d.files.push_back(std::move(f));
+				    fn(std::move(d));
 			    });
-		return out;
+		return;
 	}
-	case Input::union_: {
-		std::vector<Datum> out;
-		for (auto &ch : in.children) {
-			auto d = compute_datums(s, ch, commits);
-			out.insert(out.end(), d.begin(), d.end());
+	// Each file carries its own keys, so a join or group above it,
+	// however deep, keys it by its own input's join_on / group_by.
+	const PfsInput &p = in.pfs_in;
+	pfs_matches(s, p.name, p.repo, p.branch, p.glob, commit_of(p.repo, p.branch),
+		    [&](DatumFile &&f, const std::vector<std::string> &groups) {
+			    f.empty_files = p.empty_files;
+			    f.lazy = p.lazy;
+			    f.outer_join = p.outer_join;
+			    f.has_join_on = !p.join_on.empty();
+			    f.has_group_by = !p.group_by.empty();
+			    if (f.has_join_on)
+				    f.join_key = Glob::expand(p.join_on, groups);
+			    if (f.has_group_by)
+				    f.group_key = Glob::expand(p.group_by, groups);
+			    Datum d;
+			    d.files.push_back(std::move(f));
+			    fn(std::move(d));
+		    });
+}
+
+// The cross product, the first input outermost: it streams, the others
+// are held (a cross is as big as their product anyway).  An odometer over
+// the held inputs, not recursion.
+static void cross_datums(const Store &s, const Input &in, const InputCommits &commits, const OnDatum &fn)
+{
+	if (in.children.empty())
+		return;
+	std::vector<std::vector<Datum>> rest;
+	for (size_t i = 1; i < in.children.size(); i++) {
+		rest.push_back(compute_datums(s, in.children[i], commits));
+		if (rest.back().empty())
+			return;
+	}
+	std::vector<size_t> at(rest.size());
+	for_each_datum(s, in.children[0], commits, [&](Datum &&a) {
+		std::fill(at.begin(), at.end(), 0);
+		for (;;) {
+			Datum d = a;
+			for (size_t j = 0; j < rest.size(); j++)
+				d.files.insert(d.files.end(), rest[j][at[j]].files.begin(), rest[j][at[j]].files.end());
+			sort_files(d);
+			fn(std::move(d));
+			size_t j = rest.size();
+			while (j > 0 && ++at[j - 1] == rest[j - 1].size())
+				at[--j] = 0;
+			if (j == 0)
+				break;
 		}
-		return out;
-	}
-	case Input::cross: {
+	});
+}
+
+// As Pachyderm's key tasks do: every file of every child datum is keyed
+// by its own input's join_on (group_by), so a group over a join or a
+// cross splits the child's datums into their files.  A file reached
+// through several child datums counts once.  The files are held, by key:
+// nothing can be emitted before every input has been read.
+static void key_datums(const Store &s, const Input &in, const InputCommits &commits, const OnDatum &fn)
+{
+	bool join = in.kind == Input::join;
+	std::map<std::string, std::vector<std::vector<DatumFile>>> by_key;   // key -> per child, its files
+	std::set<std::tuple<std::string, size_t, std::string, std::string>> seen;
+	for (size_t i = 0; i < in.children.size(); i++)
+		for_each_datum(s, in.children[i], commits, [&](Datum &&d) {
+			for (auto &f : d.files) {
+				const std::string &key = join ? f.join_key : f.group_key;
+				if (!seen.insert({key, i, f.input, f.path}).second)
+					continue;
+				auto &slot = by_key[key];
+				slot.resize(in.children.size());
+				slot[i].push_back(std::move(f));
+			}
+		});
+	for (auto &[key, per_input] : by_key) {
+		if (!join) {
+			// group: one datum per key, whatever holds it
+			Datum d;
+			for (auto &files : per_input)
+				d.files.insert(d.files.end(), files.begin(), files.end());
+			sort_files(d);
+			fn(std::move(d));
+			continue;
+		}
+		// join: one file of each child per datum; a key some child
+		// lacks gives the combinations of its outer_join files only.
+		bool all = std::all_of(per_input.begin(), per_input.end(), [](auto &v) { return !v.empty(); });
 		std::vector<std::vector<Datum>> parts;
-		for (auto &ch : in.children)
-			parts.push_back(compute_datums(s, ch, commits));
-		return cross(parts);
-	}
-	case Input::join:
-	case Input::group: {
-		// As Pachyderm's key tasks do: every file of every child datum is
-		// keyed by its own input's join_on (group_by), so a group over a
-		// join or a cross splits the child's datums into their files.  A
-		// file reached through several child datums counts once.
-		bool join = in.kind == Input::join;
-		std::map<std::string, std::vector<std::vector<DatumFile>>> by_key;   // key -> per child, its files
-		std::set<std::tuple<std::string, size_t, std::string, std::string>> seen;
-		for (size_t i = 0; i < in.children.size(); i++)
-			for (auto &d : compute_datums(s, in.children[i], commits))
-				for (auto &f : d.files) {
-					const std::string &key = join ? f.join_key : f.group_key;
-					if (!seen.insert({key, i, f.input, f.path}).second)
-						continue;
-					auto &slot = by_key[key];
-					slot.resize(in.children.size());
-					slot[i].push_back(f);
-				}
-		std::vector<Datum> out;
-		for (auto &[key, per_input] : by_key) {
-			if (!join) {
-				// group: one datum per key, whatever holds it
-				Datum d;
-				for (auto &files : per_input)
-					d.files.insert(d.files.end(), files.begin(), files.end());
-				sort_files(d);
-				out.push_back(std::move(d));
-				continue;
-			}
-			// join: one file of each child per datum; a key some child
-			// lacks gives the combinations of its outer_join files only.
-			bool all = std::all_of(per_input.begin(), per_input.end(), [](auto &v) { return !v.empty(); });
-			std::vector<std::vector<Datum>> parts;
-			for (auto &files : per_input) {
-				std::vector<Datum> p;
-				for (auto &f : files)
-					if (all || f.outer_join)
-						p.push_back(Datum{{f}});
-				if (!p.empty())
-					parts.push_back(std::move(p));
-			}
-			if (parts.empty())
-				continue;
-			auto c = cross(parts);
-			out.insert(out.end(), c.begin(), c.end());
+		for (auto &files : per_input) {
+			std::vector<Datum> p;
+			for (auto &f : files)
+				if (all || f.outer_join)
+					p.push_back(Datum{{f}});
+			if (!p.empty())
+				parts.push_back(std::move(p));
 		}
-		return out;
+		if (parts.empty())
+			continue;
+		for (auto &d : cross(parts))
+			fn(std::move(d));
+		per_input.clear();
 	}
+}
+
+void for_each_datum(const Store &s, const Input &in, const InputCommits &commits, const OnDatum &fn)
+{
+	switch (in.kind) {
+	case Input::pfs:
+	case Input::cron:
+		pfs_datums(s, in, commits, fn);
+		return;
+	case Input::union_:
+		for (auto &ch : in.children)
+			for_each_datum(s, ch, commits, fn);
+		return;
+	case Input::cross:
+		cross_datums(s, in, commits, fn);
+		return;
+	case Input::join:
+	case Input::group:
+		key_datums(s, in, commits, fn);
+		return;
 	}
-	return {};
+}
+
+std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCommits &commits)
+{
+	std::vector<Datum> out;
+	for_each_datum(s, in, commits, [&](Datum &&d) { out.push_back(std::move(d)); });
+	return out;
 }
 
 } // namespace pach::runner

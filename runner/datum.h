@@ -6,6 +6,7 @@
 #include "plumbing/store.h"
 #include "runner/spec.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +41,13 @@ struct Datum {
 using InputCommits = std::map<std::string, std::optional<Oid>>;   // by repo@branch
 InputCommits resolve_inputs(const Store &s, const PipelineSpec &spec);
 
+// Every datum of the input, handed to fn as it is found, in the order
+// Pachyderm lists them.  Memory: a pfs, cron or union input streams (a
+// tree walk's worth); a cross holds every input but its first; a join or
+// group holds the matched files by key.
+using OnDatum = std::function<void(Datum &&)>;
+void for_each_datum(const Store &s, const Input &in, const InputCommits &commits, const OnDatum &fn);
+// The same, gathered.
 std::vector<Datum> compute_datums(const Store &s, const Input &in, const InputCommits &commits);
 
 } // namespace pach::runner

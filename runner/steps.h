@@ -27,7 +27,7 @@ struct JobPlan {
 	explicit JobPlan(const PipelineSpec &s) : spec(s) {}
 	const PipelineSpec &spec;
 	std::string salt;                 // the datums' salt: the spec's and the image digest
-	std::vector<Datum> datums;
+	std::vector<Datum> datums;        // parallel to job.datums: the files of those that run (others empty)
 	std::string missing_inputs;       // "'a', 'b'": input repos that do not exist
 	std::string image_ref;            // "" = none (the local runtime)
 	std::string runtime;              // local, bwrap, runc, crun, podman, docker

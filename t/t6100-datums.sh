@@ -48,6 +48,19 @@ test_expect_success 'cross: every combination; an empty member gives none' '
 	test_must_fail test -s out
 '
 
+test_expect_success 'a three-way cross lists its first input outermost and its last innermost' '
+	spec c3 "{cross: [{pfs: {repo: a, glob: \"/*\"}}, {pfs: {repo: b, glob: \"/*\"}}, {pfs: {repo: jb, glob: \"/*\"}}]}" &&
+	pach datums -f c3.yaml >out &&
+	sed "\$!s/^[0-9a-f]* //" out >got &&
+	python3 -c "
+for a in [\"a1.csv\", \"a2.csv\", \"dir/\"]:
+    for b in [\"b1\", \"b2\"]:
+        for j in [\"1.csv\", \"2.csv\", \"4.csv\"]:
+            print(\"a:/%s b:/%s jb:/%s\" % (a, b, j))
+print(\"18 datums\")
+" >want && test_cmp want got
+'
+
 test_expect_success 'union: plain concatenation, no dedupe' '
 	spec u1 "{union: [{pfs: {repo: a, glob: \"/*\"}}, {pfs: {repo: b, glob: \"/*\"}}]}" && datums u1.yaml >out &&
 	printf "a:/a1.csv\na:/a2.csv\na:/dir\nb:/b1\nb:/b2\n" >want && test_cmp want out &&
