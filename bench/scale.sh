@@ -136,5 +136,25 @@ if [ "${SCALE_WT:-1}" != 0 ]; then
 	r8=$($M "cd wt && $PACH status")
 	"$PACH" -C s monitor stop wt >/dev/null
 	echo "RESULT S6c status with the monitor: $(secs "$r8") s, peak RSS $(mib "$r8") MiB"
+	# The other work-tree commands, one file changed each time; git's
+	# own on its copy (g) when it is there.
+	peer() {   # peer LABEL PACH_RESULT GIT_COMMAND
+		if [ "${SCALE_GIT:-1}" = 0 ]; then
+			echo "RESULT S6d $1: $(secs "$2") s, peak RSS $(mib "$2") MiB"
+		else
+			gr=$($M "cd g && $3")
+			echo "RESULT S6d $1 / git: $(ratio "$(secs "$2")" "$(secs "$gr")") ($(secs "$2") s vs $(secs "$gr") s), peak RSS $(mib "$2") MiB (git $(mib "$gr") MiB)"
+		fi
+	}
+	date +%s%N >wt/d00007/f0007003; [ "${SCALE_GIT:-1}" = 0 ] || date +%s%N >g/data/d00007/f0007003
+	r=$($M "cd wt && $PACH diff --name-status"); peer "diff (files against the index)" "$r" "git diff --name-status"
+	r=$($M "cd wt && $PACH add d00007/f0007003"); peer "add of one file" "$r" "git add data/d00007/f0007003"
+	r=$($M "cd wt && $PACH restore --staged d00007/f0007003"); peer "restore --staged of it" "$r" "git restore --staged data/d00007/f0007003"
+	r=$($M "cd wt && $PACH restore d00007/f0007003"); peer "restore of it" "$r" "git restore data/d00007/f0007003"
+	date +%s%N >wt/d00007/f0007004; [ "${SCALE_GIT:-1}" = 0 ] || date +%s%N >g/data/d00007/f0007004
+	r=$($M "cd wt && $PACH commit -a -m one"); peer "commit -a, one changed" "$r" "git commit -qam one"
+	(cd wt && "$PACH" checkout -b side >/dev/null 2>&1 && date +%s%N >d00008/f0008001 && "$PACH" commit -a -m side >/dev/null)
+	[ "${SCALE_GIT:-1}" = 0 ] || (cd g && git switch -qc side && date +%s%N >data/d00008/f0008001 && git commit -qam side)
+	r=$($M "cd wt && $PACH checkout master"); peer "switch to a branch one file apart" "$r" "git switch -q master"
 	rm -rf wt
 fi

@@ -159,8 +159,14 @@ int cmd_status(Args &args)
 		return 0;
 	}
 	if (shrt) {
-		for (auto &e : v)
-			fmt::print("{}{} {}\n", e.staged, e.unstaged, quote_path(e.path));
+		for (auto &e : v) {
+			// A staged deletion of a file that is back untracked: two
+			// lines, as git prints them.
+			if (e.staged == 'D' && e.unstaged == '?')
+				fmt::print("D  {}\n?? {}\n", quote_path(e.path), quote_path(e.path));
+			else
+				fmt::print("{}{} {}\n", e.staged, e.unstaged, quote_path(e.path));
+		}
 		return 0;
 	}
 	fmt::print("On branch {}@{}\n", st.repo, st.branch);
@@ -171,7 +177,7 @@ int cmd_status(Args &args)
 	if (!st.head)
 		fmt::print("\nNo commits yet\n");
 	auto word = [](char c) {
-		return c == 'A' ? "new file:   " : c == 'D' ? "deleted:    " : "modified:   ";
+		return c == 'A' ? "new file:   " : c == 'D' ? "deleted:    " : c == 'T' ? "typechange: " : "modified:   ";
 	};
 	bool any_staged = false, any_unstaged = false, any_untracked = false;
 	for (auto &e : v) {

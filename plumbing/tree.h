@@ -84,6 +84,17 @@ template <class F> void for_each_component(const std::string &p, F fn)
 	}
 }
 
+// The non-empty components of p ("a//b/" -> a, b).
+inline std::vector<std::string> path_components(const std::string &p)
+{
+	std::vector<std::string> v;
+	for_each_component(p, [&](const std::string &c) {
+		if (!c.empty())
+			v.push_back(c);
+	});
+	return v;
+}
+
 // A name pach accepts in a tree it reads or writes (entry_name_problem).
 bool valid_tree_name(const std::string &n);
 

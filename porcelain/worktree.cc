@@ -97,22 +97,6 @@ static bool same(const TreeEntry *a, const TreeEntry *b)
 	return a->mode == b->mode && a->oid == b->oid;
 }
 
-using FileMap = std::map<std::string, TreeEntry>;
-
-static FileMap to_map(const std::vector<WorktreeFile> &v)
-{
-	FileMap m;
-	for (auto &f : v)
-		m.emplace(f.path, f.entry);
-	return m;
-}
-
-static const TreeEntry *get(const FileMap &m, const std::string &p)
-{
-	auto it = m.find(p);
-	return it == m.end() ? nullptr : &it->second;
-}
-
 Worktree::Worktree(Store &s, const std::string &root) : s_(s), root_(root)
 {
 	auto kv = read_kv(root + "/.pach");
@@ -160,8 +144,6 @@ static void write_state(const Store &s, const WorktreeState &st, const std::stri
 void Worktree::save()
 {
 	write_state(s_, st_, root_);
-	if (cache_)
-		cache().save();
 }
 
 std::string Worktree::state_file(const std::string &name) const
@@ -169,91 +151,9 @@ std::string Worktree::state_file(const std::string &name) const
 	return state_dir(s_, st_.id) + "/" + name;
 }
 
-// Loaded on first use: status() and create() stream it instead.
-StatCache &Worktree::cache()
-{
-	if (!cache_) {
-		cache_ = std::make_unique<StatCache>(state_dir(s_, st_.id) + "/statcache");
-		cache().load();
-	}
-	return *cache_;
-}
-
 Oid Worktree::head_tree() const
 {
 	return st_.head ? s_.read_commit(*st_.head).tree : empty_tree_oid();
-}
-
-std::vector<WorktreeFile> Worktree::flat(const Oid &tree) const
-{
-	std::vector<WorktreeFile> out;
-	walk_tree(s_, tree, [&](const std::string &p, const TreeEntry &e) {
-		if (!e.is_dir())
-			out.push_back({p, e});
-		return true;
-	});
-	// Usually already in order (a depth-first walk is, unless a name sorts
-	// below '/' next to a directory it prefixes: "a.txt" and "a/").
-	auto by_path = [](auto &a, auto &b) { return a.path < b.path; };
-	if (!std::is_sorted(out.begin(), out.end(), by_path))
-		std::sort(out.begin(), out.end(), by_path);
-	return out;
-}
-
-std::vector<WorktreeFile> Worktree::scan(ObjectWriter *w, const std::string &sub)
-{
-	std::vector<WorktreeFile> out;
-	std::string src = sub.empty() ? root_ : root_ + "/" + sub;
-	int64_t start = now_ns();
-	auto files = scan_files(s_, w, src, cache());
-	if (getenv("PACH_TRACE_PERFORMANCE")) {
-		size_t n = 0;
-		for (auto &f : files)
-			n += f.hashed;
-		fprintf(stderr, "trace: work tree scan: %zu files, %zu hashed\n", files.size(), n);
-	}
-	out.reserve(files.size());
-	for (auto &f : files) {
-		std::string p = sub.empty() ? std::move(f.path) : f.path.empty() ? sub : sub + "/" + f.path;
-		// Interrupted writes of ours are not content.
-		if (p.size() > 9 && p.compare(p.size() - 9, 9, ".pach-tmp") == 0)
-			continue;
-		// Written blobs are safe to remember; hashed-only ones are
-		// remembered by the caller once it knows the store has them.
-		if (w && f.hashed && f.mode != kModeLink)
-			cache().update(root_ + "/" + p, f.st, f.oid, start);
-		if (!w && f.hashed && f.mode != kModeLink)
-			hashed_.push_back({p, f.st, f.oid, start});
-		out.push_back({std::move(p), TreeEntry{"", f.mode, f.oid}});
-	}
-	return out;
-}
-
-// Remember hashed files whose blob the store has (equal to the index's).
-void Worktree::remember(const FileMap &known)
-{
-	for (auto &h : hashed_) {
-		auto e = get(known, h.path);
-		if (e && e->oid == h.oid)
-			cache().update(root_ + "/" + h.path, h.st, h.oid, h.start);
-	}
-	hashed_.clear();
-}
-
-Oid Worktree::build(ObjectWriter &w, const std::vector<WorktreeFile> &files)
-{
-	if (files.empty())
-		return empty_tree_oid();
-	return build_tree(w, files);
-}
-
-static std::vector<WorktreeFile> from_map(const FileMap &m)
-{
-	std::vector<WorktreeFile> v;
-	v.reserve(m.size());
-	for (auto &[p, e] : m)
-		v.push_back({p, e});
-	return v;
 }
 
 std::string Worktree::rel_path(const std::string &user_path, const std::string &cwd) const
@@ -281,25 +181,6 @@ std::string Worktree::rel_path(const std::string &user_path, const std::string &
 	return norm.substr(root_.size() + 1);
 }
 
-// Walk two sorted lists together: fn(path, a or null, b or null).
-template <class F> static void merge_walk(const std::vector<WorktreeFile> &a, const std::vector<WorktreeFile> &b, F fn)
-{
-	size_t x = 0, y = 0;
-	while (x < a.size() || y < b.size()) {
-		int c = x == a.size() ? 1 : y == b.size() ? -1 : a[x].path.compare(b[y].path);
-		if (c < 0) {
-			fn(a[x].path, &a[x].entry, nullptr);
-			x++;
-		} else if (c > 0) {
-			fn(b[y].path, nullptr, &b[y].entry);
-			y++;
-		} else {
-			fn(a[x].path, &a[x].entry, &b[y].entry);
-			x++, y++;
-		}
-	}
-}
-
 bool Worktree::tracks_under(const std::string &dir) const
 {
 	std::vector<std::string> parts;
@@ -308,33 +189,71 @@ bool Worktree::tracks_under(const std::string &dir) const
 	return e && e->is_dir();
 }
 
+// A change of the index: what is there now (removed first) and what
+// goes there.
+struct IndexChange {
+	std::optional<TreeEntry> old, neu;
+};
+
+static Oid apply_index_changes(ObjectWriter &w, const Oid &index, const std::map<std::string, IndexChange> &changes)
+{
+	std::vector<pach::TreeEdit> edits;
+	for (auto &[p, c] : changes) {
+		if (c.old)
+			edits.push_back({path_components(p), *c.old, true});
+		if (c.neu)
+			edits.push_back({path_components(p), *c.neu, false});
+	}
+	auto root = apply_edits(w, index, std::move(edits));
+	if (!root)
+		die("the index changed under this command; run it again");
+	return *root;
+}
+
 void Worktree::add(const std::vector<std::string> &paths)
 {
 	WriteLock lock(s_);
 	ObjectWriter w(s_);
-	FileMap i = to_map(flat(st_.index));
+	StatCacheStream cache(state_file("statcache"));
+	// Only what differs is held: the index is edited, not rebuilt.
+	std::map<std::string, IndexChange> changes;
 	for (auto &rel : paths) {
 		// As git: a path through a symlink is not in the work tree.
-		for (auto sl = rel.find('/'); sl != std::string::npos; sl = rel.find('/', sl + 1)) {
-			struct stat st;
-			if (lstat((root_ + "/" + rel.substr(0, sl)).c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-				die("pathspec '{}' is beyond a symbolic link", quote_path(rel));
-		}
+		if (beyond_link(rel))
+			die("pathspec '{}' is beyond a symbolic link", quote_path(rel));
 		for_each_component(rel, [&](const std::string &c) {
 			if (!c.empty() && !valid_tree_name(c))
 				die("'{}' cannot be stored ('{}' is reserved)", quote_path(rel), quote_path(c));
 		});
-		auto found = scan(&w, rel);
-		bool tracked = false;
-		for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel);)
-			tracked = true, it = i.erase(it);
-		if (found.empty() && !tracked)
+		// A file of the index in the way of rel ("a" for "a/b") is staged
+		// as deleted, as git does.
+		auto parts = path_components(rel);
+		for (size_t k = 1; k < parts.size(); k++) {
+			std::vector<std::string> up(parts.begin(), parts.begin() + (long)k);
+			auto e = lookup_path(s_, st_.index, up);
+			if (!e || !e->is_dir()) {
+				if (e) {
+					std::string q;
+					for (auto &c : up)
+						q += (q.empty() ? "" : "/") + c;
+					changes[q].old = *e;
+				}
+				break;
+			}
+		}
+		auto n = compare(cache, st_.index, rel, &w, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
+			auto &c = changes[p];
+			if (ie)
+				c.old = *ie;
+			if (we)
+				c.neu = *we;
+		});
+		if (!n.files && !n.tracked && (rel.empty() || !is_dir(root_ + "/" + rel)))
 			die("pathspec '{}' did not match any files", rel.empty() ? "." : rel);
-		for (auto &f : found)
-			i[f.path] = f.entry;
 	}
-	st_.index = build(w, from_map(i));
+	st_.index = apply_index_changes(w, st_.index, changes);
 	w.finish();
+	cache.save();
 	save();
 }
 
@@ -342,23 +261,37 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 {
 	WriteLock lock(s_);
 	ObjectWriter w(s_);
+	StatCacheStream cache(state_file("statcache"));
 	if (all) {
-		FileMap i = to_map(flat(st_.index));
-		FileMap wk = to_map(scan(&w, ""));
-		for (auto it = i.begin(); it != i.end();) {
-			auto we = get(wk, it->first);
-			if (!we) {
-				it = i.erase(it);
+		// Every tracked file as it is now.  The changed ones are read
+		// again to store them: untracked files are never written.
+		std::map<std::string, IndexChange> changes;
+		compare(cache, st_.index, "", nullptr, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
+			if (ie)
+				changes[p] = {*ie, we ? std::optional<TreeEntry>(*we) : std::nullopt};
+		});
+		for (auto &[p, c] : changes) {
+			if (!c.neu)
 				continue;
-			}
-			it->second = *we;
-			++it;
+			c.neu.reset();   // gone since, unless read now
+			scan_each(
+				s_, &w, root_ + "/" + p, nullptr,
+				[&](ScannedFile &&f) {
+					if (!f.path.empty())
+						return;   // a directory now
+					c.neu = TreeEntry{"", f.mode, f.oid};
+					if (f.mode != kModeLink)
+						written_.push_back({p, f.st, f.oid});
+				},
+				1);
 		}
-		st_.index = build(w, from_map(i));
+		st_.index = apply_index_changes(w, st_.index, changes);
 	}
 	Oid ht = head_tree();
 	if (st_.index == ht) {
 		w.finish();
+		remember_written(cache);
+		cache.save();
 		save();
 		return std::nullopt;
 	}
@@ -373,29 +306,11 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 			     st_.repo, st_.branch, now ? now->hex().substr(0, 12) : "nothing");
 	}
 	st_.head = *c;
+	remember_written(cache);
+	cache.save();
 	save();
 	auto_repack(s_);
 	return *c;
-}
-
-std::vector<Change> Worktree::diff(DiffOf what, const std::vector<std::string> &paths)
-{
-	std::vector<Change> changes;
-	if (what == DiffOf::staged) {
-		Oid ht = head_tree();
-		if (!(ht == st_.index))
-			changes = diff_trees(s_, ht, st_.index, paths);
-		return changes;
-	}
-	for (auto &m : unstaged(paths, what == DiffOf::against_head)) {
-		Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
-		if (m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
-			c.status = 'T';
-		if (m.work.mode)
-			c.new_file = root_ + "/" + m.path;
-		changes.push_back(c);
-	}
-	return changes;
 }
 
 void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
@@ -414,17 +329,45 @@ void Worktree::write_file(Materialiser &m, const WorktreeFile &f)
 	}
 	struct stat st;
 	m.write(f.entry, last_dir_fd_.get(), name, root_ + "/" + f.path, &st);
-	written_.push_back({f.path, StatKey::of(st), f.entry.oid, 0});
+	written_.push_back({f.path, StatKey::of(st), f.entry.oid});
 }
 
-// Remember the files just written, once the clock has moved past them.
-void Worktree::remember_written()
+// Remember the files just written, once the clock has moved past them:
+// one more pass over the stat cache, in path order.
+void Worktree::remember_written(StatCacheStream &cache)
 {
-	int64_t start = now_ns();
-	for (auto &h : written_)
-		if (h.path.size())
-			cache().update(root_ + "/" + h.path, h.st, h.oid, start);
+	if (written_.empty())
+		return;
+	std::stable_sort(written_.begin(), written_.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	int64_t now = now_ns();
+	cache.begin("", now);
+	for (size_t k = 0; k < written_.size(); k++)
+		if (k + 1 == written_.size() || written_[k + 1].path != written_[k].path)   // the last write wins
+			cache.keep(root_ + "/" + written_[k].path, written_[k].st, written_[k].oid, now);
+	cache.end();
 	written_.clear();
+}
+
+// The file or symlink at rel, its blob id from the cache (a lookup in
+// path order) or hashed.
+std::optional<TreeEntry> Worktree::work_entry(StatCacheStream &cache, const std::string &rel)
+{
+	struct stat st;
+	std::string abs = root_ + "/" + rel;
+	if (beyond_link(rel) || lstat(abs.c_str(), &st) < 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+		return std::nullopt;
+	std::optional<TreeEntry> out;
+	scan_each(
+		s_, nullptr, abs, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
+		[&](ScannedFile &&f) {
+			if (!f.path.empty())
+				return;
+			out = TreeEntry{"", f.mode, f.oid};
+			if (f.mode != kModeLink && !f.hashed)
+				cache.keep(abs, f.st, f.oid);   // found: put back
+		},
+		1);
+	return out;
 }
 
 // Remove a file of the work tree, and the directories it leaves empty
@@ -441,7 +384,8 @@ static void remove_file(const std::string &root, const std::string &rel)
 	if (!pd)
 		return;
 	std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-	if (unlinkat(pd.get(), name.c_str(), 0) < 0 && errno != ENOENT)
+	// A directory there now is untracked content: it stays.
+	if (unlinkat(pd.get(), name.c_str(), 0) < 0 && errno != ENOENT && errno != EISDIR)
 		die_errno("unable to remove '" + root + "/" + rel + "'");
 	while (!parent.empty()) {
 		auto s2 = parent.rfind('/');
@@ -454,43 +398,103 @@ static void remove_file(const std::string &root, const std::string &rel)
 	}
 }
 
+// rel and the directories below it if they hold no file (bottom up,
+// iteratively); anything else is left alone.
+static void remove_empty_dirs(const std::string &root, const std::string &rel)
+{
+	struct stat st;
+	if (lstat((root + "/" + rel).c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	std::vector<std::pair<std::string, bool>> todo{{rel, false}};   // (dir, children done)
+	while (!todo.empty()) {
+		auto [dir, done] = todo.back();
+		todo.pop_back();
+		if (done) {
+			rmdir((root + "/" + dir).c_str());   // fails, harmlessly, when not empty
+			continue;
+		}
+		todo.push_back({dir, true});
+		for (auto &n : dir_names(root + "/" + dir))
+			if (lstat((root + "/" + dir + "/" + n).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+				todo.push_back({dir + "/" + n, false});
+	}
+}
+
 void Worktree::restore(const std::vector<std::string> &paths, bool staged)
 {
 	if (staged) {
+		// Each path's subtree (or file) of the commit grafted into the
+		// index: the trees on the way are rewritten, nothing else read.
 		WriteLock lock(s_);
 		ObjectWriter w(s_);
-		FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index));
+		Oid ht = head_tree(), index = st_.index;
 		for (auto &rel : paths) {
-			bool any = false;
-			for (auto it = i.lower_bound(rel); it != i.end() && under(it->first, rel);)
-				any = true, it = i.erase(it);
-			for (auto it = h.lower_bound(rel); it != h.end() && under(it->first, rel); ++it)
-				any = true, i[it->first] = it->second;
-			if (!any)
-				die("pathspec '{}' did not match any file known to pach", rel.empty() ? "." : rel);
+			auto parts = path_components(rel);
+			if (parts.empty()) {
+				if (ht == empty_tree_oid() && index == empty_tree_oid())
+					die("pathspec '.' did not match any file known to pach");
+				index = ht;
+				continue;
+			}
+			auto he = lookup_path(s_, ht, parts);
+			if (!he && !lookup_path(w, index, parts))
+				die("pathspec '{}' did not match any file known to pach", rel);
+			index = edit_tree(s_, w, index, parts, he);
 		}
-		st_.index = build(w, from_map(i));
+		st_.index = index;
 		w.finish();
 		save();
 		return;
 	}
-	FileMap i = to_map(flat(st_.index));
-	std::vector<WorktreeFile> todo;
+	StatCacheStream cache(state_file("statcache"));
+	std::vector<WorktreeFile> todo;   // tracked files that differ
 	for (auto &rel : paths) {
-		auto it = i.lower_bound(rel);
-		if (it == i.end() || !under(it->first, rel))
+		auto n = compare(cache, st_.index, rel, nullptr, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *) {
+			if (ie)
+				todo.push_back({p, *ie});
+		});
+		if (!n.tracked)
 			die("pathspec '{}' did not match any file known to pach", rel.empty() ? "." : rel);
-		FileMap w = to_map(scan(nullptr, rel));
-		for (; it != i.end() && under(it->first, rel); ++it)
-			if (!same(get(w, it->first), &it->second))
-				todo.push_back({it->first, it->second});
 	}
+	std::sort(todo.begin(), todo.end(), [](auto &a, auto &b) { return a.path < b.path; });
+	todo.erase(std::unique(todo.begin(), todo.end(), [](auto &a, auto &b) { return a.path == b.path; }), todo.end());
 	Materialiser m(s_, LinkMode::automatic, root_);
 	for (auto &f : todo)
 		write_file(m, f);
-	remember(i);
-	remember_written();
+	remember_written(cache);
+	cache.save();
 	save();
+}
+
+// A file or symlink under directory rel on disk that is not a removal
+// of the sorted moves ("" when none, or when rel is no directory): an
+// untracked file, or one only staged (git drops those silently).
+template <class Moves> std::string Worktree::untracked_under(const std::string &rel, const Moves &moves) const
+{
+	struct stat st;
+	if (beyond_link(rel) || lstat((root_ + "/" + rel).c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+		return "";
+	auto removed = [&](const std::string &p) {
+		auto it = std::lower_bound(moves.begin(), moves.end(), p, [](auto &m, auto &q) { return m.path < q; });
+		return it != moves.end() && it->path == p && !it->te;
+	};
+	std::vector<std::string> todo{rel};   // iterative: depth bounded by nothing but the disk
+	while (!todo.empty()) {
+		std::string dir = std::move(todo.back());
+		todo.pop_back();
+		DirStream d(root_ + "/" + dir);
+		while (auto *e = d ? d.next() : nullptr) {
+			std::string p = dir + "/" + e->d_name;
+			struct stat est;
+			if (fstatat(d.fd(), e->d_name, &est, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (S_ISDIR(est.st_mode))
+				todo.push_back(p);
+			else if (!removed(p))
+				return p;
+		}
+	}
+	return "";
 }
 
 void Worktree::switch_to(const std::string &branch, LinkMode lm)
@@ -501,110 +505,104 @@ void Worktree::switch_to(const std::string &branch, LinkMode lm)
 		die("branch '{}' not found in repo '{}' (create it with 'pach branch {} {}')", branch, st_.repo, st_.repo,
 		    branch);
 	Oid tt = tip ? s_.read_commit(*tip).tree : empty_tree_oid();
-	FileMap h = to_map(flat(head_tree())), i = to_map(flat(st_.index)), t = to_map(flat(tt));
-	FileMap w = to_map(scan(nullptr, ""));
-	remember(i);
-	std::vector<std::string> changed, conflicts;
-	std::set<std::string> already;   // files that are the target's already
-	auto consider = [&](const std::string &p) {
-		auto he = get(h, p), te = get(t, p);
-		if (same(he, te))
-			return;
-		auto ie = get(i, p), we = get(w, p);
-		if (same(ie, te) && same(we, te))
-			return;   // already what the target has
+	// Only the files the two commits disagree on are looked at: the
+	// index's entry and the file on disk for each, in path order.
+	struct Move {
+		std::string path;
+		std::optional<TreeEntry> ie, te;
+		bool already;   // the file is the target's already
+	};
+	std::vector<Move> moves;
+	std::vector<std::string> conflicts;
+	StatCacheStream cache(state_file("statcache"));
+	cache.begin("", now_ns());
+	auto opt = [](const TreeEntry &e) { return e.mode ? std::optional<TreeEntry>(e) : std::nullopt; };
+	auto ptr = [](const std::optional<TreeEntry> &e) { return e ? &*e : nullptr; };
+	for (auto &c : diff_trees(s_, head_tree(), tt)) {
+		auto he = opt(c.old_e), te = opt(c.new_e);
+		auto ie = lookup_path(s_, st_.index, path_components(c.path));
+		if (ie && ie->is_dir())
+			ie.reset();
+		auto we = work_entry(cache, c.path);
+		if (same(ptr(ie), ptr(te)) && same(ptr(we), ptr(te)))
+			continue;   // already what the target has
+		// A file deleted by hand is no local change to keep (as git):
+		// the target's version comes back.
+		struct stat st;
+		bool missing = !we && lstat((root_ + "/" + c.path).c_str(), &st) < 0 && errno == ENOENT;
 		// Each of index and file must be the current commit's version or
 		// the target's (a file already switched by an interrupted
-		// checkout is then simply kept).
-		if ((!same(ie, he) && !same(ie, te)) || (!same(we, he) && !same(we, te))) {
-			conflicts.push_back(p);
-			return;
+		// checkout is then simply kept).  An untracked file where the
+		// target has one is a local change too.
+		if ((!same(ptr(ie), ptr(he)) && !same(ptr(ie), ptr(te))) ||
+		    (!missing && !same(ptr(we), ptr(he)) && !same(ptr(we), ptr(te)))) {
+			conflicts.push_back(c.path);
+			continue;
 		}
-		changed.push_back(p);
-		if (same(we, te))
-			already.insert(p);
-	};
-	for (auto &[p, e] : h)
-		consider(p);
-	for (auto &[p, e] : t)
-		if (!get(h, p))
-			consider(p);
-	// An untracked file where the target has one is a local change too.
+		moves.push_back({c.path, ie, te, same(ptr(we), ptr(te))});
+	}
+	cache.end();
+	// A directory on disk where a file of either commit is must hold only
+	// files this switch removes: anything else in it would be lost.
+	for (auto &mv : moves)
+		if (auto lost = untracked_under(mv.path, moves); !lost.empty())
+			die("updating '{}' would lose '{}' (in neither commit); commit, move or remove it first", mv.path,
+			    lost);
 	if (!conflicts.empty()) {
-		std::sort(conflicts.begin(), conflicts.end());
 		die("your local changes to '{}'{} would be overwritten by checkout; commit, restore or move them first",
 		    conflicts[0],
 		    conflicts.size() > 1 ? fmt::format(" and {} other file{}", conflicts.size() - 1,
 						      conflicts.size() > 2 ? "s" : "")
 					 : "");
 	}
-	std::sort(changed.begin(), changed.end());
 	WriteLock lock(s_);
 	ObjectWriter ow(s_);
+	// The new index first: a path the index cannot take refuses the
+	// switch before any file is touched.
+	std::map<std::string, IndexChange> changes;
+	for (auto &mv : moves)
+		changes[mv.path] = {mv.ie, mv.te};
+	Oid new_index = apply_index_changes(ow, st_.index, changes);
 	Materialiser m(s_, lm, root_);
 	uint64_t total = 0;
-	for (auto &p : changed)
-		if (auto te = get(t, p); te && te->mode != kModeLink)
-			if (auto r = s_.odb().open(te->oid))
+	for (auto &mv : moves)
+		if (mv.te && mv.te->mode != kModeLink && !mv.already)
+			if (auto r = s_.odb().open(mv.te->oid))
 				total += r->size();
-	Progress prog("Checking out files", changed.size(), true);
+	Progress prog("Checking out files", moves.size(), true);
 	prog.set_total_bytes(total);
 	// Deletions first: a file may become a directory and the reverse.
 	// A crash from here on leaves the files between two commits: the
 	// state says so, and the same checkout finishes the job.
 	st_.pending = branch;
 	save();
-	for (auto &p : changed)
-		if (!get(t, p)) {
-			remove_file(root_, p);
+	for (auto &mv : moves)
+		if (!mv.te) {
+			remove_file(root_, mv.path);
 			last_dir_fd_ = Fd();
-			i.erase(p);
 			prog.add(1);
 		}
-	for (auto &p : changed)
-		if (auto te = get(t, p)) {
+	for (auto &mv : moves)
+		if (mv.te) {
 			uint64_t before = m.linked + m.copied;
-			if (!already.count(p))
-				write_file(m, {p, *te});
+			if (!mv.already) {
+				// Empty directories left where the file goes (nothing
+				// else is there: see untracked_under).
+				remove_empty_dirs(root_, mv.path);
+				write_file(m, {mv.path, *mv.te});
+			}
 			crash_point("checkout-file");
-			i[p] = *te;
 			prog.add(1, m.linked + m.copied - before);
 		}
 	prog.done();
-	st_.index = build(ow, from_map(i));
+	st_.index = new_index;
 	ow.finish();
 	st_.head = tip;
 	st_.branch = branch;
 	st_.pending.clear();
-	remember_written();
+	remember_written(cache);
+	cache.save();
 	save();
-}
-
-std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string> &paths, bool against_head)
-{
-	FileMap i = to_map(flat(st_.index));
-	// Against the commit: every path the commit or the index tracks.
-	FileMap base = against_head ? to_map(flat(head_tree())) : i;
-	if (against_head)
-		for (auto &[p, e] : i)
-			base.emplace(p, TreeEntry{});
-	std::vector<Modified> out;
-	std::vector<std::string> ps = paths.empty() ? std::vector<std::string>{""} : paths;
-	for (auto &rel : ps) {
-		FileMap w = to_map(scan(nullptr, rel));
-		for (auto it = base.lower_bound(rel); it != base.end() && under(it->first, rel); ++it) {
-			auto we = get(w, it->first);
-			const TreeEntry *old = it->second.mode ? &it->second : nullptr;
-			if (same(we, old))
-				continue;
-			out.push_back({it->first, it->second, we ? *we : TreeEntry{}});
-		}
-	}
-	remember(i);
-	cache().save();
-	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.path < b.path; });
-	out.erase(std::unique(out.begin(), out.end(), [](auto &a, auto &b) { return a.path == b.path; }), out.end());
-	return out;
 }
 
 static std::string worktree_id(const std::string &abs)

@@ -17,6 +17,7 @@
 #include "plumbing/tree_edit.h"
 #include "porcelain/history.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,26 +96,36 @@ public:
 
 private:
 	void save();
-	StatCache &cache();
 	std::string state_file(const std::string &name) const;   // in the store's state dir
 	// status() from a monitor's list of changed paths (worktree_status.cc);
 	// false when the list does not fit the tree.
 	bool status_from_changes(std::map<std::string, StatusEntry> &out, std::vector<std::string> paths);
-	std::vector<WorktreeFile> flat(const Oid &tree) const;
-	std::vector<WorktreeFile> scan(ObjectWriter *w, const std::string &under);
-	Oid build(ObjectWriter &w, const std::vector<WorktreeFile> &files);
+	// The files at or below sub ("" = all) against tree's, both in path
+	// order: fn(path, tracked, work) where they differ (tracked null:
+	// untracked; work null: gone).  One pass of cache, pruned under sub;
+	// the caller saves it (after w, if given, has written the files it
+	// hashed).  Memory: a tree walk's, whatever the number of files.
+	struct Counts {
+		uint64_t files = 0, tracked = 0;   // seen on disk, in the tree
+	};
+	using OnDiff = std::function<void(const std::string &, const TreeEntry *, const TreeEntry *)>;
+	Counts compare(StatCacheStream &cache, const Oid &tree, const std::string &sub, ObjectWriter *w,
+		       const OnDiff &fn);
+	bool beyond_link(const std::string &rel) const;
+	template <class Moves> std::string untracked_under(const std::string &rel, const Moves &moves) const;
+	// The work tree's file or symlink at rel, hashed through cache (a
+	// pass in path order); nullopt when rel is not one.
+	std::optional<TreeEntry> work_entry(StatCacheStream &cache, const std::string &rel);
 	void write_file(Materialiser &m, const WorktreeFile &f);
-	// Files hashed or written by this process, to enter in the stat cache
-	// once safe (see remember and remember_written).
+	// Files written by this process, entered in the stat cache once safe
+	// (remember_written: one more pass over it).
 	struct Seen {
 		std::string path;
 		StatKey st;
 		Oid oid;
-		int64_t start;
 	};
-	void remember(const std::map<std::string, TreeEntry> &known);
-	void remember_written();
-	std::vector<Seen> hashed_, written_;
+	void remember_written(StatCacheStream &cache);
+	std::vector<Seen> written_;
 	// write_file: the last directory written to, open (never reached
 	// through a symlink: see open_dir_beneath).
 	std::string last_dir_;
@@ -124,7 +135,6 @@ private:
 	std::string root_;
 	WorktreeState st_;
 	std::unique_ptr<FileLock> lock_;
-	std::unique_ptr<StatCache> cache_;
 };
 
 // Heads and index trees of every work tree of the store (gc roots).

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <set>
 
 namespace pach::porcelain {
 
@@ -25,6 +27,55 @@ bool same(const TreeEntry *a, const TreeEntry *b)
 	if (!a || !b)
 		return !a && !b;
 	return a->mode == b->mode && a->oid == b->oid;
+}
+
+// A tree's files at or below sub ("" = all of them), in path order, with
+// their full paths: a tree walk's memory.
+class TrackedFiles {
+public:
+	TrackedFiles(const Store &s, const Oid &tree, const std::string &sub) : sub_(sub)
+	{
+		if (sub.empty()) {
+			files_.emplace(s, tree);
+		} else if (auto e = lookup_path(s, tree, path_components(sub))) {
+			if (e->is_dir())
+				files_.emplace(s, e->oid);
+			else
+				one_ = PathEntry{sub, TreeEntry{"", e->mode, e->oid}};
+		}
+		next();
+	}
+	bool done() const { return !have_; }
+	const std::string &path() const { return cur_.path; }
+	const TreeEntry &entry() const { return cur_.entry; }
+	void next()
+	{
+		have_ = true;
+		if (one_) {
+			cur_ = std::move(*one_);
+			one_.reset();
+		} else if (files_ && !files_->done()) {
+			cur_.path = sub_.empty() ? files_->path() : sub_ + "/" + files_->path();
+			cur_.entry = files_->entry();
+			files_->next();
+		} else {
+			have_ = false;
+		}
+	}
+
+private:
+	std::string sub_;
+	std::optional<TreeFiles> files_;
+	std::optional<PathEntry> one_;
+	PathEntry cur_;
+	bool have_ = false;
+};
+
+// A file that differs from the index: modified, or (as git says) a type
+// change between a file and a symlink.
+char unstaged_code(const TreeEntry &index, const TreeEntry &work)
+{
+	return (index.mode == kModeLink) != (work.mode == kModeLink) ? 'T' : 'M';
 }
 
 std::vector<StatusEntry> to_vector(const std::map<std::string, StatusEntry> &out)
@@ -132,7 +183,7 @@ bool Worktree::status_from_changes(std::map<std::string, StatusEntry> &out, std:
 				x.unstaged = '?';
 			} else {
 				if (!same(&idx[i].entry, &disk[j].entry))
-					at(idx[i].path).unstaged = 'M';
+					at(idx[i].path).unstaged = unstaged_code(idx[i].entry, disk[j].entry);
 				i++, j++;
 			}
 		}
@@ -151,7 +202,7 @@ std::vector<StatusEntry> Worktree::status()
 	// Staged: the commit against the index, equal subtrees skipped.
 	if (!(ht == st_.index))
 		for (auto &c : diff_trees(s_, ht, st_.index))
-			at(c.path).staged = c.status == 'A' ? 'A' : c.status == 'D' ? 'D' : 'M';
+			at(c.path).staged = c.status == 'A' || c.status == 'D' || c.status == 'T' ? c.status : 'M';
 	// With a monitor on the work tree (pach-monitor(1)): only the paths
 	// changed since the last status, and those that differed then.
 	std::string abs = absolute_path(root_);
@@ -169,52 +220,153 @@ std::vector<StatusEntry> Worktree::status()
 		}
 	}
 	// Unstaged and untracked: the index's files and the work tree's, both
-	// in path order, merged as the walk reports them; the stat cache is
-	// read and rewritten in the same pass.
-	int64_t start = now_ns();
+	// in path order, merged as the walk reports them.
 	StatCacheStream cache(state_file("statcache"));
-	cache.begin(root_, start);
-	TreeFiles idx(s_, st_.index);
-	uint64_t files = 0, hashed = 0;
-	scan_each(
-		s_, nullptr, root_, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
-		[&](ScannedFile &&f) {
-			// Interrupted writes of ours are not content.
-			if (f.path.size() > 9 && f.path.compare(f.path.size() - 9, 9, ".pach-tmp") == 0)
-				return;
-			files++;
-			hashed += f.hashed;
-			for (; !idx.done() && idx.path() < f.path; idx.next())
-				at(idx.path()).unstaged = 'D';
-			const TreeEntry *ie = !idx.done() && idx.path() == f.path ? &idx.entry() : nullptr;
-			TreeEntry we{"", f.mode, f.oid};
-			if (!ie) {
-				auto &x = at(f.path);
-				if (x.staged == ' ')   // not a staged deletion of the same path
-					x.staged = '?';
-				x.unstaged = '?';
-			} else if (!same(ie, &we)) {
-				at(f.path).unstaged = 'M';
-			}
-			// Only hashed, so remembered when the store has the blob:
-			// the index's.
-			if (f.mode != kModeLink && (!f.hashed || (ie && ie->oid == f.oid)))
-				cache.keep(root_ + "/" + f.path, f.st, f.oid);
-			if (ie)
-				idx.next();
-		});
-	for (; !idx.done(); idx.next())
-		at(idx.path()).unstaged = 'D';
-	cache.end();
+	compare(cache, st_.index, "", nullptr, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
+		if (!we) {
+			at(p).unstaged = 'D';
+		} else if (!ie) {
+			auto &x = at(p);
+			if (x.staged == ' ')   // not a staged deletion of the same path
+				x.staged = '?';
+			x.unstaged = '?';
+		} else {
+			at(p).unstaged = unstaged_code(*ie, *we);
+		}
+	});
 	cache.save();
-	if (getenv("PACH_TRACE_PERFORMANCE"))
-		fprintf(stderr, "trace: work tree scan: %llu files, %llu hashed\n", (unsigned long long)files,
-			(unsigned long long)hashed);
 	trace_point("work tree scanned");
 	if (ans)
 		save_saved(state_file("monitor"), ans->token, st_.index, out);
 	return to_vector(out);
 }
 
+// Does a directory on the way to rel (not rel itself) resolve through a
+// symlink?  Then rel is not in the work tree, as in git.
+bool Worktree::beyond_link(const std::string &rel) const
+{
+	for (auto sl = rel.find('/'); sl != std::string::npos; sl = rel.find('/', sl + 1)) {
+		struct stat st;
+		if (lstat((root_ + "/" + rel.substr(0, sl)).c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
+Worktree::Counts Worktree::compare(StatCacheStream &cache, const Oid &tree, const std::string &sub, ObjectWriter *w,
+				   const OnDiff &fn)
+{
+	Counts n;
+	TrackedFiles idx(s_, tree, sub);
+	auto gone = [&] {
+		n.tracked++;
+		fn(idx.path(), &idx.entry(), nullptr);
+	};
+	std::string src = sub.empty() ? root_ : root_ + "/" + sub;
+	int64_t start = now_ns();
+	cache.begin(src, start);
+	uint64_t hashed = 0;
+	struct stat st;
+	if (!beyond_link(sub) && lstat(src.c_str(), &st) == 0)   // missing, or under a file: nothing there
+		scan_each(
+			s_, w, src, [&](const std::string &p, const StatKey &k) { return cache.lookup(p, k); },
+			[&](ScannedFile &&f) {
+				std::string p = sub.empty() ? std::move(f.path) : f.path.empty() ? sub : sub + "/" + f.path;
+				// Interrupted writes of ours are not content.
+				if (p.size() > 9 && p.compare(p.size() - 9, 9, ".pach-tmp") == 0)
+					return;
+				n.files++;
+				hashed += f.hashed;
+				for (; !idx.done() && idx.path() < p; idx.next())
+					gone();
+				const TreeEntry *ie = !idx.done() && idx.path() == p ? &idx.entry() : nullptr;
+				TreeEntry we{"", f.mode, f.oid};
+				if (!same(ie, &we))
+					fn(p, ie, &we);
+				// Only hashed, so remembered when the store has the blob:
+				// the tree's, or written to w (the cache is saved after it).
+				if (f.mode != kModeLink && (!f.hashed || w || (ie && ie->oid == f.oid)))
+					cache.keep(root_ + "/" + p, f.st, f.oid);
+				if (ie) {
+					n.tracked++;
+					idx.next();
+				}
+			});
+	for (; !idx.done(); idx.next())
+		gone();
+	cache.end();
+	if (getenv("PACH_TRACE_PERFORMANCE"))
+		fprintf(stderr, "trace: work tree scan: %llu files, %llu hashed\n", (unsigned long long)n.files,
+			(unsigned long long)hashed);
+	return n;
+}
+
+std::vector<Worktree::Modified> Worktree::unstaged(const std::vector<std::string> &paths, bool against_head)
+{
+	// The tracked files against the index (only what differs).
+	std::map<std::string, Modified> work;   // path -> index, file (mode 0: gone)
+	StatCacheStream cache(state_file("statcache"));
+	for (auto &rel : paths.empty() ? std::vector<std::string>{""} : paths)
+		compare(cache, st_.index, rel, nullptr, [&](const std::string &p, const TreeEntry *ie, const TreeEntry *we) {
+			if (ie)
+				work[p] = {p, *ie, we ? *we : TreeEntry{}};
+		});
+	cache.save();
+	std::vector<Modified> out;
+	if (!against_head) {
+		for (auto &[p, m] : work)
+			out.push_back(std::move(m));
+		return out;
+	}
+	// Against the commit, as git diff HEAD: a path the index does not
+	// track is gone, whatever is on disk.  A path differs when the index
+	// differs from the commit (a staged change) or the file from the
+	// index; each is O(changes), and both together say what the file is
+	// against the commit.
+	std::map<std::string, TreeEntry> head_of;   // staged paths: the commit's entry (mode 0: none)
+	std::map<std::string, TreeEntry> index_of;  // staged paths: the index's entry (mode 0: none)
+	Oid ht = head_tree();
+	if (!(ht == st_.index))
+		for (auto &c : diff_trees(s_, ht, st_.index, paths)) {
+			head_of[c.path] = c.old_e;
+			index_of[c.path] = c.new_e;
+		}
+	std::set<std::string> cand;
+	for (auto &[p, m] : work)
+		cand.insert(p);
+	for (auto &[p, e] : head_of)
+		cand.insert(p);
+	for (auto &p : cand) {
+		auto w = work.find(p);
+		auto h = head_of.find(p);
+		TreeEntry ie = h != head_of.end() ? index_of[p] : w->second.index;
+		TreeEntry he = h != head_of.end() ? h->second : ie;   // unstaged only: the index is the commit's
+		TreeEntry we = w != work.end() ? w->second.work : ie;
+		if (he.mode == we.mode && (!he.mode || he.oid == we.oid))
+			continue;
+		out.push_back({p, he, we});
+	}
+	return out;
+}
+
+std::vector<Change> Worktree::diff(DiffOf what, const std::vector<std::string> &paths)
+{
+	std::vector<Change> changes;
+	if (what == DiffOf::staged) {
+		Oid ht = head_tree();
+		if (!(ht == st_.index))
+			changes = diff_trees(s_, ht, st_.index, paths);
+		return changes;
+	}
+	for (auto &m : unstaged(paths, what == DiffOf::against_head)) {
+		Change c{!m.index.mode ? 'A' : m.work.mode ? 'M' : 'D', m.path, m.index, m.work, ""};
+		if (m.index.mode && m.work.mode && (m.work.mode == kModeLink) != (m.index.mode == kModeLink))
+			c.status = 'T';
+		if (m.work.mode)
+			c.new_file = root_ + "/" + m.path;
+		changes.push_back(c);
+	}
+	return changes;
+}
 
 } // namespace pach::porcelain
