@@ -270,7 +270,10 @@ std::optional<Oid> Worktree::commit(const std::string &msg, bool all)
 			if (ie)
 				changes[p] = {*ie, we ? std::optional<TreeEntry>(*we) : std::nullopt};
 		});
-		for (auto &[p, c] : changes) {
+		for (auto &kv : changes) {
+			// (named, not bound: lambdas may not capture structured bindings in C++17/clang 14)
+			const std::string &p = kv.first;
+			IndexChange &c = kv.second;
 			if (!c.neu)
 				continue;
 			c.neu.reset();   // gone since, unless read now
