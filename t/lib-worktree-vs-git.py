@@ -61,6 +61,12 @@ def status(cwd, cmd):
         sys.exit(f"status failed in {cwd}: {err}")
     return sorted(out.splitlines())
 
+def same_diff(step, label, gargs, pargs):
+    gd = sorted(run(G, "git", "diff", "--name-status", "--no-renames", *gargs)[1].splitlines())
+    pd = sorted(run(W, "pach", "diff", "--name-status", *pargs)[1].splitlines())
+    if gd != pd:
+        sys.exit(f"seed {seed} step {step}: {label} differs\ngit:  {gd}\npach: {pd}")
+
 def check(step, what):
     g = status(G, ["git", "status", "--porcelain", "-uall"])
     p = status(W, ["pach", "status", "-s"])
@@ -71,10 +77,7 @@ def check(step, what):
     if gt != pt:
         sys.exit(f"seed {seed} step {step} ({what}): commit trees differ: git {gt} pach {pt}")
     # The index: git's staged diff against pach's, by path and status.
-    gd = sorted(run(G, "git", "diff", "--cached", "--name-status", "--no-renames")[1].splitlines())
-    pd = sorted(run(W, "pach", "diff", "--staged", "--name-status")[1].splitlines())
-    if gd != pd:
-        sys.exit(f"seed {seed} step {step} ({what}): staged changes differ\ngit:  {gd}\npach: {pd}")
+    same_diff(step, f"({what}) staged changes", ["--cached"], ["--staged"])
 
 branch = ["master"]
 for step in range(steps):
@@ -124,14 +127,8 @@ for step in range(steps):
             branch[0] = to
         what += " -> " + to
     elif op == "diff":
-        gd = sorted(run(G, "git", "diff", "--name-status", "--no-renames")[1].splitlines())
-        pd = sorted(run(W, "pach", "diff", "--name-status")[1].splitlines())
-        if gd != pd:
-            sys.exit(f"seed {seed} step {step}: unstaged diff differs\ngit:  {gd}\npach: {pd}")
-        gd = sorted(run(G, "git", "diff", "HEAD", "--name-status", "--no-renames")[1].splitlines())
-        pd = sorted(run(W, "pach", "diff", "--head", "--name-status")[1].splitlines())
-        if gd != pd:
-            sys.exit(f"seed {seed} step {step}: diff HEAD differs\ngit:  {gd}\npach: {pd}")
+        same_diff(step, "unstaged diff", [], [])
+        same_diff(step, "diff HEAD", ["HEAD"], ["--head"])
     if os.environ.get("TRACE"): print(step, what, flush=True)
     check(step, what)
 print(f"seed {seed}: {steps} steps agree")
