@@ -15,7 +15,7 @@ ifeq (,$(filter -j%,$(MAKEFLAGS)))
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 CXX ?= g++
-PKGS = libgit2 openssl zlib fmt yaml-cpp libcurl fuse3
+PKGS = libgit2 openssl zlib fmt yaml-cpp libcurl fuse3 libmicrohttpd
 BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=
@@ -23,9 +23,9 @@ SAN ?=
 CXXFLAGS += -std=c++20 $(OPT) $(SAN) -Wall -Wextra -I. -I$(BUILD)/gen -MMD -MP
 LDFLAGS += $(SAN)
 
-LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc))
+LIB_SRC := $(filter-out %_test.cc,$(wildcard plumbing/*.cc porcelain/*.cc runner/*.cc remote/*.cc mount/*.cc serve/*.cc))
 CMD_SRC := $(filter-out %_test.cc,$(wildcard cmd/*.cc))
-TEST_SRC := $(wildcard cmd/*_test.cc plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc remote/*_test.cc mount/*_test.cc) t/unit_main.cc
+TEST_SRC := $(wildcard cmd/*_test.cc plumbing/*_test.cc porcelain/*_test.cc runner/*_test.cc remote/*_test.cc mount/*_test.cc serve/*_test.cc) t/unit_main.cc
 
 LIB_OBJ := $(LIB_SRC:%.cc=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.cc=$(BUILD)/%.o)

@@ -12,11 +12,12 @@
 set -e
 
 BUILD="g++ make pkg-config git libgit2-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
-libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev"
+libfuse3-dev fuse3 libyaml-cpp-dev libfmt-dev libmicrohttpd-dev"
 DOC="asciidoctor"
 DEMO="bubblewrap busybox-static"
 TEST="$DOC $DEMO doctest-dev runc podman python3-swift memcached eatmydata awscli
-xfsprogs tmux zsh fish clang slurm-wlm munge nodejs python3-yaml"
+xfsprogs tmux zsh fish clang slurm-wlm munge nodejs python3-yaml python3-boto3
+rclone s3cmd"
 
 case "${1:-build}" in
 build) PKGS="$BUILD" ;;

@@ -84,25 +84,42 @@ static std::string trim(const std::string &v)
 	return o;
 }
 
-std::string sigv4_authorization(const SignRequest &r, const Credentials &c)
+std::string sigv4_signing_key(const std::string &secret, const std::string &date, const std::string &region)
 {
-	std::string canon_headers, signed_headers;
+	std::string k = hmac("AWS4" + secret, date);
+	k = hmac(k, region);
+	k = hmac(k, "s3");
+	return hmac(k, "aws4_request");
+}
+
+std::string hmac_sha256_hex(const std::string &key, const std::string &msg)
+{
+	std::string sig = hmac(key, msg);
+	return hex((const unsigned char *)sig.data(), sig.size());
+}
+
+std::string sigv4_string_to_sign(const SignRequest &r, std::string *signed_headers)
+{
+	std::string canon_headers;
+	signed_headers->clear();
 	for (auto &[k, v] : r.headers) {
 		canon_headers += k + ":" + trim(v) + "\n";
-		signed_headers += (signed_headers.empty() ? "" : ";") + k;
+		*signed_headers += (signed_headers->empty() ? "" : ";") + k;
 	}
 	std::string creq = r.method + "\n" + r.path + "\n" + canonical_query(r.query) + "\n" + canon_headers + "\n" +
-			   signed_headers + "\n" + r.payload_hash;
+			   *signed_headers + "\n" + r.payload_hash;
+	std::string scope = r.amz_date.substr(0, 8) + "/" + r.region + "/s3/aws4_request";
+	return "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + scope + "\n" + sha256_hex(creq.data(), creq.size());
+}
+
+std::string sigv4_authorization(const SignRequest &r, const Credentials &c)
+{
+	std::string signed_headers;
+	std::string to_sign = sigv4_string_to_sign(r, &signed_headers);
 	std::string date = r.amz_date.substr(0, 8);
 	std::string scope = date + "/" + r.region + "/s3/aws4_request";
-	std::string to_sign = "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + scope + "\n" + sha256_hex(creq.data(), creq.size());
-	std::string k = hmac("AWS4" + c.secret_key, date);
-	k = hmac(k, r.region);
-	k = hmac(k, "s3");
-	k = hmac(k, "aws4_request");
-	std::string sig = hmac(k, to_sign);
 	return "AWS4-HMAC-SHA256 Credential=" + c.access_key + "/" + scope + ",SignedHeaders=" + signed_headers +
-	       ",Signature=" + hex((const unsigned char *)sig.data(), sig.size());
+	       ",Signature=" + hmac_sha256_hex(sigv4_signing_key(c.secret_key, date, r.region), to_sign);
 }
 
 } // namespace pach::remote

@@ -33,6 +33,13 @@ struct SignRequest {
 // x-amz-date and x-amz-content-sha256 (and x-amz-security-token with
 // temporary credentials): every header given is signed.
 std::string sigv4_authorization(const SignRequest &r, const Credentials &c);
+// SigV4's signing key for a day ("20130524") and region, and an HMAC
+// with it (or any key) as hex: what a server checking signatures, and
+// the signatures of an aws-chunked body, need besides the above.
+std::string sigv4_signing_key(const std::string &secret, const std::string &date, const std::string &region);
+std::string hmac_sha256_hex(const std::string &key, const std::string &msg);
+// The canonical request's hash and the string to sign's scope part.
+std::string sigv4_string_to_sign(const SignRequest &r, std::string *signed_headers);
 // The query string in canonical order and encoding (also what is sent).
 std::string canonical_query(const std::map<std::string, std::string> &q);
 

@@ -1,0 +1,596 @@
+// The S3 gateway's dispatch, buckets and reads (GetObject, HeadObject,
+// ListBuckets, ...).  Listing is in s3_list.cc, writes in s3_write.cc.
+#include "serve/s3.h"
+
+#include "plumbing/address.h"
+#include "plumbing/error.h"
+#include "plumbing/fs.h"
+#include "plumbing/meta.h"
+#include "remote/s3xml.h"
+
+#include <atomic>
+#include <cstring>
+
+namespace pach::serve {
+
+using remote::xml_escape;
+
+std::string http_date(int64_t t)
+{
+	time_t tt = (time_t)t;
+	tm g;
+	gmtime_r(&tt, &g);
+	char b[64];
+	strftime(b, sizeof b, "%a, %d %b %Y %H:%M:%S GMT", &g);
+	return b;
+}
+
+std::string iso8601(int64_t t)
+{
+	time_t tt = (time_t)t;
+	tm g;
+	gmtime_r(&tt, &g);
+	char b[64];
+	strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S.000Z", &g);
+	return b;
+}
+
+static int64_t parse_http_date(const std::string &s)
+{
+	tm t{};
+	const char *e = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &t);
+	if (!e)
+		return -1;
+	return (int64_t)timegm(&t);
+}
+
+std::string xml_doc(const std::string &body)
+{
+	return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + body;
+}
+
+std::string content_type_of(const std::string &key)
+{
+	static const std::pair<const char *, const char *> types[] = {
+		{".txt", "text/plain; charset=utf-8"}, {".csv", "text/csv; charset=utf-8"},
+		{".tsv", "text/tab-separated-values"},  {".json", "application/json"},
+		{".yaml", "application/yaml"},          {".yml", "application/yaml"},
+		{".md", "text/markdown"},               {".html", "text/html; charset=utf-8"},
+		{".png", "image/png"},                  {".jpg", "image/jpeg"},
+		{".jpeg", "image/jpeg"},                {".gif", "image/gif"},
+		{".svg", "image/svg+xml"},              {".webp", "image/webp"},
+		{".pdf", "application/pdf"},            {".parquet", "application/vnd.apache.parquet"},
+		{".gz", "application/gzip"},            {".zip", "application/zip"},
+		{".tar", "application/x-tar"},          {".xml", "application/xml"},
+	};
+	size_t dot = key.rfind('.');
+	if (dot != std::string::npos && key.find('/', dot) == std::string::npos) {
+		std::string ext = key.substr(dot);
+		for (auto &c : ext)
+			c = (char)tolower((unsigned char)c);
+		for (auto &[e, t] : types)
+			if (ext == e)
+				return t;
+	}
+	return "application/octet-stream";
+}
+
+std::vector<std::string> key_path(const std::string &key)
+{
+	if (key.empty())
+		throw S3Error(400, "InvalidArgument", "an object key cannot be empty");
+	if (key.size() > 1024)
+		throw S3Error(400, "KeyTooLongError", "your key is too long (1024 bytes at most)");
+	std::vector<std::string> path;
+	bool bad = false;
+	std::string why;
+	for_each_component(key, [&](const std::string &c) {
+		if (bad)
+			return;
+		std::string p = c.empty() ? "empty path component" : entry_name_problem(c);
+		if (!p.empty()) {
+			bad = true;
+			why = p;
+		}
+		path.push_back(c);
+	});
+	if (bad)
+		throw S3Error(400, "InvalidArgument",
+			      "key '" + key + "' cannot be a path in a repo (" + why + ")");
+	return path;
+}
+
+std::shared_ptr<const std::vector<TreeEntry>> TreeCache::get(const Oid &tree)
+{
+	{
+		std::lock_guard<std::mutex> g(mu_);
+		auto it = index_.find(tree);
+		if (it != index_.end()) {
+			lru_.splice(lru_.begin(), lru_, it->second);
+			return it->second->second;
+		}
+	}
+	auto v = std::make_shared<const std::vector<TreeEntry>>(s_.read_tree(tree));
+	std::lock_guard<std::mutex> g(mu_);
+	if (index_.count(tree))
+		return v;
+	lru_.emplace_front(tree, v);
+	index_[tree] = lru_.begin();
+	held_ += v->size() + 1;
+	while (held_ > max_ && lru_.size() > 1) {
+		auto &back = lru_.back();
+		held_ -= back.second->size() + 1;
+		index_.erase(back.first);
+		lru_.pop_back();
+	}
+	return v;
+}
+
+Gateway::Gateway(Store &s, GatewayOptions o)
+	: s_(s), o_(std::move(o)), trees_(s), md5_(s.path("pach/md5"))
+{
+	mkdir_p(staging_dir());
+	mkdir_p(uploads_dir());
+}
+
+Gateway::~Gateway() = default;
+
+std::string Gateway::staging_dir() const
+{
+	return s_.path("pach/tmp");
+}
+
+std::string Gateway::uploads_dir() const
+{
+	return s_.path("pach/s3-uploads");
+}
+
+static bool is_commit_id(const std::string &s)
+{
+	if (s.size() != 40)
+		return false;
+	for (char c : s)
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	return true;
+}
+
+Bucket Gateway::bucket(const std::string &name, bool for_write) const
+{
+	Bucket b;
+	b.name = name;
+	std::vector<std::string> parts;
+	size_t i = 0;
+	while (parts.size() < 4) {
+		size_t j = name.find('.', i);
+		parts.push_back(name.substr(i, j == std::string::npos ? std::string::npos : j - i));
+		if (j == std::string::npos)
+			break;
+		i = j + 1;
+	}
+	if (parts.size() > 3)
+		throw S3Error(404, "NoSuchBucket", "no bucket '" + name + "': a bucket is <branch>.<repo>, <repo> or <commit>.<repo>");
+	if (is_commit_id(parts[0]) && parts.size() > 1) {
+		auto c = Oid::from_hex(parts[0]);
+		if (s_.object_type(*c) != ObjType::commit)
+			throw S3Error(404, "NoSuchBucket", "no commit " + parts[0]);
+		b.commit = *c;
+		parts.erase(parts.begin());
+	}
+	b.repo = parts.back();
+	b.branch = parts.size() == 2 ? parts[0] : "master";
+	if (parts.size() == 3)
+		throw S3Error(404, "NoSuchBucket", "no bucket '" + name + "'");
+	if (!valid_repo_name(b.repo) || !valid_branch_name(b.branch) || !repo_exists(s_, b.repo))
+		throw S3Error(404, "NoSuchBucket", "no bucket '" + name + "' (no repo '" + b.repo + "')");
+	if (for_write && b.commit)
+		throw S3Error(403, "AccessDenied", "bucket '" + name + "' is a commit: it cannot change");
+	if (for_write && o_.read_only)
+		throw S3Error(403, "AccessDenied", "this server is read-only (--read-only)");
+	// A branch that does not exist yet: master of a repo with no commits
+	// (the first put makes it), otherwise no such bucket.
+	if (!b.commit && b.branch != "master" && !s_.ref(branch_ref(b.repo, b.branch)))
+		throw S3Error(404, "NoSuchBucket", "no branch '" + b.branch + "' in repo '" + b.repo + "'");
+	return b;
+}
+
+std::optional<Oid> Gateway::head(const Bucket &b) const
+{
+	if (b.commit)
+		return b.commit;
+	auto c = s_.ref(branch_ref(b.repo, b.branch));
+	// Another process may have committed into packs this process has not
+	// seen yet.
+	if (c && !s_.odb().contains(*c))
+		const_cast<Store &>(s_).refresh_objects();
+	return c;
+}
+
+std::optional<TreeEntry> Gateway::lookup(const Oid &root, const std::vector<std::string> &path)
+{
+	Oid cur = root;
+	for (size_t i = 0; i < path.size(); i++) {
+		auto kids = trees_.get(cur);
+		TreeEntry probe;
+		const TreeEntry *hit = nullptr;
+		for (auto mode : {kModeFile, kModeDir}) {
+			probe.name = path[i];
+			probe.mode = mode;
+			auto it = std::lower_bound(kids->begin(), kids->end(), probe, tree_entry_less);
+			if (it != kids->end() && it->name == path[i]) {
+				hit = &*it;
+				break;
+			}
+		}
+		if (!hit)
+			return std::nullopt;
+		if (i + 1 == path.size())
+			return *hit;
+		if (!hit->is_dir())
+			return std::nullopt;
+		cur = hit->oid;
+	}
+	return std::nullopt;
+}
+
+uint64_t Gateway::blob_size(const Oid &blob) const
+{
+	auto r = s_.odb().open(blob);
+	if (!r)
+		throw S3Error(500, "InternalError", "object " + blob.hex() + " is missing from the store");
+	return r->size();
+}
+
+std::string Gateway::etag(const Oid &blob)
+{
+	if (auto m = md5_.get(blob))
+		return "\"" + *m + "\"";
+	return "\"" + blob.hex() + "-1\"";
+}
+
+std::unique_ptr<Exchange> answered(Response r, const std::string &op)
+{
+	struct Done : Exchange {
+		void body(const char *, size_t) override {}
+		Response finish() override { return *early; }
+	};
+	auto e = std::make_unique<Done>();
+	e->early = std::move(r);
+	e->op = op;
+	return e;
+}
+
+namespace {
+
+std::atomic<uint64_t> request_counter{0};
+
+std::string xml_response_body(const std::string &inner)
+{
+	return xml_doc(inner);
+}
+
+Response xml(int status, const std::string &body)
+{
+	Response r;
+	r.status = status;
+	r.body = xml_response_body(body);
+	r.header("Content-Type", "application/xml");
+	return r;
+}
+
+Response list_buckets(Gateway &g)
+{
+	std::string out = "<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+			  "<Owner><ID>pach</ID><DisplayName>pach</DisplayName></Owner><Buckets>";
+	for (auto &repo : list_repos(g.store())) {
+		auto refs = g.store().refs("refs/heads/" + repo.name + "/");
+		bool master = false;
+		for (auto &[ref, oid] : refs) {
+			std::string branch = ref.substr(("refs/heads/" + repo.name + "/").size());
+			// A branch with '.' or '/' in its name cannot be told
+			// apart in a bucket name: it is not served.
+			if (branch.find_first_of("./") != std::string::npos)
+				continue;
+			master |= branch == "master";
+			out += "<Bucket><Name>" + xml_escape(branch + "." + repo.name) + "</Name><CreationDate>" +
+			       iso8601(repo.created) + "</CreationDate></Bucket>";
+		}
+		if (!master)
+			out += "<Bucket><Name>" + xml_escape("master." + repo.name) + "</Name><CreationDate>" +
+			       iso8601(repo.created) + "</CreationDate></Bucket>";
+	}
+	out += "</Buckets></ListAllMyBucketsResult>";
+	return xml(200, out);
+}
+
+struct Range {
+	uint64_t start = 0, end = 0;   // inclusive
+	bool partial = false;
+};
+
+// "bytes=a-b", "bytes=a-", "bytes=-n"; several ranges are not served (the
+// whole object is, as S3 does).  Throws InvalidRange when unsatisfiable.
+Range parse_range(const std::string *h, uint64_t size)
+{
+	Range r;
+	r.end = size ? size - 1 : 0;
+	if (!h || h->rfind("bytes=", 0) != 0 || h->find(',') != std::string::npos)
+		return r;
+	std::string spec = h->substr(6);
+	size_t dash = spec.find('-');
+	if (dash == std::string::npos)
+		return r;
+	auto num = [](const std::string &s, uint64_t &v) {
+		if (s.empty() || s.size() > 19)
+			return false;
+		v = 0;
+		for (char c : s) {
+			if (c < '0' || c > '9')
+				return false;
+			v = v * 10 + (uint64_t)(c - '0');
+		}
+		return true;
+	};
+	std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+	uint64_t x = 0, y = 0;
+	if (a.empty()) {
+		if (!num(b, y))
+			return r;
+		if (y == 0 || size == 0)
+			throw S3Error(416, "InvalidRange", "the requested range is not satisfiable");
+		r.start = y >= size ? 0 : size - y;
+		r.end = size - 1;
+	} else {
+		if (!num(a, x) || (!b.empty() && !num(b, y)))
+			return r;
+		if (x >= size)
+			throw S3Error(416, "InvalidRange", "the requested range is not satisfiable");
+		if (!b.empty() && y < x)
+			return r;
+		r.start = x;
+		r.end = b.empty() || y >= size ? size - 1 : y;
+	}
+	r.partial = true;
+	return r;
+}
+
+// A blob's content as a response body, from `start`; the MD5 is
+// computed on the way when the whole content goes out in order.
+struct BlobStream {
+	Gateway *g;
+	Oid blob;
+	std::unique_ptr<ObjectReader> rd;
+	uint64_t start, len;
+	std::unique_ptr<Digest> md5;
+	size_t operator()(uint64_t pos, char *buf, size_t max)
+	{
+		if (!rd) {
+			rd = g->store().odb().open(blob);
+			if (!rd)
+				throw S3Error(500, "InternalError", "object " + blob.hex() + " vanished");
+			if (start && !rd->seek(start))
+				rd->skip(start);
+		}
+		if (pos >= len)
+			return 0;
+		size_t want = (size_t)std::min<uint64_t>(max, len - pos);
+		size_t got = 0;
+		while (got < want) {
+			size_t n = rd->read(buf + got, want - got);
+			if (!n)
+				throw S3Error(500, "InternalError", "object " + blob.hex() + " is truncated");
+			got += n;
+		}
+		if (md5) {
+			md5->update(buf, got);
+			if (pos + got == len)
+				g->md5s().put(blob, hex_of(md5->raw()));
+		}
+		return got;
+	}
+};
+
+// The MD5 of a small blob, computed now (one read of at most kHashNow).
+constexpr uint64_t kHashNow = 8ull << 20;
+
+void ensure_md5(Gateway &g, const Oid &blob, uint64_t size)
+{
+	if (size > kHashNow || g.md5s().get(blob))
+		return;
+	auto rd = g.store().odb().open(blob);
+	if (!rd)
+		return;
+	Digest d("md5");
+	char buf[65536];
+	for (;;) {
+		size_t n = rd->read(buf, sizeof buf);
+		if (!n)
+			break;
+		d.update(buf, n);
+	}
+	g.md5s().put(blob, hex_of(d.raw()));
+}
+
+Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::string &key, bool head_only)
+{
+	auto path = key_path(key);
+	std::optional<Oid> commit = g.head(b);
+	if (auto *v = r.param("versionId"); v && *v != "null") {
+		auto c = Oid::from_hex(*v);
+		if (!c || v->size() != 40 || g.store().object_type(*c) != ObjType::commit)
+			throw S3Error(400, "InvalidArgument", "invalid version id '" + *v + "': a version is a commit id");
+		commit = c;
+	}
+	if (!commit)
+		throw S3Error(404, "NoSuchKey", "the specified key does not exist");
+	CommitInfo ci = g.store().read_commit(*commit);
+	auto e = g.lookup(ci.tree, path);
+	if (!e || e->is_dir() || e->mode == kModeGitlink)
+		throw S3Error(404, "NoSuchKey", "the specified key does not exist");
+	uint64_t size = g.blob_size(e->oid);
+	ensure_md5(g, e->oid, size);
+	std::string etag = g.etag(e->oid);
+	int64_t mtime = ci.committer.when;
+
+	Response resp;
+	auto common = [&](Response &x) {
+		x.header("ETag", etag);
+		x.header("Last-Modified", http_date(mtime));
+		x.header("x-amz-version-id", commit->hex());
+	};
+	// Conditional requests (RFC 9110 order: If-Match, If-Unmodified-Since,
+	// If-None-Match, If-Modified-Since).
+	if (auto *h = r.header("if-match"); h && *h != "*" && h->find(etag) == std::string::npos)
+		throw S3Error(412, "PreconditionFailed", "If-Match does not match the object's ETag");
+	if (auto *h = r.header("if-unmodified-since"); h && !r.header("if-match")) {
+		int64_t t = parse_http_date(*h);
+		if (t >= 0 && mtime > t)
+			throw S3Error(412, "PreconditionFailed", "the object was modified since then");
+	}
+	bool not_modified = false;
+	if (auto *h = r.header("if-none-match"))
+		not_modified = *h == "*" || h->find(etag) != std::string::npos;
+	else if (auto *h2 = r.header("if-modified-since")) {
+		int64_t t = parse_http_date(*h2);
+		not_modified = t >= 0 && mtime <= t;
+	}
+	if (not_modified) {
+		resp.status = 304;
+		common(resp);
+		return resp;
+	}
+	Range rg = parse_range(r.header("range"), size);
+	uint64_t len = size ? rg.end - rg.start + 1 : 0;
+	resp.status = rg.partial ? 206 : 200;
+	common(resp);
+	resp.header("Content-Type", content_type_of(key));
+	resp.header("Accept-Ranges", "bytes");
+	if (rg.partial)
+		resp.header("Content-Range", "bytes " + std::to_string(rg.start) + "-" + std::to_string(rg.end) + "/" +
+						      std::to_string(size));
+	resp.size = len;
+	if (head_only || len == 0) {
+		resp.reader = [](uint64_t, char *, size_t) -> size_t { return 0; };
+		if (len == 0 && !head_only)
+			resp.reader = nullptr, resp.body.clear();
+		return resp;
+	}
+	BlobStream bs{&g, e->oid, nullptr, rg.start, len, nullptr};
+	if (!rg.partial && !g.md5s().get(e->oid))
+		bs.md5 = std::make_unique<Digest>("md5");
+	auto shared = std::make_shared<BlobStream>(std::move(bs));
+	resp.reader = [shared](uint64_t pos, char *buf, size_t max) { return (*shared)(pos, buf, max); };
+	return resp;
+}
+
+Response location()
+{
+	return xml(200, "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></LocationConstraint>");
+}
+
+} // namespace
+
+Response list_objects(Gateway &g, const Request &r, const Bucket &b);   // s3_list.cc
+
+std::unique_ptr<Exchange> Gateway::start(const Request &r)
+{
+	Auth a = authenticate(r, o_.creds ? &*o_.creds : nullptr, o_.anonymous, time(nullptr));
+	// Path-style addressing: /<bucket>/<key>.
+	std::string p = r.path;
+	if (p.empty() || p[0] != '/')
+		throw S3Error(400, "InvalidURI", "the request path must start with '/'");
+	size_t slash = p.find('/', 1);
+	std::string bname = p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+	std::string key = slash == std::string::npos ? "" : p.substr(slash + 1);
+	const std::string &m = r.method;
+	bool get = m == "GET", head = m == "HEAD";
+	bool write = !(get || head);
+	if (write && a.anonymous)
+		throw S3Error(403, "AccessDenied", "anonymous requests may only read");
+
+	if (bname.empty()) {
+		if (!get)
+			throw S3Error(405, "MethodNotAllowed", "only GET is allowed on the service");
+		return answered(list_buckets(*this), "ListBuckets");
+	}
+	if (key.empty()) {
+		if (m == "PUT" && r.query.empty()) {
+			if (o_.read_only)
+				throw S3Error(403, "AccessDenied", "this server is read-only (--read-only)");
+			return answered(create_bucket(*this, bname), "CreateBucket");
+		}
+		Bucket b = bucket(bname, write);
+		if (head)
+			return answered(Response{}, "HeadBucket");
+		if (get && r.has_param("location"))
+			return answered(location(), "GetBucketLocation");
+		if (get && r.has_param("uploads"))
+			return answered(list_uploads(*this, b), "ListMultipartUploads");
+		if (get && (r.has_param("versioning") || r.has_param("acl") || r.has_param("policy") ||
+			    r.has_param("lifecycle") || r.has_param("cors") || r.has_param("tagging") ||
+			    r.has_param("encryption") || r.has_param("object-lock") || r.has_param("website") ||
+			    r.has_param("logging") || r.has_param("replication") || r.has_param("notification")))
+			throw S3Error(501, "NotImplemented", "this bucket subresource is not supported");
+		if (get)
+			return answered(list_objects(*this, r, b), r.param("list-type") ? "ListObjectsV2" : "ListObjects");
+		if (m == "POST" && r.has_param("delete"))
+			return xml_request(*this, r, a, b, "", "DeleteObjects");
+		if (m == "DELETE")
+			throw S3Error(403, "AccessDenied", "a bucket is a branch: delete branches with 'pach branch -d'");
+		throw S3Error(405, "MethodNotAllowed", "the method is not allowed on a bucket");
+	}
+	Bucket b = bucket(bname, write);
+	if (get || head) {
+		if (r.has_param("uploadId"))
+			return answered(list_parts(*this, r, b, key), "ListParts");
+		if (r.has_param("tagging") || r.has_param("acl") || r.has_param("retention") || r.has_param("legal-hold"))
+			throw S3Error(501, "NotImplemented", "this object subresource is not supported");
+		return answered(get_object(*this, r, b, key, head), head ? "HeadObject" : "GetObject");
+	}
+	if (m == "PUT") {
+		if (r.has_param("uploadId") && r.has_param("partNumber"))
+			return upload_part(*this, r, a, b, key);
+		if (r.header("x-amz-copy-source"))
+			return answered(copy_object(*this, r, b, key), "CopyObject");
+		if (r.has_param("tagging") || r.has_param("acl"))
+			throw S3Error(501, "NotImplemented", "this object subresource is not supported");
+		return put_object(*this, r, a, b, key);
+	}
+	if (m == "POST" && r.has_param("uploads"))
+		return answered(create_multipart(*this, b, key), "CreateMultipartUpload");
+	if (m == "POST" && r.has_param("uploadId"))
+		return xml_request(*this, r, a, b, key, "CompleteMultipartUpload");
+	if (m == "DELETE" && r.has_param("uploadId"))
+		return answered(abort_multipart(*this, r, b, key), "AbortMultipartUpload");
+	if (m == "DELETE")
+		return answered(delete_object(*this, b, key), "DeleteObject");
+	throw S3Error(405, "MethodNotAllowed", "the method is not allowed on an object");
+}
+
+Response Gateway::error_response(const Request &r, const std::exception &e)
+{
+	int status = 500;
+	std::string code = "InternalError", msg = e.what();
+	if (auto *s3 = dynamic_cast<const S3Error *>(&e)) {
+		status = s3->status;
+		code = s3->code;
+	} else if (auto *pe = dynamic_cast<const Error *>(&e)) {
+		// pach's own refusals (a bad name, a conflict) are the client's
+		// doing; anything else is ours.
+		status = pe->code == Exit::conflict ? 409 : 500;
+		code = pe->code == Exit::conflict ? "OperationAborted" : "InternalError";
+	}
+	Response resp;
+	resp.status = status;
+	char id[32];
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)++request_counter);
+	resp.header("x-amz-request-id", id);
+	if (r.method == "HEAD")
+		return resp;
+	resp.header("Content-Type", "application/xml");
+	resp.body = xml_doc("<Error><Code>" + code + "</Code><Message>" + xml_escape(msg) + "</Message><Resource>" +
+			    xml_escape(r.path) + "</Resource><RequestId>" + id + "</RequestId></Error>");
+	return resp;
+}
+
+} // namespace pach::serve
