@@ -162,8 +162,6 @@ MHD_Result queue(Conn *k, MHD_Connection *c, Response &r)
 	for (auto &[n, v] : r.headers)
 		MHD_add_response_header(resp, n.c_str(), v.c_str());
 	k->status = r.status;
-	if (k->ex)
-		k->op = k->ex->op;
 	MHD_Result ok = MHD_queue_response(c, (unsigned)r.status, resp);
 	MHD_destroy_response(resp);
 	return ok;
@@ -225,7 +223,8 @@ Response plain(int status, const std::string &text)
 {
 	Response r;
 	r.status = status;
-	r.body = text + "\n";
+	r.body = text;
+	r.body += '\n';
 	r.header("Content-Type", "text/plain; charset=utf-8");
 	return r;
 }
@@ -253,6 +252,7 @@ MHD_Result access(void *cls, MHD_Connection *c, const char *, const char *method
 			Response r = plain(400, "bad percent-encoding in the request target");
 			return queue(k, c, r);
 		}
+		k->op = h.op_of(k->req);
 		try {
 			k->ex = h.start(k->req);
 			if (k->ex->early)

@@ -49,9 +49,9 @@ struct Response {
 	// bytes, or 0 to end the response.
 	bool chunked = false;
 
-	Response &header(std::string k, std::string v)
+	Response &header(const std::string &k, const std::string &v)
 	{
-		headers.emplace_back(std::move(k), std::move(v));
+		headers.emplace_back(k, v);
 		return *this;
 	}
 };
@@ -64,8 +64,6 @@ public:
 	std::optional<Response> early;
 	virtual void body(const char *data, size_t n) = 0;
 	virtual Response finish() = 0;
-	// A name for metrics ("GetObject"); set by the handler.
-	std::string op = "other";
 	uint64_t bytes_in = 0;
 };
 
@@ -75,6 +73,9 @@ public:
 	// May throw; the server answers 500 then (after on_error, if the
 	// handler wants to shape the answer).
 	virtual std::unique_ptr<Exchange> start(const Request &r) = 0;
+	// The operation's name for metrics, known before start() runs (so a
+	// refused request is counted under what it asked for).
+	virtual std::string op_of(const Request &r) { (void)r; return "other"; }
 	// An exception from start/body/finish as a response.
 	virtual Response on_error(const Request &r, const std::exception &e) = 0;
 	// After each request (for metrics and logs).

@@ -248,7 +248,7 @@ std::string Gateway::etag(const Oid &blob)
 	return "\"" + blob.hex() + "-1\"";
 }
 
-std::unique_ptr<Exchange> answered(Response r, const std::string &op)
+std::unique_ptr<Exchange> answered(Response r)
 {
 	struct Done : Exchange {
 		void body(const char *, size_t) override {}
@@ -256,7 +256,6 @@ std::unique_ptr<Exchange> answered(Response r, const std::string &op)
 	};
 	auto e = std::make_unique<Done>();
 	e->early = std::move(r);
-	e->op = op;
 	return e;
 }
 
@@ -492,79 +491,116 @@ Response location()
 
 Response list_objects(Gateway &g, const Request &r, const Bucket &b);   // s3_list.cc
 
+// Path-style addressing: /<bucket>/<key>.
+static void split_target(const Request &r, std::string &bucket, std::string &key)
+{
+	const std::string &p = r.path;
+	size_t slash = p.find('/', 1);
+	bucket = p.size() > 1 ? p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1) : "";
+	key = slash == std::string::npos ? "" : p.substr(slash + 1);
+}
+
+std::string Gateway::op_of(const Request &r)
+{
+	std::string bname, key;
+	split_target(r, bname, key);
+	const std::string &m = r.method;
+	bool read = m == "GET" || m == "HEAD";
+	auto has = [&](const char *p) { return r.has_param(p); };
+	if (bname.empty())
+		return m == "GET" ? "ListBuckets" : "other";
+	if (key.empty()) {
+		if (m == "PUT" && r.query.empty())
+			return "CreateBucket";
+		if (m == "HEAD")
+			return "HeadBucket";
+		if (m == "GET") {
+			if (has("location"))
+				return "GetBucketLocation";
+			if (has("uploads"))
+				return "ListMultipartUploads";
+			for (const char *sub : {"versioning", "acl", "policy", "lifecycle", "cors", "tagging", "encryption",
+						"object-lock", "website", "logging", "replication", "notification", "versions"})
+				if (has(sub))
+					return "other";
+			return has("list-type") ? "ListObjectsV2" : "ListObjects";
+		}
+		if (m == "POST" && has("delete"))
+			return "DeleteObjects";
+		return m == "DELETE" ? "DeleteBucket" : "other";
+	}
+	if (read) {
+		if (has("uploadId"))
+			return "ListParts";
+		for (const char *sub : {"tagging", "acl", "retention", "legal-hold", "attributes"})
+			if (has(sub))
+				return "other";
+		return m == "HEAD" ? "HeadObject" : "GetObject";
+	}
+	if (m == "PUT") {
+		if (has("uploadId") && has("partNumber"))
+			return "UploadPart";
+		if (has("tagging") || has("acl"))
+			return "other";
+		return r.header("x-amz-copy-source") ? "CopyObject" : "PutObject";
+	}
+	if (m == "POST" && has("uploads"))
+		return "CreateMultipartUpload";
+	if (m == "POST" && has("uploadId"))
+		return "CompleteMultipartUpload";
+	if (m == "DELETE")
+		return has("uploadId") ? "AbortMultipartUpload" : "DeleteObject";
+	return "other";
+}
+
 std::unique_ptr<Exchange> Gateway::start(const Request &r)
 {
 	Auth a = authenticate(r, o_.creds ? &*o_.creds : nullptr, o_.anonymous, time(nullptr));
-	// Path-style addressing: /<bucket>/<key>.
-	std::string p = r.path;
-	if (p.empty() || p[0] != '/')
+	if (r.path.empty() || r.path[0] != '/')
 		throw S3Error(400, "InvalidURI", "the request path must start with '/'");
-	size_t slash = p.find('/', 1);
-	std::string bname = p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
-	std::string key = slash == std::string::npos ? "" : p.substr(slash + 1);
-	const std::string &m = r.method;
-	bool get = m == "GET", head = m == "HEAD";
-	bool write = !(get || head);
+	std::string bname, key;
+	split_target(r, bname, key);
+	std::string op = op_of(r);
+	bool write = !(r.method == "GET" || r.method == "HEAD");
 	if (write && a.anonymous)
 		throw S3Error(403, "AccessDenied", "anonymous requests may only read");
-
-	if (bname.empty()) {
-		if (!get)
-			throw S3Error(405, "MethodNotAllowed", "only GET is allowed on the service");
-		return answered(list_buckets(*this), "ListBuckets");
+	if (op == "other")
+		throw S3Error(501, "NotImplemented", "this request is not supported by pach's S3 gateway");
+	if (op == "ListBuckets")
+		return answered(list_buckets(*this));
+	if (op == "CreateBucket") {
+		if (o_.read_only)
+			throw S3Error(403, "AccessDenied", "this server is read-only (--read-only)");
+		return answered(create_bucket(*this, bname));
 	}
-	if (key.empty()) {
-		if (m == "PUT" && r.query.empty()) {
-			if (o_.read_only)
-				throw S3Error(403, "AccessDenied", "this server is read-only (--read-only)");
-			return answered(create_bucket(*this, bname), "CreateBucket");
-		}
-		Bucket b = bucket(bname, write);
-		if (head)
-			return answered(Response{}, "HeadBucket");
-		if (get && r.has_param("location"))
-			return answered(location(), "GetBucketLocation");
-		if (get && r.has_param("uploads"))
-			return answered(list_uploads(*this, b), "ListMultipartUploads");
-		if (get && (r.has_param("versioning") || r.has_param("acl") || r.has_param("policy") ||
-			    r.has_param("lifecycle") || r.has_param("cors") || r.has_param("tagging") ||
-			    r.has_param("encryption") || r.has_param("object-lock") || r.has_param("website") ||
-			    r.has_param("logging") || r.has_param("replication") || r.has_param("notification")))
-			throw S3Error(501, "NotImplemented", "this bucket subresource is not supported");
-		if (get)
-			return answered(list_objects(*this, r, b), r.param("list-type") ? "ListObjectsV2" : "ListObjects");
-		if (m == "POST" && r.has_param("delete"))
-			return xml_request(*this, r, a, b, "", "DeleteObjects");
-		if (m == "DELETE")
-			throw S3Error(403, "AccessDenied", "a bucket is a branch: delete branches with 'pach branch -d'");
-		throw S3Error(405, "MethodNotAllowed", "the method is not allowed on a bucket");
-	}
+	if (op == "DeleteBucket")
+		throw S3Error(403, "AccessDenied", "a bucket is a branch: delete branches with 'pach branch -d'");
 	Bucket b = bucket(bname, write);
-	if (get || head) {
-		if (r.has_param("uploadId"))
-			return answered(list_parts(*this, r, b, key), "ListParts");
-		if (r.has_param("tagging") || r.has_param("acl") || r.has_param("retention") || r.has_param("legal-hold"))
-			throw S3Error(501, "NotImplemented", "this object subresource is not supported");
-		return answered(get_object(*this, r, b, key, head), head ? "HeadObject" : "GetObject");
-	}
-	if (m == "PUT") {
-		if (r.has_param("uploadId") && r.has_param("partNumber"))
-			return upload_part(*this, r, a, b, key);
-		if (r.header("x-amz-copy-source"))
-			return answered(copy_object(*this, r, b, key), "CopyObject");
-		if (r.has_param("tagging") || r.has_param("acl"))
-			throw S3Error(501, "NotImplemented", "this object subresource is not supported");
+	if (op == "HeadBucket")
+		return answered(Response{});
+	if (op == "GetBucketLocation")
+		return answered(location());
+	if (op == "ListMultipartUploads")
+		return answered(list_uploads(*this, b));
+	if (op == "ListObjectsV2" || op == "ListObjects")
+		return answered(list_objects(*this, r, b));
+	if (op == "DeleteObjects" || op == "CompleteMultipartUpload")
+		return xml_request(*this, r, a, b, key, op);
+	if (op == "ListParts")
+		return answered(list_parts(*this, r, b, key));
+	if (op == "GetObject" || op == "HeadObject")
+		return answered(get_object(*this, r, b, key, op == "HeadObject"));
+	if (op == "UploadPart")
+		return upload_part(*this, r, a, b, key);
+	if (op == "CopyObject")
+		return answered(copy_object(*this, r, b, key));
+	if (op == "PutObject")
 		return put_object(*this, r, a, b, key);
-	}
-	if (m == "POST" && r.has_param("uploads"))
-		return answered(create_multipart(*this, b, key), "CreateMultipartUpload");
-	if (m == "POST" && r.has_param("uploadId"))
-		return xml_request(*this, r, a, b, key, "CompleteMultipartUpload");
-	if (m == "DELETE" && r.has_param("uploadId"))
-		return answered(abort_multipart(*this, r, b, key), "AbortMultipartUpload");
-	if (m == "DELETE")
-		return answered(delete_object(*this, b, key), "DeleteObject");
-	throw S3Error(405, "MethodNotAllowed", "the method is not allowed on an object");
+	if (op == "CreateMultipartUpload")
+		return answered(create_multipart(*this, b, key));
+	if (op == "AbortMultipartUpload")
+		return answered(abort_multipart(*this, r, b, key));
+	return answered(delete_object(*this, b, key));
 }
 
 Response Gateway::error_response(const Request &r, const std::exception &e)
@@ -582,8 +618,7 @@ Response Gateway::error_response(const Request &r, const std::exception &e)
 	}
 	Response resp;
 	resp.status = status;
-	char id[32];
-	snprintf(id, sizeof id, "%016llx", (unsigned long long)++request_counter);
+	std::string id = fmt::format("{:016x}", ++request_counter);
 	resp.header("x-amz-request-id", id);
 	if (r.method == "HEAD")
 		return resp;

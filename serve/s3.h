@@ -93,6 +93,7 @@ public:
 	Gateway(Store &s, GatewayOptions o);
 	~Gateway();
 	std::unique_ptr<Exchange> start(const Request &r);
+	static std::string op_of(const Request &r);   // "GetObject", ...; "other"
 	Response error_response(const Request &r, const std::exception &e);
 	Store &store() { return s_; }
 	TreeCache &trees() { return trees_; }
@@ -148,6 +149,6 @@ Response list_uploads(Gateway &g, const Bucket &b);
 Response create_bucket(Gateway &g, const std::string &name);
 
 // A finished exchange holding a response (no body expected).
-std::unique_ptr<Exchange> answered(Response r, const std::string &op);
+std::unique_ptr<Exchange> answered(Response r);
 
 } // namespace pach::serve

@@ -128,7 +128,6 @@ public:
 		  tmp_(g.staging_dir(), "s3-put"),
 		  in_(r, a, [this](const char *p, size_t n) { write_all(tmp_.fd(), p, n, "a staged upload"); })
 	{
-		op = "PutObject";
 	}
 	void body(const char *p, size_t n) override { in_.feed(p, n); }
 	Response finish() override
@@ -164,7 +163,6 @@ public:
 		: dir_(std::move(dir)), part_(part), tmp_(dir_, "tmp-part"),
 		  in_(r, a, [this](const char *p, size_t n) { write_all(tmp_.fd(), p, n, "an uploaded part"); })
 	{
-		op = "UploadPart";
 	}
 	void body(const char *p, size_t n) override { in_.feed(p, n); }
 	Response finish() override
@@ -196,13 +194,12 @@ constexpr size_t kMaxXml = 4u << 20;
 class XmlExchange : public Exchange {
 public:
 	XmlExchange(Gateway &g, const Request &r, const Auth &a, Bucket b, std::string key, std::string what)
-		: g_(g), r_(r), b_(std::move(b)), key_(std::move(key)), in_(r, a, [this](const char *p, size_t n) {
+		: g_(g), r_(r), b_(std::move(b)), key_(std::move(key)), op_(std::move(what)), in_(r, a, [this](const char *p, size_t n) {
 			  if (text_.size() + n > kMaxXml)
 				  throw S3Error(400, "MaxMessageLengthExceeded", "the request body is too long");
 			  text_.append(p, n);
 		  })
 	{
-		op = std::move(what);
 	}
 	void body(const char *p, size_t n) override { in_.feed(p, n); }
 	Response finish() override;
@@ -214,6 +211,7 @@ private:
 	Request r_;
 	Bucket b_;
 	std::string key_;
+	std::string op_;
 	std::string text_;
 	Incoming in_;
 };
@@ -221,7 +219,7 @@ private:
 Response XmlExchange::finish()
 {
 	in_.finish();
-	return op == "DeleteObjects" ? delete_objects() : complete_upload();
+	return op_ == "DeleteObjects" ? delete_objects() : complete_upload();
 }
 
 Response XmlExchange::delete_objects()
@@ -602,7 +600,9 @@ void Gateway::commit_batch(const Bucket &b, std::vector<std::pair<std::vector<Ch
 		size_t puts = 0;
 		for (Change *c : all)
 			puts += !c->remove;
-		msg = fmt::format("s3: {} puts, {} deletes\n", puts, all.size() - puts);
+		size_t dels = all.size() - puts;
+		msg = "s3: " + (puts ? fmt::format("put {} object{}", puts, puts == 1 ? "" : "s") : "") +
+		      (puts && dels ? ", " : "") + (dels ? fmt::format("delete {}", dels) : "") + "\n";
 		for (size_t i = 0; i < all.size() && i < 50; i++)
 			msg += std::string(i ? "" : "\n") + (all[i]->remove ? "delete " : "put ") + all[i]->key + "\n";
 		if (all.size() > 50)
@@ -622,7 +622,7 @@ void Gateway::commit_batch(const Bucket &b, std::vector<std::pair<std::vector<Ch
 			auto cur = lookup_path(ow, root, c->path);
 			if (cur && cur->is_dir()) {
 				if (!c->remove)
-					c->error = S3Error(409, "InvalidArgument",
+					c->error = S3Error(400, "InvalidArgument",
 							   "'" + c->key + "' is a directory in this branch: it cannot also be an object");
 				return;
 			}
@@ -660,7 +660,7 @@ void Gateway::commit_batch(const Bucket &b, std::vector<std::pair<std::vector<Ch
 				root = *r;
 				c->changed = true;
 			} else {
-				c->error = S3Error(409, "InvalidArgument",
+				c->error = S3Error(400, "InvalidArgument",
 						   "'" + c->key + "' cannot be a key here: a file of this branch is on its path");
 			}
 		}

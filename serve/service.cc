@@ -17,9 +17,16 @@ std::unique_ptr<Exchange> Service::start(const Request &r)
 		Response resp;
 		resp.body = metrics_text();
 		resp.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-		return answered(std::move(resp), "Metrics");
+		return answered(std::move(resp));
 	}
 	return g_.start(r);
+}
+
+std::string Service::op_of(const Request &r)
+{
+	if (r.path == "/metrics")
+		return "Metrics";
+	return Gateway::op_of(r);
 }
 
 Response Service::on_error(const Request &r, const std::exception &e)

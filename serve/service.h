@@ -17,6 +17,7 @@ public:
 	Service(Store &s, const ServeOptions &o);
 	std::unique_ptr<Exchange> start(const Request &r) override;
 	Response on_error(const Request &r, const std::exception &e) override;
+	std::string op_of(const Request &r) override;
 	void done(const Done &d) override;
 	Gateway &gateway() { return g_; }
 
