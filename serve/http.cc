@@ -106,7 +106,7 @@ struct Conn {
 	std::string raw_uri;
 	Request req;
 	std::unique_ptr<Exchange> ex;
-	std::optional<Response> failed;   // an error met while the body came
+	std::optional<Response> failed;   // the answer, when known before the body's end
 	bool started = false;
 	int status = 0;
 	std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
@@ -147,7 +147,7 @@ MHD_Result queue(Conn *k, MHD_Connection *c, Response &r)
 	MHD_Response *resp;
 	if (r.reader) {
 		auto *rd = new Reader{std::move(r.reader), k->out, r.chunked};
-		resp = MHD_create_response_from_callback(r.chunked ? MHD_SIZE_UNKNOWN : r.size, 256 * 1024, read_cb, rd,
+		resp = MHD_create_response_from_callback(r.chunked ? MHD_SIZE_UNKNOWN : r.size, 2048 * 1024, read_cb, rd,
 							 free_cb);
 		if (!resp) {
 			delete rd;
@@ -248,19 +248,27 @@ MHD_Result access(void *cls, MHD_Connection *c, const char *, const char *method
 			k->req.peer = b;
 		}
 		MHD_get_connection_values(c, MHD_HEADER_KIND, header_it, &k->req);
+		// An answer known now goes out on the next call: queued on this
+		// first one, libmicrohttpd closes the connection after it (it
+		// cannot know the body was read), and a client's next request
+		// pays for a new connection.  With a body coming, an early answer
+		// (a refusal) does close it: the body is not read.
+		std::string cl = k->req.header_or("content-length");
+		bool body = k->req.header("transfer-encoding") || (!cl.empty() && cl != "0");
 		if (!parse_target(k->req, k->raw_uri)) {
-			Response r = plain(400, "bad percent-encoding in the request target");
-			return queue(k, c, r);
+			k->failed = plain(400, "bad percent-encoding in the request target");
+		} else {
+			k->op = h.op_of(k->req);
+			try {
+				k->ex = h.start(k->req);
+				if (k->ex->early)
+					k->failed = std::move(k->ex->early);
+			} catch (const std::exception &e) {
+				k->failed = h.on_error(k->req, e);
+			}
 		}
-		k->op = h.op_of(k->req);
-		try {
-			k->ex = h.start(k->req);
-			if (k->ex->early)
-				return queue(k, c, *k->ex->early);
-		} catch (const std::exception &e) {
-			Response r = h.on_error(k->req, e);
-			return queue(k, c, r);
-		}
+		if (k->failed && body)
+			return queue(k, c, *k->failed);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -353,7 +361,7 @@ Server::Server(const Listen &l, Handler &h) : h_(h)
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, this},
 		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)l.max_connections, nullptr},
 		{MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)l.idle_timeout, nullptr},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(1 << 20), nullptr},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(4194304), nullptr},
 	};
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	if (v6)
