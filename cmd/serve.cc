@@ -61,6 +61,7 @@ int cmd_serve(Args &args)
 
 	serve::Service svc(s, o);
 	serve::Server server(o.listen, svc);
+	svc.start_usage_reports();
 	std::string host = o.listen.host.find(':') != std::string::npos ? "[" + o.listen.host + "]" : o.listen.host;
 	fmt::print(stderr, "serving {} on {}://{}:{} (S3 gateway; metrics at /metrics){}\n", s.git_dir(),
 		   cert ? "https" : "http", host, server.port(),

@@ -1,13 +1,14 @@
 #include "serve/service.h"
 
+#include "plumbing/error.h"
+
 #include "plumbing/fs.h"
-#include "plumbing/meta.h"
 
 #include <sys/stat.h>
 
 namespace pach::serve {
 
-Service::Service(Store &s, const ServeOptions &o) : s_(s), g_(s, o.gateway) {}
+Service::Service(Store &s, const ServeOptions &o) : s_(s), g_(s, o.gateway), stats_(s) {}
 
 std::unique_ptr<Exchange> Service::start(const Request &r)
 {
@@ -42,22 +43,41 @@ void Service::done(const Done &d)
 std::string Service::metrics_text()
 {
 	std::string o = m_.text();
-	uint64_t packs = 0, n = 0;
-	for (auto &p : s_.odb().packs()) {
-		struct stat st;
-		if (stat(p->pack_path.c_str(), &st) == 0)
-			packs += (uint64_t)st.st_size;
-		n++;
-	}
-	o += "# HELP pach_store_pack_bytes Bytes in the store's packs.\n# TYPE pach_store_pack_bytes gauge\n";
-	o += fmt::format("pach_store_pack_bytes {}\n", packs);
-	o += "# HELP pach_store_packs Packs in the store.\n# TYPE pach_store_packs gauge\n";
-	o += fmt::format("pach_store_packs {}\n", n);
-	o += "# HELP pach_store_repos Repos in the store.\n# TYPE pach_store_repos gauge\n";
-	o += fmt::format("pach_store_repos {}\n", list_repos(s_).size());
-	o += "# HELP pach_gateway_md5_known Blobs whose MD5 the gateway knows (ETags).\n# TYPE pach_gateway_md5_known gauge\n";
+	o += "# HELP pach_gateway_md5_known Blobs whose MD5 the gateway knows (ETags).\n"
+	     "# TYPE pach_gateway_md5_known gauge\n";
 	o += fmt::format("pach_gateway_md5_known {}\n", g_.md5s().size());
-	return o;
+	return o + stats_metrics(stats_.collect());
+}
+
+void Service::start_usage_reports()
+{
+	std::string why;
+	std::string url = usage_url(s_, &why);
+	if (url.empty())
+		return;
+	usage_ = std::thread([this, url] {
+		std::unique_lock<std::mutex> lk(usage_mu_);
+		do {
+			lk.unlock();
+			try {
+				send_usage(url, usage_payload(s_, stats_.collect()));
+			} catch (const std::exception &e) {
+				warning(fmt::format("usage report not made: {}", e.what()));
+			}
+			lk.lock();
+		} while (!usage_cv_.wait_for(lk, std::chrono::hours(24), [this] { return stopping_; }));
+	});
+}
+
+Service::~Service()
+{
+	{
+		std::lock_guard<std::mutex> g(usage_mu_);
+		stopping_ = true;
+	}
+	usage_cv_.notify_all();
+	if (usage_.joinable())
+		usage_.join();
 }
 
 } // namespace pach::serve

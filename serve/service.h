@@ -4,6 +4,11 @@
 #include "serve/http.h"
 #include "serve/metrics.h"
 #include "serve/s3.h"
+#include "serve/stats.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace pach::serve {
 
@@ -15,6 +20,10 @@ struct ServeOptions {
 class Service : public Handler {
 public:
 	Service(Store &s, const ServeOptions &o);
+	~Service();
+	// With metrics.url set (and METRICS not false): the usage payload
+	// (pach stats --usage-payload) now and every 24 hours.
+	void start_usage_reports();
 	std::unique_ptr<Exchange> start(const Request &r) override;
 	Response on_error(const Request &r, const std::exception &e) override;
 	std::string op_of(const Request &r) override;
@@ -25,7 +34,12 @@ private:
 	Store &s_;
 	Gateway g_;
 	Metrics m_;
+	StatsCollector stats_;
 	std::string metrics_text();
+	std::thread usage_;
+	std::mutex usage_mu_;
+	std::condition_variable usage_cv_;
+	bool stopping_ = false;
 };
 
 } // namespace pach::serve

@@ -12,7 +12,7 @@ includes() {
 
 test_expect_success 'only plumbing includes <git2.h> or plumbing/git.h' '
 	(cd "$src" && grep -l "^#include <git2.h>\|^#include \"plumbing/git.h\"" cmd/*.cc cmd/*.h porcelain/*.cc porcelain/*.h \
-		remote/*.cc remote/*.h mount/*.cc mount/*.h runner/*.cc runner/*.h fuzz/*.cc 2>/dev/null || :) >outside &&
+		remote/*.cc remote/*.h mount/*.cc mount/*.h runner/*.cc runner/*.h serve/*.cc serve/*.h fuzz/*.cc 2>/dev/null || :) >outside &&
 	test_must_be_empty outside &&
 	(cd "$src" && grep -l "^#include <git2.h>" plumbing/*.h) >headers && echo plumbing/git.h >want &&
 	test_cmp want headers
@@ -26,8 +26,14 @@ test_expect_success 'plumbing includes no other layer; mount, runner and remote 
 	test_must_be_empty up
 '
 
+test_expect_success 'serve (the S3 gateway, metrics) sits above runner: no cmd or mount; only cmd includes it' '
+	{ includes serve | grep ": \(cmd\|mount\)/" || :; } >up &&
+	for d in plumbing porcelain remote mount runner; do includes $d | grep ": serve/" || :; done >>up &&
+	test_must_be_empty up
+'
+
 test_expect_success 'options are passed, not put in the environment' '
-	(cd "$src" && grep -n "\bsetenv(\|putenv(" cmd/*.cc porcelain/*.cc remote/*.cc mount/*.cc runner/*.cc plumbing/*.cc |
+	(cd "$src" && grep -n "\bsetenv(\|putenv(" cmd/*.cc porcelain/*.cc remote/*.cc mount/*.cc runner/*.cc serve/*.cc plumbing/*.cc |
 		grep -v "_test.cc") >setenvs;
 	test_must_be_empty setenvs
 '
