@@ -210,17 +210,14 @@ std::string stats_metrics(const StoreStats &st)
 	return o;
 }
 
-// Not inlined: gcc 12 then warns, wrongly, of a copy out of bounds.
-[[gnu::noinline]] static std::string install_id(Store &s)
+static std::string install_id(Store &s)
 {
 	std::string path = s.git_dir();
 	path += "/pach/install-id";
 	if (path_exists(path)) {
-		std::string id = read_file_small(path);
-		while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
-			id.pop_back();
-		if (id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos)
-			return id;
+		std::string raw = read_file_small(path);
+		if (raw.size() == 33 && raw[32] == '\n' && raw.find_first_not_of("0123456789abcdef") == 32)
+			return raw.substr(0, 32);
 	}
 	unsigned char b[16];
 	if (RAND_bytes(b, sizeof b) != 1)
@@ -288,6 +285,7 @@ bool send_usage(const std::string &url, const std::string &payload)
 {
 	remote::Body body;
 	body.data = &payload;
+	body.len = payload.size();
 	remote::Sink sink;
 	sink.limit = 64 << 10;
 	auto r = remote::http_request("POST", url, {"Content-Type: application/json"}, &body, sink);

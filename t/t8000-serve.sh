@@ -23,7 +23,6 @@ start_serve() {
 	# compares it with the files' (the test library fixes it in 2005).
 	env -u GIT_AUTHOR_DATE -u GIT_COMMITTER_DATE pach serve --listen 127.0.0.1:0 "$@" >"$_srv.url" 2>"$_srv.err" &
 	echo $! >"$_srv.pid"
-	test_atexit "kill \$(cat '$TRASH_DIRECTORY/$_srv.pid') 2>/dev/null"
 	i=0
 	while ! [ -s "$_srv.url" ]; do
 		i=$((i + 1))
@@ -34,6 +33,10 @@ start_serve() {
 		sleep 0.1
 	done
 }
+# Tests run in subshells: every server they start is stopped here, by
+# the PIDs they left.
+stop_all() { for f in "$TRASH_DIRECTORY"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; }
+test_atexit stop_all
 stop_serve() { kill "$(cat "$1.pid")" && while kill -0 "$(cat "$1.pid")" 2>/dev/null; do sleep 0.1; done; }
 awss3() { aws --endpoint-url "$(cat main.url)" "$@"; }
 
