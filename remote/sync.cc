@@ -456,6 +456,7 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 	bool any = std::any_of(ups.begin(), ups.end(), [](auto &u) { return u.status != "up-to-date" && u.status != "rejected"; });
 	if (!any) {
 		stats.requests = b->requests();
+		record_transfer(s, "push", rc.name, stats);
 		return ups;
 	}
 
@@ -566,6 +567,7 @@ std::vector<RefUpdate> push(Store &s, const RemoteConfig &rc, const PushOptions 
 			s.cas_ref(t, *u.new_oid, s.ref(t), "pach push " + rc.name);
 		}
 	stats.requests = b->requests();
+	record_transfer(s, "push", rc.name, stats);
 	return ups;
 }
 
@@ -695,7 +697,23 @@ std::vector<RefUpdate> fetch(Store &s, const RemoteConfig &rc, TransferStats &st
 			out.push_back(u);
 		}
 	stats.requests = b->requests();
+	record_transfer(s, "fetch", rc.name, stats);
 	return out;
+}
+
+std::string transfers_path(const Store &s)
+{
+	return s.path("pach/transfers");
+}
+
+void record_transfer(const Store &s, const std::string &op, const std::string &remote, const TransferStats &st)
+{
+	std::string line = fmt::format("{} {} {} {} {} {} {}\n", (long long)time(nullptr), op, remote, st.bytes, st.objects,
+				       st.packs, st.requests);
+	// One write with O_APPEND: lines of concurrent transfers never mix.
+	Fd fd(::open(transfers_path(s).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+	if (!fd || write(fd.get(), line.data(), line.size()) != (ssize_t)line.size())
+		warning(fmt::format("unable to record the transfer in '{}': {}", transfers_path(s), strerror(errno)));
 }
 
 } // namespace pach::remote

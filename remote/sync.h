@@ -74,6 +74,12 @@ struct CloneResult {
 // holds.  dir must not exist or be empty; on failure nothing is left.
 CloneResult clone(const RemoteConfig &rc, const std::string &dir);
 
+// Every push and fetch appends a line to .pach/pach/transfers:
+// "<unix time> <push|fetch> <remote> <bytes> <objects> <packs> <requests>"
+// (what `pach stats` and /metrics sum by remote).
+std::string transfers_path(const Store &s);
+void record_transfer(const Store &s, const std::string &op, const std::string &remote, const TransferStats &st);
+
 // "images@master" for refs/heads/images/master; "(metadata)" for the meta ref.
 std::string ref_label(const std::string &ref);
 

@@ -8,10 +8,13 @@
 #include "plumbing/tree_edit.h"
 #include "plumbing/version.h"
 #include "remote/http.h"
+#include "remote/sync.h"
 #include "runner/job.h"
 
 #include <openssl/rand.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include <unordered_set>
@@ -52,6 +55,48 @@ RepoStats repo_size(const Store &s, const std::string &repo,
 }
 
 } // namespace
+
+void StatsCollector::read_transfers()
+{
+	Fd fd(::open(remote::transfers_path(s_).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+	struct stat sb;
+	if (!fd || fstat(fd.get(), &sb) < 0)
+		return;
+	if ((uint64_t)sb.st_size < transfers_read_) {   // replaced by a shorter one: start again
+		transfers_read_ = 0;
+		remotes_.clear();
+	}
+	std::string carry;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = pread(fd.get(), buf, sizeof buf, (off_t)transfers_read_);
+		if (n <= 0)
+			break;
+		transfers_read_ += (uint64_t)n;
+		carry.append(buf, (size_t)n);
+		size_t start = 0, nl;
+		while ((nl = carry.find('\n', start)) != std::string::npos) {
+			char op[16], remote[256];
+			long long t;
+			unsigned long long bytes, objects, packs, requests;
+			std::string line = carry.substr(start, nl - start);
+			start = nl + 1;
+			if (sscanf(line.c_str(), "%lld %15s %255s %llu %llu %llu %llu", &t, op, remote, &bytes, &objects, &packs,
+				   &requests) != 7)
+				continue;   // a line this version does not know
+			RemoteStats &r = remotes_[{remote, op}];
+			r.transfers++;
+			r.bytes += bytes;
+			r.objects += objects;
+			r.requests += requests;
+		}
+		carry.erase(0, start);
+		// A last line still being written is read again next time.
+		if (carry.size() > 4096)
+			carry.clear();
+	}
+	transfers_read_ -= carry.size();
+}
 
 StoreStats StatsCollector::collect()
 {
@@ -112,6 +157,8 @@ StoreStats StatsCollector::collect()
 	}
 	for (auto &[name, p] : by_pipeline)
 		st.pipelines.push_back(std::move(p));
+	read_transfers();
+	st.remotes = remotes_;
 	return st;
 }
 
@@ -132,6 +179,12 @@ std::string stats_text(const StoreStats &st)
 		o += fmt::format("\n{:<24} {:>8} {:>10} {:>12}\n", "REPO", "BRANCHES", "FILES", "SIZE");
 	for (auto &r : st.repos)
 		o += fmt::format("{:<24} {:>8} {:>10} {:>12}\n", r.name, r.branches, r.files, human(r.bytes));
+	if (!st.remotes.empty())
+		o += fmt::format("\n{:<16} {:<6} {:>9} {:>12} {:>10} {:>9}\n", "REMOTE", "OP", "TRANSFERS", "BYTES", "OBJECTS",
+				 "REQUESTS");
+	for (auto &[k, r] : st.remotes)
+		o += fmt::format("{:<16} {:<6} {:>9} {:>12} {:>10} {:>9}\n", k.first, k.second, r.transfers, human(r.bytes),
+				 r.objects, r.requests);
 	for (auto &p : st.pipelines) {
 		size_t jobs = 0;
 		for (auto &[s, n] : p.jobs)
@@ -178,6 +231,16 @@ std::string stats_json(const StoreStats &st)
 		}
 		j.end_array().end_object();
 	}
+	j.end_array().key("remotes").begin_array();
+	for (auto &[k, r] : st.remotes)
+		j.begin_object()
+			.field("remote", k.first)
+			.field("op", k.second)
+			.field("transfers", r.transfers)
+			.field("bytes", r.bytes)
+			.field("objects", r.objects)
+			.field("requests", r.requests)
+			.end_object();
 	j.end_array().end_object();
 	return j.text();
 }
@@ -207,6 +270,17 @@ std::string stats_metrics(const StoreStats &st)
 	o += "# HELP pach_datum_seconds How long datums that ran took, by pipeline.\n# TYPE pach_datum_seconds histogram\n";
 	for (auto &p : st.pipelines)
 		o += p.durations.text("pach_datum_seconds", "pipeline=\"" + prom_label(p.name) + "\"");
+	o += "# HELP pach_remote_transfers_total Pushes and fetches, by remote.\n# TYPE pach_remote_transfers_total counter\n";
+	for (auto &[k, r] : st.remotes)
+		o += fmt::format("pach_remote_transfers_total{{remote=\"{}\",op=\"{}\"}} {}\n", prom_label(k.first), k.second,
+				 r.transfers);
+	o += "# HELP pach_remote_bytes_total Pack bytes sent (push) or received (fetch).\n# TYPE pach_remote_bytes_total counter\n";
+	for (auto &[k, r] : st.remotes)
+		o += fmt::format("pach_remote_bytes_total{{remote=\"{}\",op=\"{}\"}} {}\n", prom_label(k.first), k.second, r.bytes);
+	o += "# HELP pach_remote_requests_total Requests made to remotes.\n# TYPE pach_remote_requests_total counter\n";
+	for (auto &[k, r] : st.remotes)
+		o += fmt::format("pach_remote_requests_total{{remote=\"{}\",op=\"{}\"}} {}\n", prom_label(k.first), k.second,
+				 r.requests);
 	return o;
 }
 

@@ -37,11 +37,17 @@ struct PipelineStats {
 	std::map<std::string, DayStats> by_day;  // "2026-12-01" (UTC)
 };
 
+// Pushes and fetches to one remote (from .pach/pach/transfers).
+struct RemoteStats {
+	uint64_t transfers = 0, bytes = 0, objects = 0, requests = 0;
+};
+
 struct StoreStats {
 	uint64_t pack_bytes = 0;
 	size_t packs = 0;
 	std::vector<RepoStats> repos;
 	std::vector<PipelineStats> pipelines;
+	std::map<std::pair<std::string, std::string>, RemoteStats> remotes;   // (remote, push|fetch)
 };
 
 // Reads job records once each (they never change) and repo sizes once
@@ -67,6 +73,10 @@ private:
 		RepoStats stats;
 	};
 	std::map<std::string, RepoSize> repos_;
+	// The transfer log, read on from where the last look stopped.
+	uint64_t transfers_read_ = 0;
+	std::map<std::pair<std::string, std::string>, RemoteStats> remotes_;
+	void read_transfers();
 };
 
 std::string stats_text(const StoreStats &st);

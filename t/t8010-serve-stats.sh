@@ -90,6 +90,17 @@ test_expect_success BWRAP,BUSYBOX 'pach stats: storage per repo, jobs and datums
 		r={x[\"name\"]:x for x in d[\"repos\"]}; assert r[\"data\"][\"files\"]==2 and d[\"pack_bytes\"]>0"
 '
 
+test_expect_success 'pushes and fetches are counted by remote: pach stats and /metrics' '
+	pach remote add origin "file://$TRASH_DIRECTORY/shared" && pach push origin >/dev/null &&
+	pach fetch origin >/dev/null && pach push origin >/dev/null &&
+	pach stats >st && grep "^origin  *push  *2 " st && grep "^origin  *fetch  *1 " st &&
+	curl -sf "$(cat gw.url)/metrics" >m3 &&
+	grep "^pach_remote_transfers_total{remote=\"origin\",op=\"push\"} 2$" m3 &&
+	grep "^pach_remote_bytes_total{remote=\"origin\",op=\"push\"} [1-9]" m3 &&
+	pach stats --json | python3 -c "import json,sys; r=json.load(sys.stdin)[\"remotes\"]; \
+		assert {(x[\"remote\"],x[\"op\"],x[\"transfers\"]) for x in r}=={(\"origin\",\"push\",2),(\"origin\",\"fetch\",1)}, r"
+'
+
 test_expect_success 'pach stats refuses arguments; --json is one JSON object' '
 	test_expect_code 129 pach stats extra 2>/dev/null &&
 	pach stats --json | python3 -c "import json,sys; json.load(sys.stdin)"
