@@ -85,6 +85,17 @@ $(BUILD)/gen/manpages.cc: $(ADOC) Makefile
 	    printf '{"%s", R"PACHDOC(' $$(basename $$f .adoc); cat $$f; echo ')PACHDOC"},'; \
 	  done; echo '{nullptr, nullptr}};'; echo '}'; } >$@.tmp && mv $@.tmp $@
 
+# The web console's pages (serve/console/) are built into the binary too.
+CONSOLE_ASSETS := serve/console/index.html serve/console/app.js serve/console/style.css
+$(BUILD)/gen/console_assets.h: $(CONSOLE_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	@{ for f in $(CONSOLE_ASSETS); do \
+	    if grep -q ')PACHASSET"' $$f; then echo "$$f: holds the raw string delimiter" >&2; exit 1; fi; \
+	    n=$$(basename $$f | sed 's/[.]\(.\)/_\1/; s/^\(.\)/\1/' | awk -F_ '{printf "kConsole"; for (i=1;i<=NF;i++) printf "%s", toupper(substr($$i,1,1)) substr($$i,2)}'); \
+	    printf 'static const char %s[] = R"PACHASSET(' $$n; cat $$f; echo ')PACHASSET";'; \
+	  done; } >$@.tmp && mv $@.tmp $@
+$(BUILD)/serve/console.o: $(BUILD)/gen/console_assets.h
+
 $(BUILD)/gen/manpages.o: $(BUILD)/gen/manpages.cc
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -130,13 +141,14 @@ asan-test: asan doc
 # Fuzzing: the library built again with clang, libFuzzer and sanitizers.
 FUZZ_CXX ?= clang++
 FUZZ_BUILD := build-fuzz
+$(FUZZ_BUILD)/serve/console.o: $(BUILD)/gen/console_assets.h
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SRC := $(wildcard fuzz/*_fuzz.cc)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%_fuzz.cc=$(FUZZ_BUILD)/%-fuzz)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.cc=$(FUZZ_BUILD)/%.o)
 FUZZ_SECONDS ?= 10
 
-FUZZ_CXXFLAGS := -std=c++20 -O1 -g -I. -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -I. -I$(BUILD)/gen -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_PCH := $(FUZZ_BUILD)/gen/pch.h.pch
 $(FUZZ_PCH): plumbing/pch.h | $(DEPS_TEST)
 	@mkdir -p $(dir $@)

@@ -17,7 +17,7 @@ DOC="asciidoctor"
 DEMO="bubblewrap busybox-static"
 TEST="$DOC $DEMO doctest-dev runc podman python3-swift memcached eatmydata awscli
 xfsprogs tmux zsh fish clang slurm-wlm munge nodejs python3-yaml python3-boto3
-rclone s3cmd"
+rclone s3cmd chromium"
 
 case "${1:-build}" in
 build) PKGS="$BUILD" ;;
@@ -33,9 +33,10 @@ fi
 # The Kubernetes API's schema, as two npm packages generate it from the
 # API's OpenAPI document: kubernetes-models (validators: types, required
 # fields, enums, formats) and @kubernetes/client-node (every type's
-# fields).  Pinned; installed once into $KUBE_SCHEMA.
+# fields); and playwright-core, which drives Debian's Chromium in the
+# console's browser test (t8020).  Pinned; installed once into $KUBE_SCHEMA.
 KUBE_SCHEMA=${PACH_KUBE_SCHEMA:-/var/lib/pach-test/kube-schema}
-KUBE_PKGS="kubernetes-models@5.1.0 @kubernetes/client-node@2.0.1 js-yaml@4.1.0"
+KUBE_PKGS="kubernetes-models@5.1.0 @kubernetes/client-node@2.0.1 js-yaml@4.1.0 playwright-core@1.64.1"
 kube_schema() {
 	[ "$(cat "$KUBE_SCHEMA/.pinned" 2>/dev/null)" = "$KUBE_PKGS" ] && return 0
 	if [ "$(id -u)" != 0 ]; then

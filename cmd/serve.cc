@@ -12,9 +12,9 @@ extern const char *const kUsage_serve =
 	"usage: pach serve [--listen <addr>] [--read-only] [--anonymous]\n"
 	"                  [--tls-cert <file> --tls-key <file>]\n\n"
 	"Serve the store over HTTP until interrupted: every branch as an S3 bucket\n"
-	"(<branch>.<repo>, <repo> for master, <commit>.<repo> read-only), and\n"
-	"Prometheus metrics at /metrics.  Requests are signed with the key pair\n"
-	"in serve.accessKey and serve.secretKey.\n\n"
+	"(<branch>.<repo>, <repo> for master, <commit>.<repo> read-only), a web\n"
+	"console at /console/ and Prometheus metrics at /metrics.  Requests are\n"
+	"signed with the key pair in serve.accessKey and serve.secretKey.\n\n"
 	"    --listen <addr>     HOST:PORT to listen on (default 127.0.0.1:30600;\n"
 	"                        port 0 picks a free one)\n"
 	"    --read-only         refuse every write\n"
@@ -63,7 +63,7 @@ int cmd_serve(Args &args)
 	serve::Server server(o.listen, svc);
 	svc.start_usage_reports();
 	std::string host = o.listen.host.find(':') != std::string::npos ? "[" + o.listen.host + "]" : o.listen.host;
-	fmt::print(stderr, "serving {} on {}://{}:{} (S3 gateway; metrics at /metrics){}\n", s.git_dir(),
+	fmt::print(stderr, "serving {} on {}://{}:{} (S3 gateway; console at /console/, metrics at /metrics){}\n", s.git_dir(),
 		   cert ? "https" : "http", host, server.port(),
 		   o.gateway.read_only ? ", read-only" : "");
 	// Scripts read the address from standard output.

@@ -8,7 +8,10 @@
 
 namespace pach::serve {
 
-Service::Service(Store &s, const ServeOptions &o) : s_(s), g_(s, o.gateway), stats_(s) {}
+Service::Service(Store &s, const ServeOptions &o)
+	: s_(s), g_(s, o.gateway), console_(s, o.gateway.anonymous, o.gateway.creds), stats_(s)
+{
+}
 
 std::unique_ptr<Exchange> Service::start(const Request &r)
 {
@@ -20,6 +23,10 @@ std::unique_ptr<Exchange> Service::start(const Request &r)
 		resp.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 		return answered(std::move(resp));
 	}
+	// /console/ and /api/v1/ are the console's: the one-part buckets
+	// "console" and "api" are reached as master.console, master.api.
+	if (Console::owns(r.path))
+		return console_.start(r);
 	return g_.start(r);
 }
 
@@ -27,6 +34,8 @@ std::string Service::op_of(const Request &r)
 {
 	if (r.path == "/metrics")
 		return "Metrics";
+	if (Console::owns(r.path))
+		return Console::op_of(r);
 	return Gateway::op_of(r);
 }
 

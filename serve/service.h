@@ -1,6 +1,7 @@
 // `pach serve`: the S3 gateway and /metrics on one listening socket.
 #pragma once
 
+#include "serve/console.h"
 #include "serve/http.h"
 #include "serve/metrics.h"
 #include "serve/s3.h"
@@ -33,6 +34,7 @@ public:
 private:
 	Store &s_;
 	Gateway g_;
+	Console console_;
 	Metrics m_;
 	StatsCollector stats_;
 	std::string metrics_text();
