@@ -4,7 +4,8 @@
 namespace pach::cmd {
 
 extern const char *const kUsage_stats =
-	"usage: pach stats [--json] [--usage-payload]\n\n"
+	"usage: pach stats [--json]\n"
+	"   or: pach stats --usage-payload\n\n"
 	"Show the store's figures: storage per repo, and per pipeline its jobs,\n"
 	"datums by state and datum throughput by day.  `pach serve` exports the\n"
 	"same at /metrics.\n\n"
