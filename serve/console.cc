@@ -173,8 +173,13 @@ std::unique_ptr<Exchange> Console::start(const Request &r)
 			return answered(std::move(d));
 		}
 	}
-	if (r.path == "/console")
-		return answered(Response{302, {{"Location", "/console/"}}, "", 0, nullptr, false});
+	{
+		Response moved;
+		moved.status = 302;
+		moved.header("Location", "/console/");
+		if (r.path == "/console")
+			return answered(std::move(moved));
+	}
 	if (r.path == "/console/" || r.path == "/console/index.html")
 		return answered(asset(kConsoleIndexHtml, "text/html; charset=utf-8"));
 	if (r.path == "/console/app.js")
