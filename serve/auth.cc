@@ -2,7 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <zlib.h>
+
+#include "plumbing/error.h"
 
 #include <cstring>
 
@@ -19,6 +22,34 @@ std::string hex_of(const std::string &raw)
 		o[2 * i + 1] = d[(unsigned char)raw[i] & 15];
 	}
 	return o;
+}
+
+bool unhex(const std::string &hex, std::string &out)
+{
+	if (hex.size() % 2)
+		return false;
+	auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+	out.clear();
+	for (size_t i = 0; i < hex.size(); i += 2) {
+		int a = v(hex[i]), b = v(hex[i + 1]);
+		if (a < 0 || b < 0)
+			return false;
+		out += (char)(a * 16 + b);
+	}
+	return true;
+}
+
+bool is_lower_hex(const std::string &s, size_t n)
+{
+	return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::string random_hex(size_t bytes)
+{
+	std::string b(bytes, '\0');
+	if (RAND_bytes((unsigned char *)b.data(), (int)bytes) != 1)
+		die("no randomness from OpenSSL");
+	return hex_of(b);
 }
 
 std::string base64(const std::string &raw)
@@ -54,16 +85,6 @@ std::string Digest::raw()
 }
 
 namespace {
-
-bool is_hex64(const std::string &s)
-{
-	if (s.size() != 64)
-		return false;
-	for (char c : s)
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	return true;
-}
 
 std::string trim(const std::string &s)
 {
@@ -223,7 +244,7 @@ Auth authenticate(const Request &r, const Credentials *creds, bool anonymous, ti
 
 BodyChecks::BodyChecks(const Request &r, const Auth &a)
 {
-	if (is_hex64(a.payload)) {
+	if (is_lower_hex(a.payload, 64)) {
 		want_sha256_ = a.payload;
 		sha256_ = std::make_unique<Digest>("sha256");
 	}

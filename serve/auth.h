@@ -110,5 +110,11 @@ private:
 
 std::string base64(const std::string &raw);
 std::string hex_of(const std::string &raw);
+// Bytes from lowercase hex; false when it is not (odd length, other digits).
+bool unhex(const std::string &hex, std::string &out);
+// Lowercase hex of exactly n digits (a SHA-256, a commit id, an upload id).
+bool is_lower_hex(const std::string &s, size_t n);
+// `bytes` random bytes (OpenSSL's generator) as hex; dies without randomness.
+std::string random_hex(size_t bytes);
 
 } // namespace pach::serve

@@ -2,6 +2,7 @@
 
 #include "plumbing/error.h"
 #include "plumbing/fs.h"
+#include "serve/auth.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,10 +14,6 @@ namespace pach::serve {
 namespace {
 constexpr size_t kRecord = 36;
 
-int unhex(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 } // namespace
 
 Md5Cache::Md5Cache(const std::string &path) : path_(path)
@@ -67,26 +64,18 @@ std::optional<std::string> Md5Cache::get(const Oid &blob)
 	auto it = m_.find(blob);
 	if (it == m_.end())
 		return std::nullopt;
-	static const char d[] = "0123456789abcdef";
-	std::string h(32, '0');
-	for (int i = 0; i < 16; i++) {
-		h[2 * i] = d[it->second[i] >> 4];
-		h[2 * i + 1] = d[it->second[i] & 15];
-	}
-	return h;
+	return hex_of(std::string((const char *)it->second.data(), 16));
 }
 
 void Md5Cache::put(const Oid &blob, const std::string &hex)
 {
 	if (hex.size() != 32)
 		return;
+	std::string raw;
+	if (!unhex(hex, raw))
+		return;
 	std::array<unsigned char, 16> md;
-	for (int i = 0; i < 16; i++) {
-		int a = unhex(hex[2 * i]), b = unhex(hex[2 * i + 1]);
-		if (a < 0 || b < 0)
-			return;
-		md[i] = (unsigned char)(a * 16 + b);
-	}
+	std::memcpy(md.data(), raw.data(), 16);
 	std::lock_guard<std::mutex> g(mu_);
 	if (m_.size() >= kMaxHeld || m_.count(blob))
 		return;

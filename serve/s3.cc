@@ -145,16 +145,6 @@ std::string Gateway::uploads_dir() const
 	return s_.path("pach/s3-uploads");
 }
 
-static bool is_commit_id(const std::string &s)
-{
-	if (s.size() != 40)
-		return false;
-	for (char c : s)
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	return true;
-}
-
 Bucket Gateway::bucket(const std::string &name, bool for_write) const
 {
 	Bucket b;
@@ -170,7 +160,7 @@ Bucket Gateway::bucket(const std::string &name, bool for_write) const
 	}
 	if (parts.size() > 3)
 		throw S3Error(404, "NoSuchBucket", "no bucket '" + name + "': a bucket is <branch>.<repo>, <repo> or <commit>.<repo>");
-	if (is_commit_id(parts[0]) && parts.size() > 1) {
+	if (is_lower_hex(parts[0], 40) && parts.size() > 1) {
 		auto c = Oid::from_hex(parts[0]);
 		if (s_.object_type(*c) != ObjType::commit)
 			throw S3Error(404, "NoSuchBucket", "no commit " + parts[0]);

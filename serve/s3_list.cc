@@ -132,40 +132,12 @@ ListPage Gateway::list(const Oid &root, const ListQuery &q)
 
 namespace {
 
-std::string hex_encode(const std::string &s)
-{
-	static const char d[] = "0123456789abcdef";
-	std::string o;
-	for (unsigned char c : s) {
-		o += d[c >> 4];
-		o += d[c & 15];
-	}
-	return o;
-}
-
-bool hex_decode(const std::string &s, std::string &out)
-{
-	if (s.size() % 2)
-		return false;
-	out.clear();
-	for (size_t i = 0; i < s.size(); i += 2) {
-		auto v = [](char c) {
-			return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		};
-		int a = v(s[i]), b = v(s[i + 1]);
-		if (a < 0 || b < 0)
-			return false;
-		out += (char)(a * 16 + b);
-	}
-	return true;
-}
-
 // A continuation token: the commit the listing started on (later pages
 // list the same commit, whatever the branch did meanwhile) and where the
 // last page ended.  Hex, so it survives any client's encoding.
 std::string make_token(const Oid &commit, const ListPage &p)
 {
-	return hex_encode(commit.hex() + (p.last_is_prefix ? "p" : "k") + p.last);
+	return hex_of(commit.hex() + (p.last_is_prefix ? "p" : "k") + p.last);
 }
 
 } // namespace
@@ -194,7 +166,7 @@ Response list_objects(Gateway &g, const Request &r, const Bucket &b)
 	if (v2 && !token.empty()) {
 		std::string t;
 		std::optional<Oid> c;
-		if (!hex_decode(token, t) || t.size() < 41 || !(c = Oid::from_hex(t.substr(0, 40))) ||
+		if (!unhex(token, t) || t.size() < 41 || !(c = Oid::from_hex(t.substr(0, 40))) ||
 		    (t[40] != 'p' && t[40] != 'k') || g.store().object_type(*c) != ObjType::commit)
 			throw S3Error(400, "InvalidArgument", "the continuation token provided is incorrect");
 		commit = c;

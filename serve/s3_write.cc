@@ -15,7 +15,6 @@
 #include "serve/s3.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,22 +101,9 @@ Response xml_ok(const std::string &body)
 	return r;
 }
 
-std::string random_id()
-{
-	unsigned char b[16];
-	if (RAND_bytes(b, sizeof b) != 1)
-		throw S3Error(500, "InternalError", "no randomness for an upload id");
-	return hex_of(std::string((const char *)b, sizeof b));
-}
-
 bool valid_upload_id(const std::string &id)
 {
-	if (id.size() != 32)
-		return false;
-	for (char c : id)
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	return true;
+	return is_lower_hex(id, 32);
 }
 
 // A staged body in a temporary file of the gateway's.
@@ -437,7 +423,7 @@ Response delete_object(Gateway &g, const Bucket &b, const std::string &key)
 Response create_multipart(Gateway &g, const Bucket &b, const std::string &key)
 {
 	key_path(key);
-	std::string id = random_id();
+	std::string id = random_hex(16);
 	std::string dir = g.uploads_dir() + "/" + id;
 	mkdir_p(dir);
 	write_file_atomic(dir + "/meta", b.name + "\n" + key + "\n");

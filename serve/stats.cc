@@ -10,8 +10,8 @@
 #include "remote/http.h"
 #include "remote/sync.h"
 #include "runner/job.h"
+#include "serve/auth.h"
 
-#include <openssl/rand.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -290,16 +290,10 @@ static std::string install_id(Store &s)
 	path += "/pach/install-id";
 	if (path_exists(path)) {
 		std::string raw = read_file_small(path);
-		if (raw.size() == 33 && raw[32] == '\n' && raw.find_first_not_of("0123456789abcdef") == 32)
+		if (raw.size() == 33 && raw[32] == '\n' && is_lower_hex(raw.substr(0, 32), 32))
 			return raw.substr(0, 32);
 	}
-	unsigned char b[16];
-	if (RAND_bytes(b, sizeof b) != 1)
-		die("no randomness for an install id");
-	static const char d[] = "0123456789abcdef";
-	std::string id;
-	for (unsigned char c : b)
-		id += d[c >> 4], id += d[c & 15];
+	std::string id = random_hex(16);
 	write_file_atomic(path, id + "\n");
 	return id;
 }

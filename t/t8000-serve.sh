@@ -14,30 +14,7 @@ export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-eas
 export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN AWS_CA_BUNDLE
 
-# start_serve NAME [ARGS...]: `pach serve` on a free port in the
-# background; its URL in NAME.url, its PID in NAME.pid (stopped at exit).
-start_serve() {
-	_srv=$1
-	shift
-	# Commits made through the server get the real time: aws s3 sync
-	# compares it with the files' (the test library fixes it in 2005).
-	env -u GIT_AUTHOR_DATE -u GIT_COMMITTER_DATE pach serve --listen 127.0.0.1:0 "$@" >"$_srv.url" 2>"$_srv.err" &
-	echo $! >"$_srv.pid"
-	i=0
-	while ! [ -s "$_srv.url" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$_srv.pid")" 2>/dev/null; then
-			cat "$_srv.err" >&4
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-# Tests run in subshells: every server they start is stopped here, by
-# the PIDs they left.
-stop_all() { for f in "$TRASH_DIRECTORY"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; }
-test_atexit stop_all
-stop_serve() { kill "$(cat "$1.pid")" && while kill -0 "$(cat "$1.pid")" 2>/dev/null; do sleep 0.1; done; }
+. "$TEST_DIRECTORY/lib-serve.sh"
 awss3() { aws --endpoint-url "$(cat main.url)" "$@"; }
 
 test_expect_success 'setup: a store with files, credentials set' '

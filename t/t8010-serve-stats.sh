@@ -11,34 +11,12 @@ if [ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q "statically lin
 	test_set_prereq BUSYBOX
 fi
 
-# serve_bg NAME ARGS...: `pach serve` on a free port, URL in NAME.url
-# ($SERVE_ENV: VAR=value words for its environment).
-serve_bg() {
-	_srv=$1
-	shift
-	# shellcheck disable=SC2086
-	env -u GIT_AUTHOR_DATE -u GIT_COMMITTER_DATE $SERVE_ENV pach serve --listen 127.0.0.1:0 "$@" >"$_srv.url" 2>"$_srv.err" &
-	echo $! >"$_srv.pid"
-	i=0
-	while ! [ -s "$_srv.url" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$_srv.pid")" 2>/dev/null; then
-			cat "$_srv.err" >&4
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-# Tests run in subshells: every server they start is stopped here, by
-# the PIDs they left.
-stop_all() { for f in "$TRASH_DIRECTORY"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; }
-test_atexit stop_all
-stop_bg() { kill "$(cat "$1.pid")" && while kill -0 "$(cat "$1.pid")" 2>/dev/null; do sleep 0.1; done; }
+. "$TEST_DIRECTORY/lib-serve.sh"
 
 test_expect_success 'setup: a repo, and a gateway that serves it to anonymous readers' '
 	pach init && pach repo create data && mkdir d &&
 	printf "a,b\n1,2\n" >d/x.csv && seq 1 1000 >d/y.csv && pach commit data d -m first &&
-	serve_bg gw --anonymous --read-only
+	start_serve gw --anonymous --read-only
 '
 
 test_expect_success BWRAP,BUSYBOX 'a pipeline whose code reads its input through the gateway (wget, in a container)' '
@@ -134,10 +112,10 @@ start_receiver() {
 
 test_expect_success 'usage: sent to the team'"'"'s own metrics.url when the server starts; METRICS=false wins' '
 	start_receiver && pach config set metrics.url "http://127.0.0.1:$(cat recv.port)/usage" &&
-	SERVE_ENV=METRICS=false && serve_bg off --anonymous && SERVE_ENV= && sleep 1 && stop_bg off &&
+	SERVE_ENV=METRICS=false && start_serve off --anonymous && SERVE_ENV= && sleep 1 && stop_serve off &&
 	test_path_is_missing received &&
-	serve_bg on --anonymous && i=0 && while ! [ -s received ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done &&
-	stop_bg on && test_line_count = 1 received &&
+	start_serve on --anonymous && i=0 && while ! [ -s received ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done &&
+	stop_serve on && test_line_count = 1 received &&
 	pach stats --usage-payload >want 2>why && grep "sent by .pach serve. to http://127.0.0.1" why &&
 	test_cmp want received &&
 	METRICS=false pach stats --usage-payload >/dev/null 2>why && grep "not sent: METRICS=false" why

@@ -21,23 +21,7 @@ fi
 SHOTS="$TEST_DIRECTORY/results/t8020-screenshots"
 rm -rf "$SHOTS" && mkdir -p "$SHOTS"
 
-serve_bg() {
-	_srv=$1
-	shift
-	env -u GIT_AUTHOR_DATE -u GIT_COMMITTER_DATE pach serve --listen 127.0.0.1:0 "$@" >"$_srv.url" 2>"$_srv.err" &
-	echo $! >"$_srv.pid"
-	i=0
-	while ! [ -s "$_srv.url" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$_srv.pid")" 2>/dev/null; then
-			cat "$_srv.err" >&4
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-stop_all() { for f in "$TRASH_DIRECTORY"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; }
-test_atexit stop_all
+. "$TEST_DIRECTORY/lib-serve.sh"
 
 # page NAME HASH: the console at #HASH in headless Chromium (driven by
 # playwright-core, t/lib-console.mjs) once drawn: its DOM in NAME.html,
@@ -60,7 +44,7 @@ open(\"d/red.png\",\"wb\").write(b\"\\x89PNG\\r\\n\\x1a\\n\"+chunk(b\"IHDR\",str
 	echo evil >"d/<img src=x onerror=alert(1)>.txt" &&
 	pach commit images d -m "first photos" &&
 	echo "a fat cat" >d/cat.txt && pach commit images d -m "fatter cat" &&
-	serve_bg con --anonymous --read-only
+	start_serve con --anonymous --read-only
 '
 
 test_expect_success BWRAP,BUSYBOX 'setup: a pipeline that ran (logs, datums, provenance)' '
@@ -142,7 +126,7 @@ test_expect_success 'live updates: a commit is announced on /api/v1/events' '
 
 test_expect_success 'without --anonymous the console asks for the key pair (HTTP Basic)' '
 	pach config set serve.accessKey AKCONSOLE && pach config set serve.secretKey s3cret &&
-	serve_bg auth --read-only && url=$(cat auth.url) &&
+	start_serve auth --read-only && url=$(cat auth.url) &&
 	curl -s -o /dev/null -D hdr -w "%{http_code}" "$url/console/" >code && test "$(cat code)" = 401 &&
 	grep -i "^www-authenticate: Basic" hdr &&
 	curl -s -o /dev/null -w "%{http_code}" -u AKCONSOLE:wrong "$url/api/v1/repos" >code && test "$(cat code)" = 401 &&
