@@ -8,7 +8,10 @@
 #include "plumbing/meta.h"
 #include "remote/s3xml.h"
 
+#include <signal.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 
 namespace pach::serve {
@@ -126,11 +129,28 @@ std::shared_ptr<const std::vector<TreeEntry>> TreeCache::get(const Oid &tree)
 	return v;
 }
 
+// Staged bodies a killed server left behind: "<prefix><pid>-<n>" whose
+// process is gone (another server on the same store keeps its own).
+static void remove_stale(const std::string &dir, const std::vector<std::string> &prefixes)
+{
+	for (auto &n : dir_names(dir))
+		for (auto &p : prefixes) {
+			if (n.compare(0, p.size(), p) != 0)
+				continue;
+			pid_t pid = (pid_t)atoi(n.c_str() + p.size());
+			if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
+				unlink((dir + "/" + n).c_str());
+		}
+}
+
 Gateway::Gateway(Store &s, GatewayOptions o)
 	: s_(s), o_(std::move(o)), trees_(s), md5_(s.path("pach/md5"))
 {
 	mkdir_p(staging_dir());
 	mkdir_p(uploads_dir());
+	remove_stale(staging_dir(), {"s3-put", "s3-multipart"});
+	for (auto &id : dir_names(uploads_dir()))
+		remove_stale(uploads_dir() + "/" + id, {"tmp-part"});
 }
 
 Gateway::~Gateway() = default;

@@ -166,8 +166,15 @@ test_expect_success '/metrics: requests by operation and status, in Prometheus t
 '
 
 test_expect_success 'the server stops on SIGTERM and leaves no staged files' '
-	stop_serve main && test_must_be_empty .pach/pach/tmp/* 2>/dev/null; ls .pach/pach/tmp >left && test_must_be_empty left &&
+	stop_serve main && ls .pach/pach/tmp >left && test_must_be_empty left &&
 	git_fsck
+'
+
+test_expect_success 'staged bodies of a killed server are removed at start; a live one'"'"'s stay' '
+	sleep 1000 & echo $! >sleeper.pid && live=$(cat sleeper.pid) &&
+	: >.pach/pach/tmp/s3-put999999999-0 && : >".pach/pach/tmp/s3-put$live-0" &&
+	start_serve again && test_path_is_missing .pach/pach/tmp/s3-put999999999-0 &&
+	test_path_is_file ".pach/pach/tmp/s3-put$live-0" && stop_serve again && rm ".pach/pach/tmp/s3-put$live-0"
 '
 
 test_done
