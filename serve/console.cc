@@ -311,6 +311,8 @@ Response Console::api(const Request &r)
 		bool inline_ok = type.rfind("text/", 0) == 0 || type.rfind("image/", 0) == 0 || type == "application/json";
 		if (type == "image/svg+xml")
 			inline_ok = false;   // scripts in SVG
+		if (type.rfind("text/html", 0) == 0)
+			type = "text/plain; charset=utf-8";   // shown as its source
 		resp.header("Content-Type", inline_ok ? type : "application/octet-stream");
 		resp.header("X-Content-Type-Options", "nosniff");
 		resp.header("Content-Security-Policy", "default-src 'none'; sandbox");

@@ -474,6 +474,10 @@ Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::st
 	common(resp);
 	resp.header("Content-Type", content_type_of(key));
 	resp.header("Accept-Ranges", "bytes");
+	// The console shares this origin: an uploaded page opened in a
+	// browser must not run scripts there (S3 clients ignore both).
+	resp.header("Content-Security-Policy", "default-src 'none'; sandbox");
+	resp.header("X-Content-Type-Options", "nosniff");
 	if (rg.partial)
 		resp.header("Content-Range", "bytes " + std::to_string(rg.start) + "-" + std::to_string(rg.end) + "/" +
 						      std::to_string(size));

@@ -62,6 +62,13 @@ test_expect_success AWSCLI 'aws s3 cp down: every byte as pach cat gives it' '
 	done
 '
 
+test_expect_success 'an uploaded page opened in a browser cannot run scripts on this origin' '
+	echo "<script>alert(1)</script>" >page.html && pach put data@master:/page.html page.html >/dev/null &&
+	start_serve pages --anonymous --read-only &&
+	curl -sfD hdr -o /dev/null "$(cat pages.url)/master.data/page.html" && stop_serve pages &&
+	grep -i "^content-security-policy: default-src .none.; sandbox" hdr && grep -i "^x-content-type-options: nosniff" hdr
+'
+
 test_expect_success AWSCLI 'aws s3 cp up: one commit, fsck --strict is clean' '
 	before=$(pach rev-parse data@master) &&
 	echo new >new.txt && awss3 s3 cp new.txt s3://master.data/up/new.txt >/dev/null &&
