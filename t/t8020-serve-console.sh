@@ -124,6 +124,13 @@ test_expect_success 'live updates: a commit is announced on /api/v1/events' '
 	grep "^event: hello" events && grep "^event: change" events
 '
 
+test_expect_success BWRAP,BUSYBOX,PIPELINE 'live updates: a job recorded is announced too' '
+	(test_timeout 6 curl -sN "$(cat con.url)/api/v1/events" >events2 || :) &
+	sleep 1.5 && echo "a hen" >d/hen.txt && pach commit images d -m hen >/dev/null &&
+	sleep 1.2 && pach run >/dev/null && wait &&
+	test "$(grep -c "^event: change" events2)" -ge 2
+'
+
 test_expect_success 'without --anonymous the console asks for the key pair (HTTP Basic)' '
 	pach config set serve.accessKey AKCONSOLE && pach config set serve.secretKey s3cret &&
 	start_serve auth --read-only && url=$(cat auth.url) &&
