@@ -133,6 +133,20 @@ void job_json(Json &j, const runner::JobRecord &job)
 	j.end_array().end_object();
 }
 
+// The first len bytes of a blob as a streamed body.
+Response blob_body(std::unique_ptr<ObjectReader> rd, uint64_t len)
+{
+	Response resp;
+	resp.size = len;
+	auto shared = std::shared_ptr<ObjectReader>(std::move(rd));
+	resp.reader = [shared, len](uint64_t pos, char *buf, size_t max) -> size_t {
+		if (pos >= len)
+			return 0;
+		return shared->read(buf, (size_t)std::min<uint64_t>(max, len - pos));
+	};
+	return resp;
+}
+
 runner::JobRecord job_of(const Store &s, const std::string &pipeline, const std::string &id)
 {
 	auto j = runner::load_job(s, pipeline, id, true);
@@ -298,14 +312,7 @@ Response Console::api(const Request &r)
 			throw ApiError(500, "object " + e->oid.hex() + " is missing");
 		uint64_t size = rd->size();
 		uint64_t len = std::min<uint64_t>(size, num_param(r, "head", size, UINT64_MAX));
-		Response resp;
-		resp.size = len;
-		auto shared = std::shared_ptr<ObjectReader>(std::move(rd));
-		resp.reader = [shared, len](uint64_t pos, char *buf, size_t max) -> size_t {
-			if (pos >= len)
-				return 0;
-			return shared->read(buf, (size_t)std::min<uint64_t>(max, len - pos));
-		};
+		Response resp = blob_body(std::move(rd), len);
 		std::string type = content_type_of(path.back());
 		// Text and images are shown; anything else is only downloaded.
 		bool inline_ok = type.rfind("text/", 0) == 0 || type.rfind("image/", 0) == 0 || type == "application/json";
@@ -398,10 +405,8 @@ Response Console::api(const Request &r)
 				auto rd = s_.odb().open(*d.log);
 				if (!rd)
 					throw ApiError(404, "the log of datum '" + want + "' is gone");
-				Response resp;
-				resp.size = rd->size();
-				auto shared = std::shared_ptr<ObjectReader>(std::move(rd));
-				resp.reader = [shared](uint64_t, char *buf, size_t max) { return shared->read(buf, max); };
+				uint64_t size = rd->size();
+				Response resp = blob_body(std::move(rd), size);
 				resp.header("Content-Type", "text/plain; charset=utf-8");
 				resp.header("X-Content-Type-Options", "nosniff");
 				return resp;

@@ -18,24 +18,24 @@ namespace pach::serve {
 
 using remote::xml_escape;
 
-std::string http_date(int64_t t)
+std::string utc_time(int64_t t, const char *format)
 {
 	time_t tt = (time_t)t;
 	tm g;
 	gmtime_r(&tt, &g);
 	char b[64];
-	strftime(b, sizeof b, "%a, %d %b %Y %H:%M:%S GMT", &g);
+	strftime(b, sizeof b, format, &g);
 	return b;
+}
+
+std::string http_date(int64_t t)
+{
+	return utc_time(t, "%a, %d %b %Y %H:%M:%S GMT");
 }
 
 std::string iso8601(int64_t t)
 {
-	time_t tt = (time_t)t;
-	tm g;
-	gmtime_r(&tt, &g);
-	char b[64];
-	strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S.000Z", &g);
-	return b;
+	return utc_time(t, "%Y-%m-%dT%H:%M:%S.000Z");
 }
 
 static int64_t parse_http_date(const std::string &s)

@@ -128,6 +128,7 @@ private:
 };
 
 // Shared helpers of the gateway's files.
+std::string utc_time(int64_t t, const char *strftime_format);
 std::string http_date(int64_t t);      // "Tue, 01 Dec 2026 10:00:00 GMT"
 std::string iso8601(int64_t t);        // "2026-12-01T10:00:00.000Z"
 std::string xml_doc(const std::string &body);

@@ -11,6 +11,7 @@
 #include "remote/sync.h"
 #include "runner/job.h"
 #include "serve/auth.h"
+#include "serve/s3.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -25,12 +26,7 @@ namespace {
 
 std::string day_of(int64_t t)
 {
-	time_t tt = (time_t)t;
-	tm g;
-	gmtime_r(&tt, &g);
-	char b[16];
-	strftime(b, sizeof b, "%Y-%m-%d", &g);
-	return b;
+	return utc_time(t, "%Y-%m-%d");
 }
 
 RepoStats repo_size(const Store &s, const std::string &repo,
