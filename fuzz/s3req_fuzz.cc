@@ -85,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			auto p = key_path(in);
 			assert(!p.empty());
 			for (auto &c : p)
-				assert(!c.empty() && c != "." && c != ".." && c.find('/') == std::string::npos);
+				assert(!c.empty() && c != "." && c != ".." && c.find('/') == std::string::npos &&
+				       c.find('\0') == std::string::npos);
 			content_type_of(in);
 		}
 		}

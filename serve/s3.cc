@@ -84,6 +84,9 @@ std::vector<std::string> key_path(const std::string &key)
 		throw S3Error(400, "InvalidArgument", "an object key cannot be empty");
 	if (key.size() > 1024)
 		throw S3Error(400, "KeyTooLongError", "your key is too long (1024 bytes at most)");
+	// A tree entry's name ends at a NUL: such a key can never be a path.
+	if (key.find('\0') != std::string::npos)
+		throw S3Error(400, "InvalidArgument", "a key cannot hold a NUL byte");
 	std::vector<std::string> path;
 	bool bad = false;
 	std::string why;
@@ -637,8 +640,15 @@ Response Gateway::error_response(const Request &r, const std::exception &e)
 	if (r.method == "HEAD")
 		return resp;
 	resp.header("Content-Type", "application/xml");
-	resp.body = xml_doc("<Error><Code>" + code + "</Code><Message>" + xml_escape(msg) + "</Message><Resource>" +
-			    xml_escape(r.path) + "</Resource><RequestId>" + id + "</RequestId></Error>");
+	// XML cannot carry control bytes (a NUL in a path, a message quoting it).
+	auto printable = [](std::string v) {
+		for (auto &c : v)
+			if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				c = '?';
+		return xml_escape(v);
+	};
+	resp.body = xml_doc("<Error><Code>" + code + "</Code><Message>" + printable(msg) + "</Message><Resource>" +
+			    printable(r.path) + "</Resource><RequestId>" + id + "</RequestId></Error>");
 	return resp;
 }
 

@@ -153,6 +153,8 @@ test_expect_success '--anonymous: unsigned requests read, never write' '
 	start_serve anon --anonymous --read-only && url=$(cat anon.url) &&
 	curl -sf "$url/master.data/x.csv" >anon.csv && pach cat data:/x.csv | cmp - anon.csv &&
 	curl -sf "$url/master.data?list-type=2&prefix=e/" >list.xml && grep "<Key>e/f.txt</Key>" list.xml &&
+	curl -s -o nul.xml -w "%{http_code}" "$url/master.data/a%00b" >code && test "$(cat code)" = 400 &&
+	grep "<Code>InvalidArgument</Code>" nul.xml && python3 -c "import xml.dom.minidom as m; m.parse(\"nul.xml\")" &&
 	curl -s -o resp -w "%{http_code}" -X PUT --data-binary @new.txt "$url/master.data/evil" >code &&
 	test "$(cat code)" = 403 && stop_serve anon
 '
