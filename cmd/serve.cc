@@ -10,7 +10,7 @@ namespace pach::cmd {
 
 extern const char *const kUsage_serve =
 	"usage: pach serve [--listen <addr>] [--read-only] [--anonymous]\n"
-	"                  [--tls-cert <file> --tls-key <file>]\n\n"
+	"                  [--tls-cert <file> --tls-key <file>] [--domain <name>]\n\n"
 	"Serve the store over HTTP until interrupted: every branch as an S3 bucket\n"
 	"(<branch>.<repo>, <repo> for master, <commit>.<repo> read-only), a web\n"
 	"console at /console/ and Prometheus metrics at /metrics.  Requests are\n"
@@ -20,7 +20,9 @@ extern const char *const kUsage_serve =
 	"    --read-only         refuse every write\n"
 	"    --anonymous         let unsigned requests read\n"
 	"    --tls-cert <file>   serve HTTPS with this PEM certificate ...\n"
-	"    --tls-key <file>    ... and this PEM private key\n";
+	"    --tls-key <file>    ... and this PEM private key\n"
+	"    --domain <name>     also take the bucket from the Host header, as\n"
+	"                        <bucket>.<name> (virtual-host style)\n";
 
 int cmd_serve(Args &args)
 {
@@ -29,7 +31,12 @@ int cmd_serve(Args &args)
 	o.gateway.read_only = args.flag(0, "read-only");
 	o.gateway.anonymous = args.flag(0, "anonymous");
 	auto cert = args.value(0, "tls-cert"), key = args.value(0, "tls-key");
+	auto domain = args.value(0, "domain");
 	args.rest(0, 0);
+	if (domain) {
+		o.domain = *domain;
+		serve::check_domain(o.domain);
+	}
 	if (cert.has_value() != key.has_value())
 		args.usage_error("--tls-cert and --tls-key go together");
 	if (cert) {

@@ -263,6 +263,7 @@ MHD_Result access(void *cls, MHD_Connection *c, const char *, const char *method
 		if (!parse_target(k->req, k->raw_uri)) {
 			k->failed = plain(400, "bad percent-encoding in the request target");
 		} else {
+			h.route(k->req);
 			k->op = h.op_of(k->req);
 			try {
 				k->ex = h.start(k->req);

@@ -30,6 +30,9 @@ struct Request {
 	// of its values joined by ',' (RFC 9110).
 	std::vector<std::pair<std::string, std::string>> headers;
 	std::string peer;        // "127.0.0.1"
+	// Virtual-host style: the bucket the Host header names (set by
+	// Handler::route); path is then the key's, "/<key>".
+	std::string host_bucket;
 
 	const std::string *header(const std::string &lower_name) const;
 	std::string header_or(const std::string &lower_name, const std::string &dflt = "") const;
@@ -73,6 +76,9 @@ public:
 	// May throw; the server answers 500 then (after on_error, if the
 	// handler wants to shape the answer).
 	virtual std::unique_ptr<Exchange> start(const Request &r) = 0;
+	// Called first, on the parsed request (the handler may take the
+	// bucket from the Host header there).
+	virtual void route(Request &r) { (void)r; }
 	// The operation's name for metrics, known before start() runs (so a
 	// refused request is counted under what it asked for).
 	virtual std::string op_of(const Request &r) { (void)r; return "other"; }

@@ -508,10 +508,16 @@ Response location()
 
 Response list_objects(Gateway &g, const Request &r, const Bucket &b);   // s3_list.cc
 
-// Path-style addressing: /<bucket>/<key>.
+// Path-style addressing: /<bucket>/<key>; virtual-host style: the
+// bucket from the Host header, /<key>.
 static void split_target(const Request &r, std::string &bucket, std::string &key)
 {
 	const std::string &p = r.path;
+	if (!r.host_bucket.empty()) {
+		bucket = r.host_bucket;
+		key = p.size() > 1 ? p.substr(1) : "";
+		return;
+	}
 	size_t slash = p.find('/', 1);
 	bucket = p.size() > 1 ? p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1) : "";
 	key = slash == std::string::npos ? "" : p.substr(slash + 1);

@@ -6,17 +6,51 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
+
 namespace pach::serve {
 
-Service::Service(Store &s, const ServeOptions &o)
-	: s_(s), g_(s, o.gateway), console_(s, o.gateway.anonymous, o.gateway.creds), stats_(s)
+std::string host_bucket(const std::string &host, const std::string &domain)
 {
+	if (domain.empty() || host.empty() || host[0] == '[')
+		return "";
+	std::string h = host.substr(0, host.rfind(':'));
+	if (h.size() <= domain.size() + 1 || h[h.size() - domain.size() - 1] != '.')
+		return "";
+	for (size_t i = 0; i < domain.size(); i++)
+		if (tolower((unsigned char)h[h.size() - domain.size() + i]) != domain[i])
+			return "";
+	return h.substr(0, h.size() - domain.size() - 1);
+}
+
+void check_domain(const std::string &d)
+{
+	bool ok = !d.empty() && d.size() <= 253 && d.front() != '.' && d.back() != '.' &&
+		  d.find("..") == std::string::npos && d.front() != '-';
+	for (char c : d)
+		ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+	if (!ok)
+		die("bad domain '{}': give a DNS name in lowercase (letters, digits, '-', '.')", d);
+}
+
+Service::Service(Store &s, const ServeOptions &o)
+	: s_(s), domain_(o.domain), g_(s, o.gateway), console_(s, o.gateway.anonymous, o.gateway.creds), stats_(s)
+{
+}
+
+void Service::route(Request &r)
+{
+	if (auto *h = r.header("host"))
+		r.host_bucket = host_bucket(*h, domain_);
 }
 
 std::unique_ptr<Exchange> Service::start(const Request &r)
 {
 	// /metrics is always the metrics: a repo named "metrics" is still
-	// reached as the bucket master.metrics.
+	// reached as the bucket master.metrics.  Under a bucket's host name
+	// every path is a key.
+	if (!r.host_bucket.empty())
+		return g_.start(r);
 	if (r.path == "/metrics" && (r.method == "GET" || r.method == "HEAD")) {
 		Response resp;
 		resp.body = metrics_text();
@@ -32,6 +66,8 @@ std::unique_ptr<Exchange> Service::start(const Request &r)
 
 std::string Service::op_of(const Request &r)
 {
+	if (!r.host_bucket.empty())
+		return Gateway::op_of(r);
 	if (r.path == "/metrics")
 		return "Metrics";
 	if (Console::owns(r.path))

@@ -123,6 +123,20 @@ test_expect_success S3CMD 's3cmd: ls, put, get (checked against the ETag)' '
 	s3cmd -c s3cmd.cfg get s3://master.data/s3cmd/new.txt got.txt >/dev/null && test_cmp new.txt got.txt
 '
 
+test_expect_success BOTO3 '--domain: buckets by virtual host (boto3), path style still served' '
+	test_fatal pach serve --domain "S3..test" && grep "bad domain" fatal.err &&
+	test_fatal pach serve --domain "a/b" &&
+	start_serve vhost --domain s3.test &&
+	port=$(sed "s/.*://" vhost.url) &&
+	python3 "$TEST_DIRECTORY/lib-serve-vhost.py" $port $AK $SK >vhost.out 2>&1 ||
+	{ cat vhost.out; false; } &&
+	cat vhost.out && test $(grep -c "^ok" vhost.out) = 5 &&
+	pach cat "data@master:/vhost/a b.txt" >got && echo virtual >want && test_cmp want got &&
+	pach cat data@master:/metrics >got && echo m >want && test_cmp want got &&
+	curl -sf "$(cat vhost.url)/metrics" | grep -q "^pach_gateway_requests_total" &&
+	stop_serve vhost
+'
+
 test_expect_success 'unsigned and badly signed requests are refused; the store does not change' '
 	url=$(cat main.url) && store_state >before &&
 	curl -s -o resp -w "%{http_code}" "$url/master.data/x.csv" >code && test "$(cat code)" = 403 &&
