@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <zlib.h>
 
 #include "plumbing/error.h"
 
@@ -263,15 +262,16 @@ BodyChecks::BodyChecks(const Request &r, const Auth &a)
 	if (name.empty())
 		return;
 	checksum_name_ = name;
-	if (name == "crc32")
-		crc_ = true, crc32_ = crc32(0, nullptr, 0);
+	Crc::Kind kind;
+	if (Crc::kind_of(name, kind))
+		crc_ = std::make_unique<Crc>(kind);
 	else if (name == "sha1")
 		sha1_ = std::make_unique<Digest>("sha1");
 	else if (name == "sha256")
 		sum_sha256_ = std::make_unique<Digest>("sha256");
 	else
 		throw S3Error(501, "NotImplemented",
-			      "checksum algorithm '" + name + "' is not supported here (use crc32, sha1 or sha256)");
+			      "checksum algorithm '" + name + "' is not supported here (use crc32, crc32c, crc64nvme, sha1 or sha256)");
 }
 
 void BodyChecks::update(const char *p, size_t n)
@@ -284,12 +284,8 @@ void BodyChecks::update(const char *p, size_t n)
 		sha1_->update(p, n);
 	if (sum_sha256_)
 		sum_sha256_->update(p, n);
-	while (crc_ && n) {
-		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-		crc32_ = crc32(crc32_, (const Bytef *)p, k);
-		p += k;
-		n -= k;
-	}
+	if (crc_)
+		crc_->update(p, n);
 }
 
 std::string BodyChecks::finish(const std::map<std::string, std::string> &trailers)
@@ -307,15 +303,12 @@ std::string BodyChecks::finish(const std::map<std::string, std::string> &trailer
 		if (want.empty())
 			throw S3Error(400, "InvalidRequest", "x-amz-checksum-" + checksum_name_ + " was announced but not sent");
 		std::string got;
-		if (crc_) {
-			unsigned char b[4] = {(unsigned char)(crc32_ >> 24), (unsigned char)(crc32_ >> 16),
-					      (unsigned char)(crc32_ >> 8), (unsigned char)crc32_};
-			got = base64(std::string((const char *)b, 4));
-		} else if (sha1_) {
+		if (crc_)
+			got = base64(crc_->bytes());
+		else if (sha1_)
 			got = base64(sha1_->raw());
-		} else {
+		else
 			got = base64(sum_sha256_->raw());
-		}
 		if (trim(want) != got)
 			throw S3Error(400, "BadDigest", "the x-amz-checksum-" + checksum_name_ + " you specified did not match what we received");
 	}

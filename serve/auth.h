@@ -6,6 +6,7 @@
 #pragma once
 
 #include "remote/sigv4.h"
+#include "serve/checksum.h"
 #include "serve/http.h"
 
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -73,8 +75,7 @@ private:
 	std::unique_ptr<Digest> sha256_, sha1_, sum_sha256_;
 	std::string want_sha256_, want_md5_b64_;
 	std::string checksum_name_, checksum_want_;   // x-amz-checksum-<name>
-	bool crc_ = false;
-	unsigned long crc32_ = 0;
+	std::unique_ptr<Crc> crc_;
 	uint64_t size_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace pach::serve;
@@ -162,6 +163,47 @@ TEST_CASE("serve auth: body checks")
 	BodyChecks wrong(r, a);
 	wrong.update("hellO", 5);
 	CHECK_THROWS_AS(wrong.finish({}), S3Error);
-	r.headers = {{"x-amz-checksum-crc64nvme", "AAAAAAAAAAA="}};
+	// every algorithm S3 has: the right value passes, another fails
+	for (auto [name, value] : {std::pair{"crc32c", "mnG7TA=="}, std::pair{"crc64nvme", "M3eFcAZSQlc="}}) {
+		r.headers = {{std::string("x-amz-checksum-") + name, value}};
+		BodyChecks good(r, a);
+		good.update("hello", 5);
+		CHECK_NOTHROW(good.finish({}));
+		BodyChecks bad(r, a);
+		bad.update("hellO", 5);
+		CHECK_THROWS_AS(bad.finish({}), S3Error);
+	}
+	r.headers = {{"x-amz-checksum-md5", "XUFAKrxLKna5cZ2REBfFkg=="}};
 	CHECK_THROWS_AS(BodyChecks(r, a), S3Error);
+}
+
+TEST_CASE("serve: the CRCs of x-amz-checksum-*, against their published check values")
+{
+	// The check value of each algorithm is its CRC of "123456789".
+	const std::string nine = "123456789";
+	struct {
+		pach::serve::Crc::Kind k;
+		uint64_t check;
+	} cases[] = {{pach::serve::Crc::crc32, 0xCBF43926u},
+		     {pach::serve::Crc::crc32c, 0xE3069283u},
+		     {pach::serve::Crc::crc64nvme, 0xAE8B14860A799888ull}};
+	for (auto &c : cases) {
+		pach::serve::Crc whole(c.k);
+		whole.update(nine.data(), nine.size());
+		CHECK(whole.value() == c.check);
+		// in pieces of every size: the 8-byte steps and the tail agree
+		for (size_t step = 1; step <= 9; step++) {
+			pach::serve::Crc parts(c.k);
+			for (size_t i = 0; i < nine.size(); i += step)
+				parts.update(nine.data() + i, std::min(step, nine.size() - i));
+			CHECK(parts.value() == c.check);
+		}
+	}
+	pach::serve::Crc c(pach::serve::Crc::crc32);
+	c.update(nine.data(), nine.size());
+	CHECK(c.bytes() == std::string("\xCB\xF4\x39\x26", 4));   // big-endian, as S3 sends it
+	pach::serve::Crc::Kind k;
+	CHECK(!pach::serve::Crc::kind_of("md5", k));
+	CHECK(pach::serve::Crc::kind_of("crc64nvme", k));
+	CHECK(k == pach::serve::Crc::crc64nvme);
 }

@@ -423,8 +423,37 @@ void ensure_md5(Gateway &g, const Oid &blob, uint64_t size)
 	g.md5s().put(blob, hex_of(d.raw()));
 }
 
-Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::string &key, bool head_only)
+// response-content-type=... and its kin: a signed GET may choose the
+// answer's headers (presigned download links name the file this way).
+std::vector<std::pair<std::string, std::string>> header_overrides(const Request &r, bool anonymous)
 {
+	static const std::pair<const char *, const char *> names[] = {
+		{"response-content-type", "Content-Type"},
+		{"response-content-language", "Content-Language"},
+		{"response-expires", "Expires"},
+		{"response-cache-control", "Cache-Control"},
+		{"response-content-disposition", "Content-Disposition"},
+		{"response-content-encoding", "Content-Encoding"},
+	};
+	std::vector<std::pair<std::string, std::string>> out;
+	for (auto &[param, header] : names) {
+		auto *v = r.param(param);
+		if (!v)
+			continue;
+		if (anonymous)
+			throw S3Error(400, "InvalidRequest", "request specific response headers cannot be used for anonymous GET requests");
+		for (unsigned char c : *v)
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				throw S3Error(400, "InvalidArgument", std::string(param) + " holds a control character");
+		out.emplace_back(header, *v);
+	}
+	return out;
+}
+
+Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::string &key, bool head_only,
+		    bool anonymous)
+{
+	auto overrides = header_overrides(r, anonymous);
 	auto path = key_path(key);
 	std::optional<Oid> commit = g.head(b);
 	if (auto *v = r.param("versionId"); v && *v != "null") {
@@ -475,7 +504,13 @@ Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::st
 	uint64_t len = size ? rg.end - rg.start + 1 : 0;
 	resp.status = rg.partial ? 206 : 200;
 	common(resp);
-	resp.header("Content-Type", content_type_of(key));
+	std::string type = content_type_of(key);
+	for (auto &[h, v] : overrides)
+		if (h == "Content-Type")
+			type = v;
+		else
+			resp.header(h, v);
+	resp.header("Content-Type", type);
 	resp.header("Accept-Ranges", "bytes");
 	// The console shares this origin: an uploaded page opened in a
 	// browser must not run scripts there (S3 clients ignore both).
@@ -612,7 +647,7 @@ std::unique_ptr<Exchange> Gateway::start(const Request &r)
 	if (op == "ListParts")
 		return answered(list_parts(*this, r, b, key));
 	if (op == "GetObject" || op == "HeadObject")
-		return answered(get_object(*this, r, b, key, op == "HeadObject"));
+		return answered(get_object(*this, r, b, key, op == "HeadObject", a.anonymous));
 	if (op == "UploadPart")
 		return upload_part(*this, r, a, b, key);
 	if (op == "CopyObject")

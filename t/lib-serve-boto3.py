@@ -211,6 +211,17 @@ def presigned():
         raise AssertionError("an expired presigned URL was served")
     except urllib.error.HTTPError as e:
         expect(e.code, 403)
+    # a download link that names the file and its type
+    u = s3.generate_presigned_url("get_object", Params={
+        "Bucket": "master.data", "Key": "x.csv", "ResponseContentType": "application/octet-stream",
+        "ResponseContentDisposition": 'attachment; filename="report.csv"', "ResponseCacheControl": "no-store"})
+    with urllib.request.urlopen(u) as resp:
+        expect(resp.headers["Content-Type"], "application/octet-stream")
+        expect(resp.headers["Content-Disposition"], 'attachment; filename="report.csv"')
+        expect(resp.headers["Cache-Control"], "no-store")
+        expect(resp.read(), pach_cat("data:/x.csv"))
+    r = s3.get_object(Bucket="master.data", Key="x.csv", ResponseContentLanguage="fr")
+    expect(r["ContentLanguage"], "fr")
 
 
 def bad_secret():
@@ -301,6 +312,43 @@ def payload_hash_checked():
     st, _ = signed("PUT", "/master.data/signed.txt", b"what was signed")
     expect(st, 200)
     expect(pach_cat("data:/signed.txt"), b"what was signed")
+
+
+def crc_b64(data, poly, bits):
+    """A reflected CRC from its definition (bit by bit), as S3 encodes it."""
+    import base64
+    mask = (1 << bits) - 1
+    c = mask
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+    return base64.b64encode((c ^ mask).to_bytes(bits // 8, "big")).decode()
+
+
+def no_header_injection():
+    st, body = signed("GET", "/master.data/x.csv?response-content-disposition=a%0D%0AX-Injected%3A%201")
+    expect((st, b"InvalidArgument" in body), (400, True))
+
+
+def every_checksum():
+    import base64
+    body = b"checked by every algorithm S3 has\n"
+    sums = {"crc32": crc_b64(body, 0xEDB88320, 32), "crc32c": crc_b64(body, 0x82F63B78, 32),
+            "crc64nvme": crc_b64(body, 0x9A6C9329AC4BC9B5, 64),
+            "sha1": base64.b64encode(hashlib.sha1(body).digest()).decode(),
+            "sha256": base64.b64encode(hashlib.sha256(body).digest()).decode()}
+    for name, value in sums.items():
+        st, _ = signed("PUT", "/master.data/sum-%s.txt" % name, body, headers={"x-amz-checksum-" + name: value})
+        expect((name, st), (name, 200))
+        expect(pach_cat("data:/sum-%s.txt" % name), body)
+        # the same header over another body: refused, nothing stored
+        st, resp = signed("PUT", "/master.data/badsum-%s.txt" % name, body + b"!",
+                          headers={"x-amz-checksum-" + name: value})
+        expect((name, st, b"BadDigest" in resp), (name, 400, True))
+        expect(code_of(lambda: s3.head_object(Bucket="master.data", Key="badsum-%s.txt" % name)), "404")
+    st, resp = signed("PUT", "/master.data/sum-md5.txt", body, headers={"x-amz-checksum-md5": "AAAA"})
+    expect((st, b"NotImplemented" in resp), (501, True))
 
 
 def aws_chunked(tamper_chunk):
@@ -394,6 +442,8 @@ def slow_reader_blocks_nobody():
 
 
 check("a signed payload hash is checked", payload_hash_checked)
+check("response-* parameters cannot inject headers", no_header_injection)
+check("x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256 are checked", every_checksum)
 check("aws-chunked chunk signatures", chunked_signatures)
 check("32 concurrent puts", concurrent_puts)
 check("stalled readers block nobody", slow_reader_blocks_nobody)
