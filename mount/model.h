@@ -108,12 +108,8 @@ struct Handle {
 				if (!r->file_ranges(from, buf.size(), ranges, &fd))
 					return;
 				g.unlock();
-				uint64_t n = 0;
-				for (auto &[at, len] : ranges) {
-					if (pread(fd, buf.data(), len, (off_t)at) <= 0)
-						break;
-					n += len;
-				}
+				ssize_t k = pread_ranges(fd, ranges, buf.data());
+				uint64_t n = k > 0 ? (uint64_t)k : 0;
 				g.lock();
 				if (!n)
 					return;

@@ -308,14 +308,11 @@ int op_read(const char *, char *buf, size_t size, off_t off, struct fuse_file_in
 				h->ahead = pos + (8 << 20);
 			}
 			g.unlock();
-			size_t got = 0;
-			for (auto &[at, len] : ranges) {
-				ssize_t k = pread(fd, buf + got, len, (off_t)at);
-				if (k != (ssize_t)len)
-					return -EIO;
-				got += len;
-			}
-			return (int)got;
+			size_t want = 0;
+			for (auto &rg : ranges)
+				want += rg.second;
+			ssize_t got = pread_ranges(fd, ranges, buf);
+			return got == (ssize_t)want ? (int)got : -EIO;
 		}
 		return (int)blob_pread(fs()->store(), h->oid, h->r, buf, size, pos);
 	});

@@ -106,13 +106,15 @@ size_t blob_pread(const Store &s, const Oid &blob, std::unique_ptr<ObjectReader>
 	std::vector<std::pair<uint64_t, size_t>> ranges;
 	int fd = -1;
 	if (r->file_ranges(pos, n, ranges, &fd)) {
-		size_t got = 0;
-		for (auto &[at, len] : ranges) {
-			if (::pread(fd, buf + got, len, (off_t)at) != (ssize_t)len)
-				die_errno("unable to read object " + blob.hex());
-			got += len;
-		}
-		return got;
+		size_t want = 0;
+		for (auto &rg : ranges)
+			want += rg.second;
+		ssize_t k = pread_ranges(fd, ranges, buf);
+		if (k < 0)
+			die_errno("unable to read object " + blob.hex());
+		if (k != (ssize_t)want)
+			die("object {} is shorter in its pack than its header says", blob.hex());
+		return want;
 	}
 	if (r->position() != pos && !r->seek(pos)) {
 		if (pos < r->position())

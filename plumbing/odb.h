@@ -88,6 +88,12 @@ protected:
 	uint64_t pos_ = 0;
 };
 
+// Reads the pieces file_ranges gave, in order, into buf: one preadv(2)
+// for pieces a few bytes apart (the stored blocks' headers between them go
+// to a scratch buffer), instead of one pread per 64 KiB block.  Returns
+// the bytes read, short only at the end of the file; -1 with errno set.
+ssize_t pread_ranges(int fd, const std::vector<std::pair<uint64_t, size_t>> &ranges, char *buf);
+
 class ObjectDb {
 public:
 	// lg2(open) gives libgit2's object database, opening it only if `open`

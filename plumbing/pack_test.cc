@@ -160,3 +160,60 @@ TEST_CASE("nothing is visible, and nothing stays, until finish()")
 	CHECK(pack_files() == 2); // .pack and .idx
 	CHECK(t.s->odb().contains(o));
 }
+
+TEST_CASE("big reads of a stored blob (one preadv over its blocks) agree with small ones, from any start")
+{
+	TempStore t;
+	// 9 MiB and a bit: crosses the index's 4 MiB steps, ends in a short block
+	std::string c = random_bytes((9 << 20) + 4321, 6);
+	Oid o;
+	{
+		ObjectWriter w(*t.s);
+		Fd fd(file_with(t.dir, c));
+		o = w.blob_from_fd(fd.get(), c.size(), "blob");
+		w.finish();
+	}
+	for (size_t chunk : {(size_t)(256 << 10), (size_t)(1 << 20) + 7, (size_t)(5 << 20), c.size()})
+		for (uint64_t start : {(uint64_t)0, (uint64_t)65534, (uint64_t)65535, (uint64_t)(6 << 20) + 3}) {
+			auto r = t.s->odb().open(o);
+			r->skip(start);
+			std::string out, buf(chunk, '\0');
+			for (;;) {
+				size_t n = r->read(buf.data(), buf.size());
+				if (!n)
+					break;
+				out.append(buf.data(), n);
+			}
+			CHECK_MESSAGE(out == c.substr(start), "chunk " << chunk << " from " << start);
+		}
+	// pieces as file_ranges gives them, read by pread_ranges
+	auto r = t.s->odb().open(o);
+	std::vector<std::pair<uint64_t, size_t>> ranges;
+	int fd = -1;
+	REQUIRE(r->file_ranges(100, c.size() - 100, ranges, &fd));
+	CHECK(ranges.size() > 140);
+	std::string got(c.size() - 100, '\0');
+	CHECK(pread_ranges(fd, ranges, got.data()) == (ssize_t)got.size());
+	CHECK(got == c.substr(100));
+	// a gap too wide to read through, and pieces out of order: still right
+	std::vector<std::pair<uint64_t, size_t>> odd = {ranges[5], ranges[1], ranges[2], ranges[9]};
+	size_t total = 0;
+	for (auto &p : odd)
+		total += p.second;
+	std::string odd_got(total, '\0');
+	CHECK(pread_ranges(fd, odd, odd_got.data()) == (ssize_t)total);
+	std::string odd_want;
+	for (auto &p : odd) {
+		std::string piece(p.second, '\0');
+		REQUIRE(pread(fd, piece.data(), p.second, (off_t)p.first) == (ssize_t)p.second);
+		odd_want += piece;
+	}
+	CHECK(odd_got == odd_want);
+	// past the end of the file: short, not an error
+	std::pair<uint64_t, size_t> tail = ranges.back();
+	std::vector<std::pair<uint64_t, size_t>> over = {tail, {tail.first + tail.second + 5, 1 << 20}};
+	std::string over_got(tail.second + (1 << 20), '\0');
+	ssize_t k = pread_ranges(fd, over, over_got.data());
+	CHECK(k >= (ssize_t)tail.second);
+	CHECK(k < (ssize_t)over_got.size());
+}
