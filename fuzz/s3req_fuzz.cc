@@ -1,10 +1,12 @@
 // What a client sends the S3 gateway (serve/auth.cc, serve/s3.cc): an
 // aws-chunked body (unsigned or with chunk signatures), a request's
-// signature, a key.  The first byte picks which; the rest is the input.
+// signature, a key (and the same bytes as a Host header).  The first byte
+// picks which; the rest is the input.
 // A refusal is an S3Error; anything else is a finding.
 #include "fuzz/fuzz.h"
 #include "serve/auth.h"
 #include "serve/s3.h"
+#include "serve/service.h"
 
 #include <cassert>
 
@@ -88,6 +90,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				assert(!c.empty() && c != "." && c != ".." && c.find('/') == std::string::npos &&
 				       c.find('\0') == std::string::npos);
 			content_type_of(in);
+			// a Host header: the bucket it names is a proper prefix
+			std::string b = host_bucket(in, "s3.test");
+			assert(b.empty() || (b.size() < in.size() && in.compare(0, b.size(), b) == 0));
 		}
 		}
 	} catch (const S3Error &) {
