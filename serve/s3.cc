@@ -8,6 +8,8 @@
 #include "plumbing/meta.h"
 #include "remote/s3xml.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
@@ -154,9 +156,75 @@ Gateway::Gateway(Store &s, GatewayOptions o)
 	remove_stale(staging_dir(), {"s3-put", "s3-multipart"});
 	for (auto &id : dir_names(uploads_dir()))
 		remove_stale(uploads_dir() + "/" + id, {"tmp-part"});
+	hasher_ = std::thread([this] { hash_loop(); });
 }
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway()
+{
+	{
+		std::lock_guard<std::mutex> lk(hmu_);
+		hstop_ = true;
+	}
+	hcv_.notify_all();
+	hasher_.join();
+}
+
+void Gateway::hash_later(const Oid &blob)
+{
+	{
+		std::lock_guard<std::mutex> lk(hmu_);
+		if (hq_.size() >= 64 || !hqueued_.insert(blob).second)
+			return;
+		hq_.push_back(blob);
+	}
+	hcv_.notify_one();
+}
+
+void Gateway::hash_loop()
+{
+	sched_param idle{};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+	std::vector<char> buf(1 << 20);
+	std::unique_lock<std::mutex> lk(hmu_);
+	while (!hstop_) {
+		if (hq_.empty()) {
+			hcv_.wait(lk);
+			continue;
+		}
+		Oid blob = hq_.front();
+		lk.unlock();
+		try {
+			auto rd = md5_.get(blob) ? nullptr : s_.odb().open(blob);
+			if (rd) {
+				Digest d("md5");
+				while (!hstop_) {
+					size_t n = rd->read(buf.data(), buf.size());
+					if (!n)
+						break;
+					d.update(buf.data(), n);
+				}
+				if (!hstop_)
+					md5_.put(blob, hex_of(d.raw()));
+			}
+		} catch (const std::exception &e) {
+			warning(fmt::format("no MD5 for {}: {}", blob.hex(), e.what()));
+		}
+		lk.lock();
+		hq_.pop_front();
+		hqueued_.erase(blob);
+	}
+}
+
+bool Gateway::etag_matches(const Oid &blob, const std::string &header)
+{
+	size_t a = header.find_first_not_of(" \t"), b = header.find_last_not_of(" \t");
+	if (a != std::string::npos && header.compare(a, b - a + 1, "*") == 0)
+		return true;
+	if (header.find(blob.hex() + "-1") != std::string::npos)
+		return true;
+	auto m = md5_.get(blob);
+	return m && header.find(*m) != std::string::npos;
+}
 
 std::string Gateway::staging_dir() const
 {
@@ -366,14 +434,12 @@ Range parse_range(const std::string *h, uint64_t size)
 	return r;
 }
 
-// A blob's content as a response body, from `start`; the MD5 is
-// computed on the way when the whole content goes out in order.
+// A blob's content as a response body, from `start`.
 struct BlobStream {
 	Gateway *g;
 	Oid blob;
 	std::unique_ptr<ObjectReader> rd;
 	uint64_t start, len;
-	std::unique_ptr<Digest> md5;
 	size_t operator()(uint64_t pos, char *buf, size_t max)
 	{
 		if (!rd) {
@@ -392,11 +458,6 @@ struct BlobStream {
 			if (!n)
 				throw S3Error(500, "InternalError", "object " + blob.hex() + " is truncated");
 			got += n;
-		}
-		if (md5) {
-			md5->update(buf, got);
-			if (pos + got == len)
-				g->md5s().put(blob, hex_of(md5->raw()));
 		}
 		return got;
 	}
@@ -481,7 +542,7 @@ Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::st
 	};
 	// Conditional requests (RFC 9110 order: If-Match, If-Unmodified-Since,
 	// If-None-Match, If-Modified-Since).
-	if (auto *h = r.header("if-match"); h && *h != "*" && h->find(etag) == std::string::npos)
+	if (auto *h = r.header("if-match"); h && !g.etag_matches(e->oid, *h))
 		throw S3Error(412, "PreconditionFailed", "If-Match does not match the object's ETag");
 	if (auto *h = r.header("if-unmodified-since"); h && !r.header("if-match")) {
 		int64_t t = parse_http_date(*h);
@@ -490,7 +551,7 @@ Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::st
 	}
 	bool not_modified = false;
 	if (auto *h = r.header("if-none-match"))
-		not_modified = *h == "*" || h->find(etag) != std::string::npos;
+		not_modified = g.etag_matches(e->oid, *h);
 	else if (auto *h2 = r.header("if-modified-since")) {
 		int64_t t = parse_http_date(*h2);
 		not_modified = t >= 0 && mtime <= t;
@@ -526,10 +587,9 @@ Response get_object(Gateway &g, const Request &r, const Bucket &b, const std::st
 			resp.reader = nullptr, resp.body.clear();
 		return resp;
 	}
-	BlobStream bs{&g, e->oid, nullptr, rg.start, len, nullptr};
-	if (!rg.partial && !g.md5s().get(e->oid))
-		bs.md5 = std::make_unique<Digest>("md5");
-	auto shared = std::make_shared<BlobStream>(std::move(bs));
+	if (!g.md5s().get(e->oid))
+		g.hash_later(e->oid);
+	auto shared = std::make_shared<BlobStream>(BlobStream{&g, e->oid, nullptr, rg.start, len});
 	resp.reader = [shared](uint64_t pos, char *buf, size_t max) { return (*shared)(pos, buf, max); };
 	return resp;
 }

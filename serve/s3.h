@@ -12,13 +12,17 @@
 #include "serve/http.h"
 #include "serve/md5cache.h"
 
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -108,6 +112,13 @@ public:
 	uint64_t blob_size(const Oid &blob) const;
 	// The ETag (quoted): the content's MD5 when known, else "<blob id>-1".
 	std::string etag(const Oid &blob);
+	// If-Match / If-None-Match: either ETag the blob has had matches, so
+	// an ETag that became the MD5 meanwhile breaks no client's download.
+	bool etag_matches(const Oid &blob, const std::string &header);
+	// Compute a blob's MD5 in the background (an idle-priority thread,
+	// one blob at a time, at most 64 waiting), so reading a big object
+	// never waits for MD5 (~0.5 GB/s here) and its ETag becomes the MD5.
+	void hash_later(const Oid &blob);
 
 	// Apply changes to a branch in one commit, joined with other
 	// requests' changes waiting for the same branch.
@@ -124,6 +135,13 @@ private:
 	struct BranchQueue;
 	std::mutex qmu_;
 	std::map<std::string, std::shared_ptr<BranchQueue>> queues_;
+	std::mutex hmu_;
+	std::condition_variable hcv_;
+	std::deque<Oid> hq_;
+	std::set<Oid> hqueued_;
+	std::atomic<bool> hstop_{false};
+	std::thread hasher_;
+	void hash_loop();
 	void commit_batch(const Bucket &b, std::vector<std::pair<std::vector<Change> *, CommitOutcome *>> &batch);
 };
 

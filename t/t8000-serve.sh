@@ -91,7 +91,7 @@ test_expect_success AWSCLI 'aws s3 sync up and down (200 files and a 20 MB multi
 test_expect_success BOTO3 'boto3: listing, ranges, ETags, conditionals, deletes, copies, versions, multipart, presigned URLs, signatures, concurrency' '
 	python3 "$TEST_DIRECTORY/lib-serve-boto3.py" "$(cat main.url)" $AK $SK "$TRASH_DIRECTORY" \
 		"$PACH_BUILD_DIR/pach" >boto.out 2>&1; code=$?;
-	cat boto.out >&4; test $code = 0 && ! grep FAIL boto.out && test "$(grep -c "^ok" boto.out)" -ge 25
+	cat boto.out >&4; test $code = 0 && ! grep FAIL boto.out && test "$(grep -c "^ok" boto.out)" -ge 26
 '
 
 test_expect_success RCLONE 'rclone: copy up and down, check by MD5' '
