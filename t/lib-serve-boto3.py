@@ -15,23 +15,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.dont_write_bytecode = True
+from lib_serve_checks import check, expect, failed  # noqa: E402 - t/ is the script's directory
+
 url, ak, sk, store, pach = sys.argv[1:6]
 cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4")
 s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=ak, aws_secret_access_key=sk,
                   region_name="us-east-1", config=cfg)
 bad = boto3.client("s3", endpoint_url=url, aws_access_key_id=ak, aws_secret_access_key="wrong",
                    region_name="us-east-1", config=cfg)
-failures = 0
-
-
-def check(name, fn):
-    global failures
-    try:
-        fn()
-        print("ok", name)
-    except Exception as e:  # noqa: BLE001 - report every kind of failure
-        failures += 1
-        print("FAIL %s: %r" % (name, e))
 
 
 def pach_cat(path):
@@ -44,11 +36,6 @@ def code_of(fn):
     except ClientError as e:
         return e.response["Error"]["Code"]
     return "no error"
-
-
-def expect(a, b):
-    if a != b:
-        raise AssertionError("%r != %r" % (a, b))
 
 
 # Fifty keys in two directories and at the top, listed in pages of seven.
@@ -478,4 +465,4 @@ check("x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256 are checked", e
 check("aws-chunked chunk signatures", chunked_signatures)
 check("32 concurrent puts", concurrent_puts)
 check("stalled readers block nobody", slow_reader_blocks_nobody)
-sys.exit(failures)
+sys.exit(failed())

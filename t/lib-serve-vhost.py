@@ -14,6 +14,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.dont_write_bytecode = True
+from lib_serve_checks import check, expect, failed  # noqa: E402 - t/ is the script's directory
+
 port, ak, sk = sys.argv[1:4]
 _resolve = socket.getaddrinfo
 
@@ -34,22 +37,6 @@ def client(secret, style="virtual"):
 
 
 s3, path_style, bad = client(sk), client(sk, "path"), client("wrong")
-failures = 0
-
-
-def check(name, fn):
-    global failures
-    try:
-        fn()
-        print("ok", name)
-    except Exception as e:  # noqa: BLE001 - report every kind of failure
-        failures += 1
-        print("FAIL %s: %r" % (name, e))
-
-
-def expect(a, b):
-    if a != b:
-        raise AssertionError("%r != %r" % (a, b))
 
 
 def put_get():
@@ -99,4 +86,4 @@ for name, fn in [("put and get", put_get), ("listing", listing),
                  ("/metrics and /console/ are keys under a bucket host", keys_named_like_server_paths),
                  ("presigned URL", presigned), ("refusals", refused)]:
     check(name, fn)
-sys.exit(failures)
+sys.exit(failed())
